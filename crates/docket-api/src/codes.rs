@@ -1,0 +1,26 @@
+//! Stable machine-readable error codes carried in every problem's `code`.
+//!
+//! Clients match on these; they never change meaning once released.
+
+pub const CASE_NOT_FOUND: &str = "case_not_found";
+pub const CASE_EXISTS: &str = "case_exists";
+pub const TASK_NOT_FOUND: &str = "task_not_found";
+pub const INVALID_TRANSITION: &str = "invalid_transition";
+pub const VERSION_CONFLICT: &str = "version_conflict";
+pub const VALIDATION_FAILED: &str = "validation_failed";
+pub const MALFORMED_JSON: &str = "malformed_json";
+pub const UNKNOWN_FIELD: &str = "unknown_field";
+pub const UNSUPPORTED_MEDIA_TYPE: &str = "unsupported_media_type";
+pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
+pub const INVALID_QUERY: &str = "invalid_query";
+pub const INVALID_CURSOR: &str = "invalid_cursor";
+pub const NOT_FOUND: &str = "not_found";
+pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
+pub const QUEUE_FULL: &str = "queue_full";
+pub const UNAUTHORIZED: &str = "unauthorized";
+pub const FORBIDDEN: &str = "forbidden";
+pub const JOB_NOT_FOUND: &str = "job_not_found";
+pub const IDEMPOTENCY_KEY_REUSED: &str = "idempotency_key_reused";
+pub const SERVICE_UNAVAILABLE: &str = "service_unavailable";
+pub const TIMEOUT: &str = "timeout";
+pub const INTERNAL: &str = "internal";

@@ -1,0 +1,35 @@
+//! The docket HTTP API's wire types, shared by the server and the client.
+//!
+//! Field names are camelCase on the wire, as `shared/design/api.md` fixes them. Request
+//! types reject unknown fields. No I/O lives here: only serde.
+
+pub mod cases;
+pub mod codes;
+pub mod problem;
+
+pub use cases::*;
+pub use problem::{FieldError, Problem};
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// One page of a listing: the items and, when more follow, the cursor for the next page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// Header carrying a point in the store's commit order (see api.md "Consistency").
+pub const CONSISTENCY_TOKEN_HEADER: &str = "x-consistency-token";
+
+/// Deserializes a field that may be absent (`None`), `null` (`Some(None)`) or a value.
+///
+/// Use with `#[serde(default, deserialize_with = "nullable")]`.
+pub fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}

@@ -1,0 +1,353 @@
+//! The one function that changes a case.
+//!
+//! Invariants (property-tested below): an applied change raises the version by exactly
+//! one and records one history entry per changed field; a change that changes nothing
+//! leaves the case (and its version) untouched; no change leaves a terminal status
+//! unless the workflow allows it; a case entering a terminal status closes its tasks.
+
+use serde_json::{Value, json};
+
+use super::case::{Case, CaseChange};
+use super::workflow::Workflow;
+use super::{FieldError, Timestamp};
+
+/// Who changes a case, when, and on behalf of which job.
+#[derive(Debug, Clone)]
+pub struct ChangeContext<'a> {
+    pub actor: &'a str,
+    pub at: Timestamp,
+    pub job_id: Option<&'a str>,
+}
+
+/// One entry of a case's change log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryRecord {
+    pub at: Timestamp,
+    pub actor: String,
+    pub field: String,
+    pub from: Value,
+    pub to: Value,
+    pub job_id: Option<String>,
+}
+
+/// The result of applying a change: the new case, its history entries (empty when
+/// nothing changed) and whether the case's open tasks must be closed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied {
+    pub case: Case,
+    pub history: Vec<HistoryRecord>,
+    pub close_open_tasks: bool,
+}
+
+impl Applied {
+    pub fn changed(&self) -> bool {
+        !self.history.is_empty()
+    }
+}
+
+/// Why a change to one case was refused. Each has a stable API code.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ItemError {
+    #[error("case {0} does not exist")]
+    CaseNotFound(String),
+    #[error("a case cannot move from '{from}' to '{to}'")]
+    InvalidTransition { from: String, to: String },
+    #[error("expected version {expected}, but the case is at version {actual}")]
+    VersionConflict { expected: u64, actual: u64 },
+    #[error("invalid change: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Validation(Vec<FieldError>),
+}
+
+impl ItemError {
+    pub fn code(&self) -> &'static str {
+        use docket_api::codes;
+        match self {
+            Self::CaseNotFound(_) => codes::CASE_NOT_FOUND,
+            Self::InvalidTransition { .. } => codes::INVALID_TRANSITION,
+            Self::VersionConflict { .. } => codes::VERSION_CONFLICT,
+            Self::Validation(_) => codes::VALIDATION_FAILED,
+        }
+    }
+}
+
+/// Applies `change` to `case` under `wf`.
+pub fn apply_change(
+    case: &Case,
+    change: &CaseChange,
+    wf: &Workflow,
+    ctx: &ChangeContext<'_>,
+) -> Result<Applied, ItemError> {
+    if let Some(expected) = change.expected_version {
+        if expected != case.version {
+            return Err(ItemError::VersionConflict {
+                expected,
+                actual: case.version,
+            });
+        }
+    }
+    let mut next = case.clone();
+    let mut history = Vec::new();
+    let mut record = |field: &str, from: Value, to: Value| {
+        if from != to {
+            history.push(HistoryRecord {
+                at: ctx.at,
+                actor: ctx.actor.to_owned(),
+                field: field.to_owned(),
+                from,
+                to,
+                job_id: ctx.job_id.map(str::to_owned),
+            });
+        }
+    };
+    let mut close_open_tasks = false;
+    if let Some(to) = &change.status {
+        if !wf.allows(&case.status, to) {
+            return Err(ItemError::InvalidTransition {
+                from: case.status.to_string(),
+                to: to.to_string(),
+            });
+        }
+        record("status", json!(case.status.as_str()), json!(to.as_str()));
+        close_open_tasks = case.status != *to && wf.is_terminal(to) && case.open_tasks > 0;
+        next.status = to.clone();
+    }
+    if let Some(t) = &change.title {
+        record("title", json!(case.title), json!(t));
+        next.title.clone_from(t);
+    }
+    if let Some(d) = &change.description {
+        record("description", json!(case.description), json!(d));
+        next.description.clone_from(d);
+    }
+    if let Some(r) = &change.status_reason {
+        record("statusReason", json!(case.status_reason), json!(r));
+        next.status_reason.clone_from(r);
+    }
+    if let Some(p) = change.priority {
+        record("priority", json!(case.priority.as_str()), json!(p.as_str()));
+        next.priority = p;
+    }
+    if let Some(a) = &change.assignee {
+        record("assignee", json!(case.assignee), json!(a));
+        next.assignee.clone_from(a);
+    }
+    if let Some(tags) = &change.tags {
+        record("tags", json!(case.tags), json!(tags));
+        next.tags.clone_from(tags);
+    }
+    if let Some(fields) = &change.fields {
+        for (k, v) in fields {
+            let old = case.fields.get(k).cloned().unwrap_or(Value::Null);
+            record(&format!("fields.{k}"), old, v.clone());
+            if v.is_null() {
+                next.fields.remove(k);
+            } else {
+                next.fields.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    if !history.is_empty() {
+        next.version = case.version + 1;
+        next.updated_at = ctx.at;
+        if close_open_tasks {
+            next.open_tasks = 0;
+        }
+    }
+    Ok(Applied {
+        case: next,
+        history,
+        close_open_tasks,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{CaseId, Priority, Status};
+    use proptest::prelude::*;
+    use serde_json::Map;
+
+    fn case_in(wf: &Workflow, status: &str, open_tasks: u32) -> Case {
+        Case {
+            id: CaseId::generated(1),
+            title: "t".into(),
+            description: String::new(),
+            status: wf.parse(status).unwrap(),
+            status_reason: None,
+            priority: Priority::Medium,
+            assignee: None,
+            tags: vec![],
+            fields: Map::new(),
+            open_tasks,
+            version: 1,
+            created_at: Timestamp(0),
+            updated_at: Timestamp(0),
+        }
+    }
+
+    fn ctx() -> ChangeContext<'static> {
+        ChangeContext {
+            actor: "tester",
+            at: Timestamp(1_000),
+            job_id: None,
+        }
+    }
+
+    #[test]
+    fn status_change_records_history_and_bumps_version() {
+        let wf = Workflow::default();
+        let c = case_in(&wf, "In Progress", 0);
+        let ch = CaseChange {
+            status: Some(wf.parse("Under Review").unwrap()),
+            ..Default::default()
+        };
+        let a = apply_change(&c, &ch, &wf, &ctx()).unwrap();
+        assert_eq!(a.case.status.as_str(), "Under Review");
+        assert_eq!(a.case.version, 2);
+        assert_eq!(a.case.updated_at, Timestamp(1_000));
+        assert_eq!(a.history.len(), 1);
+        assert_eq!(a.history[0].from, json!("In Progress"));
+    }
+
+    #[test]
+    fn forbidden_transition_is_refused() {
+        let wf = Workflow::default();
+        let c = case_in(&wf, "Closed", 0);
+        let ch = CaseChange {
+            status: Some(wf.parse("Open").unwrap()),
+            ..Default::default()
+        };
+        let e = apply_change(&c, &ch, &wf, &ctx()).unwrap_err();
+        assert_eq!(e.code(), "invalid_transition");
+    }
+
+    #[test]
+    fn stale_expected_version_is_a_conflict() {
+        let wf = Workflow::default();
+        let c = case_in(&wf, "Open", 0);
+        let ch = CaseChange {
+            expected_version: Some(7),
+            ..Default::default()
+        };
+        assert_eq!(
+            apply_change(&c, &ch, &wf, &ctx()).unwrap_err(),
+            ItemError::VersionConflict {
+                expected: 7,
+                actual: 1
+            }
+        );
+    }
+
+    #[test]
+    fn entering_a_terminal_status_closes_open_tasks() {
+        let wf = Workflow::default();
+        let c = case_in(&wf, "Open", 3);
+        let ch = CaseChange {
+            status: Some(wf.parse("Closed").unwrap()),
+            ..Default::default()
+        };
+        let a = apply_change(&c, &ch, &wf, &ctx()).unwrap();
+        assert!(a.close_open_tasks);
+        assert_eq!(a.case.open_tasks, 0);
+    }
+
+    #[test]
+    fn custom_fields_merge_and_null_removes() {
+        let wf = Workflow::default();
+        let mut c = case_in(&wf, "Open", 0);
+        c.fields.insert("a".into(), json!(1));
+        c.fields.insert("b".into(), json!(2));
+        let mut f = Map::new();
+        f.insert("a".into(), Value::Null);
+        f.insert("c".into(), json!("x"));
+        let ch = CaseChange {
+            fields: Some(f),
+            ..Default::default()
+        };
+        let a = apply_change(&c, &ch, &wf, &ctx()).unwrap();
+        assert_eq!(json!(a.case.fields), json!({"b": 2, "c": "x"}));
+        assert_eq!(a.history.len(), 2);
+    }
+
+    #[test]
+    fn change_that_changes_nothing_keeps_the_version() {
+        let wf = Workflow::default();
+        let c = case_in(&wf, "Open", 0);
+        let ch = CaseChange {
+            status: Some(wf.parse("open").unwrap()),
+            ..Default::default()
+        };
+        let a = apply_change(&c, &ch, &wf, &ctx()).unwrap();
+        assert!(!a.changed());
+        assert_eq!(a.case, c);
+    }
+
+    fn arb_change(wf: Workflow) -> impl Strategy<Value = CaseChange> {
+        let statuses: Vec<Status> = wf.statuses().to_vec();
+        (
+            proptest::option::of(proptest::sample::select(statuses)),
+            proptest::option::of("[a-z]{1,8}"),
+            proptest::option::of(proptest::sample::select(Priority::ALL.to_vec())),
+            proptest::option::of(proptest::option::of("[a-z]{1,5}")),
+        )
+            .prop_map(|(status, title, priority, assignee)| CaseChange {
+                status,
+                title,
+                priority,
+                assignee,
+                ..Default::default()
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn every_applied_change_raises_version_by_one_and_is_recorded(
+            start in 0usize..6,
+            changes in proptest::collection::vec(arb_change(Workflow::default()), 1..40),
+        ) {
+            let wf = Workflow::default();
+            let start = wf.statuses()[start].clone();
+            let mut c = case_in(&wf, start.as_str(), 2);
+            let mut log: Vec<HistoryRecord> = Vec::new();
+            for ch in &changes {
+                let before = c.clone();
+                match apply_change(&c, ch, &wf, &ctx()) {
+                    Ok(a) => {
+                        if a.changed() {
+                            prop_assert_eq!(a.case.version, before.version + 1);
+                        } else {
+                            prop_assert_eq!(&a.case, &before);
+                        }
+                        if wf.is_terminal(&before.status) {
+                            prop_assert!(wf.allows(&before.status, &a.case.status));
+                        }
+                        if a.case.status != before.status {
+                            prop_assert!(a.history.iter().any(|h| h.field == "status"));
+                        }
+                        log.extend(a.history.iter().cloned());
+                        c = a.case;
+                    }
+                    Err(e) => {
+                        prop_assert_eq!(e.code(), "invalid_transition");
+                        prop_assert!(!wf.allows(&before.status, ch.status.as_ref().unwrap()));
+                    }
+                }
+            }
+            // Each version step has at least one history entry, and none exists without one.
+            prop_assert!(log.len() as u64 >= c.version - 1);
+        }
+
+        #[test]
+        fn a_terminal_case_only_leaves_by_an_allowed_transition(
+            to in 0usize..8, terminal in proptest::bool::ANY,
+        ) {
+            let wf = Workflow::default();
+            let from = if terminal { "Closed" } else { "Cancelled" };
+            let c = case_in(&wf, from, 0);
+            let to = wf.statuses()[to].clone();
+            let ch = CaseChange { status: Some(to.clone()), ..Default::default() };
+            let r = apply_change(&c, &ch, &wf, &ctx());
+            prop_assert_eq!(r.is_ok(), to == c.status);
+        }
+    }
+}

@@ -1,0 +1,339 @@
+//! The case, a parsed change to it, and validation of the values a client may set.
+
+use serde_json::{Map, Value};
+
+use super::ids::CaseId;
+use super::workflow::{Priority, Status, Workflow};
+use super::{FieldError, Timestamp};
+
+pub const MAX_TITLE: usize = 500;
+pub const MAX_DESCRIPTION: usize = 20_000;
+pub const MAX_REASON: usize = 1_000;
+pub const MAX_ASSIGNEE: usize = 200;
+pub const MAX_TAGS: usize = 50;
+pub const MAX_TAG: usize = 64;
+pub const MAX_FIELDS: usize = 100;
+pub const MAX_FIELDS_BYTES: usize = 32 * 1024;
+
+/// A case as the store keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Case {
+    pub id: CaseId,
+    pub title: String,
+    pub description: String,
+    pub status: Status,
+    pub status_reason: Option<String>,
+    pub priority: Priority,
+    pub assignee: Option<String>,
+    pub tags: Vec<String>,
+    pub fields: Map<String, Value>,
+    pub open_tasks: u32,
+    pub version: u64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// The values of a case to be created (its id may still be chosen by the store).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewCase {
+    pub id: Option<CaseId>,
+    pub title: String,
+    pub description: String,
+    pub status: Status,
+    pub status_reason: Option<String>,
+    pub priority: Priority,
+    pub assignee: Option<String>,
+    pub tags: Vec<String>,
+    pub fields: Map<String, Value>,
+}
+
+impl NewCase {
+    /// Parses and validates a create request against the workflow.
+    pub fn parse(dto: docket_api::NewCase, wf: &Workflow) -> Result<Self, Vec<FieldError>> {
+        let mut errs = Errors::default();
+        let id = dto
+            .case_id
+            .as_deref()
+            .and_then(|s| errs.check("caseId", CaseId::parse(s)));
+        let title = match dto.title {
+            Some(t) => errs.check("title", text(&t, 1, MAX_TITLE)),
+            None => {
+                errs.push("title", "is required");
+                None
+            }
+        };
+        let description = dto
+            .description
+            .map(|d| errs.check("description", text(&d, 0, MAX_DESCRIPTION)))
+            .unwrap_or_else(|| Some(String::new()));
+        let status = match dto.status {
+            None => Some(wf.initial()),
+            Some(s) => errs.check("status", wf.parse(&s)).and_then(|s| {
+                if wf.is_terminal(&s) {
+                    errs.push(
+                        "status",
+                        &format!("a case cannot be created in terminal status '{s}'"),
+                    );
+                    None
+                } else {
+                    Some(s)
+                }
+            }),
+        };
+        let status_reason = opt_text(&mut errs, "statusReason", dto.status_reason, MAX_REASON);
+        let priority = dto
+            .priority
+            .map(|p| errs.check("priority", Priority::parse(&p)))
+            .unwrap_or(Some(Priority::Medium));
+        let assignee = opt_text(&mut errs, "assignee", dto.assignee, MAX_ASSIGNEE);
+        let tags = errs.check("tags", parse_tags(dto.tags.unwrap_or_default()));
+        let fields = errs.check("fields", parse_fields(dto.fields.unwrap_or_default()));
+        errs.finish()?;
+        match (title, description, status, priority, tags, fields) {
+            (
+                Some(title),
+                Some(description),
+                Some(status),
+                Some(priority),
+                Some(tags),
+                Some(fields),
+            ) => Ok(Self {
+                id,
+                title,
+                description,
+                status,
+                status_reason: status_reason.flatten(),
+                priority,
+                assignee: assignee.flatten(),
+                tags,
+                fields,
+            }),
+            _ => Err(vec![FieldError::new("body", "invalid case")]),
+        }
+    }
+
+    /// The case this becomes once the store has given it an id and a time.
+    pub fn into_case(self, id: CaseId, at: Timestamp) -> Case {
+        Case {
+            id,
+            title: self.title,
+            description: self.description,
+            status: self.status,
+            status_reason: self.status_reason,
+            priority: self.priority,
+            assignee: self.assignee,
+            tags: self.tags,
+            fields: self.fields,
+            open_tasks: 0,
+            version: 1,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+}
+
+/// A parsed, validated partial change to a case. `None` leaves a field as it is; for the
+/// nullable fields `Some(None)` clears it. `fields` merges, a `Null` value removing a key.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CaseChange {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub status: Option<Status>,
+    pub status_reason: Option<Option<String>>,
+    pub priority: Option<Priority>,
+    pub assignee: Option<Option<String>>,
+    pub tags: Option<Vec<String>>,
+    pub fields: Option<Map<String, Value>>,
+    pub expected_version: Option<u64>,
+}
+
+impl CaseChange {
+    /// Parses and validates a PATCH body (or one bulk item's changes) against the workflow.
+    pub fn parse(dto: docket_api::CasePatch, wf: &Workflow) -> Result<Self, Vec<FieldError>> {
+        let mut errs = Errors::default();
+        let title = dto
+            .title
+            .and_then(|t| errs.check("title", text(&t, 1, MAX_TITLE)));
+        let description = dto
+            .description
+            .and_then(|d| errs.check("description", text(&d, 0, MAX_DESCRIPTION)));
+        let status = dto.status.and_then(|s| errs.check("status", wf.parse(&s)));
+        let status_reason = dto
+            .status_reason
+            .map(|r| opt_text(&mut errs, "statusReason", r, MAX_REASON).flatten());
+        let priority = dto
+            .priority
+            .and_then(|p| errs.check("priority", Priority::parse(&p)));
+        let assignee = dto
+            .assignee
+            .map(|a| opt_text(&mut errs, "assignee", a, MAX_ASSIGNEE).flatten());
+        let tags = dto.tags.and_then(|t| errs.check("tags", parse_tags(t)));
+        let fields = dto
+            .fields
+            .and_then(|f| errs.check("fields", check_fields_size(f)));
+        errs.finish()?;
+        Ok(Self {
+            title,
+            description,
+            status,
+            status_reason,
+            priority,
+            assignee,
+            tags,
+            fields,
+            expected_version: dto.expected_version,
+        })
+    }
+}
+
+#[derive(Default)]
+struct Errors(Vec<FieldError>);
+
+impl Errors {
+    fn push(&mut self, field: &str, message: &str) {
+        self.0.push(FieldError::new(field, message));
+    }
+
+    fn check<T>(&mut self, field: &str, r: Result<T, String>) -> Option<T> {
+        r.map_err(|m| self.push(field, &m)).ok()
+    }
+
+    fn finish(self) -> Result<(), Vec<FieldError>> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(self.0)
+        }
+    }
+}
+
+fn opt_text(
+    errs: &mut Errors,
+    field: &str,
+    v: Option<String>,
+    max: usize,
+) -> Option<Option<String>> {
+    match v {
+        None => Some(None),
+        Some(s) => errs
+            .check(field, text(&s, 0, max))
+            .map(|s| (!s.is_empty()).then_some(s)),
+    }
+}
+
+/// Trims a text value and checks its length in characters.
+fn text(s: &str, min: usize, max: usize) -> Result<String, String> {
+    let t = s.trim();
+    let n = t.chars().count();
+    if n < min {
+        return Err("must not be empty".into());
+    }
+    if n > max {
+        return Err(format!("must be at most {max} characters"));
+    }
+    if t.chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+    {
+        return Err("must not contain control characters".into());
+    }
+    Ok(t.to_owned())
+}
+
+/// Tags: trimmed, non-empty, no duplicates (order kept), bounded.
+pub fn parse_tags(tags: Vec<String>) -> Result<Vec<String>, String> {
+    if tags.len() > MAX_TAGS {
+        return Err(format!("at most {MAX_TAGS} tags"));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(tags.len());
+    for t in tags {
+        let t = text(&t, 1, MAX_TAG).map_err(|m| format!("tag {m}"))?;
+        if t.contains(',') {
+            return Err("a tag must not contain ','".into());
+        }
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    Ok(out)
+}
+
+fn check_fields_size(fields: Map<String, Value>) -> Result<Map<String, Value>, String> {
+    if fields.len() > MAX_FIELDS {
+        return Err(format!("at most {MAX_FIELDS} custom fields"));
+    }
+    if fields.keys().any(|k| k.is_empty() || k.len() > 64) {
+        return Err("custom field names must be 1 to 64 characters".into());
+    }
+    let size = serde_json::to_vec(&fields)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
+    if size > MAX_FIELDS_BYTES {
+        return Err(format!(
+            "custom fields must serialize to at most {MAX_FIELDS_BYTES} bytes"
+        ));
+    }
+    Ok(fields)
+}
+
+/// Fields of a new case: as for a change, and `null` values are simply left out.
+fn parse_fields(fields: Map<String, Value>) -> Result<Map<String, Value>, String> {
+    let fields = check_fields_size(fields)?;
+    Ok(fields.into_iter().filter(|(_, v)| !v.is_null()).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_case_without_title_names_the_field() {
+        let errs =
+            NewCase::parse(docket_api::NewCase::default(), &Workflow::default()).unwrap_err();
+        assert_eq!(errs[0].field, "title");
+    }
+
+    #[test]
+    fn new_case_defaults_to_initial_status_and_medium_priority() {
+        let dto = docket_api::NewCase {
+            title: Some("  Printer on fire ".into()),
+            ..Default::default()
+        };
+        let c = NewCase::parse(dto, &Workflow::default()).unwrap();
+        assert_eq!(c.title, "Printer on fire");
+        assert_eq!(c.status.as_str(), "New");
+        assert_eq!(c.priority, Priority::Medium);
+    }
+
+    #[test]
+    fn new_case_in_terminal_status_is_rejected() {
+        let dto = docket_api::NewCase {
+            title: Some("x".into()),
+            status: Some("closed".into()),
+            ..Default::default()
+        };
+        let errs = NewCase::parse(dto, &Workflow::default()).unwrap_err();
+        assert_eq!(errs[0].field, "status");
+    }
+
+    #[test]
+    fn change_collects_every_invalid_field() {
+        let dto = docket_api::CasePatch {
+            title: Some("".into()),
+            priority: Some("urgent".into()),
+            status: Some("Nowhere".into()),
+            ..Default::default()
+        };
+        let errs = CaseChange::parse(dto, &Workflow::default()).unwrap_err();
+        let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["title", "status", "priority"]);
+    }
+
+    #[test]
+    fn tags_are_trimmed_and_deduplicated() {
+        assert_eq!(
+            parse_tags(vec![" a".into(), "b".into(), "a".into()]).unwrap(),
+            ["a", "b"]
+        );
+        assert!(parse_tags(vec!["".into()]).is_err());
+    }
+}

@@ -1,0 +1,65 @@
+//! The domain: cases, workflow, the rules of change. Pure: no I/O, no clock of its own.
+//!
+//! Both stores call [`apply_change`] to change a case, so the rules (transitions,
+//! versions, history, task cascades) are written once.
+
+mod apply;
+mod case;
+mod ids;
+mod task;
+mod workflow;
+
+pub use apply::{Applied, ChangeContext, HistoryRecord, ItemError, apply_change};
+pub use case::{Case, CaseChange, NewCase, parse_tags};
+pub use ids::{CaseId, TaskId};
+pub use task::{NewTask, Task, TaskChange, TaskStatus};
+pub use workflow::{Priority, Status, Workflow, WorkflowConfig};
+
+use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+
+/// A point in time, milliseconds since the Unix epoch, UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    pub fn now() -> Self {
+        Self(Utc::now().timestamp_millis())
+    }
+
+    /// RFC 3339, UTC, milliseconds: `2026-11-30T06:35:54.123Z`.
+    pub fn to_rfc3339(self) -> String {
+        match Utc.timestamp_millis_opt(self.0).single() {
+            Some(t) => t.to_rfc3339_opts(SecondsFormat::Millis, true),
+            None => String::from("1970-01-01T00:00:00.000Z"),
+        }
+    }
+
+    /// Parses any RFC 3339 time (any offset).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| Self(t.timestamp_millis()))
+            .map_err(|_| format!("'{s}' is not an RFC 3339 time"))
+    }
+}
+
+/// A complaint about one input field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &str, message: &str) -> Self {
+        Self {
+            field: field.to_owned(),
+            message: message.to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}

@@ -1,0 +1,134 @@
+//! Tasks: work items related to a case. A case entering a terminal status closes them.
+
+use super::ids::{CaseId, TaskId};
+use super::{FieldError, Timestamp};
+
+/// `open` until someone finishes it (or its case closes), then `done`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskStatus {
+    Open,
+    Done,
+}
+
+impl TaskStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Done => "done",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "open" => Ok(Self::Open),
+            "done" => Ok(Self::Done),
+            _ => Err(format!("unknown task status '{s}' (expected open or done)")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Task {
+    pub id: TaskId,
+    pub case_id: CaseId,
+    pub title: String,
+    pub status: TaskStatus,
+    pub assignee: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTask {
+    pub title: String,
+    pub assignee: Option<String>,
+}
+
+impl NewTask {
+    pub fn parse(dto: docket_api::NewTask) -> Result<Self, Vec<FieldError>> {
+        let mut errs = Vec::new();
+        let title = dto.title.as_deref().map(str::trim).unwrap_or("");
+        if title.is_empty() || title.chars().count() > super::case::MAX_TITLE {
+            errs.push(FieldError::new("title", "is required, 1 to 500 characters"));
+        }
+        let assignee = dto
+            .assignee
+            .map(|a| a.trim().to_owned())
+            .filter(|a| !a.is_empty());
+        if assignee
+            .as_ref()
+            .is_some_and(|a| a.chars().count() > super::case::MAX_ASSIGNEE)
+        {
+            errs.push(FieldError::new(
+                "assignee",
+                "must be at most 200 characters",
+            ));
+        }
+        if errs.is_empty() {
+            Ok(Self {
+                title: title.to_owned(),
+                assignee,
+            })
+        } else {
+            Err(errs)
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TaskChange {
+    pub title: Option<String>,
+    pub status: Option<TaskStatus>,
+    pub assignee: Option<Option<String>>,
+}
+
+impl TaskChange {
+    pub fn parse(dto: docket_api::TaskPatch) -> Result<Self, Vec<FieldError>> {
+        let mut errs = Vec::new();
+        let title = dto.title.map(|t| t.trim().to_owned());
+        if title
+            .as_ref()
+            .is_some_and(|t| t.is_empty() || t.chars().count() > super::case::MAX_TITLE)
+        {
+            errs.push(FieldError::new("title", "must be 1 to 500 characters"));
+        }
+        let status = match dto.status.map(|s| TaskStatus::parse(&s)) {
+            Some(Err(m)) => {
+                errs.push(FieldError::new("status", &m));
+                None
+            }
+            other => other.and_then(Result::ok),
+        };
+        let assignee = dto
+            .assignee
+            .map(|a| a.map(|a| a.trim().to_owned()).filter(|a| !a.is_empty()));
+        if errs.is_empty() {
+            Ok(Self {
+                title,
+                status,
+                assignee,
+            })
+        } else {
+            Err(errs)
+        }
+    }
+
+    /// Applies the change; returns whether anything changed.
+    pub fn apply(&self, task: &mut Task, at: Timestamp) -> bool {
+        let before = task.clone();
+        if let Some(t) = &self.title {
+            task.title.clone_from(t);
+        }
+        if let Some(s) = self.status {
+            task.status = s;
+        }
+        if let Some(a) = &self.assignee {
+            task.assignee.clone_from(a);
+        }
+        let changed = *task != before;
+        if changed {
+            task.updated_at = at;
+        }
+        changed
+    }
+}

@@ -1,0 +1,172 @@
+//! `/api/v1/cases`: create, list, read, synchronous update, history.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use docket_api::{CaseQuery, Page, PageQuery, codes};
+
+use super::dto::{self, decode_cursor, encode_cursor};
+use super::error::ApiError;
+use super::extract::{JsonBody, QueryParams};
+use super::{AppState, with_token};
+use crate::domain::{CaseChange, CaseId, NewCase, Timestamp};
+use crate::store::{self, CaseFilter};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/cases", get(list).post(create))
+        .route("/cases/{case_id}", get(read).patch(update))
+        .route("/cases/{case_id}/history", get(history))
+}
+
+/// A path id that cannot be a case id names no case.
+pub fn path_case_id(raw: &str) -> Result<CaseId, ApiError> {
+    CaseId::parse(raw).map_err(|_| ApiError::case_not_found(raw))
+}
+
+fn etag(version: u64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
+}
+
+fn case_response(status: StatusCode, case: crate::domain::Case) -> Response {
+    let tag = etag(case.version);
+    let mut res = (status, Json(dto::case(case))).into_response();
+    res.headers_mut().insert(header::ETAG, tag);
+    res
+}
+
+async fn create(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<docket_api::NewCase>,
+) -> Result<Response, ApiError> {
+    let new = NewCase::parse(body, &s.workflow).map_err(ApiError::validation)?;
+    let (case, commit) =
+        s.store
+            .create_case(new, s.actor(&headers))
+            .await
+            .map_err(|e| match e {
+                store::Error::Conflict(d) => {
+                    ApiError::new(StatusCode::CONFLICT, codes::CASE_EXISTS, d)
+                }
+                e => e.into(),
+            })?;
+    let location = format!("/api/v1/cases/{}", case.id);
+    let mut res = case_response(StatusCode::CREATED, case);
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(with_token(res, commit))
+}
+
+async fn list(
+    State(s): State<AppState>,
+    QueryParams(q): QueryParams<CaseQuery>,
+) -> Result<Json<Page<docket_api::Case>>, ApiError> {
+    let status = q
+        .status
+        .as_deref()
+        .map(|st| {
+            s.workflow
+                .parse(st)
+                .map_err(|m| ApiError::query("status", m))
+        })
+        .transpose()?;
+    let updated_since = q
+        .updated_since
+        .as_deref()
+        .map(|t| Timestamp::parse(t).map_err(|m| ApiError::query("updatedSince", m)))
+        .transpose()?;
+    let filter = CaseFilter {
+        status,
+        assignee: q.assignee,
+        tag: q.tag,
+        updated_since,
+        after: decode_cursor(q.cursor.as_deref())?,
+        limit: s.page_size(q.limit)?,
+    };
+    let page = s.store.list_cases(filter).await?;
+    Ok(Json(Page {
+        items: page.items.into_iter().map(dto::case).collect(),
+        next_cursor: encode_cursor(page.next),
+    }))
+}
+
+async fn read(State(s): State<AppState>, Path(raw): Path<String>) -> Result<Response, ApiError> {
+    let id = path_case_id(&raw)?;
+    match s.store.get_case(&id).await? {
+        Some(case) => Ok(case_response(StatusCode::OK, case)),
+        None => Err(ApiError::case_not_found(&raw)),
+    }
+}
+
+/// Parses `If-Match`: `"3"`, `W/"3"`, `3`, or `*` (any version).
+fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+    let Some(v) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let v = v.to_str().unwrap_or_default().trim();
+    if v == "*" {
+        return Ok(None);
+    }
+    v.trim_start_matches("W/")
+        .trim_matches('"')
+        .parse()
+        .map(Some)
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                codes::VERSION_CONFLICT,
+                format!("If-Match '{v}' names no version of this case"),
+            )
+        })
+}
+
+async fn update(
+    State(s): State<AppState>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<docket_api::CasePatch>,
+) -> Result<Response, ApiError> {
+    let id = path_case_id(&raw)?;
+    let expected = if_match(&headers)?;
+    let mut change = CaseChange::parse(body, &s.workflow).map_err(ApiError::validation)?;
+    if let Some(v) = expected {
+        if change.expected_version.is_some_and(|b| b != v) {
+            return Err(ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                codes::VERSION_CONFLICT,
+                "If-Match and expectedVersion disagree",
+            ));
+        }
+        change.expected_version = Some(v);
+    }
+    let updated = s
+        .store
+        .update_case(&id, change, s.actor(&headers))
+        .await??;
+    Ok(with_token(
+        case_response(StatusCode::OK, updated.applied.case),
+        updated.commit,
+    ))
+}
+
+async fn history(
+    State(s): State<AppState>,
+    Path(raw): Path<String>,
+    QueryParams(q): QueryParams<PageQuery>,
+) -> Result<Json<Page<docket_api::HistoryEntry>>, ApiError> {
+    let id = path_case_id(&raw)?;
+    let limit = s.page_size(q.limit)?;
+    let page = s
+        .store
+        .history(&id, decode_cursor(q.cursor.as_deref())?, limit)
+        .await?
+        .ok_or_else(|| ApiError::case_not_found(&raw))?;
+    Ok(Json(Page {
+        items: page.items.into_iter().map(dto::history).collect(),
+        next_cursor: encode_cursor(page.next),
+    }))
+}

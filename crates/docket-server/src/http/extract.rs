@@ -1,0 +1,144 @@
+//! Extractors whose rejections are problem+json: JSON bodies and query strings.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::{StatusCode, header, request::Parts};
+use docket_api::{FieldError, codes};
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+
+/// A JSON request body. Unknown fields are 400 `unknown_field` (the types deny them),
+/// bad syntax is 400 `malformed_json`, a wrong type or missing field is 422
+/// `validation_failed`, a body over the limit is 413 `payload_too_large`.
+pub struct JsonBody<T>(pub T);
+
+impl<S, T> FromRequest<S> for JsonBody<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|m| {
+                let m = m.trim().to_ascii_lowercase();
+                m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+            });
+        if json != Some(true) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                codes::UNSUPPORTED_MEDIA_TYPE,
+                "the request body must be JSON, with Content-Type: application/json",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    codes::PAYLOAD_TOO_LARGE,
+                    "the request body is larger than the server accepts",
+                )
+            } else {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    codes::MALFORMED_JSON,
+                    format!("could not read the request body: {e}"),
+                )
+            }
+        })?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// Parses a JSON document, mapping serde's errors to problems.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(json_error)
+}
+
+fn json_error(e: serde_json::Error) -> ApiError {
+    use serde_json::error::Category;
+    let msg = e.to_string();
+    match e.classify() {
+        Category::Data => {
+            let named = between_backticks(&msg);
+            if msg.starts_with("unknown field") {
+                let field = named.unwrap_or_default();
+                ApiError {
+                    errors: vec![FieldError {
+                        field: field.clone(),
+                        message: "unknown field".into(),
+                    }],
+                    ..ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        codes::UNKNOWN_FIELD,
+                        format!("unknown field '{field}' in the request body"),
+                    )
+                }
+            } else {
+                let field = if msg.starts_with("missing field") {
+                    named.unwrap_or_default()
+                } else {
+                    String::from("body")
+                };
+                ApiError {
+                    errors: vec![FieldError {
+                        field,
+                        message: msg.clone(),
+                    }],
+                    ..ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        codes::VALIDATION_FAILED,
+                        msg,
+                    )
+                }
+            }
+        }
+        Category::Syntax | Category::Eof | Category::Io => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            codes::MALFORMED_JSON,
+            format!("the request body is not valid JSON: {msg}"),
+        ),
+    }
+}
+
+fn between_backticks(s: &str) -> Option<String> {
+    let start = s.find('`')? + 1;
+    let len = s[start..].find('`')?;
+    Some(s[start..start + len].to_owned())
+}
+
+/// A query string. A bad or unknown parameter is 400 `invalid_query`.
+pub struct QueryParams<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for QueryParams<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let q = parts.uri.query().unwrap_or_default();
+        serde_urlencoded_from_str(q).map(QueryParams)
+    }
+}
+
+fn serde_urlencoded_from_str<T: DeserializeOwned>(q: &str) -> Result<T, ApiError> {
+    axum::extract::Query::<T>::try_from_uri(
+        &format!("/?{q}")
+            .parse()
+            .map_err(|_| ApiError::query("query", "unreadable query string"))?,
+    )
+    .map(|axum::extract::Query(t)| t)
+    .map_err(|e| {
+        let text = e.body_text();
+        let field = between_backticks(&text).unwrap_or_else(|| "query".into());
+        ApiError::query(&field, text)
+    })
+}

@@ -1,0 +1,113 @@
+//! The HTTP API (axum): routes, problem+json errors, request limits.
+
+mod cases;
+mod dto;
+mod error;
+mod extract;
+mod health;
+mod tasks;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use docket_api::codes;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+pub use error::ApiError;
+
+use crate::config::Config;
+use crate::domain::{Timestamp, Workflow};
+use crate::store::{Actor, CommitSeq, Store};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub workflow: Arc<Workflow>,
+    pub config: Arc<Config>,
+}
+
+impl AppState {
+    /// Page size for a listing: the default when absent; 400 when out of range.
+    pub fn page_size(&self, limit: Option<u32>) -> Result<u32, ApiError> {
+        let max = self.config.limits.max_page_size;
+        match limit {
+            None => Ok(self.config.limits.default_page_size),
+            Some(n) if (1..=max).contains(&n) => Ok(n),
+            Some(_) => Err(ApiError::query(
+                "limit",
+                format!("must be between 1 and {max}"),
+            )),
+        }
+    }
+
+    /// The writer of a request. Until API keys exist every caller is `api`.
+    pub fn actor(&self, _headers: &HeaderMap) -> Actor {
+        Actor {
+            name: "api".into(),
+            at: Timestamp::now(),
+        }
+    }
+}
+
+/// Adds `X-Consistency-Token` to a write response.
+pub fn with_token(mut res: Response, commit: CommitSeq) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&commit.token()) {
+        res.headers_mut()
+            .insert(docket_api::CONSISTENCY_TOKEN_HEADER, v);
+    }
+    res
+}
+
+/// The whole application router.
+pub fn router(state: AppState) -> Router {
+    let timeout = Duration::from_secs(state.config.server.request_timeout_seconds);
+    let body_limit = state.config.server.max_body_bytes;
+    Router::new()
+        .merge(health::router())
+        .nest("/api/v1", cases::router().merge(tasks::router()))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            timeout,
+            request_timeout,
+        ))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::internal().into_response()
+        }))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, "no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        codes::METHOD_NOT_ALLOWED,
+        "this route does not take that method",
+    )
+}
+
+/// Answers 503 `timeout` when a handler takes longer than the configured time to
+/// produce its response head (streamed bodies are not cut).
+async fn request_timeout(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            codes::TIMEOUT,
+            "the request took too long",
+        )
+        .into_response(),
+    }
+}

@@ -1,0 +1,81 @@
+//! `/api/v1/cases/{caseId}/tasks`: tasks related to a case.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch};
+use axum::{Json, Router};
+use docket_api::{Page, PageQuery, codes};
+
+use super::cases::path_case_id;
+use super::dto::{self, decode_cursor, encode_cursor};
+use super::error::ApiError;
+use super::extract::{JsonBody, QueryParams};
+use super::{AppState, with_token};
+use crate::domain::{NewTask, TaskChange, TaskId};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/cases/{case_id}/tasks", get(list).post(create))
+        .route("/cases/{case_id}/tasks/{task_id}", patch(update))
+}
+
+async fn create(
+    State(s): State<AppState>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<docket_api::NewTask>,
+) -> Result<Response, ApiError> {
+    let id = path_case_id(&raw)?;
+    let new = NewTask::parse(body).map_err(ApiError::validation)?;
+    let (task, commit) = s.store.create_task(&id, new, s.actor(&headers)).await??;
+    Ok(with_token(
+        (StatusCode::CREATED, Json(dto::task(task))).into_response(),
+        commit,
+    ))
+}
+
+async fn list(
+    State(s): State<AppState>,
+    Path(raw): Path<String>,
+    QueryParams(q): QueryParams<PageQuery>,
+) -> Result<Json<Page<docket_api::Task>>, ApiError> {
+    let id = path_case_id(&raw)?;
+    let limit = s.page_size(q.limit)?;
+    let page = s
+        .store
+        .list_tasks(&id, decode_cursor(q.cursor.as_deref())?, limit)
+        .await?
+        .ok_or_else(|| ApiError::case_not_found(&raw))?;
+    Ok(Json(Page {
+        items: page.items.into_iter().map(dto::task).collect(),
+        next_cursor: encode_cursor(page.next),
+    }))
+}
+
+async fn update(
+    State(s): State<AppState>,
+    Path((raw, raw_task)): Path<(String, String)>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<docket_api::TaskPatch>,
+) -> Result<Response, ApiError> {
+    let id = path_case_id(&raw)?;
+    let not_found = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            codes::TASK_NOT_FOUND,
+            format!("case {raw} has no task {raw_task}"),
+        )
+    };
+    let task_id = TaskId::parse(&raw_task).map_err(|_| not_found())?;
+    let change = TaskChange::parse(body).map_err(ApiError::validation)?;
+    let (task, commit) = s
+        .store
+        .update_task(&id, &task_id, change, s.actor(&headers))
+        .await
+        .map_err(|e| match e {
+            crate::store::Error::NotFound => not_found(),
+            e => e.into(),
+        })??;
+    Ok(with_token(Json(dto::task(task)).into_response(), commit))
+}

@@ -1,0 +1,105 @@
+//! docket's server: configuration, domain, stores, engine and HTTP API.
+//!
+//! [`Server::build`] opens the store, binds the listener and returns a server that
+//! [`Server::run`] serves until its shutdown future resolves.
+
+pub mod config;
+pub mod demo;
+pub mod domain;
+pub mod http;
+pub mod store;
+pub mod telemetry;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::http::AppState;
+
+/// A bound, ready-to-run server.
+pub struct Server {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Server {
+    /// Validates the config, opens (and migrates) the store, binds the address.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let validated = config.validate()?;
+        let workflow = Arc::new(validated.workflow);
+        let store = store::open(
+            &config.database.url,
+            workflow.clone(),
+            &config.database.sqlite,
+        )
+        .await?;
+        let listener = TcpListener::bind(validated.bind)
+            .await
+            .with_context(|| format!("binding {}", validated.bind))?;
+        let state = AppState {
+            store,
+            workflow,
+            config: Arc::new(config),
+        };
+        Ok(Self { listener, state })
+    }
+
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish for up to
+    /// `server.shutdown_grace_seconds`.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let grace = Duration::from_secs(self.state.config.server.shutdown_grace_seconds);
+        let app = http::router(self.state);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let serve = axum::serve(self.listener, app).with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = tx.send(());
+        });
+        let mut serve = std::pin::pin!(serve.into_future());
+        tokio::select! {
+            r = &mut serve => r.context("serving HTTP")?,
+            () = async { let _ = rx.await; tokio::time::sleep(grace).await; } => {
+                tracing::warn!("in-flight requests did not finish within the grace period");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown signal received");
+}

@@ -1,0 +1,429 @@
+//! `Store` for SQLite: cases, history and tasks.
+
+use async_trait::async_trait;
+use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, types::Value as Sql};
+
+use super::SqliteStore;
+use super::rows::{
+    CASE_COLUMNS, TASK_COLUMNS, case_from_row, counter, history_from_row, insert_case, insert_task,
+    json_text, next_commit, raise_counter, task_from_row, write_tags,
+};
+use crate::domain::{
+    Case, CaseChange, CaseId, ChangeContext, FieldError, HistoryRecord, ItemError, NewCase,
+    NewTask, Task, TaskChange, TaskId, TaskStatus, apply_change,
+};
+use crate::store::{
+    Actor, CaseFilter, CommitSeq, Error, ImportCase, Paged, Result, Store, Updated,
+};
+
+fn immediate(conn: &mut rusqlite::Connection) -> Result<Transaction<'_>> {
+    Ok(conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
+}
+
+/// Loads a case for update inside a write transaction.
+fn load_case(tx: &Transaction<'_>, id: &CaseId) -> Result<Option<(i64, Case)>> {
+    Ok(tx
+        .prepare_cached(&format!(
+            "SELECT {CASE_COLUMNS} FROM cases WHERE case_id = ?1"
+        ))?
+        .query_row([id.as_str()], case_from_row)
+        .optional()?)
+}
+
+fn case_seq(conn: &rusqlite::Connection, id: &CaseId) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT seq FROM cases WHERE case_id = ?1")?
+        .query_row([id.as_str()], |r| r.get(0))
+        .optional()?)
+}
+
+/// Writes an applied change: the case row, its tags, its history, the task cascade.
+pub(super) fn write_applied(
+    tx: &Transaction<'_>,
+    seq: i64,
+    applied: &crate::domain::Applied,
+    commit: CommitSeq,
+) -> Result<()> {
+    let c = &applied.case;
+    tx.prepare_cached(
+        "UPDATE cases SET title = ?2, description = ?3, status = ?4, status_reason = ?5, \
+         priority = ?6, assignee = ?7, tags = ?8, fields = ?9, open_tasks = ?10, version = ?11, \
+         updated_at = ?12, commit_seq = ?13 WHERE seq = ?1",
+    )?
+    .execute(rusqlite::params![
+        seq,
+        c.title,
+        c.description,
+        c.status.as_str(),
+        c.status_reason,
+        c.priority.as_str(),
+        c.assignee,
+        json_text(&c.tags),
+        json_text(&c.fields),
+        c.open_tasks,
+        i64::try_from(c.version).unwrap_or(i64::MAX),
+        c.updated_at.0,
+        commit.0,
+    ])?;
+    if applied.history.iter().any(|h| h.field == "tags") {
+        write_tags(tx, seq, &c.tags, true)?;
+    }
+    let mut ins = tx.prepare_cached(
+        "INSERT INTO case_history (case_seq, at, actor, field, from_value, to_value, job_id) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for h in &applied.history {
+        ins.execute(rusqlite::params![
+            seq,
+            h.at.0,
+            h.actor,
+            h.field,
+            json_text(&h.from),
+            json_text(&h.to),
+            h.job_id
+        ])?;
+    }
+    if applied.close_open_tasks {
+        tx.prepare_cached(
+            "UPDATE tasks SET status = 'done', updated_at = ?2 WHERE case_seq = ?1 AND status = 'open'",
+        )?
+        .execute((seq, c.updated_at.0))?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn schema_version(&self) -> Result<u32> {
+        self.read(|conn, _| {
+            let v: i64 = conn.query_row(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                [],
+                |r| r.get(0),
+            )?;
+            Ok(u32::try_from(v).unwrap_or(0))
+        })
+        .await
+    }
+
+    async fn create_case(&self, new: NewCase, actor: Actor) -> Result<(Case, CommitSeq)> {
+        self.write(move |conn, _| {
+            let tx = immediate(conn)?;
+            let id = match new.id.clone() {
+                Some(id) => {
+                    if case_seq(&tx, &id)?.is_some() {
+                        return Err(Error::Conflict(format!("case {id} already exists")));
+                    }
+                    id
+                }
+                None => {
+                    let mut n = u64::try_from(counter(&tx, "case_number")?).unwrap_or(0) + 1;
+                    while case_seq(&tx, &CaseId::generated(n))?.is_some() {
+                        n += 1;
+                    }
+                    CaseId::generated(n)
+                }
+            };
+            if let Some(n) = id.generated_number() {
+                raise_counter(&tx, "case_number", i64::try_from(n).unwrap_or(i64::MAX))?;
+            }
+            let commit = next_commit(&tx)?;
+            let case = new.into_case(id, actor.at);
+            insert_case(&tx, &case, commit)?;
+            tx.commit()?;
+            Ok((case, commit))
+        })
+        .await
+    }
+
+    async fn get_case(&self, id: &CaseId) -> Result<Option<Case>> {
+        let id = id.clone();
+        self.read(move |conn, _| {
+            Ok(conn
+                .prepare_cached(&format!(
+                    "SELECT {CASE_COLUMNS} FROM cases WHERE case_id = ?1"
+                ))?
+                .query_row([id.as_str()], case_from_row)
+                .optional()?
+                .map(|(_, c)| c))
+        })
+        .await
+    }
+
+    async fn list_cases(&self, f: CaseFilter) -> Result<Paged<Case>> {
+        self.read(move |conn, _| {
+            let mut wheres = vec!["seq > ?1".to_owned()];
+            let mut params = vec![Sql::Integer(f.after.unwrap_or(0))];
+            let mut add = |clause: &str, v: Sql| {
+                params.push(v);
+                wheres.push(clause.replace('?', &format!("?{}", params.len())));
+            };
+            if let Some(s) = &f.status {
+                add("status = ?", Sql::Text(s.as_str().to_owned()));
+            }
+            if let Some(a) = &f.assignee {
+                add("assignee = ?", Sql::Text(a.clone()));
+            }
+            if let Some(t) = &f.tag {
+                add(
+                    "seq IN (SELECT case_seq FROM case_tags WHERE tag = ?)",
+                    Sql::Text(t.clone()),
+                );
+            }
+            if let Some(u) = f.updated_since {
+                add("updated_at >= ?", Sql::Integer(u.0));
+            }
+            let sql = format!(
+                "SELECT {CASE_COLUMNS} FROM cases WHERE {} ORDER BY seq LIMIT {}",
+                wheres.join(" AND "),
+                i64::from(f.limit) + 1
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(params), case_from_row)?;
+            let mut items = Vec::new();
+            for r in rows {
+                items.push(r?);
+            }
+            Ok(page(items, f.limit))
+        })
+        .await
+    }
+
+    async fn update_case(
+        &self,
+        id: &CaseId,
+        change: CaseChange,
+        actor: Actor,
+    ) -> Result<std::result::Result<Updated, ItemError>> {
+        let id = id.clone();
+        self.write(move |conn, wf| {
+            let tx = immediate(conn)?;
+            let Some((seq, case)) = load_case(&tx, &id)? else {
+                return Ok(Err(ItemError::CaseNotFound(id.to_string())));
+            };
+            let ctx = ChangeContext {
+                actor: &actor.name,
+                at: actor.at,
+                job_id: None,
+            };
+            let applied = match apply_change(&case, &change, wf, &ctx) {
+                Ok(a) => a,
+                Err(e) => return Ok(Err(e)),
+            };
+            let commit = if applied.changed() {
+                let commit = next_commit(&tx)?;
+                write_applied(&tx, seq, &applied, commit)?;
+                commit
+            } else {
+                CommitSeq(counter(&tx, "commit")?)
+            };
+            tx.commit()?;
+            Ok(Ok(Updated { applied, commit }))
+        })
+        .await
+    }
+
+    async fn history(
+        &self,
+        id: &CaseId,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Option<Paged<HistoryRecord>>> {
+        let id = id.clone();
+        self.read(move |conn, _| {
+            let Some(seq) = case_seq(conn, &id)? else {
+                return Ok(None);
+            };
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, at, actor, field, from_value, to_value, job_id FROM case_history \
+                 WHERE case_seq = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(
+                (seq, before.unwrap_or(i64::MAX), i64::from(limit) + 1),
+                history_from_row,
+            )?;
+            let items = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(Some(page(items, limit)))
+        })
+        .await
+    }
+
+    async fn create_task(
+        &self,
+        case: &CaseId,
+        task: NewTask,
+        actor: Actor,
+    ) -> Result<std::result::Result<(Task, CommitSeq), ItemError>> {
+        let id = case.clone();
+        self.write(move |conn, wf| {
+            let tx = immediate(conn)?;
+            let Some((seq, case)) = load_case(&tx, &id)? else {
+                return Ok(Err(ItemError::CaseNotFound(id.to_string())));
+            };
+            if wf.is_terminal(&case.status) {
+                return Ok(Err(closed_case(&case)));
+            }
+            let commit = next_commit(&tx)?;
+            let t = insert_task(
+                &tx,
+                seq,
+                &id,
+                &task.title,
+                task.assignee.as_deref(),
+                actor.at,
+            )?;
+            tx.prepare_cached(
+                "UPDATE cases SET open_tasks = open_tasks + 1, commit_seq = ?2 WHERE seq = ?1",
+            )?
+            .execute((seq, commit.0))?;
+            tx.commit()?;
+            Ok(Ok((t, commit)))
+        })
+        .await
+    }
+
+    async fn list_tasks(
+        &self,
+        case: &CaseId,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Option<Paged<Task>>> {
+        let id = case.clone();
+        self.read(move |conn, _| {
+            let Some(seq) = case_seq(conn, &id)? else {
+                return Ok(None);
+            };
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {TASK_COLUMNS} FROM tasks t JOIN cases c ON c.seq = t.case_seq \
+                 WHERE t.case_seq = ?1 AND t.seq > ?2 ORDER BY t.seq LIMIT ?3"
+            ))?;
+            let rows = stmt.query_map(
+                (seq, after.unwrap_or(0), i64::from(limit) + 1),
+                task_from_row,
+            )?;
+            let items = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(Some(page(items, limit)))
+        })
+        .await
+    }
+
+    async fn update_task(
+        &self,
+        case: &CaseId,
+        task: &TaskId,
+        change: TaskChange,
+        actor: Actor,
+    ) -> Result<std::result::Result<(Task, CommitSeq), ItemError>> {
+        let (case_id, task_id) = (case.clone(), task.clone());
+        self.write(move |conn, wf| {
+            let tx = immediate(conn)?;
+            let Some((seq, case)) = load_case(&tx, &case_id)? else {
+                return Ok(Err(ItemError::CaseNotFound(case_id.to_string())));
+            };
+            let Some((task_seq, mut t)) = tx
+                .prepare_cached(&format!(
+                    "SELECT {TASK_COLUMNS} FROM tasks t JOIN cases c ON c.seq = t.case_seq \
+                     WHERE t.task_id = ?1 AND t.case_seq = ?2"
+                ))?
+                .query_row((task_id.as_str(), seq), task_from_row)
+                .optional()?
+            else {
+                return Err(Error::NotFound);
+            };
+            let was = t.status;
+            if !change.apply(&mut t, actor.at) {
+                return Ok(Ok((t, CommitSeq(counter(&tx, "commit")?))));
+            }
+            if was == TaskStatus::Done && t.status == TaskStatus::Open && wf.is_terminal(&case.status) {
+                return Ok(Err(closed_case(&case)));
+            }
+            let commit = next_commit(&tx)?;
+            tx.prepare_cached(
+                "UPDATE tasks SET title = ?2, status = ?3, assignee = ?4, updated_at = ?5 WHERE seq = ?1",
+            )?
+            .execute((task_seq, &t.title, t.status.as_str(), &t.assignee, t.updated_at.0))?;
+            let delta: i64 = match (was, t.status) {
+                (TaskStatus::Open, TaskStatus::Done) => -1,
+                (TaskStatus::Done, TaskStatus::Open) => 1,
+                _ => 0,
+            };
+            tx.prepare_cached(
+                "UPDATE cases SET open_tasks = open_tasks + ?2, commit_seq = ?3 WHERE seq = ?1",
+            )?
+            .execute((seq, delta, commit.0))?;
+            tx.commit()?;
+            Ok(Ok((t, commit)))
+        })
+        .await
+    }
+
+    async fn import_cases(&self, cases: Vec<ImportCase>) -> Result<CommitSeq> {
+        self.write(move |conn, _| {
+            let tx = immediate(conn)?;
+            let commit = next_commit(&tx)?;
+            let mut max_n = 0;
+            for ImportCase { mut case, tasks } in cases {
+                case.open_tasks = u32::try_from(tasks.len()).unwrap_or(u32::MAX);
+                let seq = insert_case(&tx, &case, commit).map_err(|e| match e {
+                    Error::Conflict(_) => {
+                        Error::Conflict(format!("case {} already exists", case.id))
+                    }
+                    e => e,
+                })?;
+                for t in &tasks {
+                    insert_task(
+                        &tx,
+                        seq,
+                        &case.id,
+                        &t.title,
+                        t.assignee.as_deref(),
+                        case.created_at,
+                    )?;
+                }
+                max_n = max_n.max(case.id.generated_number().unwrap_or(0));
+            }
+            raise_counter(&tx, "case_number", i64::try_from(max_n).unwrap_or(i64::MAX))?;
+            tx.commit()?;
+            Ok(commit)
+        })
+        .await
+    }
+
+    async fn case_counter(&self) -> Result<u64> {
+        self.read(|conn, _| Ok(u64::try_from(counter(conn, "case_number")?).unwrap_or(0)))
+            .await
+    }
+
+    async fn count_cases(&self) -> Result<u64> {
+        self.read(|conn, _| {
+            let n: i64 = conn.query_row("SELECT count(*) FROM cases", [], |r| r.get(0))?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+        .await
+    }
+}
+
+fn closed_case(case: &Case) -> ItemError {
+    ItemError::Validation(vec![FieldError::new(
+        "caseId",
+        &format!(
+            "case {} is {}; its tasks cannot be opened",
+            case.id, case.status
+        ),
+    )])
+}
+
+/// Turns `limit + 1` fetched rows into a page and the position to continue after.
+fn page<T>(mut rows: Vec<(i64, T)>, limit: u32) -> Paged<T> {
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next = if more {
+        rows.last().map(|(k, _)| *k)
+    } else {
+        None
+    };
+    Paged {
+        items: rows.into_iter().map(|(_, t)| t).collect(),
+        next,
+    }
+}

@@ -1,0 +1,224 @@
+//! The embedded backend: one SQLite file in WAL mode.
+//!
+//! SQLite serialises writers, so the store keeps one writer connection behind a mutex
+//! (a write waits for the previous one; nothing is lost or interleaved) and a small pool
+//! of reader connections that WAL lets run beside it. All SQLite calls run on tokio's
+//! blocking pool, never on the async runtime's threads.
+
+mod cases;
+mod rows;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use anyhow::Context as _;
+use rusqlite::{Connection, OpenFlags};
+
+use super::{Error, Result};
+use crate::config::SqliteConfig;
+use crate::domain::Workflow;
+
+/// Migrations, applied in order at start; the schema version is the count applied.
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+
+/// Reader connections kept open for reuse.
+const MAX_IDLE_READERS: usize = 8;
+
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    workflow: Arc<Workflow>,
+    config: SqliteConfig,
+}
+
+/// The file path named by a `sqlite:` URL: `sqlite://rel.db`, `sqlite:///abs.db`,
+/// `sqlite:rel.db`. A query string is ignored.
+pub fn path_from_url(url: &str) -> anyhow::Result<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .context("a SQLite URL starts with sqlite://")?;
+    let rest = rest.split('?').next().unwrap_or_default();
+    anyhow::ensure!(!rest.is_empty(), "the SQLite URL '{url}' names no file");
+    Ok(PathBuf::from(rest))
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and applies pending migrations.
+    pub async fn open(
+        url: &str,
+        workflow: Arc<Workflow>,
+        config: &SqliteConfig,
+    ) -> anyhow::Result<Self> {
+        let path = path_from_url(url)?;
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut writer = open_conn(&path, &config)
+                .with_context(|| format!("opening SQLite database {}", path.display()))?;
+            migrate(&mut writer).context("applying migrations")?;
+            let inner = Inner {
+                path,
+                writer: Mutex::new(writer),
+                readers: Mutex::new(Vec::new()),
+                workflow,
+                config,
+            };
+            Ok(Self {
+                inner: Arc::new(inner),
+            })
+        })
+        .await
+        .context("store start-up task")?
+    }
+
+    /// Runs `f` with the writer connection on the blocking pool.
+    async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection, &Workflow) -> Result<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = lock(&inner.writer);
+            f(&mut conn, &inner.workflow)
+        })
+        .await
+        .map_err(|e| Error::Other(anyhow::anyhow!("store task failed: {e}")))?
+    }
+
+    /// Runs `f` with a reader connection on the blocking pool.
+    async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &Workflow) -> Result<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = lock(&inner.readers).pop();
+            let conn = match pooled {
+                Some(c) => c,
+                None => open_conn(&inner.path, &inner.config).map_err(map_err)?,
+            };
+            let out = f(&conn, &inner.workflow);
+            let mut idle = lock(&inner.readers);
+            if idle.len() < MAX_IDLE_READERS {
+                idle.push(conn);
+            }
+            out
+        })
+        .await
+        .map_err(|e| Error::Other(anyhow::anyhow!("store task failed: {e}")))?
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock rolled back its transaction (the Transaction guard
+    // drops first), so the connection is still sound.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn open_conn(path: &Path, config: &SqliteConfig) -> rusqlite::Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = {};
+         PRAGMA foreign_keys = ON;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA cache_size = -{};",
+        if config.synchronous_full {
+            "FULL"
+        } else {
+            "NORMAL"
+        },
+        config.cache_size_mib.max(1) * 1024,
+    ))?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version    INTEGER PRIMARY KEY,
+             applied_at INTEGER NOT NULL
+         )",
+    )?;
+    let applied: i64 = tx.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )?;
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(applied).unwrap_or(0))
+    {
+        tx.execute_batch(sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+            (
+                i64::try_from(i + 1).unwrap_or(i64::MAX),
+                crate::domain::Timestamp::now().0,
+            ),
+        )?;
+    }
+    tx.commit()
+}
+
+/// Maps a driver error to the store's error.
+fn map_err(e: rusqlite::Error) -> Error {
+    use rusqlite::ErrorCode;
+    match &e {
+        rusqlite::Error::QueryReturnedNoRows => Error::NotFound,
+        rusqlite::Error::SqliteFailure(f, _) => match f.code {
+            ErrorCode::ConstraintViolation => Error::Conflict(e.to_string()),
+            ErrorCode::DatabaseBusy
+            | ErrorCode::DatabaseLocked
+            | ErrorCode::CannotOpen
+            | ErrorCode::DiskFull
+            | ErrorCode::SystemIoFailure => Error::Unavailable(e.to_string()),
+            _ => Error::Other(e.into()),
+        },
+        _ => Error::Other(e.into()),
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        map_err(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_relative_and_absolute_files() {
+        assert_eq!(
+            path_from_url("sqlite://docket.db").unwrap(),
+            PathBuf::from("docket.db")
+        );
+        assert_eq!(
+            path_from_url("sqlite:///var/x.db").unwrap(),
+            PathBuf::from("/var/x.db")
+        );
+        assert_eq!(
+            path_from_url("sqlite:a.db?mode=rwc").unwrap(),
+            PathBuf::from("a.db")
+        );
+        assert!(path_from_url("sqlite://").is_err());
+        assert!(path_from_url("postgres://x").is_err());
+    }
+}
