@@ -1,0 +1,121 @@
+//! `spawn_app()`: the real server on an ephemeral port, a fresh database per test.
+
+use docket_client::Client;
+use docket_server::Server;
+use docket_server::config::Config;
+use serde_json::Value;
+use tempfile::TempDir;
+
+pub struct TestApp {
+    pub base: String,
+    pub client: Client,
+    pub http: reqwest::Client,
+    _dir: TempDir,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    if std::env::var_os("TEST_LOG").is_some() {
+        docket_server::telemetry::init("text", "debug");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::default();
+    config.server.bind = "127.0.0.1:0".into();
+    config.database.url = format!("sqlite://{}", dir.path().join("docket.db").display());
+    tweak(&mut config);
+    let server = Server::build(config).await.unwrap();
+    let addr = server.local_addr().unwrap();
+    tokio::spawn(server.run(std::future::pending()));
+    let base = format!("http://{addr}");
+    TestApp {
+        client: Client::new(&base).unwrap(),
+        http: reqwest::Client::new(),
+        base,
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    /// Creates a case with the given JSON body (must succeed).
+    pub async fn create(&self, body: Value) -> docket_api::Case {
+        let new: docket_api::NewCase = serde_json::from_value(body).unwrap();
+        self.client.create_case(&new).await.unwrap().body
+    }
+
+    /// A raw request with a JSON (or any) body; returns status, headers and JSON body.
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
+        let mut rb = self
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", self.base));
+        if let Some(b) = body {
+            rb = rb
+                .header("content-type", "application/json")
+                .body(b.to_owned());
+        }
+        let res = rb.send().await.unwrap();
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap();
+        (
+            status,
+            headers,
+            serde_json::from_str(&text).unwrap_or(Value::Null),
+        )
+    }
+
+    /// Everything observable about one case: itself, its history, its tasks.
+    pub async fn snapshot(&self, id: &str) -> (docket_api::Case, usize, Vec<docket_api::Task>) {
+        let case = self.client.get_case(id).await.unwrap().body;
+        let q = docket_api::PageQuery {
+            limit: Some(1000),
+            cursor: None,
+        };
+        let history = self.client.history(id, &q).await.unwrap().items.len();
+        let tasks = self.client.list_tasks(id, &q).await.unwrap().items;
+        (case, history, tasks)
+    }
+
+    pub async fn count_cases(&self) -> usize {
+        let mut n = 0;
+        let mut cursor = None;
+        loop {
+            let q = docket_api::CaseQuery {
+                limit: Some(1000),
+                cursor,
+                ..Default::default()
+            };
+            let page = self.client.list_cases(&q).await.unwrap();
+            n += page.items.len();
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => return n,
+            }
+        }
+    }
+}
+
+/// Asserts a problem response with the given status and code.
+pub fn assert_problem(
+    status: u16,
+    headers: &reqwest::header::HeaderMap,
+    body: &Value,
+    want_status: u16,
+    want_code: &str,
+) {
+    assert_eq!(status, want_status, "body: {body}");
+    assert_eq!(
+        headers.get("content-type").unwrap(),
+        "application/problem+json"
+    );
+    assert_eq!(body["status"], want_status);
+    assert_eq!(body["code"], want_code, "body: {body}");
+    assert!(body["title"].is_string() && body["detail"].is_string() && body["type"].is_string());
+}

@@ -1,0 +1,7 @@
+//! One module per subcommand.
+
+pub mod config;
+#[cfg(feature = "server")]
+pub mod seed;
+#[cfg(feature = "server")]
+pub mod serve;

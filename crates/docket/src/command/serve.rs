@@ -1,0 +1,56 @@
+//! `docket serve`: run the HTTP API.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use docket_server::config::Config;
+use docket_server::{Server, demo};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "DOCKET_BIND")]
+    bind: Option<String>,
+    /// Database URL: sqlite://docket.db (relative) or sqlite:///absolute/path.db
+    /// [default: sqlite://docket.db].
+    #[arg(long, env = "DOCKET_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Configuration file (TOML); see `docket config print-default`.
+    #[arg(long, env = "DOCKET_CONFIG")]
+    config: Option<PathBuf>,
+    /// Seed 1,000 demo cases when the store is empty.
+    #[arg(long)]
+    demo: bool,
+    /// Log format: text or json.
+    #[arg(long, env = "DOCKET_LOG_FORMAT")]
+    log_format: Option<String>,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let mut config = Config::load(args.config.as_deref())?;
+    if let Some(b) = args.bind {
+        config.server.bind = b;
+    }
+    if let Some(u) = args.database_url {
+        config.database.url = u;
+    }
+    if let Some(f) = args.log_format {
+        config.log.format = f;
+    }
+    docket_server::telemetry::init(&config.log.format, &config.log.filter);
+    let server = Server::build(config).await?;
+    if args.demo {
+        let state = server.state();
+        if state.store.count_cases().await? == 0 {
+            let (first, last) = demo::seed(state.store.as_ref(), &state.workflow, 1_000, 1_000)
+                .await
+                .context("seeding demo cases")?;
+            tracing::info!(first, last, "seeded 1000 demo cases");
+        }
+    }
+    let addr = server.local_addr()?;
+    tracing::info!(%addr, database = %server.state().config.database.url, "docket listening");
+    server.run(docket_server::shutdown_signal()).await?;
+    tracing::info!("docket stopped");
+    Ok(())
+}
