@@ -24,3 +24,10 @@ pub const IDEMPOTENCY_KEY_REUSED: &str = "idempotency_key_reused";
 pub const SERVICE_UNAVAILABLE: &str = "service_unavailable";
 pub const TIMEOUT: &str = "timeout";
 pub const INTERNAL: &str = "internal";
+pub const JOB_NOT_FINISHED: &str = "job_not_finished";
+pub const JOB_FINISHED: &str = "job_finished";
+pub const NO_FAILED_ITEMS: &str = "no_failed_items";
+pub const CALLBACK_NOT_FOUND: &str = "callback_not_found";
+/// Item-level: not applied because another item of an atomic job failed.
+pub const NOT_APPLIED: &str = "not_applied";
+pub const CONFLICT: &str = "conflict";

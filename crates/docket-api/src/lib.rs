@@ -5,9 +5,11 @@
 
 pub mod cases;
 pub mod codes;
+pub mod jobs;
 pub mod problem;
 
 pub use cases::*;
+pub use jobs::*;
 pub use problem::{FieldError, Problem};
 
 use serde::{Deserialize, Deserializer, Serialize};

@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{Workflow, WorkflowConfig};
+use crate::engine::settings::Settings;
 
 /// The documented default configuration, printed by `docket config print-default`.
 pub const DEFAULT_CONFIG: &str = include_str!("default-config.toml");
@@ -20,6 +21,10 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub limits: LimitsConfig,
     pub log: LogConfig,
+    pub jobs: JobsConfig,
+    pub callbacks: CallbacksConfig,
+    /// Initial values of the runtime settings (api.md's table, the seed's key names).
+    pub settings: Settings,
     pub workflow: WorkflowConfig,
 }
 
@@ -119,6 +124,75 @@ impl Default for LogConfig {
     }
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobsConfig {
+    /// Concurrent job workers on this node.
+    pub workers: usize,
+    /// A worker's claim on a job lasts this long without renewal; then another may take it.
+    pub lease_seconds: u64,
+    /// Unprocessed items across unfinished jobs above which bulk updates get 429.
+    pub max_queued_items: u64,
+    /// How often idle workers and waiters look for work they were not told about.
+    pub poll_interval_ms: u64,
+    /// How often finished jobs past `Jobs.Retention` are purged.
+    pub retention_sweep_ms: u64,
+    /// Longest `waitSeconds` of a status long-poll.
+    pub max_wait_seconds: u64,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            workers: 2,
+            lease_seconds: 30,
+            max_queued_items: 5_000_000,
+            poll_interval_ms: 1000,
+            retention_sweep_ms: 60_000,
+            max_wait_seconds: 50,
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CallbacksConfig {
+    /// HMAC key of `X-Docket-Signature` (env `DOCKET_CALLBACK_SECRET`). Without one,
+    /// bulk updates with a `callbackUrl` are refused.
+    pub secret: Option<String>,
+    /// An attempt with no answer within this time has failed.
+    pub timeout_seconds: u64,
+    /// Delay before the second attempt; doubles after each failure.
+    pub initial_backoff_ms: u64,
+    pub max_backoff_seconds: u64,
+    /// No new attempt this long after the job ended.
+    pub give_up_after_seconds: u64,
+}
+
+impl Default for CallbacksConfig {
+    fn default() -> Self {
+        Self {
+            secret: None,
+            timeout_seconds: 10,
+            initial_backoff_ms: 1000,
+            max_backoff_seconds: 3600,
+            give_up_after_seconds: 86_400,
+        }
+    }
+}
+
+impl std::fmt::Debug for CallbacksConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallbacksConfig")
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("timeout_seconds", &self.timeout_seconds)
+            .field("initial_backoff_ms", &self.initial_backoff_ms)
+            .field("max_backoff_seconds", &self.max_backoff_seconds)
+            .field("give_up_after_seconds", &self.give_up_after_seconds)
+            .finish()
+    }
+}
+
 impl Config {
     /// Reads the file (if any), then applies `DOCKET_*` environment overrides.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
@@ -135,7 +209,8 @@ impl Config {
         Ok(cfg)
     }
 
-    /// Applies `DOCKET_BIND`, `DOCKET_DATABASE_URL`, `DOCKET_LOG_FORMAT`, `DOCKET_LOG`.
+    /// Applies `DOCKET_BIND`, `DOCKET_DATABASE_URL`, `DOCKET_LOG_FORMAT`, `DOCKET_LOG`,
+    /// `DOCKET_CALLBACK_SECRET`.
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
         if let Some(v) = get("DOCKET_BIND") {
             self.server.bind = v;
@@ -148,6 +223,9 @@ impl Config {
         }
         if let Some(v) = get("DOCKET_LOG") {
             self.log.filter = v;
+        }
+        if let Some(v) = get("DOCKET_CALLBACK_SECRET") {
+            self.callbacks.secret = Some(v).filter(|s| !s.is_empty());
         }
         Ok(())
     }
@@ -179,6 +257,26 @@ impl Config {
             self.limits.default_page_size >= 1
                 && self.limits.default_page_size <= self.limits.max_page_size,
             "limits.default_page_size must be between 1 and limits.max_page_size"
+        );
+        if let Some((key, msg)) = self.settings.problems().into_iter().next() {
+            anyhow::bail!("settings.\"{key}\" {msg}");
+        }
+        anyhow::ensure!(self.jobs.workers >= 1, "jobs.workers must be at least 1");
+        anyhow::ensure!(
+            self.jobs.lease_seconds >= 1,
+            "jobs.lease_seconds must be at least 1"
+        );
+        anyhow::ensure!(
+            self.jobs.poll_interval_ms >= 10,
+            "jobs.poll_interval_ms must be at least 10"
+        );
+        anyhow::ensure!(
+            self.jobs.retention_sweep_ms >= 10,
+            "jobs.retention_sweep_ms must be at least 10"
+        );
+        anyhow::ensure!(
+            self.callbacks.timeout_seconds >= 1,
+            "callbacks.timeout_seconds must be at least 1"
         );
         Ok(Validated { bind, workflow })
     }

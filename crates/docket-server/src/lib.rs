@@ -6,9 +6,11 @@
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod engine;
 pub mod http;
 pub mod store;
 pub mod telemetry;
+pub mod wire;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -19,6 +21,8 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
+use crate::engine::Engine;
+use crate::engine::settings::SettingsHandle;
 use crate::http::AppState;
 
 /// A bound, ready-to-run server.
@@ -38,11 +42,21 @@ impl Server {
             &config.database.sqlite,
         )
         .await?;
+        // One node owns a SQLite file: leases left by an earlier (crashed) run are void.
+        store.release_leases(None).await?;
+        let settings = SettingsHandle::new(config.settings.clone());
+        let engine = Engine::new(
+            store.clone(),
+            settings,
+            config.jobs.clone(),
+            config.callbacks.clone(),
+        )?;
         let listener = TcpListener::bind(validated.bind)
             .await
             .with_context(|| format!("binding {}", validated.bind))?;
         let state = AppState {
             store,
+            engine,
             workflow,
             config: Arc::new(config),
         };
@@ -64,6 +78,8 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let grace = Duration::from_secs(self.state.config.server.shutdown_grace_seconds);
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let background = self.state.engine.spawn(stop_rx);
         let app = http::router(self.state);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let serve = axum::serve(self.listener, app).with_graceful_shutdown(async move {
@@ -76,6 +92,10 @@ impl Server {
             () = async { let _ = rx.await; tokio::time::sleep(grace).await; } => {
                 tracing::warn!("in-flight requests did not finish within the grace period");
             }
+        }
+        let _ = stop_tx.send(true);
+        for h in background {
+            let _ = tokio::time::timeout(grace, h).await;
         }
         Ok(())
     }

@@ -6,12 +6,14 @@
 mod apply;
 mod case;
 mod ids;
+mod job;
 mod task;
 mod workflow;
 
 pub use apply::{Applied, ChangeContext, HistoryRecord, ItemError, apply_change};
 pub use case::{Case, CaseChange, NewCase, parse_tags};
 pub use ids::{CaseId, TaskId};
+pub use job::{ItemOutcome, Job, JobState, new_job_id, random_hex};
 pub use task::{NewTask, Task, TaskChange, TaskStatus};
 pub use workflow::{Priority, Status, Workflow, WorkflowConfig};
 

@@ -7,12 +7,13 @@ use axum::routing::get;
 use axum::{Json, Router};
 use docket_api::{CaseQuery, Page, PageQuery, codes};
 
-use super::dto::{self, decode_cursor, encode_cursor};
+use super::cursor::{decode_cursor, encode_cursor};
 use super::error::ApiError;
 use super::extract::{JsonBody, QueryParams};
 use super::{AppState, with_token};
 use crate::domain::{CaseChange, CaseId, NewCase, Timestamp};
 use crate::store::{self, CaseFilter};
+use crate::wire as dto;
 
 pub fn router() -> Router<AppState> {
     Router::new()

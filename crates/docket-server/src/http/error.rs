@@ -92,7 +92,7 @@ impl From<store::Error> for ApiError {
             store::Error::NotFound => {
                 Self::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, "not found")
             }
-            store::Error::Conflict(d) => Self::new(StatusCode::CONFLICT, codes::CASE_EXISTS, d),
+            store::Error::Conflict(d) => Self::new(StatusCode::CONFLICT, codes::CONFLICT, d),
             store::Error::Unavailable(d) => {
                 tracing::warn!(error = %d, "store unavailable");
                 Self {

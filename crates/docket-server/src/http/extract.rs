@@ -8,16 +8,10 @@ use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 
-/// A JSON request body. Unknown fields are 400 `unknown_field` (the types deny them),
-/// bad syntax is 400 `malformed_json`, a wrong type or missing field is 422
-/// `validation_failed`, a body over the limit is 413 `payload_too_large`.
-pub struct JsonBody<T>(pub T);
+/// A JSON request body, unparsed: the content type and size are checked.
+pub struct RawJson(pub Bytes);
 
-impl<S, T> FromRequest<S> for JsonBody<T>
-where
-    S: Send + Sync,
-    T: DeserializeOwned,
-{
+impl<S: Send + Sync> FromRequest<S> for RawJson {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
@@ -52,23 +46,56 @@ where
                 )
             }
         })?;
+        Ok(Self(bytes))
+    }
+}
+
+/// A JSON request body. Unknown fields are 400 `unknown_field` (the types deny them),
+/// bad syntax is 400 `malformed_json`, a wrong type or missing field is 422
+/// `validation_failed`, a body over the limit is 413 `payload_too_large`.
+pub struct JsonBody<T>(pub T);
+
+impl<S, T> FromRequest<S> for JsonBody<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let RawJson(bytes) = RawJson::from_request(req, state).await?;
         parse_json(&bytes).map(JsonBody)
     }
 }
 
-/// Parses a JSON document, mapping serde's errors to problems.
+/// Parses a JSON document, mapping serde's errors to problems that name the field
+/// (with its path, e.g. `updates[3].status`).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(json_error)
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        json_error(&path, e.into_inner())
+    })?;
+    de.end().map_err(|e| json_error("", e))?;
+    Ok(value)
 }
 
-fn json_error(e: serde_json::Error) -> ApiError {
+fn json_error(path: &str, e: serde_json::Error) -> ApiError {
     use serde_json::error::Category;
     let msg = e.to_string();
+    let path = if path == "." { "" } else { path };
     match e.classify() {
         Category::Data => {
             let named = between_backticks(&msg);
             if msg.starts_with("unknown field") {
-                let field = named.unwrap_or_default();
+                let name = named.unwrap_or_default();
+                let field = if path.is_empty() {
+                    name
+                } else if path.ends_with(&name) {
+                    path.to_owned()
+                } else {
+                    format!("{path}.{name}")
+                };
                 ApiError {
                     errors: vec![FieldError {
                         field: field.clone(),

@@ -1,10 +1,12 @@
 //! The HTTP API (axum): routes, problem+json errors, request limits.
 
+mod bulk;
 mod cases;
-mod dto;
+mod cursor;
 mod error;
 mod extract;
 mod health;
+mod jobs;
 mod tasks;
 
 use std::sync::Arc;
@@ -23,12 +25,14 @@ pub use error::ApiError;
 
 use crate::config::Config;
 use crate::domain::{Timestamp, Workflow};
+use crate::engine::Engine;
 use crate::store::{Actor, CommitSeq, Store};
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    pub engine: Arc<Engine>,
     pub workflow: Arc<Workflow>,
     pub config: Arc<Config>,
 }
@@ -71,7 +75,13 @@ pub fn router(state: AppState) -> Router {
     let body_limit = state.config.server.max_body_bytes;
     Router::new()
         .merge(health::router())
-        .nest("/api/v1", cases::router().merge(tasks::router()))
+        .nest(
+            "/api/v1",
+            cases::router()
+                .merge(bulk::router())
+                .merge(tasks::router())
+                .merge(jobs::router()),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))

@@ -8,11 +8,12 @@ use axum::{Json, Router};
 use docket_api::{Page, PageQuery, codes};
 
 use super::cases::path_case_id;
-use super::dto::{self, decode_cursor, encode_cursor};
+use super::cursor::{decode_cursor, encode_cursor};
 use super::error::ApiError;
 use super::extract::{JsonBody, QueryParams};
 use super::{AppState, with_token};
 use crate::domain::{NewTask, TaskChange, TaskId};
+use crate::wire as dto;
 
 pub fn router() -> Router<AppState> {
     Router::new()

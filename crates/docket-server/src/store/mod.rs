@@ -4,6 +4,7 @@
 //! [`crate::domain`], which the store calls inside its transaction. Each method is one
 //! unit of work. Driver errors stop here, mapped to [`Error`].
 
+mod jobs;
 mod sqlite;
 
 use std::sync::Arc;
@@ -11,10 +12,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::domain::{
-    Applied, Case, CaseChange, CaseId, HistoryRecord, ItemError, NewCase, NewTask, Status, Task,
-    TaskChange, TaskId, Timestamp, Workflow,
+    Applied, Case, CaseChange, CaseId, HistoryRecord, ItemError, ItemOutcome, Job, JobState,
+    NewCase, NewTask, Status, Task, TaskChange, TaskId, Timestamp, Workflow,
 };
 
+pub use jobs::*;
 pub use sqlite::SqliteStore;
 
 /// A store failure. Domain refusals are not store failures: they travel as
@@ -153,6 +155,85 @@ pub trait Store: Send + Sync + 'static {
 
     /// Number of cases.
     async fn count_cases(&self) -> Result<u64>;
+
+    // --- Jobs -------------------------------------------------------------------------
+
+    /// Stores a job and all its items in one transaction, unless the idempotency key
+    /// replays or conflicts, or the queue is full (then nothing is stored).
+    async fn submit_job(&self, job: NewJob, limits: SubmitLimits) -> Result<Submitted>;
+
+    async fn get_job(&self, id: &str) -> Result<Option<Job>>;
+
+    /// Jobs, newest first.
+    async fn list_jobs(
+        &self,
+        state: Option<JobState>,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Paged<Job>>;
+
+    /// Processed items in request order (and, for a cancelled job, the unapplied ones
+    /// as `cancelled`). `None` if the job does not exist.
+    async fn job_results(
+        &self,
+        id: &str,
+        outcome: Option<ItemOutcome>,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Option<Paged<ItemRecord>>>;
+
+    /// Unfinished jobs a worker may take, least recently worked first.
+    async fn runnable_jobs(&self, owner: &str, now: Timestamp, limit: u32) -> Result<Vec<String>>;
+
+    /// Claims the job (lease) and applies its next chunk in one transaction: the case
+    /// changes, their history and task cascades, each item's outcome and the job's
+    /// counters commit together, so a crash neither skips nor repeats an item.
+    async fn run_chunk(&self, job_id: &str, claim: Claim) -> Result<ChunkResult>;
+
+    /// Marks a drained job `completed` (and queues its callback). `None` if the job is
+    /// not drained or already finished.
+    async fn finish_job(&self, job_id: &str, now: Timestamp) -> Result<Option<Job>>;
+
+    /// Cancels a queued job at once; asks a running one to stop at its next chunk.
+    async fn cancel_job(&self, id: &str, now: Timestamp) -> Result<JobChange>;
+
+    /// A new job with the failed items of a finished one.
+    async fn retry_failed(
+        &self,
+        id: &str,
+        new_id: &str,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<JobChange>;
+
+    /// Forgets a finished job, its items and its callbacks.
+    async fn delete_job(&self, id: &str) -> Result<JobChange>;
+
+    /// Deletes finished jobs that ended before `before`, at most `limit` items per call
+    /// (so a purge never holds the writer long). Returns the rows removed; 0 when
+    /// nothing is left to do.
+    async fn purge_jobs(&self, before: Timestamp, limit: u32) -> Result<u64>;
+
+    /// Releases every lease (single-node start-up: no other process holds one).
+    async fn release_leases(&self, owner_prefix: Option<&str>) -> Result<()>;
+
+    // --- Callbacks --------------------------------------------------------------------
+
+    async fn due_deliveries(&self, now: Timestamp, limit: u32) -> Result<Vec<Delivery>>;
+
+    /// Records an attempt. `next_attempt` `None` ends the delivery: `delivered` when the
+    /// attempt succeeded, else `failed`.
+    async fn record_attempt(
+        &self,
+        delivery_id: &str,
+        attempt: Attempt,
+        next_attempt: Option<Timestamp>,
+    ) -> Result<()>;
+
+    async fn deliveries(&self, job_id: &str) -> Result<Option<Vec<DeliveryView>>>;
+
+    /// Schedules a job's delivery to be sent again now. `NotFound` if it has none.
+    async fn redeliver(&self, job_id: &str, now: Timestamp) -> Result<DeliveryView>;
 }
 
 /// Opens the store named by `url` (`sqlite://path`, `sqlite:///abs/path`).

@@ -8,6 +8,7 @@ use tempfile::TempDir;
 
 pub struct TestApp {
     pub base: String,
+    pub state: docket_server::http::AppState,
     pub client: Client,
     pub http: reqwest::Client,
     _dir: TempDir,
@@ -28,9 +29,11 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     tweak(&mut config);
     let server = Server::build(config).await.unwrap();
     let addr = server.local_addr().unwrap();
+    let state = server.state().clone();
     tokio::spawn(server.run(std::future::pending()));
     let base = format!("http://{addr}");
     TestApp {
+        state,
         client: Client::new(&base).unwrap(),
         http: reqwest::Client::new(),
         base,
@@ -39,6 +42,47 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
 }
 
 impl TestApp {
+    /// Writes `n` demo cases straight into the store (`CASE-000001`...).
+    pub async fn seed(&self, n: u64) {
+        docket_server::demo::seed(self.state.store.as_ref(), &self.state.workflow, n, 10_000)
+            .await
+            .unwrap();
+    }
+
+    /// Sends a JSON body to a path and returns status, headers and the JSON answer.
+    pub async fn send_json(
+        &self,
+        method: &str,
+        path: &str,
+        body: &Value,
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
+        self.raw(method, path, Some(&body.to_string())).await
+    }
+
+    /// Polls a job's status until it ends (bounded).
+    pub async fn wait_job(&self, job_id: &str) -> Value {
+        for _ in 0..600 {
+            let (s, _, body) = self
+                .raw(
+                    "GET",
+                    &format!("/api/v1/jobs/{job_id}/status?waitSeconds=5"),
+                    None,
+                )
+                .await;
+            assert_eq!(s, 200, "{body}");
+            if ["completed", "failed", "cancelled"].contains(&body["status"].as_str().unwrap()) {
+                return body;
+            }
+        }
+        panic!("job {job_id} did not end");
+    }
+
+    /// Number of jobs the server knows.
+    pub async fn job_count(&self) -> usize {
+        let (_, _, body) = self.raw("GET", "/api/v1/jobs?limit=1000", None).await;
+        body["items"].as_array().unwrap().len()
+    }
+
     /// Creates a case with the given JSON body (must succeed).
     pub async fn create(&self, body: Value) -> docket_api::Case {
         let new: docket_api::NewCase = serde_json::from_value(body).unwrap();

@@ -3,8 +3,10 @@
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
+mod bulk;
 mod cases;
 mod concurrency;
 mod errors;
 mod helpers;
+mod jobs;
 mod tasks;

@@ -12,16 +12,19 @@ use crate::domain::{
     Case, CaseChange, CaseId, ChangeContext, FieldError, HistoryRecord, ItemError, NewCase,
     NewTask, Task, TaskChange, TaskId, TaskStatus, apply_change,
 };
+use crate::domain::{ItemOutcome, Job, JobState, Timestamp};
 use crate::store::{
-    Actor, CaseFilter, CommitSeq, Error, ImportCase, Paged, Result, Store, Updated,
+    Actor, Attempt, CaseFilter, ChunkResult, Claim, CommitSeq, Delivery, DeliveryView, Error,
+    ImportCase, ItemRecord, JobChange, NewJob, Paged, Result, Store, SubmitLimits, Submitted,
+    Updated,
 };
 
-fn immediate(conn: &mut rusqlite::Connection) -> Result<Transaction<'_>> {
+pub(super) fn immediate(conn: &mut rusqlite::Connection) -> Result<Transaction<'_>> {
     Ok(conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
 }
 
 /// Loads a case for update inside a write transaction.
-fn load_case(tx: &Transaction<'_>, id: &CaseId) -> Result<Option<(i64, Case)>> {
+pub(super) fn load_case(tx: &Transaction<'_>, id: &CaseId) -> Result<Option<(i64, Case)>> {
     Ok(tx
         .prepare_cached(&format!(
             "SELECT {CASE_COLUMNS} FROM cases WHERE case_id = ?1"
@@ -401,6 +404,93 @@ impl Store for SqliteStore {
         })
         .await
     }
+
+    async fn submit_job(&self, job: NewJob, limits: SubmitLimits) -> Result<Submitted> {
+        self.submit_job_impl(job, limits).await
+    }
+
+    async fn get_job(&self, id: &str) -> Result<Option<Job>> {
+        self.get_job_impl(id).await
+    }
+
+    async fn list_jobs(
+        &self,
+        state: Option<JobState>,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Paged<Job>> {
+        self.list_jobs_impl(state, before, limit).await
+    }
+
+    async fn job_results(
+        &self,
+        id: &str,
+        outcome: Option<ItemOutcome>,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Option<Paged<ItemRecord>>> {
+        self.job_results_impl(id, outcome, after, limit).await
+    }
+
+    async fn runnable_jobs(&self, owner: &str, now: Timestamp, limit: u32) -> Result<Vec<String>> {
+        self.runnable_jobs_impl(owner, now, limit).await
+    }
+
+    async fn run_chunk(&self, job_id: &str, claim: Claim) -> Result<ChunkResult> {
+        self.run_chunk_impl(job_id, claim).await
+    }
+
+    async fn finish_job(&self, job_id: &str, now: Timestamp) -> Result<Option<Job>> {
+        self.finish_job_impl(job_id, now).await
+    }
+
+    async fn cancel_job(&self, id: &str, now: Timestamp) -> Result<JobChange> {
+        self.cancel_job_impl(id, now).await
+    }
+
+    async fn retry_failed(
+        &self,
+        id: &str,
+        new_id: &str,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<JobChange> {
+        self.retry_failed_impl(id, new_id, actor, now).await
+    }
+
+    async fn delete_job(&self, id: &str) -> Result<JobChange> {
+        self.delete_job_impl(id).await
+    }
+
+    async fn purge_jobs(&self, before: Timestamp, limit: u32) -> Result<u64> {
+        self.purge_jobs_impl(before, limit).await
+    }
+
+    async fn release_leases(&self, owner_prefix: Option<&str>) -> Result<()> {
+        self.release_leases_impl(owner_prefix).await
+    }
+
+    async fn due_deliveries(&self, now: Timestamp, limit: u32) -> Result<Vec<Delivery>> {
+        self.due_deliveries_impl(now, limit).await
+    }
+
+    async fn record_attempt(
+        &self,
+        delivery_id: &str,
+        attempt: Attempt,
+        next_attempt: Option<Timestamp>,
+    ) -> Result<()> {
+        self.record_attempt_impl(delivery_id, attempt, next_attempt)
+            .await
+    }
+
+    async fn deliveries(&self, job_id: &str) -> Result<Option<Vec<DeliveryView>>> {
+        self.deliveries_impl(job_id).await
+    }
+
+    async fn redeliver(&self, job_id: &str, now: Timestamp) -> Result<DeliveryView> {
+        self.redeliver_impl(job_id, now).await
+    }
 }
 
 fn closed_case(case: &Case) -> ItemError {
@@ -414,7 +504,7 @@ fn closed_case(case: &Case) -> ItemError {
 }
 
 /// Turns `limit + 1` fetched rows into a page and the position to continue after.
-fn page<T>(mut rows: Vec<(i64, T)>, limit: u32) -> Paged<T> {
+pub(super) fn page<T>(mut rows: Vec<(i64, T)>, limit: u32) -> Paged<T> {
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
     let next = if more {

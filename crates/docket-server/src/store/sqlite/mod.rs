@@ -6,6 +6,8 @@
 //! blocking pool, never on the async runtime's threads.
 
 mod cases;
+mod job_admin;
+mod jobs;
 mod rows;
 
 use std::path::{Path, PathBuf};
@@ -19,7 +21,7 @@ use crate::config::SqliteConfig;
 use crate::domain::Workflow;
 
 /// Migrations, applied in order at start; the schema version is the count applied.
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("jobs.sql")];
 
 /// Reader connections kept open for reuse.
 const MAX_IDLE_READERS: usize = 8;

@@ -1,0 +1,226 @@
+//! Bulk updates and the jobs that carry them out.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::nullable;
+
+/// One item of a bulk update: a case and the changes to make to it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BulkItem {
+    pub case_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub status_reason: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub assignee: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<Map<String, Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_version: Option<u64>,
+}
+
+/// Options of a bulk update. Every one is optional.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct BulkOptions {
+    /// Answer only when the job ends (or `timeoutSeconds` passes: then 202).
+    pub wait_for_completion: bool,
+    /// How long `waitForCompletion` waits, in seconds.
+    pub timeout_seconds: u32,
+    /// `false` leaves `jobId` and `statusUrl` out of the answer.
+    pub return_job_id: bool,
+    /// POSTed to when the job ends, signed (see api.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
+    /// All or nothing: one failed item fails the job and no item is applied.
+    pub atomic: bool,
+}
+
+impl Default for BulkOptions {
+    fn default() -> Self {
+        Self {
+            wait_for_completion: false,
+            timeout_seconds: 30,
+            return_job_id: true,
+            callback_url: None,
+            atomic: false,
+        }
+    }
+}
+
+/// The object form of a bulk-update body (the bare array form is `Vec<BulkItem>`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BulkRequest {
+    pub updates: Vec<BulkItem>,
+    #[serde(default)]
+    pub options: BulkOptions,
+}
+
+/// The `200 OK` of a bulk update: the job is durably stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkAccepted {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<String>,
+    pub queued: u64,
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_url: Option<String>,
+}
+
+/// A job's status: `GET /api/v1/jobs/{jobId}/status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobStatus {
+    pub job_id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `queued`, `running`, `completed`, `failed`, `cancelled`.
+    pub status: String,
+    /// Once ended: `succeeded` (all items), `partial` (some failed), `none` (none applied).
+    pub outcome: Option<String>,
+    pub total: u64,
+    pub processed: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    /// Items not applied because the job was cancelled (or an atomic job failed).
+    pub cancelled: u64,
+    /// Percent of items processed, 0 to 100.
+    pub progress: f64,
+    /// While queued: 1 for the next job to start.
+    pub queue_position: Option<u64>,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub completed_at: Option<String>,
+    pub duration_ms: Option<u64>,
+    /// Once ended: reads sending it as `X-Consistency-Token` see every change of the job.
+    pub consistency_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_job_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub atomic: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
+}
+
+impl JobStatus {
+    /// Whether the job has reached an end state.
+    pub fn is_finished(&self) -> bool {
+        matches!(self.status.as_str(), "completed" | "failed" | "cancelled")
+    }
+}
+
+/// A job with the first page of its results: `GET /api/v1/jobs/{jobId}`, and the answer
+/// of a bulk update with `waitForCompletion`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Job {
+    #[serde(flatten)]
+    pub status: JobStatus,
+    pub results: Vec<ItemResult>,
+    pub results_next_cursor: Option<String>,
+}
+
+/// How one item fared.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemResult {
+    /// Position of the item in the request, from 0.
+    pub index: u64,
+    pub case_id: String,
+    /// `succeeded`, `failed` or `cancelled`.
+    pub outcome: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ItemError>,
+    /// The case's version after the item (succeeded items).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemError {
+    pub code: String,
+    pub detail: String,
+}
+
+/// Query of `GET /api/v1/jobs/{jobId}/results`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ResultsQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// Query of `GET /api/v1/jobs`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct JobQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// Query of `GET /api/v1/jobs/{jobId}/status`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StatusQuery {
+    /// Long-poll: answer when the job ends or this many seconds pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_seconds: Option<u32>,
+}
+
+/// The body POSTed to a job's `callbackUrl` when it ends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallbackPayload {
+    /// `job.completed`, `job.failed` or `job.cancelled`.
+    pub event: String,
+    pub job: JobStatus,
+}
+
+/// `GET /api/v1/jobs/{jobId}/callbacks`: the delivery and every attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallbackDelivery {
+    pub delivery_id: String,
+    pub url: String,
+    pub event: String,
+    /// `pending` (will be tried, or retried), `delivered`, or `failed` (gave up).
+    pub state: String,
+    pub next_attempt_at: Option<String>,
+    pub attempts: Vec<CallbackAttempt>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallbackAttempt {
+    pub attempt: u32,
+    pub at: String,
+    /// The receiver's HTTP status, when it answered.
+    pub status_code: Option<u16>,
+    /// Why the attempt failed without an answer (timeout, connection refused).
+    pub error: Option<String>,
+    pub duration_ms: u64,
+}

@@ -1,0 +1,119 @@
+//! The engine: job workers, job watchers, callbacks and retention, around the store.
+//!
+//! Started once per `docket serve` by [`Engine::spawn`]; every background loop stops when
+//! the shutdown signal flips.
+
+pub mod callbacks;
+pub mod hub;
+mod retention;
+pub mod settings;
+pub mod worker;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+use crate::config::{CallbacksConfig, JobsConfig};
+use crate::domain::{Job, random_hex};
+use crate::store::{self, Store};
+use hub::JobHub;
+use settings::SettingsHandle;
+
+pub struct Engine {
+    pub store: Arc<dyn Store>,
+    pub settings: SettingsHandle,
+    pub hub: JobHub,
+    /// This process's name in leases: `node-<random>`.
+    pub node: String,
+    pub jobs: JobsConfig,
+    pub callbacks: CallbacksConfig,
+    wake_workers: Notify,
+    wake_callbacks: Notify,
+    http: reqwest::Client,
+}
+
+impl Engine {
+    pub fn new(
+        store: Arc<dyn Store>,
+        settings: SettingsHandle,
+        jobs: JobsConfig,
+        callbacks: CallbacksConfig,
+    ) -> anyhow::Result<Arc<Self>> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("docket/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Arc::new(Self {
+            store,
+            settings,
+            hub: JobHub::default(),
+            node: format!("node-{}", random_hex(6)),
+            jobs,
+            callbacks,
+            wake_workers: Notify::new(),
+            wake_callbacks: Notify::new(),
+            http,
+        }))
+    }
+
+    /// Starts the workers, the callback dispatcher and the retention sweeper.
+    pub fn spawn(self: &Arc<Self>, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+        let mut handles = Vec::new();
+        for i in 0..self.jobs.workers.max(1) {
+            let (engine, stop) = (self.clone(), shutdown.clone());
+            handles.push(tokio::spawn(async move { engine.work(i, stop).await }));
+        }
+        let (engine, stop) = (self.clone(), shutdown.clone());
+        handles.push(tokio::spawn(async move {
+            engine.dispatch_callbacks(stop).await
+        }));
+        let (engine, stop) = (self.clone(), shutdown);
+        handles.push(tokio::spawn(async move { engine.sweep(stop).await }));
+        handles
+    }
+
+    /// Tells idle workers there is work.
+    pub fn wake(&self) {
+        self.wake_workers.notify_waiters();
+    }
+
+    /// Tells the callback dispatcher a delivery is due.
+    pub fn wake_callbacks(&self) {
+        self.wake_callbacks.notify_waiters();
+    }
+
+    /// Waits until the job ends or `timeout` passes; returns the job as it then is.
+    pub async fn wait_finished(
+        &self,
+        job_id: &str,
+        timeout: Duration,
+    ) -> store::Result<Option<Job>> {
+        let mut changed = self.hub.subscribe(job_id);
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let Some(job) = self.store.get_job(job_id).await? else {
+                return Ok(None);
+            };
+            if job.state.is_finished() || tokio::time::Instant::now() >= deadline {
+                return Ok(Some(job));
+            }
+            tokio::select! {
+                _ = changed.changed() => {}
+                () = tokio::time::sleep_until(deadline) => {}
+                // Another node may finish the job without this node's hub hearing of it.
+                () = tokio::time::sleep(Duration::from_millis(self.jobs.poll_interval_ms)) => {}
+            }
+        }
+    }
+}
+
+/// Waits for `stop` to flip to true (or its sender to go).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    while !*stop.borrow() {
+        if stop.changed().await.is_err() {
+            return;
+        }
+    }
+}

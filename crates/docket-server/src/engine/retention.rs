@@ -1,0 +1,42 @@
+//! Retention: finished jobs older than `Jobs.Retention` are purged, their items a batch
+//! at a time so a purge never holds the writer for long.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::{Engine, stopped};
+use crate::domain::Timestamp;
+
+impl Engine {
+    /// Runs one purge pass to the end; returns the rows removed.
+    pub async fn purge_expired(&self) -> crate::store::Result<u64> {
+        let retention_ms =
+            i64::try_from(self.settings.get().retention.saturating_mul(1000)).unwrap_or(i64::MAX);
+        let mut total = 0;
+        loop {
+            let before = Timestamp(Timestamp::now().0.saturating_sub(retention_ms));
+            let n = self.store.purge_jobs(before, 5_000).await?;
+            if n == 0 {
+                return Ok(total);
+            }
+            total += n;
+            tokio::task::yield_now().await;
+        }
+    }
+
+    pub(super) async fn sweep(&self, mut stop: watch::Receiver<bool>) {
+        let every = Duration::from_millis(self.jobs.retention_sweep_ms);
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                () = stopped(&mut stop) => return,
+            }
+            match self.purge_expired().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(rows = n, "purged expired jobs"),
+                Err(e) => tracing::warn!(error = %e, "retention sweep failed"),
+            }
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! The runtime settings of api.md's table, under the seed's key names.
+//!
+//! Read through a [`SettingsHandle`] at the moment they are used, so a change applies
+//! without a restart.
+
+use std::sync::{Arc, RwLock};
+
+use serde::{Deserialize, Serialize};
+
+/// `CaseManagement.BulkUpdateCacheInvalidation`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Invalidation {
+    /// A case's cache entry is dropped when its change commits.
+    Immediate,
+    /// Dropped in one sweep when the job's last chunk commits, before `completed`.
+    Deferred,
+    /// Never dropped by a job: entries only expire (the legacy behaviour).
+    Ttl,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Lifetime of a case-metadata cache entry, seconds.
+    #[serde(rename = "CaseManagement.CacheTimeout")]
+    pub cache_timeout: u64,
+    #[serde(rename = "CaseManagement.BulkUpdateCacheInvalidation")]
+    pub bulk_update_cache_invalidation: Invalidation,
+    /// `completed` only once every live node has applied the job's invalidations.
+    #[serde(rename = "CaseManagement.SyncStatusAfterBulkUpdate")]
+    pub sync_status_after_bulk_update: bool,
+    #[serde(rename = "Jobs.MaxItemsPerRequest")]
+    pub max_items_per_request: u32,
+    /// Items applied per transaction.
+    #[serde(rename = "Jobs.ChunkSize")]
+    pub chunk_size: u32,
+    /// How long finished jobs are kept, seconds.
+    #[serde(rename = "Jobs.Retention")]
+    pub retention: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            cache_timeout: 300,
+            bulk_update_cache_invalidation: Invalidation::Immediate,
+            sync_status_after_bulk_update: true,
+            max_items_per_request: 10_000,
+            chunk_size: 500,
+            retention: 604_800,
+        }
+    }
+}
+
+impl Settings {
+    /// Every out-of-range value, as `(key, message)`.
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if self.cache_timeout > 86_400 {
+            out.push((
+                "CaseManagement.CacheTimeout",
+                "must be between 0 and 86400 seconds".into(),
+            ));
+        }
+        if !(1..=1_000_000).contains(&self.max_items_per_request) {
+            out.push((
+                "Jobs.MaxItemsPerRequest",
+                "must be between 1 and 1000000".into(),
+            ));
+        }
+        if !(1..=10_000).contains(&self.chunk_size) {
+            out.push(("Jobs.ChunkSize", "must be between 1 and 10000".into()));
+        }
+        if !(1..=31_536_000).contains(&self.retention) {
+            out.push((
+                "Jobs.Retention",
+                "must be between 1 and 31536000 seconds".into(),
+            ));
+        }
+        out
+    }
+}
+
+/// Shared, live settings.
+#[derive(Debug, Clone)]
+pub struct SettingsHandle(Arc<RwLock<Settings>>);
+
+impl SettingsHandle {
+    pub fn new(s: Settings) -> Self {
+        Self(Arc::new(RwLock::new(s)))
+    }
+
+    pub fn get(&self) -> Settings {
+        self.0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    pub fn set(&self, s: Settings) {
+        *self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = s;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_use_the_seed_key_names() {
+        let v = serde_json::to_value(Settings::default()).unwrap();
+        assert_eq!(v["CaseManagement.CacheTimeout"], 300);
+        assert_eq!(v["CaseManagement.BulkUpdateCacheInvalidation"], "immediate");
+        assert_eq!(v["CaseManagement.SyncStatusAfterBulkUpdate"], true);
+        assert_eq!(v["Jobs.MaxItemsPerRequest"], 10_000);
+        assert_eq!(v["Jobs.ChunkSize"], 500);
+        assert_eq!(v["Jobs.Retention"], 604_800);
+        assert!(Settings::default().problems().is_empty());
+        assert_eq!(
+            Settings {
+                chunk_size: 0,
+                ..Default::default()
+            }
+            .problems()[0]
+                .0,
+            "Jobs.ChunkSize"
+        );
+    }
+}

@@ -1,0 +1,95 @@
+//! Job workers. One step, [`Engine::tick`], claims the least recently worked runnable
+//! job and applies one chunk of it, so every running job advances a chunk at a time and
+//! a small job never waits behind a big one.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::{Engine, stopped};
+use crate::domain::Timestamp;
+use crate::store::{self, ChunkResult, Claim};
+
+/// What one step did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tick {
+    Worked,
+    Idle,
+}
+
+impl Engine {
+    /// Applies one chunk of one job, or finishes a drained job.
+    pub async fn tick(&self, owner: &str) -> store::Result<Tick> {
+        let now = Timestamp::now();
+        let candidates = self.store.runnable_jobs(owner, now, 8).await?;
+        let chunk_size = self.settings.get().chunk_size;
+        for job_id in candidates {
+            let claim = Claim {
+                owner: owner.to_owned(),
+                now,
+                lease_until: Timestamp(
+                    now.0 + i64::try_from(self.jobs.lease_seconds * 1000).unwrap_or(i64::MAX),
+                ),
+                chunk_size,
+            };
+            match self.store.run_chunk(&job_id, claim).await? {
+                ChunkResult::NotClaimed => continue,
+                ChunkResult::Applied { .. } => {
+                    self.hub.publish(&job_id);
+                    return Ok(Tick::Worked);
+                }
+                ChunkResult::Drained => {
+                    self.finish(&job_id).await?;
+                    return Ok(Tick::Worked);
+                }
+                ChunkResult::Ended(job) => {
+                    tracing::info!(job.id = %job.id, state = %job.state, "job ended");
+                    self.hub.publish(&job_id);
+                    self.wake_callbacks.notify_waiters();
+                    return Ok(Tick::Worked);
+                }
+            }
+        }
+        Ok(Tick::Idle)
+    }
+
+    /// Marks a drained job completed, then tells its watchers and its callback.
+    async fn finish(&self, job_id: &str) -> store::Result<()> {
+        if let Some(job) = self.store.finish_job(job_id, Timestamp::now()).await? {
+            tracing::info!(
+                job.id = %job.id, total = job.total, succeeded = job.succeeded, failed = job.failed,
+                "job completed"
+            );
+            if job.callback_url.is_some() {
+                self.wake_callbacks.notify_waiters();
+            }
+        }
+        self.hub.publish(job_id);
+        Ok(())
+    }
+
+    /// A worker's loop: tick while there is work; when idle, wait for a wake-up (a
+    /// submitted job) or the poll interval (expired leases, other nodes' jobs).
+    pub(super) async fn work(&self, index: usize, mut stop: watch::Receiver<bool>) {
+        let owner = format!("{}/w{index}", self.node);
+        let poll = Duration::from_millis(self.jobs.poll_interval_ms);
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            let notified = self.wake_workers.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            match self.tick(&owner).await {
+                Ok(Tick::Worked) => continue,
+                Ok(Tick::Idle) => {}
+                Err(e) => tracing::warn!(error = %e, worker = %owner, "job step failed; retrying"),
+            }
+            tokio::select! {
+                () = notified => {}
+                () = tokio::time::sleep(poll) => {}
+                () = stopped(&mut stop) => return,
+            }
+        }
+    }
+}

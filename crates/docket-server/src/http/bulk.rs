@@ -1,0 +1,229 @@
+//! `PATCH|POST /api/v1/cases/bulk-update`: request-level checks, then one transaction
+//! stores the job and all its items before the `200`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::patch;
+use axum::{Json, Router};
+use docket_api::{BulkAccepted, BulkItem, BulkOptions, BulkRequest, FieldError, codes};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::error::ApiError;
+use super::extract::{RawJson, parse_json};
+use super::jobs::full_job;
+use super::{AppState, with_token};
+use crate::domain::{Job, Timestamp, new_job_id};
+use crate::store::{CommitSeq, NewJob, SubmitLimits, Submitted};
+
+/// Idempotency keys are honoured this long.
+const IDEMPOTENCY_TTL_MS: i64 = 24 * 3600 * 1000;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/cases/bulk-update", patch(bulk_update).post(bulk_update))
+}
+
+/// Splits either body form into items and options.
+fn parse_body(bytes: &[u8]) -> Result<(Vec<BulkItem>, BulkOptions), ApiError> {
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'[') => Ok((parse_json::<Vec<BulkItem>>(bytes)?, BulkOptions::default())),
+        Some(b'{') => {
+            let r: BulkRequest = parse_json(bytes)?;
+            Ok((r.updates, r.options))
+        }
+        // Not JSON at all is 400; JSON of the wrong shape is 422.
+        _ => parse_json::<Value>(bytes).and_then(|_| {
+            Err(ApiError::validation(vec![crate::domain::FieldError::new(
+                "body",
+                "must be an array of updates or an object with \"updates\"",
+            )]))
+        }),
+    }
+}
+
+fn check(items: &[BulkItem], options: &BulkOptions, s: &AppState) -> Result<(), ApiError> {
+    if items.is_empty() {
+        return Err(ApiError::validation(vec![crate::domain::FieldError::new(
+            "updates",
+            "must not be empty",
+        )]));
+    }
+    let max = s.engine.settings.get().max_items_per_request;
+    if items.len() > max as usize {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            codes::PAYLOAD_TOO_LARGE,
+            format!(
+                "{} updates in one request; at most {max} (Jobs.MaxItemsPerRequest)",
+                items.len()
+            ),
+        ));
+    }
+    let mut first: HashMap<&str, usize> = HashMap::with_capacity(items.len());
+    let mut dups = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        if let Some(j) = first.insert(item.case_id.as_str(), i) {
+            first.insert(item.case_id.as_str(), j);
+            dups.push(FieldError {
+                field: format!("updates[{i}].caseId"),
+                message: format!("{} is also updates[{j}]", item.case_id),
+            });
+        }
+    }
+    if !dups.is_empty() {
+        let ids: Vec<&str> = dups
+            .iter()
+            .filter_map(|d| d.message.split(' ').next())
+            .collect();
+        return Err(ApiError {
+            errors: dups.clone(),
+            ..ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                codes::VALIDATION_FAILED,
+                format!(
+                    "a case may appear once per request; repeated: {}",
+                    ids.join(", ")
+                ),
+            )
+        });
+    }
+    if let Some(url) = &options.callback_url {
+        let invalid = |m: &str| {
+            ApiError::validation(vec![crate::domain::FieldError::new(
+                "options.callbackUrl",
+                m,
+            )])
+        };
+        let parsed = reqwest::Url::parse(url).map_err(|_| invalid("is not a URL"))?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+            return Err(invalid("must be an http or https URL with a host"));
+        }
+        if s.engine.callbacks.secret.is_none() {
+            return Err(invalid(
+                "callbacks are disabled: the server has no callbacks.secret to sign them with",
+            ));
+        }
+    }
+    if options.timeout_seconds > 3600 {
+        return Err(ApiError::validation(vec![crate::domain::FieldError::new(
+            "options.timeoutSeconds",
+            "must be between 0 and 3600",
+        )]));
+    }
+    Ok(())
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    match v.to_str() {
+        Ok(k) if !k.trim().is_empty() && k.len() <= 255 => Ok(Some(k.trim().to_owned())),
+        _ => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            codes::VALIDATION_FAILED,
+            "Idempotency-Key must be 1 to 255 visible ASCII characters",
+        )),
+    }
+}
+
+async fn bulk_update(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    RawJson(bytes): RawJson,
+) -> Result<Response, ApiError> {
+    let (items, options) = parse_body(&bytes)?;
+    check(&items, &options, &s)?;
+    let key = idempotency_key(&headers)?;
+    let now = Timestamp::now();
+    let hash = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>();
+    let mut encoded = Vec::with_capacity(items.len());
+    for item in &items {
+        let json = serde_json::to_string(item).map_err(|_| ApiError::internal())?;
+        encoded.push((item.case_id.clone(), json));
+    }
+    drop(items);
+    let job = NewJob {
+        id: new_job_id(),
+        items: encoded,
+        atomic: options.atomic,
+        callback_url: options.callback_url.clone(),
+        parent_id: None,
+        idempotency: key.map(|k| (k, hash)),
+        actor: s.actor(&headers).name,
+        created_at: now,
+    };
+    let limits = SubmitLimits {
+        max_queued_items: s.engine.jobs.max_queued_items,
+        idempotency_since: Timestamp(now.0 - IDEMPOTENCY_TTL_MS),
+    };
+    let job = match s.store.submit_job(job, limits).await? {
+        Submitted::Created(job) => {
+            s.engine.wake();
+            job
+        }
+        Submitted::Replayed(job) => job,
+        Submitted::KeyReused => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                codes::IDEMPOTENCY_KEY_REUSED,
+                "this Idempotency-Key was used with a different request body",
+            ));
+        }
+        Submitted::QueueFull { queued } => {
+            return Err(ApiError {
+                retry_after: Some((queued / 50_000).clamp(1, 60)),
+                ..ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    codes::QUEUE_FULL,
+                    format!("{queued} items are already queued; retry later"),
+                )
+            });
+        }
+    };
+    if options.wait_for_completion {
+        let limit = Duration::from_secs(
+            u64::from(options.timeout_seconds)
+                .min(s.config.server.request_timeout_seconds.saturating_sub(1)),
+        );
+        let job = s.engine.wait_finished(&job.id, limit).await?.unwrap_or(job);
+        if job.state.is_finished() {
+            let body = full_job(&s, &job).await?;
+            let res = with_location(Json(body).into_response(), &job, options.return_job_id);
+            return Ok(with_token(res, CommitSeq(job.last_commit)));
+        }
+        let res = (StatusCode::ACCEPTED, Json(crate::wire::job_status(&job))).into_response();
+        return Ok(with_location(res, &job, options.return_job_id));
+    }
+    let accepted = BulkAccepted {
+        job_id: options.return_job_id.then(|| job.id.clone()),
+        queued: job.total,
+        status: job.state.to_string(),
+        status_url: options.return_job_id.then(|| status_url(&job)),
+    };
+    Ok(with_location(
+        Json(accepted).into_response(),
+        &job,
+        options.return_job_id,
+    ))
+}
+
+pub fn status_url(job: &Job) -> String {
+    format!("/api/v1/jobs/{}/status", job.id)
+}
+
+fn with_location(mut res: Response, job: &Job, show: bool) -> Response {
+    if show {
+        if let Ok(v) = HeaderValue::from_str(&status_url(job)) {
+            res.headers_mut().insert(header::LOCATION, v);
+        }
+    }
+    res
+}

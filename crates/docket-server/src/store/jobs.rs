@@ -1,0 +1,120 @@
+//! Types of the store's job methods: submitting, running chunks, results, callbacks.
+
+use crate::domain::{ItemOutcome, Job, Timestamp};
+
+use super::CommitSeq;
+
+/// A job to store, with all its items, in one transaction.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub id: String,
+    /// `(caseId, item JSON)` in request order.
+    pub items: Vec<(String, String)>,
+    pub atomic: bool,
+    pub callback_url: Option<String>,
+    pub parent_id: Option<String>,
+    /// `(key, hash of the request body)`.
+    pub idempotency: Option<(String, String)>,
+    pub actor: String,
+    pub created_at: Timestamp,
+}
+
+/// Limits checked inside the submitting transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct SubmitLimits {
+    /// Unprocessed items of unfinished jobs, this one included, may not exceed this.
+    pub max_queued_items: u64,
+    /// Idempotency keys older than this are forgotten.
+    pub idempotency_since: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub enum Submitted {
+    Created(Job),
+    /// Same key, same body: the original job; nothing was created.
+    Replayed(Job),
+    /// Same key, different body.
+    KeyReused,
+    /// Unprocessed items already queued.
+    QueueFull {
+        queued: u64,
+    },
+}
+
+/// A worker's claim on a job for one chunk.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub owner: String,
+    pub now: Timestamp,
+    pub lease_until: Timestamp,
+    pub chunk_size: u32,
+}
+
+/// What one chunk step did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChunkResult {
+    /// Another worker holds the job, or it has finished.
+    NotClaimed,
+    /// Items applied in one transaction; `changed` are the cases whose rows changed.
+    Applied {
+        processed: u64,
+        changed: Vec<String>,
+        commit: CommitSeq,
+    },
+    /// Every item is processed; the job waits for [`super::Store::finish_job`].
+    Drained,
+    /// The job ended in this step (cancelled, or an atomic job failed).
+    Ended(Job),
+}
+
+/// One item's result as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemRecord {
+    pub index: u64,
+    pub case_id: String,
+    pub outcome: ItemOutcome,
+    pub error: Option<(String, String)>,
+    pub version: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub enum JobChange {
+    NotFound,
+    /// The job is not finished (for retry and delete) or already finished (cancel).
+    WrongState(Job),
+    /// Nothing to retry.
+    NothingToDo(Job),
+    Done(Job),
+}
+
+/// A callback delivery due to be sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub id: String,
+    pub job_id: String,
+    pub url: String,
+    pub event: String,
+    pub attempts: u32,
+    pub created_at: Timestamp,
+}
+
+/// One attempt at a delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attempt {
+    pub at: Timestamp,
+    pub status_code: Option<u16>,
+    pub error: Option<String>,
+    pub duration_ms: u64,
+}
+
+/// A delivery with its attempts, for `GET /jobs/{id}/callbacks`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryView {
+    pub id: String,
+    pub url: String,
+    pub event: String,
+    /// `pending`, `delivered` or `failed`.
+    pub state: String,
+    pub next_attempt_at: Option<Timestamp>,
+    pub attempts: Vec<Attempt>,
+}

@@ -1,0 +1,287 @@
+//! SQLite: cancelling, retrying, deleting and purging jobs; leases; callback deliveries.
+
+use rusqlite::OptionalExtension;
+
+use super::SqliteStore;
+use super::cases::immediate;
+use super::jobs::{end_job, insert_job, load_job};
+use crate::domain::{JobState, Timestamp};
+use crate::store::{Attempt, Delivery, DeliveryView, Error, JobChange, NewJob, Result};
+
+impl SqliteStore {
+    pub(super) async fn cancel_job_impl(&self, id: &str, now: Timestamp) -> Result<JobChange> {
+        let id = id.to_owned();
+        self.write(move |conn, _| {
+            let tx = immediate(conn)?;
+            let Some((seq, job)) = load_job(&tx, &id)? else {
+                return Ok(JobChange::NotFound);
+            };
+            match job.state {
+                JobState::Queued => end_job(&tx, seq, JobState::Cancelled, now)?,
+                JobState::Running => {
+                    tx.execute("UPDATE jobs SET cancel_requested = 1 WHERE seq = ?1", [seq])?;
+                }
+                _ => return Ok(JobChange::WrongState(job)),
+            }
+            let (_, job) = load_job(&tx, &id)?.ok_or(Error::NotFound)?;
+            tx.commit()?;
+            Ok(JobChange::Done(job))
+        })
+        .await
+    }
+
+    pub(super) async fn retry_failed_impl(
+        &self,
+        id: &str,
+        new_id: &str,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<JobChange> {
+        let (id, new_id, actor) = (id.to_owned(), new_id.to_owned(), actor.to_owned());
+        self.write(move |conn, _| {
+            let tx = immediate(conn)?;
+            let Some((seq, job)) = load_job(&tx, &id)? else { return Ok(JobChange::NotFound) };
+            if !job.state.is_finished() {
+                return Ok(JobChange::WrongState(job));
+            }
+            // A failed atomic job applied nothing: retry every item, atomically again.
+            let filter = if job.atomic && job.state == JobState::Failed { "outcome IS NOT NULL" } else { "outcome = 'failed'" };
+            let items: Vec<(String, String)> = tx
+                .prepare(&format!("SELECT case_id, item FROM job_items WHERE job_seq = ?1 AND {filter} ORDER BY idx"))?
+                .query_map([seq], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            if items.is_empty() {
+                return Ok(JobChange::NothingToDo(job));
+            }
+            let new = NewJob {
+                id: new_id.clone(),
+                items,
+                atomic: job.atomic,
+                callback_url: job.callback_url.clone(),
+                parent_id: Some(job.id.clone()),
+                idempotency: None,
+                actor,
+                created_at: now,
+            };
+            insert_job(&tx, &new)?;
+            let (_, created) = load_job(&tx, &new_id)?.ok_or(Error::NotFound)?;
+            tx.commit()?;
+            Ok(JobChange::Done(created))
+        })
+        .await
+    }
+
+    pub(super) async fn delete_job_impl(&self, id: &str) -> Result<JobChange> {
+        let id = id.to_owned();
+        self.write(move |conn, _| {
+            let tx = immediate(conn)?;
+            let Some((seq, job)) = load_job(&tx, &id)? else {
+                return Ok(JobChange::NotFound);
+            };
+            if !job.state.is_finished() {
+                return Ok(JobChange::WrongState(job));
+            }
+            forget_job(&tx, seq)?;
+            tx.commit()?;
+            Ok(JobChange::Done(job))
+        })
+        .await
+    }
+
+    pub(super) async fn purge_jobs_impl(&self, before: Timestamp, limit: u32) -> Result<u64> {
+        self.write(move |conn, _| {
+            let tx = immediate(conn)?;
+            let expired: Vec<i64> = tx
+                .prepare_cached(
+                    "SELECT seq FROM jobs WHERE finished_at < ?1 ORDER BY finished_at LIMIT 100",
+                )?
+                .query_map([before.0], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            for seq in &expired {
+                forget_job(&tx, *seq)?;
+            }
+            // Remove the items of forgotten jobs a batch at a time.
+            let pending: Option<i64> = tx
+                .query_row("SELECT job_seq FROM job_item_purges LIMIT 1", [], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            let mut removed = 0;
+            if let Some(job_seq) = pending {
+                removed = tx
+                    .prepare_cached(
+                        "DELETE FROM job_items WHERE job_seq = ?1 AND idx IN \
+                         (SELECT idx FROM job_items WHERE job_seq = ?1 ORDER BY idx LIMIT ?2)",
+                    )?
+                    .execute((job_seq, i64::from(limit)))?;
+                if removed == 0 {
+                    tx.execute("DELETE FROM job_item_purges WHERE job_seq = ?1", [job_seq])?;
+                }
+            }
+            tx.commit()?;
+            Ok(expired.len() as u64 + removed as u64)
+        })
+        .await
+    }
+
+    pub(super) async fn release_leases_impl(&self, owner_prefix: Option<&str>) -> Result<()> {
+        let prefix = owner_prefix.map(|p| format!("{p}%"));
+        self.write(move |conn, _| {
+            conn.execute(
+                "UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL \
+                 WHERE state IN ('queued', 'running') AND (?1 IS NULL OR lease_owner LIKE ?1)",
+                [prefix],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub(super) async fn due_deliveries_impl(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Delivery>> {
+        self.read(move |conn, _| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT d.delivery_id, j.job_id, d.url, d.event, d.attempts, d.created_at \
+                 FROM callback_deliveries d JOIN jobs j ON j.seq = d.job_seq \
+                 WHERE d.state = 'pending' AND d.next_attempt_at <= ?1 ORDER BY d.next_attempt_at LIMIT ?2",
+            )?;
+            let rows = stmt.query_map((now.0, i64::from(limit)), |r| {
+                Ok(Delivery {
+                    id: r.get(0)?,
+                    job_id: r.get(1)?,
+                    url: r.get(2)?,
+                    event: r.get(3)?,
+                    attempts: r.get(4)?,
+                    created_at: Timestamp(r.get(5)?),
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+        .await
+    }
+
+    pub(super) async fn record_attempt_impl(
+        &self,
+        id: &str,
+        a: Attempt,
+        next: Option<Timestamp>,
+    ) -> Result<()> {
+        let id = id.to_owned();
+        self.write(move |conn, _| {
+            let tx = immediate(conn)?;
+            let attempts: Option<u32> = tx
+                .prepare_cached(
+                    "UPDATE callback_deliveries SET attempts = attempts + 1, next_attempt_at = ?2, \
+                     state = CASE WHEN ?3 THEN 'delivered' WHEN ?2 IS NULL THEN 'failed' ELSE 'pending' END \
+                     WHERE delivery_id = ?1 RETURNING attempts",
+                )?
+                .query_row(
+                    rusqlite::params![id, next.map(|t| t.0), a.status_code.is_some_and(|s| (200..300).contains(&s))],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(attempt) = attempts else { return Ok(()) };
+            tx.prepare_cached(
+                "INSERT INTO callback_attempts (delivery_id, attempt, at, status_code, error, duration_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(rusqlite::params![id, attempt, a.at.0, a.status_code, a.error, i64::try_from(a.duration_ms).unwrap_or(0)])?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub(super) async fn deliveries_impl(&self, job_id: &str) -> Result<Option<Vec<DeliveryView>>> {
+        let job_id = job_id.to_owned();
+        self.read(move |conn, _| {
+            let Some((seq, _)) = load_job(conn, &job_id)? else {
+                return Ok(None);
+            };
+            Ok(Some(delivery_views(conn, seq)?))
+        })
+        .await
+    }
+
+    pub(super) async fn redeliver_impl(
+        &self,
+        job_id: &str,
+        now: Timestamp,
+    ) -> Result<DeliveryView> {
+        let job_id = job_id.to_owned();
+        self.write(move |conn, _| {
+            let tx = immediate(conn)?;
+            let Some((seq, _)) = load_job(&tx, &job_id)? else { return Err(Error::NotFound) };
+            let n = tx.execute(
+                "UPDATE callback_deliveries SET state = 'pending', next_attempt_at = ?2 WHERE job_seq = ?1",
+                (seq, now.0),
+            )?;
+            if n == 0 {
+                return Err(Error::NotFound);
+            }
+            let view = delivery_views(&tx, seq)?.into_iter().next().ok_or(Error::NotFound)?;
+            tx.commit()?;
+            Ok(view)
+        })
+        .await
+    }
+}
+
+/// Deletes a job row and its callbacks now; its items go in batches (`job_item_purges`).
+fn forget_job(tx: &rusqlite::Transaction<'_>, seq: i64) -> Result<()> {
+    tx.execute(
+        "DELETE FROM callback_attempts WHERE delivery_id IN (SELECT delivery_id FROM callback_deliveries WHERE job_seq = ?1)",
+        [seq],
+    )?;
+    tx.execute("DELETE FROM callback_deliveries WHERE job_seq = ?1", [seq])?;
+    tx.execute("DELETE FROM jobs WHERE seq = ?1", [seq])?;
+    tx.execute(
+        "INSERT OR IGNORE INTO job_item_purges (job_seq) VALUES (?1)",
+        [seq],
+    )?;
+    Ok(())
+}
+
+fn delivery_views(conn: &rusqlite::Connection, job_seq: i64) -> Result<Vec<DeliveryView>> {
+    let mut out = Vec::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT delivery_id, url, event, state, next_attempt_at FROM callback_deliveries WHERE job_seq = ?1",
+    )?;
+    let rows: Vec<(String, String, String, String, Option<i64>)> = stmt
+        .query_map([job_seq], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut att = conn.prepare_cached(
+        "SELECT at, status_code, error, duration_ms FROM callback_attempts WHERE delivery_id = ?1 ORDER BY id",
+    )?;
+    for (id, url, event, state, next) in rows {
+        let attempts = att
+            .query_map([&id], |r| {
+                Ok(Attempt {
+                    at: Timestamp(r.get(0)?),
+                    status_code: r.get(1)?,
+                    error: r.get(2)?,
+                    duration_ms: u64::try_from(r.get::<_, i64>(3)?).unwrap_or(0),
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let next_attempt_at = if state == "pending" {
+            next.map(Timestamp)
+        } else {
+            None
+        };
+        out.push(DeliveryView {
+            id,
+            url,
+            event,
+            state,
+            next_attempt_at,
+            attempts,
+        });
+    }
+    Ok(out)
+}

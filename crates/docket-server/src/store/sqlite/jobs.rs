@@ -1,0 +1,465 @@
+//! SQLite: durable jobs. Each chunk is one transaction that writes the case changes and
+//! each item's outcome together, so a crash neither skips nor repeats an item.
+
+use rusqlite::{OptionalExtension, Row, Transaction};
+
+use super::SqliteStore;
+use super::cases::{immediate, load_case, page, write_applied};
+use super::rows::next_commit;
+use crate::domain::{
+    CaseChange, CaseId, ChangeContext, FieldError, ItemError, ItemOutcome, Job, JobState,
+    Timestamp, Workflow, apply_change, random_hex,
+};
+use crate::store::{
+    ChunkResult, Claim, CommitSeq, ItemRecord, NewJob, Paged, Result, SubmitLimits, Submitted,
+};
+
+const JOB_COLUMNS: &str = "seq, job_id, state, total, processed, succeeded, failed, atomic, callback_url, \
+     parent_job_id, created_at, started_at, finished_at, last_commit_seq";
+
+fn job_from_row(r: &Row<'_>) -> rusqlite::Result<(i64, Job)> {
+    let state: String = r.get(2)?;
+    let n = |i: usize| r.get::<_, i64>(i).map(|v| u64::try_from(v).unwrap_or(0));
+    let job = Job {
+        id: r.get(1)?,
+        state: state.parse().unwrap_or(JobState::Failed),
+        total: n(3)?,
+        processed: n(4)?,
+        succeeded: n(5)?,
+        failed: n(6)?,
+        atomic: r.get(7)?,
+        callback_url: r.get(8)?,
+        parent_id: r.get(9)?,
+        created_at: Timestamp(r.get(10)?),
+        started_at: r.get::<_, Option<i64>>(11)?.map(Timestamp),
+        finished_at: r.get::<_, Option<i64>>(12)?.map(Timestamp),
+        last_commit: r.get(13)?,
+        queue_position: None,
+    };
+    Ok((r.get(0)?, job))
+}
+
+/// Loads a job by id, with its queue position when queued.
+pub(super) fn load_job(conn: &rusqlite::Connection, id: &str) -> Result<Option<(i64, Job)>> {
+    let found = conn
+        .prepare_cached(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE job_id = ?1"))?
+        .query_row([id], job_from_row)
+        .optional()?;
+    let Some((seq, mut job)) = found else {
+        return Ok(None);
+    };
+    if job.state == JobState::Queued {
+        let ahead: i64 = conn
+            .prepare_cached("SELECT count(*) FROM jobs WHERE state = 'queued' AND seq <= ?1")?
+            .query_row([seq], |r| r.get(0))?;
+        job.queue_position = Some(u64::try_from(ahead).unwrap_or(1));
+    }
+    Ok(Some((seq, job)))
+}
+
+pub(super) fn insert_job(tx: &Transaction<'_>, job: &NewJob) -> Result<i64> {
+    let (key, hash) = match &job.idempotency {
+        Some((k, h)) => (Some(k.as_str()), Some(h.as_str())),
+        None => (None, None),
+    };
+    let seq: i64 = tx
+        .prepare_cached(
+            "INSERT INTO jobs (job_id, state, total, atomic, callback_url, parent_job_id, actor, \
+             idempotency_key, request_hash, created_at) VALUES (?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+             RETURNING seq",
+        )?
+        .query_row(
+            rusqlite::params![
+                job.id,
+                i64::try_from(job.items.len()).unwrap_or(i64::MAX),
+                job.atomic,
+                job.callback_url,
+                job.parent_id,
+                job.actor,
+                key,
+                hash,
+                job.created_at.0
+            ],
+            |r| r.get(0),
+        )?;
+    let mut ins = tx.prepare_cached(
+        "INSERT INTO job_items (job_seq, idx, case_id, item) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for (i, (case_id, item)) in job.items.iter().enumerate() {
+        ins.execute((seq, i64::try_from(i).unwrap_or(i64::MAX), case_id, item))?;
+    }
+    Ok(seq)
+}
+
+/// Moves a job to a final state and queues its callback, in the caller's transaction.
+/// Its consistency token becomes the store's current commit: a read at it sees every
+/// change the job made, and every change before the job ended.
+pub(super) fn end_job(
+    tx: &Transaction<'_>,
+    seq: i64,
+    state: JobState,
+    now: Timestamp,
+) -> Result<()> {
+    let url: Option<String> = tx
+        .prepare_cached(
+            "UPDATE jobs SET state = ?2, finished_at = ?3, lease_owner = NULL, lease_expires_at = NULL, \
+             last_commit_seq = (SELECT value FROM counters WHERE name = 'commit') \
+             WHERE seq = ?1 RETURNING callback_url",
+        )?
+        .query_row((seq, state.as_str(), now.0), |r| r.get(0))?;
+    if let Some(url) = url {
+        tx.prepare_cached(
+            "INSERT INTO callback_deliveries (delivery_id, job_seq, url, event, state, next_attempt_at, created_at) \
+             VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5)",
+        )?
+        .execute((format!("dlv-{}", random_hex(10)), seq, url, format!("job.{state}"), now.0))?;
+    }
+    Ok(())
+}
+
+/// Applies one item inside the chunk's transaction: `Ok((version, changed))` or the
+/// item's error.
+fn apply_item(
+    tx: &Transaction<'_>,
+    wf: &Workflow,
+    case_id: &str,
+    item: &str,
+    ctx: &ChangeContext<'_>,
+    commit: CommitSeq,
+) -> Result<std::result::Result<(u64, bool), ItemError>> {
+    let invalid = |m: String| ItemError::Validation(vec![FieldError::new("item", &m)]);
+    let Ok(id) = CaseId::parse(case_id) else {
+        return Ok(Err(ItemError::CaseNotFound(case_id.to_owned())));
+    };
+    let item: docket_api::BulkItem = match serde_json::from_str(item) {
+        Ok(i) => i,
+        Err(e) => return Ok(Err(invalid(e.to_string()))),
+    };
+    let patch = docket_api::CasePatch {
+        status: item.status,
+        status_reason: item.status_reason,
+        priority: item.priority,
+        assignee: item.assignee,
+        tags: item.tags,
+        fields: item.fields,
+        expected_version: item.expected_version,
+        ..Default::default()
+    };
+    let change = match CaseChange::parse(patch, wf) {
+        Ok(c) => c,
+        Err(errs) => return Ok(Err(ItemError::Validation(errs))),
+    };
+    let Some((seq, case)) = load_case(tx, &id)? else {
+        return Ok(Err(ItemError::CaseNotFound(case_id.to_owned())));
+    };
+    match apply_change(&case, &change, wf, ctx) {
+        Ok(applied) => {
+            if applied.changed() {
+                write_applied(tx, seq, &applied, commit)?;
+            }
+            Ok(Ok((applied.case.version, applied.changed())))
+        }
+        Err(e) => Ok(Err(e)),
+    }
+}
+
+fn write_outcome(
+    tx: &Transaction<'_>,
+    job_seq: i64,
+    idx: i64,
+    r: &std::result::Result<u64, ItemError>,
+) -> Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "UPDATE job_items SET outcome = ?3, error_code = ?4, error_detail = ?5, version = ?6 \
+         WHERE job_seq = ?1 AND idx = ?2",
+    )?;
+    match r {
+        Ok(v) => stmt.execute(rusqlite::params![
+            job_seq,
+            idx,
+            "succeeded",
+            None::<String>,
+            None::<String>,
+            i64::try_from(*v).unwrap_or(0)
+        ])?,
+        Err(e) => stmt.execute(rusqlite::params![
+            job_seq,
+            idx,
+            "failed",
+            e.code(),
+            e.to_string(),
+            None::<i64>
+        ])?,
+    };
+    Ok(())
+}
+
+impl SqliteStore {
+    pub(super) async fn submit_job_impl(
+        &self,
+        job: NewJob,
+        limits: SubmitLimits,
+    ) -> Result<Submitted> {
+        self.write(move |conn, _| {
+            let tx = immediate(conn)?;
+            if let Some((key, hash)) = &job.idempotency {
+                let found: Option<(i64, String, i64)> = tx
+                    .prepare_cached("SELECT seq, request_hash, created_at FROM jobs WHERE idempotency_key = ?1")?
+                    .query_row([key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .optional()?;
+                if let Some((seq, old_hash, created)) = found {
+                    if created >= limits.idempotency_since.0 {
+                        if &old_hash != hash {
+                            return Ok(Submitted::KeyReused);
+                        }
+                        let job_id: String = tx.query_row("SELECT job_id FROM jobs WHERE seq = ?1", [seq], |r| r.get(0))?;
+                        let (_, original) = load_job(&tx, &job_id)?.ok_or(crate::store::Error::NotFound)?;
+                        return Ok(Submitted::Replayed(original));
+                    }
+                    tx.execute("UPDATE jobs SET idempotency_key = NULL WHERE seq = ?1", [seq])?;
+                }
+            }
+            let queued: i64 = tx.query_row(
+                "SELECT COALESCE(SUM(total - processed), 0) FROM jobs WHERE state IN ('queued', 'running')",
+                [],
+                |r| r.get(0),
+            )?;
+            let queued = u64::try_from(queued).unwrap_or(0);
+            if queued + job.items.len() as u64 > limits.max_queued_items {
+                return Ok(Submitted::QueueFull { queued });
+            }
+            insert_job(&tx, &job)?;
+            let (_, created) = load_job(&tx, &job.id)?.ok_or(crate::store::Error::NotFound)?;
+            tx.commit()?;
+            Ok(Submitted::Created(created))
+        })
+        .await
+    }
+
+    pub(super) async fn get_job_impl(&self, id: &str) -> Result<Option<Job>> {
+        let id = id.to_owned();
+        self.read(move |conn, _| Ok(load_job(conn, &id)?.map(|(_, j)| j)))
+            .await
+    }
+
+    pub(super) async fn list_jobs_impl(
+        &self,
+        state: Option<JobState>,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Paged<Job>> {
+        self.read(move |conn, _| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE seq < ?1 AND (?2 IS NULL OR state = ?2) ORDER BY seq DESC LIMIT ?3"
+            ))?;
+            let rows = stmt.query_map(
+                rusqlite::params![before.unwrap_or(i64::MAX), state.map(JobState::as_str), i64::from(limit) + 1],
+                job_from_row,
+            )?;
+            let items = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(page(items, limit))
+        })
+        .await
+    }
+
+    pub(super) async fn job_results_impl(
+        &self,
+        id: &str,
+        outcome: Option<ItemOutcome>,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Option<Paged<ItemRecord>>> {
+        let id = id.to_owned();
+        self.read(move |conn, _| {
+            let Some((seq, job)) = load_job(conn, &id)? else {
+                return Ok(None);
+            };
+            // Unprocessed items of a cancelled job read as cancelled.
+            let pending_are_cancelled = job.state == JobState::Cancelled;
+            let filter = match (outcome, pending_are_cancelled) {
+                (None, true) => "1",
+                (None, false) => "outcome IS NOT NULL",
+                (Some(ItemOutcome::Cancelled), true) => {
+                    "(outcome IS NULL OR outcome = 'cancelled')"
+                }
+                (Some(ItemOutcome::Cancelled), false) => "outcome = 'cancelled'",
+                (Some(ItemOutcome::Failed), _) => "outcome = 'failed'",
+                (Some(ItemOutcome::Succeeded), _) => "outcome = 'succeeded'",
+            };
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT idx, case_id, outcome, error_code, error_detail, version FROM job_items \
+                 WHERE job_seq = ?1 AND idx > ?2 AND {filter} ORDER BY idx LIMIT ?3"
+            ))?;
+            let rows = stmt.query_map((seq, after.unwrap_or(-1), i64::from(limit) + 1), |r| {
+                let idx: i64 = r.get(0)?;
+                let outcome: Option<String> = r.get(2)?;
+                let code: Option<String> = r.get(3)?;
+                let detail: Option<String> = r.get(4)?;
+                let rec = ItemRecord {
+                    index: u64::try_from(idx).unwrap_or(0),
+                    case_id: r.get(1)?,
+                    outcome: outcome
+                        .and_then(|o| o.parse().ok())
+                        .unwrap_or(ItemOutcome::Cancelled),
+                    error: code.map(|c| (c, detail.unwrap_or_default())),
+                    version: r
+                        .get::<_, Option<i64>>(5)?
+                        .map(|v| u64::try_from(v).unwrap_or(0)),
+                };
+                Ok((idx, rec))
+            })?;
+            let items = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(Some(page(items, limit)))
+        })
+        .await
+    }
+
+    pub(super) async fn runnable_jobs_impl(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<String>> {
+        let owner = owner.to_owned();
+        self.read(move |conn, _| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT job_id FROM jobs WHERE state IN ('queued', 'running') \
+                 AND (lease_owner IS NULL OR lease_owner = ?1 OR lease_expires_at < ?2) \
+                 ORDER BY last_worked_at IS NOT NULL, last_worked_at, seq LIMIT ?3",
+            )?;
+            let rows = stmt.query_map((owner, now.0, i64::from(limit)), |r| r.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+        })
+        .await
+    }
+
+    pub(super) async fn run_chunk_impl(&self, job_id: &str, claim: Claim) -> Result<ChunkResult> {
+        let job_id = job_id.to_owned();
+        self.write(move |conn, wf| {
+            let tx = immediate(conn)?;
+            let claimed: Option<(i64, bool, bool, i64, String, i64, i64)> = tx
+                .prepare_cached(
+                    "UPDATE jobs SET state = 'running', started_at = COALESCE(started_at, ?3), lease_owner = ?2, \
+                     lease_expires_at = ?4, last_worked_at = ?3 \
+                     WHERE job_id = ?1 AND state IN ('queued', 'running') \
+                     AND (lease_owner IS NULL OR lease_owner = ?2 OR lease_expires_at < ?3) \
+                     RETURNING seq, cancel_requested, atomic, next_index, actor, total, processed",
+                )?
+                .query_row((&job_id, &claim.owner, claim.now.0, claim.lease_until.0), |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+                })
+                .optional()?;
+            let Some((seq, cancel, atomic, next_index, actor, total, processed)) = claimed else {
+                return Ok(ChunkResult::NotClaimed);
+            };
+            if processed >= total {
+                tx.commit()?;
+                return Ok(ChunkResult::Drained);
+            }
+            if cancel {
+                end_job(&tx, seq, JobState::Cancelled, claim.now)?;
+                let (_, job) = load_job(&tx, &job_id)?.ok_or(crate::store::Error::NotFound)?;
+                tx.commit()?;
+                return Ok(ChunkResult::Ended(job));
+            }
+            let limit = if atomic { total } else { i64::from(claim.chunk_size.max(1)) };
+            let items: Vec<(i64, String, String)> = tx
+                .prepare_cached(
+                    "SELECT idx, case_id, item FROM job_items WHERE job_seq = ?1 AND idx >= ?2 ORDER BY idx LIMIT ?3",
+                )?
+                .query_map((seq, next_index, limit), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            let commit = next_commit(&tx)?;
+            let ctx = ChangeContext { actor: &actor, at: claim.now, job_id: Some(&job_id) };
+            let mut results = Vec::with_capacity(items.len());
+            let mut changed = Vec::new();
+            for (idx, case_id, item) in &items {
+                let r = apply_item(&tx, wf, case_id, item, &ctx, commit)?;
+                if matches!(r, Ok((_, true))) {
+                    changed.push(case_id.clone());
+                }
+                results.push((*idx, r.map(|(v, _)| v)));
+            }
+            let failed = results.iter().filter(|(_, r)| r.is_err()).count() as i64;
+            if atomic && failed > 0 {
+                drop(tx);
+                return fail_atomic(conn, seq, &job_id, &results, claim.now);
+            }
+            for (idx, r) in &results {
+                write_outcome(&tx, seq, *idx, r)?;
+            }
+            let n = results.len() as i64;
+            let last = items.last().map_or(next_index, |(i, _, _)| i + 1);
+            tx.prepare_cached(
+                "UPDATE jobs SET processed = processed + ?2, succeeded = succeeded + ?3, failed = failed + ?4, \
+                 next_index = ?5, last_commit_seq = CASE WHEN ?6 THEN ?7 ELSE last_commit_seq END WHERE seq = ?1",
+            )?
+            .execute(rusqlite::params![seq, n, n - failed, failed, last, !changed.is_empty(), commit.0])?;
+            tx.commit()?;
+            Ok(ChunkResult::Applied { processed: u64::try_from(n).unwrap_or(0), changed, commit })
+        })
+        .await
+    }
+
+    pub(super) async fn finish_job_impl(
+        &self,
+        job_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<Job>> {
+        let job_id = job_id.to_owned();
+        self.write(move |conn, _| {
+            let tx = immediate(conn)?;
+            let seq: Option<i64> = tx
+                .prepare_cached("SELECT seq FROM jobs WHERE job_id = ?1 AND state = 'running' AND processed >= total")?
+                .query_row([&job_id], |r| r.get(0))
+                .optional()?;
+            let Some(seq) = seq else { return Ok(None) };
+            end_job(&tx, seq, JobState::Completed, now)?;
+            let job = load_job(&tx, &job_id)?.map(|(_, j)| j);
+            tx.commit()?;
+            Ok(job)
+        })
+        .await
+    }
+}
+
+/// An atomic job with a failed item: nothing was applied (the chunk's transaction was
+/// dropped); record why, mark the others not applied, and fail the job.
+fn fail_atomic(
+    conn: &mut rusqlite::Connection,
+    seq: i64,
+    job_id: &str,
+    results: &[(i64, std::result::Result<u64, ItemError>)],
+    now: Timestamp,
+) -> Result<ChunkResult> {
+    let tx = immediate(conn)?;
+    let mut failed = 0i64;
+    for (idx, r) in results {
+        match r {
+            Err(_) => {
+                failed += 1;
+                write_outcome(&tx, seq, *idx, r)?;
+            }
+            Ok(_) => {
+                tx.prepare_cached(
+                    "UPDATE job_items SET outcome = 'cancelled', error_code = ?3, error_detail = ?4 \
+                     WHERE job_seq = ?1 AND idx = ?2",
+                )?
+                .execute(rusqlite::params![
+                    seq,
+                    idx,
+                    docket_api::codes::NOT_APPLIED,
+                    "not applied: another item of this atomic job failed"
+                ])?;
+            }
+        }
+    }
+    tx.prepare_cached(
+        "UPDATE jobs SET processed = total, failed = ?2, succeeded = 0 WHERE seq = ?1",
+    )?
+    .execute((seq, failed))?;
+    end_job(&tx, seq, JobState::Failed, now)?;
+    let (_, job) = load_job(&tx, job_id)?.ok_or(crate::store::Error::NotFound)?;
+    tx.commit()?;
+    Ok(ChunkResult::Ended(job))
+}

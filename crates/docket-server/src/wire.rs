@@ -1,0 +1,112 @@
+//! Conversions from domain and store types to the wire types of `docket-api`, shared by
+//! the HTTP layer and the engine (callback payloads).
+
+use crate::domain::{Case, HistoryRecord, Job, Task, Timestamp};
+use crate::store::{CommitSeq, DeliveryView, ItemRecord};
+
+pub fn case(c: Case) -> docket_api::Case {
+    docket_api::Case {
+        case_id: c.id.to_string(),
+        title: c.title,
+        description: c.description,
+        status: c.status.to_string(),
+        status_reason: c.status_reason,
+        priority: c.priority.to_string(),
+        assignee: c.assignee,
+        tags: c.tags,
+        fields: c.fields,
+        open_tasks: c.open_tasks,
+        version: c.version,
+        created_at: c.created_at.to_rfc3339(),
+        updated_at: c.updated_at.to_rfc3339(),
+    }
+}
+
+pub fn task(t: Task) -> docket_api::Task {
+    docket_api::Task {
+        task_id: t.id.to_string(),
+        case_id: t.case_id.to_string(),
+        title: t.title,
+        status: t.status.as_str().to_owned(),
+        assignee: t.assignee,
+        created_at: t.created_at.to_rfc3339(),
+        updated_at: t.updated_at.to_rfc3339(),
+    }
+}
+
+pub fn history(h: HistoryRecord) -> docket_api::HistoryEntry {
+    docket_api::HistoryEntry {
+        at: h.at.to_rfc3339(),
+        actor: h.actor,
+        field: h.field,
+        from: h.from,
+        to: h.to,
+        job_id: h.job_id,
+    }
+}
+
+pub fn job_status(j: &Job) -> docket_api::JobStatus {
+    let progress = if j.total == 0 {
+        100.0
+    } else {
+        (j.processed as f64 * 1000.0 / j.total as f64).floor() / 10.0
+    };
+    let finished = j.state.is_finished();
+    docket_api::JobStatus {
+        job_id: j.id.clone(),
+        kind: "bulk-update".into(),
+        status: j.state.to_string(),
+        outcome: j.outcome().map(str::to_owned),
+        total: j.total,
+        processed: j.processed,
+        succeeded: j.succeeded,
+        failed: j.failed,
+        cancelled: j.cancelled(),
+        progress,
+        queue_position: j.queue_position,
+        created_at: j.created_at.to_rfc3339(),
+        started_at: j.started_at.map(Timestamp::to_rfc3339),
+        completed_at: j.finished_at.map(Timestamp::to_rfc3339),
+        duration_ms: j
+            .finished_at
+            .map(|f| u64::try_from(f.0 - j.created_at.0).unwrap_or(0)),
+        consistency_token: finished.then(|| CommitSeq(j.last_commit).token()),
+        parent_job_id: j.parent_id.clone(),
+        atomic: j.atomic.then_some(true),
+        callback_url: j.callback_url.clone(),
+    }
+}
+
+pub fn item_result(r: ItemRecord) -> docket_api::ItemResult {
+    docket_api::ItemResult {
+        index: r.index,
+        case_id: r.case_id,
+        outcome: r.outcome.to_string(),
+        error: r
+            .error
+            .map(|(code, detail)| docket_api::ItemError { code, detail }),
+        version: r.version,
+    }
+}
+
+pub fn delivery(d: DeliveryView) -> docket_api::CallbackDelivery {
+    docket_api::CallbackDelivery {
+        delivery_id: d.id,
+        url: d.url,
+        event: d.event,
+        state: d.state,
+        next_attempt_at: d.next_attempt_at.map(Timestamp::to_rfc3339),
+        attempts: d
+            .attempts
+            .into_iter()
+            .enumerate()
+            .map(|(i, a)| docket_api::CallbackAttempt {
+                attempt: u32::try_from(i + 1).unwrap_or(u32::MAX),
+                at: a.at.to_rfc3339(),
+                status_code: a.status_code,
+                error: a.error,
+                duration_ms: a.duration_ms,
+            })
+            .collect(),
+    }
+}
