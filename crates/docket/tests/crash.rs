@@ -1,0 +1,224 @@
+//! Crash recovery with the real binary: `kill -9` the server in the middle of a
+//! 200,000-item job and right after a `200`, restart it on the same SQLite file, and
+//! check every item was applied exactly once.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const CASES: usize = 200_000;
+
+fn docket() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_docket"))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    async fn start(dir: &Path, db: &str) -> Self {
+        let port = free_port();
+        let child = docket()
+            .args([
+                "serve",
+                "--bind",
+                &format!("127.0.0.1:{port}"),
+                "--database-url",
+                db,
+                "--config",
+            ])
+            .arg(dir.join("docket.toml"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        for _ in 0..300 {
+            if let Ok(r) = http.get(format!("{base}/readyz")).send().await {
+                if r.status().is_success() {
+                    return Self { child, base };
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("server did not become ready");
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn setup() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("docket.toml"),
+        "[server]\nmax_body_bytes = 67108864\n[log]\nfilter = \"warn\"\n[settings]\n\"Jobs.MaxItemsPerRequest\" = 200000\n",
+    )
+    .unwrap();
+    let db = format!("sqlite://{}", dir.path().join("docket.db").display());
+    (dir, db)
+}
+
+/// Every item sets a new custom field and demands version 1: applying an item twice
+/// would fail it with `version_conflict`, skipping one would leave the case at 1.
+fn items(n: usize) -> Value {
+    json!((1..=n).map(|i| json!({"caseId": format!("CASE-{i:06}"), "fields": {"migrated": true}, "expectedVersion": 1})).collect::<Vec<_>>())
+}
+
+async fn status(http: &reqwest::Client, base: &str, job: &str, wait: u32) -> Value {
+    http.get(format!(
+        "{base}/api/v1/jobs/{job}/status?waitSeconds={wait}"
+    ))
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap()
+}
+
+async fn wait_completed(http: &reqwest::Client, base: &str, job: &str) -> Value {
+    let started = Instant::now();
+    loop {
+        let st = status(http, base, job, 10).await;
+        if st["status"] == "completed" || started.elapsed() > Duration::from_secs(300) {
+            return st;
+        }
+    }
+}
+
+/// Pages through every case and checks each one moved exactly once.
+async fn assert_every_case_applied_once(http: &reqwest::Client, base: &str, n: usize) {
+    let mut cursor: Option<String> = None;
+    let mut seen = 0;
+    loop {
+        let mut url = format!("{base}/api/v1/cases?limit=1000");
+        if let Some(c) = &cursor {
+            url.push_str(&format!("&cursor={c}"));
+        }
+        let page: Value = http.get(url).send().await.unwrap().json().await.unwrap();
+        for c in page["items"].as_array().unwrap() {
+            assert_eq!(
+                c["version"], 2,
+                "case {} applied other than once",
+                c["caseId"]
+            );
+            assert_eq!(c["fields"]["migrated"], true);
+            seen += 1;
+        }
+        match page["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, n);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_dash_nine_mid_job_then_restart_applies_every_item_exactly_once() {
+    let (dir, db) = setup();
+    let seeded = docket()
+        .args(["seed", "--database-url", &db, "--cases", &CASES.to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        seeded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seeded.stderr)
+    );
+    let http = reqwest::Client::new();
+
+    let server = Server::start(dir.path(), &db).await;
+    let res = http
+        .patch(format!("{}/api/v1/cases/bulk-update", server.base))
+        .json(&items(CASES))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let job = res.json::<Value>().await.unwrap()["jobId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Let it get well into the job, then pull the plug.
+    let mut processed = 0;
+    for _ in 0..6000 {
+        processed = status(&http, &server.base, &job, 0).await["processed"]
+            .as_u64()
+            .unwrap();
+        if processed >= 20_000 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.kill9();
+    assert!(
+        processed >= 20_000 && processed < CASES as u64,
+        "killed at {processed}: not mid-job"
+    );
+
+    let server = Server::start(dir.path(), &db).await;
+    let done = wait_completed(&http, &server.base, &job).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["total"], CASES);
+    assert_eq!(done["succeeded"], CASES, "{done}");
+    assert_eq!(
+        done["failed"], 0,
+        "an item was applied twice (version_conflict): {done}"
+    );
+    assert_every_case_applied_once(&http, &server.base, CASES).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_dash_nine_right_after_the_200_loses_nothing() {
+    let (dir, db) = setup();
+    let seeded = docket()
+        .args(["seed", "--database-url", &db, "--cases", "1000"])
+        .output()
+        .unwrap();
+    assert!(seeded.status.success());
+    let http = reqwest::Client::new();
+    let server = Server::start(dir.path(), &db).await;
+    let res = http
+        .patch(format!("{}/api/v1/cases/bulk-update", server.base))
+        .json(&items(1000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    server.kill9();
+    let job = res.json::<Value>().await.unwrap()["jobId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let server = Server::start(dir.path(), &db).await;
+    let done = wait_completed(&http, &server.base, &job).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["succeeded"], 1000);
+    assert_every_case_applied_once(&http, &server.base, 1000).await;
+}
