@@ -45,12 +45,15 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let base = format!("http://127.0.0.1:{port}");
+        let server = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
         let http = reqwest::Client::new();
         for _ in 0..300 {
-            if let Ok(r) = http.get(format!("{base}/readyz")).send().await {
+            if let Ok(r) = http.get(format!("{}/readyz", server.base)).send().await {
                 if r.status().is_success() {
-                    return Self { child, base };
+                    return server;
                 }
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
