@@ -1,1 +1,54 @@
-fn main() {}
+//! `docket-bench`: load generators and benchmarks for docket.
+//!
+//! Each benchmark is a subcommand in its own module (`http` today); they share the
+//! latency statistics in [`stats`] and the deterministic id picker in [`rng`]. Every
+//! benchmark runs against a server the caller started (see `bench/*.sh`), prints its
+//! figures on stdout, and exits non-zero if any request failed, so a script can trust
+//! that the figures it prints describe successful requests only.
+
+mod http;
+mod rng;
+mod stats;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "docket-bench", version, about = "Benchmarks for docket.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Single-case GET or PATCH over HTTP against existing cases CASE-000001..CASE-N.
+    Http(http::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Http(args) => http::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
