@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Benchmark of the foundation: `docket seed --cases 100000`, then single-case GET and
+# PATCH over HTTP on loopback, the load generator (docket-bench) on the same machine.
+#
+#   bash bench/http.sh                 # the figures in BENCHMARKS.md
+#   CASES=10000 DURATION=3 bash bench/http.sh   # a quick smoke run
+#
+# Honours CARGO_TARGET_DIR (default: target). Works in a temp dir, binds 127.0.0.1 on a
+# port the OS picks, and stops the server on exit, whatever happens.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+CASES="${CASES:-100000}"
+DURATION="${DURATION:-10}"
+WARMUP="${WARMUP:-2}"
+# "op concurrency" pairs, run in this order (reads before the writes change the cases).
+RUNS=("get 1" "get 32" "patch 1" "patch 8" "patch 32")
+
+echo "== machine"
+echo "cpus: $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+free -h | sed -n 2p | awk '{print "memory: " $2 " total"}'
+echo "kernel: $(uname -r); $(rustc --version)"
+echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+
+echo "== build"
+cargo build --release -p docket -p docket-bench
+DOCKET="$TARGET_DIR/release/docket"
+BENCH="$TARGET_DIR/release/docket-bench"
+
+TMP="$(mktemp -d)"
+SERVER_PID=""
+cleanup() {
+    if [[ -n "$SERVER_PID" ]]; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+DB="sqlite://$TMP/bench.db"
+
+echo "== seed"
+echo "\$ docket seed --database-url sqlite://\$TMP/bench.db --cases $CASES"
+TIMEFORMAT="seed process wall clock (incl. start-up and migrations): %R s"
+time timeout 900 "$DOCKET" seed --database-url "$DB" --cases "$CASES"
+du -ch "$TMP"/bench.db* | tail -1 | awk '{print "database files: " $1}'
+
+echo "== serve"
+"$DOCKET" serve --bind 127.0.0.1:0 --database-url "$DB" --log-format json \
+    2>"$TMP/server.log" &
+SERVER_PID=$!
+ADDR=""
+for _ in $(seq 1 300); do
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+        cat "$TMP/server.log" >&2
+        echo "the server exited before it was ready" >&2
+        exit 1
+    fi
+    ADDR="$(grep -o '"addr":"127\.0\.0\.1:[0-9]*"' "$TMP/server.log" | head -1 | cut -d'"' -f4 || true)"
+    if [[ -n "$ADDR" ]] && curl -fsS --max-time 2 "http://$ADDR/readyz" >/dev/null 2>&1; then
+        break
+    fi
+    ADDR=""
+    sleep 0.1
+done
+if [[ -z "$ADDR" ]]; then
+    cat "$TMP/server.log" >&2
+    echo "the server was not ready within 30 s" >&2
+    exit 1
+fi
+echo "server pid $SERVER_PID on http://$ADDR"
+
+# CPU seconds (user + system) the server has used so far.
+TICKS="$(getconf CLK_TCK)"
+server_cpu() { awk -v t="$TICKS" '{printf "%.2f", ($14 + $15) / t}' "/proc/$SERVER_PID/stat"; }
+
+for run in "${RUNS[@]}"; do
+    read -r op conc <<<"$run"
+    echo "== $op, concurrency $conc"
+    before="$(server_cpu)"
+    "$BENCH" http --url "http://$ADDR" --op "$op" --concurrency "$conc" \
+        --duration-secs "$DURATION" --warmup-secs "$WARMUP" --cases "$CASES" \
+        | tee -a "$TMP/results.txt"
+    after="$(server_cpu)"
+    awk -v b="$before" -v a="$after" -v d="$((DURATION + WARMUP))" \
+        'BEGIN {printf "server cpu: %.2f s over ~%d s (warm-up included): %.2f of the cores\n", a - b, d, (a - b) / d}'
+done
+
+echo "== summary ($CASES cases, ${DURATION} s per run, $(nproc) cpus shared by server and load generator)"
+printf '%-6s %5s %10s %9s %9s %9s\n' op conc "req/s" "p50 ms" "p99 ms" "max ms"
+grep '^RESULT' "$TMP/results.txt" | sed 's/[a-z0-9_]*=//g' |
+    awk '{printf "%-6s %5s %10s %9s %9s %9s\n", $2, $3, $5, $6, $8, $9}'
+echo "server log lines: $(wc -l <"$TMP/server.log"); warnings/errors: $(grep -c -E '"level":"(WARN|ERROR)"' "$TMP/server.log" || true)"
