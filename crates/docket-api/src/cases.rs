@@ -173,3 +173,33 @@ pub struct Health {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema_version: Option<u32>,
 }
+
+/// Body of `POST /api/v1/cases/refresh-status`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub case_ids: Vec<String>,
+    #[serde(default)]
+    pub force_cache_invalidation: bool,
+}
+
+/// One case's authoritative status.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CaseStatus {
+    pub case_id: String,
+    pub status: String,
+    pub version: u64,
+    pub updated_at: String,
+}
+
+/// Answer of `POST /api/v1/cases/refresh-status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefreshResponse {
+    pub cases: Vec<CaseStatus>,
+    pub not_found: Vec<String>,
+    /// Cases dropped from every node's cache (0 without `forceCacheInvalidation`).
+    pub invalidated: u64,
+    pub consistency_token: String,
+}

@@ -31,3 +31,5 @@ pub const CALLBACK_NOT_FOUND: &str = "callback_not_found";
 /// Item-level: not applied because another item of an atomic job failed.
 pub const NOT_APPLIED: &str = "not_applied";
 pub const CONFLICT: &str = "conflict";
+pub const INVALID_CONSISTENCY_TOKEN: &str = "invalid_consistency_token";
+pub const UNKNOWN_SETTING: &str = "unknown_setting";

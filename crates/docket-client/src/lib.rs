@@ -5,8 +5,8 @@
 //! problem document, whose `code` is one of [`docket_api::codes`].
 
 use docket_api::{
-    Case, CasePatch, CaseQuery, Health, HistoryEntry, NewCase, NewTask, Page, PageQuery, Problem,
-    Task, TaskPatch,
+    BulkAccepted, BulkRequest, Case, CasePatch, CaseQuery, Health, HistoryEntry, JobStatus,
+    NewCase, NewTask, Page, PageQuery, Problem, RefreshRequest, RefreshResponse, Task, TaskPatch,
 };
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;
@@ -210,6 +210,58 @@ impl Client {
     ) -> Result<Reply<Task>> {
         let path = format!("{}/tasks/{}", case_path(case_id), encode(task_id));
         self.json(Method::PATCH, &path, patch).await
+    }
+
+    /// `PATCH /api/v1/cases/bulk-update` without waiting: the job is stored.
+    pub async fn bulk_update(
+        &self,
+        body: &BulkRequest,
+        idempotency_key: Option<&str>,
+    ) -> Result<Reply<BulkAccepted>> {
+        let mut rb = self
+            .request(Method::PATCH, "/api/v1/cases/bulk-update")
+            .json(body);
+        if let Some(k) = idempotency_key {
+            rb = rb.header("idempotency-key", k);
+        }
+        self.send(rb).await
+    }
+
+    /// A job's status; with `wait_seconds`, long-polls until the job ends or time passes.
+    pub async fn job_status(
+        &self,
+        job_id: &str,
+        wait_seconds: Option<u32>,
+    ) -> Result<Reply<JobStatus>> {
+        let mut path = format!("/api/v1/jobs/{}/status", encode(job_id));
+        if let Some(w) = wait_seconds {
+            path.push_str(&format!("?waitSeconds={w}"));
+        }
+        self.send(self.request(Method::GET, &path)).await
+    }
+
+    pub async fn refresh_status(&self, body: &RefreshRequest) -> Result<Reply<RefreshResponse>> {
+        self.json(Method::POST, "/api/v1/cases/refresh-status", body)
+            .await
+    }
+
+    /// The runtime settings (key -> value).
+    pub async fn settings(&self) -> Result<serde_json::Map<String, serde_json::Value>> {
+        Ok(self
+            .send(self.request(Method::GET, "/api/v1/settings"))
+            .await?
+            .body)
+    }
+
+    /// Changes settings; returns all of them.
+    pub async fn update_settings(
+        &self,
+        patch: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<serde_json::Map<String, serde_json::Value>> {
+        Ok(self
+            .json(Method::PATCH, "/api/v1/settings", patch)
+            .await?
+            .body)
     }
 }
 

@@ -21,6 +21,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub limits: LimitsConfig,
     pub log: LogConfig,
+    pub cache: CacheConfig,
     pub jobs: JobsConfig,
     pub callbacks: CallbacksConfig,
     /// Initial values of the runtime settings (api.md's table, the seed's key names).
@@ -121,6 +122,19 @@ impl Default for LogConfig {
             format: "text".into(),
             filter: "info".into(),
         }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// Most case reads kept in this node's cache (0: no cache).
+    pub capacity: usize,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self { capacity: 100_000 }
     }
 }
 

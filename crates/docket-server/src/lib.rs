@@ -44,12 +44,17 @@ impl Server {
         .await?;
         // One node owns a SQLite file: leases left by an earlier (crashed) run are void.
         store.release_leases(None).await?;
-        let settings = SettingsHandle::new(config.settings.clone());
+        // Settings changed through the API win over the configured initial values.
+        let saved = store.load_settings().await?;
+        let settings = config.settings.patched(&saved).map_err(|e| {
+            anyhow::anyhow!("the settings stored in the database are invalid: {e:?}")
+        })?;
         let engine = Engine::new(
             store.clone(),
-            settings,
+            SettingsHandle::new(settings),
             config.jobs.clone(),
             config.callbacks.clone(),
+            config.cache.capacity,
         )?;
         let listener = TcpListener::bind(validated.bind)
             .await

@@ -25,6 +25,8 @@ enum Command {
     /// Write realistic demo cases straight into a store (for demos and benchmarks).
     #[cfg(feature = "server")]
     Seed(command::seed::Args),
+    /// Run the seed's scenario against a server and count stale reads (exit 1 if any).
+    CheckConsistency(command::check::Args),
     /// Configuration helpers.
     #[command(subcommand)]
     Config(command::config::Command),
@@ -49,6 +51,13 @@ fn main() -> ExitCode {
             #[cfg(feature = "server")]
             Command::Seed(args) => command::seed::run(args).await,
             Command::Config(cmd) => command::config::run(cmd),
+            Command::CheckConsistency(args) => command::check::run(args).await.and_then(|r| {
+                if r.stale > 0 {
+                    Err(anyhow::anyhow!("{} stale reads", r.stale))
+                } else {
+                    Ok(())
+                }
+            }),
         }
     });
     match result {

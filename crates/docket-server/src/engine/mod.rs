@@ -3,8 +3,10 @@
 //! Started once per `docket serve` by [`Engine::spawn`]; every background loop stops when
 //! the shutdown signal flips.
 
+pub mod cache;
 pub mod callbacks;
 pub mod hub;
+mod reads;
 mod retention;
 pub mod settings;
 pub mod worker;
@@ -23,6 +25,7 @@ use settings::SettingsHandle;
 
 pub struct Engine {
     pub store: Arc<dyn Store>,
+    pub cache: cache::CaseCache,
     pub settings: SettingsHandle,
     pub hub: JobHub,
     /// This process's name in leases: `node-<random>`.
@@ -40,6 +43,7 @@ impl Engine {
         settings: SettingsHandle,
         jobs: JobsConfig,
         callbacks: CallbacksConfig,
+        cache_capacity: usize,
     ) -> anyhow::Result<Arc<Self>> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("docket/", env!("CARGO_PKG_VERSION")))
@@ -47,6 +51,7 @@ impl Engine {
             .build()?;
         Ok(Arc::new(Self {
             store,
+            cache: cache::CaseCache::new(cache_capacity),
             settings,
             hub: JobHub::default(),
             node: format!("node-{}", random_hex(6)),

@@ -82,6 +82,50 @@ impl Settings {
     }
 }
 
+/// Why a settings change was refused.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SettingsError {
+    /// A key that is not a setting.
+    Unknown(String),
+    /// `(key, message)` for each bad value.
+    Invalid(Vec<(String, String)>),
+}
+
+impl Settings {
+    /// The settings with `patch` (key -> value) applied, all checked.
+    pub fn patched(
+        &self,
+        patch: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Self, SettingsError> {
+        let mut merged = match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        };
+        for (k, v) in patch {
+            if !merged.contains_key(k) {
+                return Err(SettingsError::Unknown(k.clone()));
+            }
+            merged.insert(k.clone(), v.clone());
+        }
+        let next: Settings = serde_path_to_error::deserialize(serde_json::Value::Object(merged))
+            .map_err(|e| {
+                let key = e.path().to_string();
+                SettingsError::Invalid(vec![(key, e.into_inner().to_string())])
+            })?;
+        let problems = next.problems();
+        if problems.is_empty() {
+            Ok(next)
+        } else {
+            Err(SettingsError::Invalid(
+                problems
+                    .into_iter()
+                    .map(|(k, m)| (k.to_owned(), m))
+                    .collect(),
+            ))
+        }
+    }
+}
+
 /// Shared, live settings.
 #[derive(Debug, Clone)]
 pub struct SettingsHandle(Arc<RwLock<Settings>>);

@@ -34,7 +34,10 @@ impl Engine {
             };
             match self.store.run_chunk(&job_id, claim).await? {
                 ChunkResult::NotClaimed => continue,
-                ChunkResult::Applied { .. } => {
+                ChunkResult::Applied {
+                    changed, commit, ..
+                } => {
+                    self.chunk_committed(&changed, commit);
                     self.hub.publish(&job_id);
                     return Ok(Tick::Worked);
                 }
@@ -55,6 +58,10 @@ impl Engine {
 
     /// Marks a drained job completed, then tells its watchers and its callback.
     async fn finish(&self, job_id: &str) -> store::Result<()> {
+        if let Some(job) = self.store.get_job(job_id).await? {
+            self.job_drained(crate::store::CommitSeq(job.last_commit))
+                .await?;
+        }
         if let Some(job) = self.store.finish_job(job_id, Timestamp::now()).await? {
             tracing::info!(
                 job.id = %job.id, total = job.total, succeeded = job.succeeded, failed = job.failed,

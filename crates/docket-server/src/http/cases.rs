@@ -12,7 +12,7 @@ use super::error::ApiError;
 use super::extract::{JsonBody, QueryParams};
 use super::{AppState, with_token};
 use crate::domain::{CaseChange, CaseId, NewCase, Timestamp};
-use crate::store::{self, CaseFilter};
+use crate::store::{self, CaseFilter, CommitSeq};
 use crate::wire as dto;
 
 pub fn router() -> Router<AppState> {
@@ -54,6 +54,7 @@ async fn create(
                 }
                 e => e.into(),
             })?;
+    s.engine.invalidate(&[case.id.as_str()], commit);
     let location = format!("/api/v1/cases/{}", case.id);
     let mut res = case_response(StatusCode::CREATED, case);
     if let Ok(v) = HeaderValue::from_str(&location) {
@@ -95,9 +96,32 @@ async fn list(
     }))
 }
 
-async fn read(State(s): State<AppState>, Path(raw): Path<String>) -> Result<Response, ApiError> {
+/// `X-Consistency-Token`, when the request carries one.
+pub fn consistency_token(headers: &HeaderMap) -> Result<Option<CommitSeq>, ApiError> {
+    let Some(v) = headers.get(docket_api::CONSISTENCY_TOKEN_HEADER) else {
+        return Ok(None);
+    };
+    v.to_str()
+        .ok()
+        .and_then(CommitSeq::parse_token)
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                codes::INVALID_CONSISTENCY_TOKEN,
+                "X-Consistency-Token is not a token this service issued",
+            )
+        })
+}
+
+async fn read(
+    State(s): State<AppState>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let id = path_case_id(&raw)?;
-    match s.store.get_case(&id).await? {
+    let token = consistency_token(&headers)?;
+    match s.engine.read_case(&id, token).await? {
         Some(case) => Ok(case_response(StatusCode::OK, case)),
         None => Err(ApiError::case_not_found(&raw)),
     }
@@ -148,6 +172,9 @@ async fn update(
         .store
         .update_case(&id, change, s.actor(&headers))
         .await??;
+    if updated.applied.changed() {
+        s.engine.invalidate(&[id.as_str()], updated.commit);
+    }
     Ok(with_token(
         case_response(StatusCode::OK, updated.applied.case),
         updated.commit,

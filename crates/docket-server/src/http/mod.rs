@@ -7,6 +7,8 @@ mod error;
 mod extract;
 mod health;
 mod jobs;
+mod refresh;
+mod settings;
 mod tasks;
 
 use std::sync::Arc;
@@ -80,7 +82,9 @@ pub fn router(state: AppState) -> Router {
             cases::router()
                 .merge(bulk::router())
                 .merge(tasks::router())
-                .merge(jobs::router()),
+                .merge(jobs::router())
+                .merge(refresh::router())
+                .merge(settings::router()),
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -30,6 +30,7 @@ async fn create(
     let id = path_case_id(&raw)?;
     let new = NewTask::parse(body).map_err(ApiError::validation)?;
     let (task, commit) = s.store.create_task(&id, new, s.actor(&headers)).await??;
+    s.engine.invalidate(&[id.as_str()], commit);
     Ok(with_token(
         (StatusCode::CREATED, Json(dto::task(task))).into_response(),
         commit,
@@ -78,5 +79,6 @@ async fn update(
             crate::store::Error::NotFound => not_found(),
             e => e.into(),
         })??;
+    s.engine.invalidate(&[id.as_str()], commit);
     Ok(with_token(Json(dto::task(task)).into_response(), commit))
 }

@@ -100,6 +100,24 @@ pub trait Store: Send + Sync + 'static {
 
     async fn get_case(&self, id: &CaseId) -> Result<Option<Case>>;
 
+    /// A case and a store position the read is at least as new as (the position is read
+    /// first, so it never overstates the read's freshness).
+    async fn get_case_at(&self, id: &CaseId) -> Result<(Option<Case>, CommitSeq)>;
+
+    /// Many cases by id, read from the store, and the position they are at least as new
+    /// as. Missing ids are left out.
+    async fn get_cases(&self, ids: Vec<CaseId>) -> Result<(Vec<Case>, CommitSeq)>;
+
+    /// The latest commit.
+    async fn current_commit(&self) -> Result<CommitSeq>;
+
+    /// Settings changed through the API (key -> JSON value).
+    async fn load_settings(&self) -> Result<serde_json::Map<String, serde_json::Value>>;
+
+    /// Stores changed settings (upserts the given keys).
+    async fn save_settings(&self, values: serde_json::Map<String, serde_json::Value>)
+    -> Result<()>;
+
     async fn list_cases(&self, filter: CaseFilter) -> Result<Paged<Case>>;
 
     /// Applies `change` to one case in one transaction, through

@@ -6,6 +6,7 @@
 mod bulk;
 mod cases;
 mod concurrency;
+mod consistency;
 mod errors;
 mod helpers;
 mod jobs;

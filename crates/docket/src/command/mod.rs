@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod check;
 pub mod config;
 #[cfg(feature = "server")]
 pub mod seed;

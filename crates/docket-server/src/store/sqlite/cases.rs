@@ -153,6 +153,80 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn get_case_at(&self, id: &CaseId) -> Result<(Option<Case>, CommitSeq)> {
+        let id = id.clone();
+        self.read(move |conn, _| {
+            let at = CommitSeq(counter(conn, "commit")?);
+            let case = conn
+                .prepare_cached(&format!(
+                    "SELECT {CASE_COLUMNS} FROM cases WHERE case_id = ?1"
+                ))?
+                .query_row([id.as_str()], case_from_row)
+                .optional()?
+                .map(|(_, c)| c);
+            Ok((case, at))
+        })
+        .await
+    }
+
+    async fn get_cases(&self, ids: Vec<CaseId>) -> Result<(Vec<Case>, CommitSeq)> {
+        self.read(move |conn, _| {
+            let at = CommitSeq(counter(conn, "commit")?);
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {CASE_COLUMNS} FROM cases WHERE case_id = ?1"
+            ))?;
+            let mut out = Vec::with_capacity(ids.len());
+            for id in &ids {
+                if let Some((_, c)) = stmt.query_row([id.as_str()], case_from_row).optional()? {
+                    out.push(c);
+                }
+            }
+            Ok((out, at))
+        })
+        .await
+    }
+
+    async fn current_commit(&self) -> Result<CommitSeq> {
+        self.read(|conn, _| Ok(CommitSeq(counter(conn, "commit")?)))
+            .await
+    }
+
+    async fn load_settings(&self) -> Result<serde_json::Map<String, serde_json::Value>> {
+        self.read(|conn, _| {
+            let mut stmt = conn.prepare_cached("SELECT key, value FROM settings")?;
+            let rows =
+                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            let mut out = serde_json::Map::new();
+            for r in rows {
+                let (k, v) = r?;
+                out.insert(
+                    k,
+                    serde_json::from_str(&v).unwrap_or(serde_json::Value::Null),
+                );
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn save_settings(
+        &self,
+        values: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<()> {
+        self.write(move |conn, _| {
+            let tx = immediate(conn)?;
+            for (k, v) in &values {
+                tx.execute(
+                    "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (k, json_text(v)),
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn list_cases(&self, f: CaseFilter) -> Result<Paged<Case>> {
         self.read(move |conn, _| {
             let mut wheres = vec!["seq > ?1".to_owned()];

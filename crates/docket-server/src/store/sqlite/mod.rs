@@ -21,7 +21,11 @@ use crate::config::SqliteConfig;
 use crate::domain::Workflow;
 
 /// Migrations, applied in order at start; the schema version is the count applied.
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("jobs.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema.sql"),
+    include_str!("jobs.sql"),
+    include_str!("settings.sql"),
+];
 
 /// Reader connections kept open for reuse.
 const MAX_IDLE_READERS: usize = 8;

@@ -1,79 +1,14 @@
 //! Crash recovery with the real binary: `kill -9` the server in the middle of a
 //! 200,000-item job and right after a `200`, restart it on the same SQLite file, and
 //! check every item was applied exactly once.
-#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::server::{Server, docket};
+
 const CASES: usize = 200_000;
-
-fn docket() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_docket"))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    async fn start(dir: &Path, db: &str) -> Self {
-        let port = free_port();
-        let child = docket()
-            .args([
-                "serve",
-                "--bind",
-                &format!("127.0.0.1:{port}"),
-                "--database-url",
-                db,
-                "--config",
-            ])
-            .arg(dir.join("docket.toml"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let server = Self {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        };
-        let http = reqwest::Client::new();
-        for _ in 0..300 {
-            if let Ok(r) = http.get(format!("{}/readyz", server.base)).send().await {
-                if r.status().is_success() {
-                    return server;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("server did not become ready");
-    }
-
-    /// SIGKILL: no shutdown code runs.
-    fn kill9(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn setup() -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();

@@ -1,0 +1,69 @@
+//! The one read path for a single case (GET and the cache), and invalidation.
+//!
+//! On one node the invalidations of a commit are applied here, synchronously, before the
+//! write is acknowledged or the job moves on; the cluster adds other nodes behind the
+//! same two calls ([`Engine::invalidate`], [`Engine::sync_invalidations`]).
+
+use std::time::Duration;
+
+use super::Engine;
+use super::settings::Invalidation;
+use crate::domain::{Case, CaseId};
+use crate::store::{self, CommitSeq};
+
+impl Engine {
+    /// Reads a case through the cache. With `token`, the answer reflects every write up to
+    /// it: an entry read before the token is not used.
+    pub async fn read_case(
+        &self,
+        id: &CaseId,
+        token: Option<CommitSeq>,
+    ) -> store::Result<Option<Case>> {
+        let ttl = Duration::from_secs(self.settings.get().cache_timeout);
+        if !ttl.is_zero() {
+            if let Some(c) = self.cache.get(id.as_str(), ttl, token.map(|t| t.0)) {
+                return Ok(Some(c));
+            }
+        }
+        let (case, at) = self.store.get_case_at(id).await?;
+        if let Some(c) = &case {
+            if !ttl.is_zero() {
+                self.cache.insert(c.clone(), at.0);
+            }
+        }
+        Ok(case)
+    }
+
+    /// Drops cases changed at `commit` from every node's cache.
+    pub fn invalidate<S: AsRef<str>>(&self, ids: &[S], commit: CommitSeq) {
+        self.cache.invalidate(ids, commit.0);
+    }
+
+    /// After a bulk job's chunk committed: drop its cases now in `immediate` mode.
+    pub fn chunk_committed(&self, changed: &[String], commit: CommitSeq) {
+        if self.settings.get().bulk_update_cache_invalidation == Invalidation::Immediate {
+            self.invalidate(changed, commit);
+        }
+    }
+
+    /// Before a drained job is reported `completed`: in `deferred` mode, sweep every entry
+    /// read before the job's last commit; with `SyncStatusAfterBulkUpdate`, wait until
+    /// every live node has applied the job's invalidations.
+    pub async fn job_drained(&self, last_commit: CommitSeq) -> store::Result<()> {
+        let s = self.settings.get();
+        if s.bulk_update_cache_invalidation == Invalidation::Deferred {
+            self.cache.invalidate_before(last_commit.0);
+        }
+        if s.sync_status_after_bulk_update && s.bulk_update_cache_invalidation != Invalidation::Ttl
+        {
+            self.sync_invalidations(last_commit).await?;
+        }
+        Ok(())
+    }
+
+    /// Waits until every live node has applied invalidations up to `commit`. This node
+    /// applies its own synchronously, so with one node there is nothing to wait for.
+    pub async fn sync_invalidations(&self, _commit: CommitSeq) -> store::Result<()> {
+        Ok(())
+    }
+}

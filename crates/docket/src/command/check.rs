@@ -1,0 +1,160 @@
+//! `docket check-consistency`: the seed's scenario against any docket server. Creates N
+//! cases in `In Progress`, reads them all (so a cache holds them), bulk-updates them to
+//! the target status, waits until the job reports `completed`, then reads every case at
+//! once and counts the reads that still show the old status. Exit code 1 if any did.
+
+use std::time::Instant;
+
+use anyhow::Context as _;
+use docket_api::{BulkItem, BulkOptions, BulkRequest, NewCase};
+use docket_client::Client;
+use futures_util::{StreamExt, TryStreamExt, stream};
+
+/// Requests in flight at once.
+const PARALLEL: usize = 16;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The server to check.
+    #[arg(long, env = "DOCKET_URL", default_value = "http://127.0.0.1:8080")]
+    server: String,
+    /// API key, when the server requires one.
+    #[arg(long, env = "DOCKET_API_KEY")]
+    api_key: Option<String>,
+    /// How many cases to create and move.
+    #[arg(long, default_value_t = 100)]
+    cases: usize,
+    /// The status to move them to (from In Progress).
+    #[arg(long, default_value = "Under Review")]
+    status: String,
+}
+
+/// What one run saw.
+pub struct Report {
+    pub stale: usize,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<Report> {
+    anyhow::ensure!(args.cases >= 1, "--cases must be at least 1");
+    let client = Client::new(&args.server)?.with_api_key(args.api_key.clone());
+    let run = format!(
+        "{:x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_millis()
+    );
+    let ids: Vec<String> = (0..args.cases).map(|i| format!("CHK-{run}-{i}")).collect();
+
+    println!(
+        "creating {} cases in In Progress on {}",
+        ids.len(),
+        args.server
+    );
+    stream::iter(ids.clone())
+        .map(|id| {
+            let client = &client;
+            async move {
+                let new = NewCase {
+                    case_id: Some(id),
+                    title: Some("consistency check".into()),
+                    status: Some("In Progress".into()),
+                    ..Default::default()
+                };
+                client.create_case(&new).await.map(|_| ())
+            }
+        })
+        .buffer_unordered(PARALLEL)
+        .try_collect::<Vec<()>>()
+        .await
+        .context("creating the cases")?;
+    // Read them all once, as the seed's users did, so any cache holds the old status.
+    read_all(&client, &ids).await?;
+
+    let max = client
+        .settings()
+        .await
+        .ok()
+        .and_then(|s| {
+            s.get("Jobs.MaxItemsPerRequest")
+                .and_then(serde_json::Value::as_u64)
+        })
+        .unwrap_or(10_000) as usize;
+    let started = Instant::now();
+    let mut jobs = Vec::new();
+    for chunk in ids.chunks(max.max(1)) {
+        let updates = chunk
+            .iter()
+            .map(|id| BulkItem {
+                case_id: id.clone(),
+                status: Some(args.status.clone()),
+                ..Default::default()
+            })
+            .collect();
+        let req = BulkRequest {
+            updates,
+            options: BulkOptions::default(),
+        };
+        let accepted = client
+            .bulk_update(&req, None)
+            .await
+            .context("submitting the bulk update")?
+            .body;
+        jobs.push(accepted.job_id.context("the server returned no jobId")?);
+    }
+    let mut failed_items = 0;
+    for job in &jobs {
+        // Poll until completed; the server holds each poll until the job ends (long-poll).
+        loop {
+            let st = client.job_status(job, Some(30)).await?.body;
+            if st.is_finished() {
+                anyhow::ensure!(st.status == "completed", "job {job} ended {}", st.status);
+                failed_items += st.failed;
+                break;
+            }
+        }
+    }
+    let job_ms = started.elapsed().as_secs_f64() * 1000.0;
+
+    let read_started = Instant::now();
+    let statuses = read_all(&client, &ids).await?;
+    let read_ms = read_started.elapsed().as_secs_f64() * 1000.0;
+    let stale = statuses
+        .iter()
+        .filter(|s| !s.eq_ignore_ascii_case(&args.status))
+        .count();
+    let pct = stale as f64 * 100.0 / ids.len() as f64;
+
+    println!("jobs:        {} ({})", jobs.len(), jobs.join(", "));
+    println!("job time:    {job_ms:.1} ms from submit to completed");
+    println!(
+        "read time:   {read_ms:.1} ms to read all {} cases ({PARALLEL} in parallel)",
+        ids.len()
+    );
+    if failed_items > 0 {
+        println!(
+            "note:        {failed_items} items failed in the job (see its results); they count as stale"
+        );
+    }
+    if stale == 0 {
+        println!(
+            "stale reads: 0 of {} (0.0%): every case read {} once the job was completed",
+            ids.len(),
+            args.status
+        );
+    } else {
+        println!(
+            "stale reads: {stale} of {} ({pct:.1}%) still showed the old status after the job reported completed",
+            ids.len()
+        );
+    }
+    Ok(Report { stale })
+}
+
+async fn read_all(client: &Client, ids: &[String]) -> anyhow::Result<Vec<String>> {
+    stream::iter(ids.iter().cloned())
+        .map(|id| async move { client.get_case(&id).await.map(|r| r.body.status) })
+        .buffered(PARALLEL)
+        .try_collect()
+        .await
+        .context("reading the cases")
+}
