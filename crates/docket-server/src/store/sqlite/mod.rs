@@ -11,6 +11,7 @@ mod jobs;
 mod rows;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use anyhow::Context as _;
@@ -40,6 +41,42 @@ struct Inner {
     readers: Mutex<Vec<Connection>>,
     workflow: Arc<Workflow>,
     config: SqliteConfig,
+    /// Tells the checkpointer thread to stop when the store goes.
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// How often the background checkpointer copies the WAL into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Checkpoints the WAL from its own thread and connection, so no committing write ever
+/// waits for a checkpoint's `fsync`s (SQLite's automatic checkpoint runs inside the
+/// commit that crosses the threshold; the writer has it turned off). PASSIVE never
+/// blocks readers or the writer.
+fn spawn_checkpointer(
+    path: PathBuf,
+    config: SqliteConfig,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<()> {
+    let conn = open_conn(&path, &config)?;
+    std::thread::Builder::new()
+        .name("docket-checkpoint".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(CHECKPOINT_EVERY);
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::warn!(error = %e, "WAL checkpoint failed");
+                }
+            }
+            // Leave a small WAL behind on a clean stop.
+            let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        })?;
+    Ok(())
 }
 
 /// The file path named by a `sqlite:` URL: `sqlite://rel.db`, `sqlite:///abs.db`,
@@ -67,12 +104,17 @@ impl SqliteStore {
             let mut writer = open_conn(&path, &config)
                 .with_context(|| format!("opening SQLite database {}", path.display()))?;
             migrate(&mut writer).context("applying migrations")?;
+            writer.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
+            let stop = Arc::new(AtomicBool::new(false));
+            spawn_checkpointer(path.clone(), config.clone(), stop.clone())
+                .context("starting the WAL checkpointer")?;
             let inner = Inner {
                 path,
                 writer: Mutex::new(writer),
                 readers: Mutex::new(Vec::new()),
                 workflow,
                 config,
+                stop,
             };
             Ok(Self {
                 inner: Arc::new(inner),
