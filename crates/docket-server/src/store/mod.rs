@@ -5,6 +5,7 @@
 //! unit of work. Driver errors stop here, mapped to [`Error`].
 
 mod jobs;
+mod postgres;
 mod sqlite;
 
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use crate::domain::{
 };
 
 pub use jobs::*;
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 /// A store failure. Domain refusals are not store failures: they travel as
@@ -254,6 +256,40 @@ pub trait Store: Send + Sync + 'static {
     async fn redeliver(&self, job_id: &str, now: Timestamp) -> Result<DeliveryView>;
 }
 
+/// Turns `limit + 1` fetched rows into a page and the position to continue after.
+pub fn page_of<T>(mut rows: Vec<(i64, T)>, limit: u32) -> Paged<T> {
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next = if more {
+        rows.last().map(|(k, _)| *k)
+    } else {
+        None
+    };
+    Paged {
+        items: rows.into_iter().map(|(_, t)| t).collect(),
+        next,
+    }
+}
+
+/// Parses one stored bulk item into the change it asks for (shared by both backends, so
+/// an item means the same thing whichever store applies it).
+pub fn item_change(item: &str, wf: &Workflow) -> std::result::Result<CaseChange, ItemError> {
+    let item: docket_api::BulkItem = serde_json::from_str(item).map_err(|e| {
+        ItemError::Validation(vec![crate::domain::FieldError::new("item", &e.to_string())])
+    })?;
+    let patch = docket_api::CasePatch {
+        status: item.status,
+        status_reason: item.status_reason,
+        priority: item.priority,
+        assignee: item.assignee,
+        tags: item.tags,
+        fields: item.fields,
+        expected_version: item.expected_version,
+        ..Default::default()
+    };
+    CaseChange::parse(patch, wf).map_err(ItemError::Validation)
+}
+
 /// Opens the store named by `url` (`sqlite://path`, `sqlite:///abs/path`).
 pub async fn open(
     url: &str,
@@ -264,8 +300,8 @@ pub async fn open(
         let store = SqliteStore::open(url, workflow, sqlite).await?;
         Ok(Arc::new(store))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        anyhow::bail!("PostgreSQL is not supported by this build yet; use a sqlite:// URL")
+        Ok(Arc::new(PgStore::open(url, workflow, 16).await?))
     } else {
-        anyhow::bail!("unsupported database URL '{url}': expected sqlite://PATH")
+        anyhow::bail!("unsupported database URL '{url}': expected sqlite://PATH or postgres://…")
     }
 }

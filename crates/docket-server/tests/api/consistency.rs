@@ -94,190 +94,197 @@ async fn bulk_scenario(app: &TestApp) -> (Value, usize) {
     (done, n)
 }
 
-#[tokio::test]
-async fn default_settings_zero_stale_reads_after_completed() {
-    let app = spawn_app_with(|c| c.settings.chunk_size = 100).await;
-    let (_, stale) = bulk_scenario(&app).await;
-    assert_eq!(
-        stale, 0,
-        "stale reads after completed under default settings"
-    );
-    let hits = app.state.engine.cache.hits.load(Ordering::Relaxed);
-    assert!(
-        hits > 0,
-        "the readers never hit the cache, so the test proved nothing"
-    );
-}
-
-#[tokio::test]
-async fn deferred_mode_zero_stale_reads_after_completed() {
-    let app = spawn_app_with(|c| {
-        c.settings.chunk_size = 100;
-        c.settings.bulk_update_cache_invalidation =
-            docket_server::engine::settings::Invalidation::Deferred;
-    })
-    .await;
-    let (_, stale) = bulk_scenario(&app).await;
-    assert_eq!(stale, 0, "stale reads after completed in deferred mode");
-}
-
-#[tokio::test]
-async fn patch_by_case_is_read_back_fresh_with_a_hot_cache() {
-    let app = spawn_app_with(|_| {}).await;
-    let ids = cases(&app, 200).await;
-    warm(&app, &ids).await;
-    let (stop, readers) = hot_readers(&app, &ids);
-    for id in &ids {
-        let p = docket_api::CasePatch {
-            status: Some("Under Review".into()),
-            ..Default::default()
-        };
-        app.client.update_case(id, &p, None).await.unwrap();
-    }
-    assert_eq!(stale(&app, &ids, "Under Review", None).await, 0);
-    stop.store(true, Ordering::Relaxed);
-    for r in readers {
-        r.await.unwrap();
+backend_test! {
+    async fn default_settings_zero_stale_reads_after_completed() {
+        let app = spawn_app_with(|c| c.settings.chunk_size = 100).await;
+        let (_, stale) = bulk_scenario(&app).await;
+        assert_eq!(
+            stale, 0,
+            "stale reads after completed under default settings"
+        );
+        let hits = app.state.engine.cache.hits.load(Ordering::Relaxed);
+        assert!(
+            hits > 0,
+            "the readers never hit the cache, so the test proved nothing"
+        );
     }
 }
 
-#[tokio::test]
-async fn ttl_mode_is_stale_but_tokens_and_refresh_status_are_fresh() {
-    let app = spawn_app_with(|c| {
-        c.settings.bulk_update_cache_invalidation =
-            docket_server::engine::settings::Invalidation::Ttl;
-    })
-    .await;
-    let (done, stale_reads) = bulk_scenario(&app).await;
-    assert!(
-        stale_reads > 0,
-        "ttl mode with a warm cache showed no stale read: the check cannot fail"
-    );
-    let ids: Vec<String> = (0..N).map(|i| format!("K-{i}")).collect();
-    // A read carrying the job's token is fresh whatever the cache holds.
-    let token = done["consistencyToken"].as_str().unwrap();
-    assert_eq!(stale(&app, &ids, "Under Review", Some(token)).await, 0);
-    // refresh-status reads the store and, forced, drops the cached entries.
-    let (s, h, r) = app
-        .send_json(
-            "POST",
-            "/api/v1/cases/refresh-status",
-            &json!({"caseIds": ids, "forceCacheInvalidation": true}),
-        )
+backend_test! {
+    async fn deferred_mode_zero_stale_reads_after_completed() {
+        let app = spawn_app_with(|c| {
+            c.settings.chunk_size = 100;
+            c.settings.bulk_update_cache_invalidation =
+                docket_server::engine::settings::Invalidation::Deferred;
+        })
         .await;
-    assert_eq!(s, 200, "{r}");
-    assert!(h.get("x-consistency-token").is_some());
-    assert_eq!(r["invalidated"], N);
-    assert!(
-        r["cases"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|c| c["status"] == "Under Review")
-    );
-    assert_eq!(stale(&app, &ids, "Under Review", None).await, 0);
-}
-
-#[tokio::test]
-async fn refresh_status_reports_missing_ids_and_limits() {
-    let app = spawn_app_with(|c| c.settings.max_items_per_request = 3).await;
-    cases(&app, 2).await;
-    let (s, _, r) = app
-        .send_json(
-            "POST",
-            "/api/v1/cases/refresh-status",
-            &json!({"caseIds": ["K-0", "K-1", "NOPE"]}),
-        )
-        .await;
-    assert_eq!(s, 200);
-    assert_eq!(r["notFound"], json!(["NOPE"]));
-    assert_eq!(r["invalidated"], 0);
-    assert_eq!(r["cases"][0]["status"], "In Progress");
-    let (s, _, r) = app
-        .send_json(
-            "POST",
-            "/api/v1/cases/refresh-status",
-            &json!({"caseIds": ["a", "b", "c", "d"]}),
-        )
-        .await;
-    assert_eq!((s, r["code"].as_str()), (413, Some("payload_too_large")));
-}
-
-#[tokio::test]
-async fn settings_are_validated_and_apply_without_restart() {
-    let app = spawn_app_with(|c| {
-        c.settings.bulk_update_cache_invalidation =
-            docket_server::engine::settings::Invalidation::Ttl;
-    })
-    .await;
-    let (s, _, all) = app.raw("GET", "/api/v1/settings", None).await;
-    assert_eq!(s, 200);
-    for key in [
-        "CaseManagement.CacheTimeout",
-        "CaseManagement.BulkUpdateCacheInvalidation",
-        "CaseManagement.SyncStatusAfterBulkUpdate",
-        "Jobs.MaxItemsPerRequest",
-        "Jobs.ChunkSize",
-        "Jobs.Retention",
-    ] {
-        assert!(all.get(key).is_some(), "{key} missing from {all}");
+        let (_, stale) = bulk_scenario(&app).await;
+        assert_eq!(stale, 0, "stale reads after completed in deferred mode");
     }
-    let (s, _, b) = app
-        .send_json("PATCH", "/api/v1/settings", &json!({"Jobs.ChunkSize": 0}))
-        .await;
-    assert_eq!((s, b["code"].as_str()), (422, Some("validation_failed")));
-    assert_eq!(b["errors"][0]["field"], "Jobs.ChunkSize");
-    let (s, _, b) = app
-        .send_json(
-            "PATCH",
-            "/api/v1/settings",
-            &json!({"CaseManagement.BulkUpdateCacheInvalidation": "sometimes"}),
-        )
-        .await;
-    assert_eq!(
-        (s, b["errors"][0]["field"].as_str()),
-        (422, Some("CaseManagement.BulkUpdateCacheInvalidation"))
-    );
-    let (s, _, b) = app
-        .send_json("PATCH", "/api/v1/settings", &json!({"Cache.Size": 1}))
-        .await;
-    assert_eq!((s, b["code"].as_str()), (400, Some("unknown_field")));
-    assert_eq!(
-        app.raw("GET", "/api/v1/settings", None).await.2,
-        all,
-        "a refused change changed something"
-    );
-
-    // Legacy ttl mode with a warm cache is stale after a job...
-    let (_, stale_reads) = bulk_scenario(&app).await;
-    assert!(stale_reads > 0);
-    // ...until CacheTimeout is lowered: it takes effect at once, no restart.
-    let (s, _, b) = app
-        .send_json(
-            "PATCH",
-            "/api/v1/settings",
-            &json!({"CaseManagement.CacheTimeout": 1}),
-        )
-        .await;
-    assert_eq!(s, 200, "{b}");
-    assert_eq!(b["CaseManagement.CacheTimeout"], 1);
-    tokio::time::sleep(Duration::from_millis(1_100)).await;
-    let ids: Vec<String> = (0..N).map(|i| format!("K-{i}")).collect();
-    assert_eq!(stale(&app, &ids, "Under Review", None).await, 0);
 }
 
-#[tokio::test]
-async fn changed_settings_survive_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("keep.db").display());
-    let first = spawn_app_with(|c| c.database.url = url.clone()).await;
-    let (s, _, _) = first
-        .send_json("PATCH", "/api/v1/settings", &json!({"Jobs.ChunkSize": 42}))
+backend_test! {
+    async fn patch_by_case_is_read_back_fresh_with_a_hot_cache() {
+        let app = spawn_app_with(|_| {}).await;
+        let ids = cases(&app, 200).await;
+        warm(&app, &ids).await;
+        let (stop, readers) = hot_readers(&app, &ids);
+        for id in &ids {
+            let p = docket_api::CasePatch {
+                status: Some("Under Review".into()),
+                ..Default::default()
+            };
+            app.client.update_case(id, &p, None).await.unwrap();
+        }
+        assert_eq!(stale(&app, &ids, "Under Review", None).await, 0);
+        stop.store(true, Ordering::Relaxed);
+        for r in readers {
+            r.await.unwrap();
+        }
+    }
+}
+
+backend_test! {
+    async fn ttl_mode_is_stale_but_tokens_and_refresh_status_are_fresh() {
+        let app = spawn_app_with(|c| {
+            c.settings.bulk_update_cache_invalidation =
+                docket_server::engine::settings::Invalidation::Ttl;
+        })
         .await;
-    assert_eq!(s, 200);
-    let second = spawn_app_with(|c| c.database.url = url.clone()).await;
-    assert_eq!(
-        second.raw("GET", "/api/v1/settings", None).await.2["Jobs.ChunkSize"],
-        42
-    );
+        let (done, stale_reads) = bulk_scenario(&app).await;
+        assert!(
+            stale_reads > 0,
+            "ttl mode with a warm cache showed no stale read: the check cannot fail"
+        );
+        let ids: Vec<String> = (0..N).map(|i| format!("K-{i}")).collect();
+        // A read carrying the job's token is fresh whatever the cache holds.
+        let token = done["consistencyToken"].as_str().unwrap();
+        assert_eq!(stale(&app, &ids, "Under Review", Some(token)).await, 0);
+        // refresh-status reads the store and, forced, drops the cached entries.
+        let (s, h, r) = app
+            .send_json(
+                "POST",
+                "/api/v1/cases/refresh-status",
+                &json!({"caseIds": ids, "forceCacheInvalidation": true}),
+            )
+            .await;
+        assert_eq!(s, 200, "{r}");
+        assert!(h.get("x-consistency-token").is_some());
+        assert_eq!(r["invalidated"], N);
+        assert!(
+            r["cases"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|c| c["status"] == "Under Review")
+        );
+        assert_eq!(stale(&app, &ids, "Under Review", None).await, 0);
+    }
+}
+
+backend_test! {
+    async fn refresh_status_reports_missing_ids_and_limits() {
+        let app = spawn_app_with(|c| c.settings.max_items_per_request = 3).await;
+        cases(&app, 2).await;
+        let (s, _, r) = app
+            .send_json(
+                "POST",
+                "/api/v1/cases/refresh-status",
+                &json!({"caseIds": ["K-0", "K-1", "NOPE"]}),
+            )
+            .await;
+        assert_eq!(s, 200);
+        assert_eq!(r["notFound"], json!(["NOPE"]));
+        assert_eq!(r["invalidated"], 0);
+        assert_eq!(r["cases"][0]["status"], "In Progress");
+        let (s, _, r) = app
+            .send_json(
+                "POST",
+                "/api/v1/cases/refresh-status",
+                &json!({"caseIds": ["a", "b", "c", "d"]}),
+            )
+            .await;
+        assert_eq!((s, r["code"].as_str()), (413, Some("payload_too_large")));
+    }
+}
+
+backend_test! {
+    async fn settings_are_validated_and_apply_without_restart() {
+        let app = spawn_app_with(|c| {
+            c.settings.bulk_update_cache_invalidation =
+                docket_server::engine::settings::Invalidation::Ttl;
+        })
+        .await;
+        let (s, _, all) = app.raw("GET", "/api/v1/settings", None).await;
+        assert_eq!(s, 200);
+        for key in [
+            "CaseManagement.CacheTimeout",
+            "CaseManagement.BulkUpdateCacheInvalidation",
+            "CaseManagement.SyncStatusAfterBulkUpdate",
+            "Jobs.MaxItemsPerRequest",
+            "Jobs.ChunkSize",
+            "Jobs.Retention",
+        ] {
+            assert!(all.get(key).is_some(), "{key} missing from {all}");
+        }
+        let (s, _, b) = app
+            .send_json("PATCH", "/api/v1/settings", &json!({"Jobs.ChunkSize": 0}))
+            .await;
+        assert_eq!((s, b["code"].as_str()), (422, Some("validation_failed")));
+        assert_eq!(b["errors"][0]["field"], "Jobs.ChunkSize");
+        let (s, _, b) = app
+            .send_json(
+                "PATCH",
+                "/api/v1/settings",
+                &json!({"CaseManagement.BulkUpdateCacheInvalidation": "sometimes"}),
+            )
+            .await;
+        assert_eq!(
+            (s, b["errors"][0]["field"].as_str()),
+            (422, Some("CaseManagement.BulkUpdateCacheInvalidation"))
+        );
+        let (s, _, b) = app
+            .send_json("PATCH", "/api/v1/settings", &json!({"Cache.Size": 1}))
+            .await;
+        assert_eq!((s, b["code"].as_str()), (400, Some("unknown_field")));
+        assert_eq!(
+            app.raw("GET", "/api/v1/settings", None).await.2,
+            all,
+            "a refused change changed something"
+        );
+
+        // Legacy ttl mode with a warm cache is stale after a job...
+        let (_, stale_reads) = bulk_scenario(&app).await;
+        assert!(stale_reads > 0);
+        // ...until CacheTimeout is lowered: it takes effect at once, no restart.
+        let (s, _, b) = app
+            .send_json(
+                "PATCH",
+                "/api/v1/settings",
+                &json!({"CaseManagement.CacheTimeout": 1}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        assert_eq!(b["CaseManagement.CacheTimeout"], 1);
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+        let ids: Vec<String> = (0..N).map(|i| format!("K-{i}")).collect();
+        assert_eq!(stale(&app, &ids, "Under Review", None).await, 0);
+    }
+}
+
+backend_test! {
+    async fn changed_settings_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = crate::helpers::fresh_database_url(dir.path());
+        let first = spawn_app_with(|c| c.database.url = url.clone()).await;
+        let (s, _, _) = first
+            .send_json("PATCH", "/api/v1/settings", &json!({"Jobs.ChunkSize": 42}))
+            .await;
+        assert_eq!(s, 200);
+        let second = spawn_app_with(|c| c.database.url = url.clone()).await;
+        assert_eq!(
+            second.raw("GET", "/api/v1/settings", None).await.2["Jobs.ChunkSize"],
+            42
+        );
+    }
 }

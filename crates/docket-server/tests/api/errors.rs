@@ -36,254 +36,264 @@ async fn app_with_one_case() -> TestApp {
     app
 }
 
-#[tokio::test]
-async fn malformed_json_is_400_and_changes_nothing() {
-    let app = app_with_one_case().await;
-    fails_without_change(
-        &app,
-        "POST",
-        "/api/v1/cases",
-        Some(r#"{"title": "#),
-        400,
-        "malformed_json",
-    )
-    .await;
-    fails_without_change(
-        &app,
-        "PATCH",
-        "/api/v1/cases/CASE-000001",
-        Some("not json"),
-        400,
-        "malformed_json",
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn unknown_field_is_400_naming_it_and_changes_nothing() {
-    let app = app_with_one_case().await;
-    let (s, h, b) = app
-        .raw(
+backend_test! {
+    async fn malformed_json_is_400_and_changes_nothing() {
+        let app = app_with_one_case().await;
+        fails_without_change(
+            &app,
+            "POST",
+            "/api/v1/cases",
+            Some(r#"{"title": "#),
+            400,
+            "malformed_json",
+        )
+        .await;
+        fails_without_change(
+            &app,
             "PATCH",
             "/api/v1/cases/CASE-000001",
-            Some(r#"{"statuz":"Pending"}"#),
+            Some("not json"),
+            400,
+            "malformed_json",
         )
         .await;
-    assert_problem(s, &h, &b, 400, "unknown_field");
-    assert_eq!(b["errors"][0]["field"], "statuz");
-    fails_without_change(
-        &app,
-        "POST",
-        "/api/v1/cases",
-        Some(r#"{"title":"x","colour":"red"}"#),
-        400,
-        "unknown_field",
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn missing_case_is_404() {
-    let app = app_with_one_case().await;
-    let (s, h, b) = app.raw("GET", "/api/v1/cases/CASE-424242", None).await;
-    assert_problem(s, &h, &b, 404, "case_not_found");
-    let (s, h, b) = app.raw("GET", "/api/v1/cases/not%20an%20id", None).await;
-    assert_problem(s, &h, &b, 404, "case_not_found");
-    let (s, h, b) = app
-        .raw("GET", "/api/v1/cases/CASE-424242/history", None)
-        .await;
-    assert_problem(s, &h, &b, 404, "case_not_found");
-    fails_without_change(
-        &app,
-        "PATCH",
-        "/api/v1/cases/CASE-424242",
-        Some(r#"{"status":"Pending"}"#),
-        404,
-        "case_not_found",
-    )
-    .await;
-    let (s, h, b) = app.raw("GET", "/api/v1/nothing-here", None).await;
-    assert_problem(s, &h, &b, 404, "not_found");
-}
-
-#[tokio::test]
-async fn duplicate_case_id_is_409_case_exists() {
-    let app = app_with_one_case().await;
-    fails_without_change(
-        &app,
-        "POST",
-        "/api/v1/cases",
-        Some(r#"{"caseId":"CASE-000001","title":"again"}"#),
-        409,
-        "case_exists",
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn stale_if_match_is_412_and_changes_nothing() {
-    let app = app_with_one_case().await;
-    let patch = docket_api::CasePatch {
-        title: Some("moved on".into()),
-        ..Default::default()
-    };
-    app.client
-        .update_case("CASE-000001", &patch, None)
-        .await
-        .unwrap();
-    let before = app.snapshot("CASE-000001").await;
-    let res = app
-        .http
-        .patch(format!("{}/api/v1/cases/CASE-000001", app.base))
-        .header("content-type", "application/json")
-        .header("if-match", "\"1\"")
-        .body(r#"{"status":"Pending"}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 412);
-    let body: serde_json::Value = res.json().await.unwrap();
-    assert_eq!(body["code"], "version_conflict");
-    assert_eq!(app.snapshot("CASE-000001").await, before);
-    // The current ETag works.
-    let ok = app
-        .client
-        .update_case(
-            "CASE-000001",
-            &docket_api::CasePatch {
-                status: Some("Pending".into()),
-                ..Default::default()
-            },
-            Some(2),
-        )
-        .await;
-    assert_eq!(ok.unwrap().body.version, 3);
-}
-
-#[tokio::test]
-async fn oversized_body_is_413_and_changes_nothing() {
-    let app = spawn_app_with(|c| c.server.max_body_bytes = 4096).await;
-    app.create(json!({"title": "t"})).await;
-    let big = json!({"title": "x".repeat(10_000)}).to_string();
-    fails_without_change(
-        &app,
-        "POST",
-        "/api/v1/cases",
-        Some(&big),
-        413,
-        "payload_too_large",
-    )
-    .await;
-    let big_patch = json!({"description": "x".repeat(10_000)}).to_string();
-    fails_without_change(
-        &app,
-        "PATCH",
-        "/api/v1/cases/CASE-000001",
-        Some(&big_patch),
-        413,
-        "payload_too_large",
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn forbidden_transition_is_422_invalid_transition_and_changes_nothing() {
-    let app = app_with_one_case().await;
-    fails_without_change(
-        &app,
-        "PATCH",
-        "/api/v1/cases/CASE-000001",
-        Some(r#"{"status":"New"}"#),
-        422,
-        "invalid_transition",
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn invalid_values_are_422_naming_each_field() {
-    let app = app_with_one_case().await;
-    let (s, h, b) = app
-        .raw(
-            "PATCH",
-            "/api/v1/cases/CASE-000001",
-            Some(r#"{"status":"Nowhere","priority":"urgent"}"#),
-        )
-        .await;
-    assert_problem(s, &h, &b, 422, "validation_failed");
-    let fields: Vec<&str> = b["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
-    assert_eq!(fields, ["status", "priority"]);
-    fails_without_change(
-        &app,
-        "POST",
-        "/api/v1/cases",
-        Some(r#"{"description":"no title"}"#),
-        422,
-        "validation_failed",
-    )
-    .await;
-    fails_without_change(
-        &app,
-        "POST",
-        "/api/v1/cases",
-        Some(r#"{"title":"x","caseId":"bad id!"}"#),
-        422,
-        "validation_failed",
-    )
-    .await;
-    fails_without_change(
-        &app,
-        "POST",
-        "/api/v1/cases",
-        Some(r#"{"title":"x","status":"Closed"}"#),
-        422,
-        "validation_failed",
-    )
-    .await;
-    fails_without_change(
-        &app,
-        "PATCH",
-        "/api/v1/cases/CASE-000001",
-        Some(r#"{"title":5}"#),
-        422,
-        "validation_failed",
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn bad_query_parameters_are_400() {
-    let app = app_with_one_case().await;
-    for q in [
-        "limit=0",
-        "limit=100000",
-        "status=Nowhere",
-        "updatedSince=yesterday",
-        "cursor=zzz",
-        "bogus=1",
-    ] {
-        let (s, h, b) = app.raw("GET", &format!("/api/v1/cases?{q}"), None).await;
-        assert_eq!(s, 400, "{q}: {b}");
-        assert_eq!(h.get("content-type").unwrap(), "application/problem+json");
     }
 }
 
-#[tokio::test]
-async fn non_json_content_type_is_415() {
-    let app = app_with_one_case().await;
-    let res = app
-        .http
-        .post(format!("{}/api/v1/cases", app.base))
-        .header("content-type", "text/plain")
-        .body(r#"{"title":"x"}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 415);
-    assert_eq!(app.count_cases().await, 1);
+backend_test! {
+    async fn unknown_field_is_400_naming_it_and_changes_nothing() {
+        let app = app_with_one_case().await;
+        let (s, h, b) = app
+            .raw(
+                "PATCH",
+                "/api/v1/cases/CASE-000001",
+                Some(r#"{"statuz":"Pending"}"#),
+            )
+            .await;
+        assert_problem(s, &h, &b, 400, "unknown_field");
+        assert_eq!(b["errors"][0]["field"], "statuz");
+        fails_without_change(
+            &app,
+            "POST",
+            "/api/v1/cases",
+            Some(r#"{"title":"x","colour":"red"}"#),
+            400,
+            "unknown_field",
+        )
+        .await;
+    }
+}
+
+backend_test! {
+    async fn missing_case_is_404() {
+        let app = app_with_one_case().await;
+        let (s, h, b) = app.raw("GET", "/api/v1/cases/CASE-424242", None).await;
+        assert_problem(s, &h, &b, 404, "case_not_found");
+        let (s, h, b) = app.raw("GET", "/api/v1/cases/not%20an%20id", None).await;
+        assert_problem(s, &h, &b, 404, "case_not_found");
+        let (s, h, b) = app
+            .raw("GET", "/api/v1/cases/CASE-424242/history", None)
+            .await;
+        assert_problem(s, &h, &b, 404, "case_not_found");
+        fails_without_change(
+            &app,
+            "PATCH",
+            "/api/v1/cases/CASE-424242",
+            Some(r#"{"status":"Pending"}"#),
+            404,
+            "case_not_found",
+        )
+        .await;
+        let (s, h, b) = app.raw("GET", "/api/v1/nothing-here", None).await;
+        assert_problem(s, &h, &b, 404, "not_found");
+    }
+}
+
+backend_test! {
+    async fn duplicate_case_id_is_409_case_exists() {
+        let app = app_with_one_case().await;
+        fails_without_change(
+            &app,
+            "POST",
+            "/api/v1/cases",
+            Some(r#"{"caseId":"CASE-000001","title":"again"}"#),
+            409,
+            "case_exists",
+        )
+        .await;
+    }
+}
+
+backend_test! {
+    async fn stale_if_match_is_412_and_changes_nothing() {
+        let app = app_with_one_case().await;
+        let patch = docket_api::CasePatch {
+            title: Some("moved on".into()),
+            ..Default::default()
+        };
+        app.client
+            .update_case("CASE-000001", &patch, None)
+            .await
+            .unwrap();
+        let before = app.snapshot("CASE-000001").await;
+        let res = app
+            .http
+            .patch(format!("{}/api/v1/cases/CASE-000001", app.base))
+            .header("content-type", "application/json")
+            .header("if-match", "\"1\"")
+            .body(r#"{"status":"Pending"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 412);
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["code"], "version_conflict");
+        assert_eq!(app.snapshot("CASE-000001").await, before);
+        // The current ETag works.
+        let ok = app
+            .client
+            .update_case(
+                "CASE-000001",
+                &docket_api::CasePatch {
+                    status: Some("Pending".into()),
+                    ..Default::default()
+                },
+                Some(2),
+            )
+            .await;
+        assert_eq!(ok.unwrap().body.version, 3);
+    }
+}
+
+backend_test! {
+    async fn oversized_body_is_413_and_changes_nothing() {
+        let app = spawn_app_with(|c| c.server.max_body_bytes = 4096).await;
+        app.create(json!({"title": "t"})).await;
+        let big = json!({"title": "x".repeat(10_000)}).to_string();
+        fails_without_change(
+            &app,
+            "POST",
+            "/api/v1/cases",
+            Some(&big),
+            413,
+            "payload_too_large",
+        )
+        .await;
+        let big_patch = json!({"description": "x".repeat(10_000)}).to_string();
+        fails_without_change(
+            &app,
+            "PATCH",
+            "/api/v1/cases/CASE-000001",
+            Some(&big_patch),
+            413,
+            "payload_too_large",
+        )
+        .await;
+    }
+}
+
+backend_test! {
+    async fn forbidden_transition_is_422_invalid_transition_and_changes_nothing() {
+        let app = app_with_one_case().await;
+        fails_without_change(
+            &app,
+            "PATCH",
+            "/api/v1/cases/CASE-000001",
+            Some(r#"{"status":"New"}"#),
+            422,
+            "invalid_transition",
+        )
+        .await;
+    }
+}
+
+backend_test! {
+    async fn invalid_values_are_422_naming_each_field() {
+        let app = app_with_one_case().await;
+        let (s, h, b) = app
+            .raw(
+                "PATCH",
+                "/api/v1/cases/CASE-000001",
+                Some(r#"{"status":"Nowhere","priority":"urgent"}"#),
+            )
+            .await;
+        assert_problem(s, &h, &b, 422, "validation_failed");
+        let fields: Vec<&str> = b["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(fields, ["status", "priority"]);
+        fails_without_change(
+            &app,
+            "POST",
+            "/api/v1/cases",
+            Some(r#"{"description":"no title"}"#),
+            422,
+            "validation_failed",
+        )
+        .await;
+        fails_without_change(
+            &app,
+            "POST",
+            "/api/v1/cases",
+            Some(r#"{"title":"x","caseId":"bad id!"}"#),
+            422,
+            "validation_failed",
+        )
+        .await;
+        fails_without_change(
+            &app,
+            "POST",
+            "/api/v1/cases",
+            Some(r#"{"title":"x","status":"Closed"}"#),
+            422,
+            "validation_failed",
+        )
+        .await;
+        fails_without_change(
+            &app,
+            "PATCH",
+            "/api/v1/cases/CASE-000001",
+            Some(r#"{"title":5}"#),
+            422,
+            "validation_failed",
+        )
+        .await;
+    }
+}
+
+backend_test! {
+    async fn bad_query_parameters_are_400() {
+        let app = app_with_one_case().await;
+        for q in [
+            "limit=0",
+            "limit=100000",
+            "status=Nowhere",
+            "updatedSince=yesterday",
+            "cursor=zzz",
+            "bogus=1",
+        ] {
+            let (s, h, b) = app.raw("GET", &format!("/api/v1/cases?{q}"), None).await;
+            assert_eq!(s, 400, "{q}: {b}");
+            assert_eq!(h.get("content-type").unwrap(), "application/problem+json");
+        }
+    }
+}
+
+backend_test! {
+    async fn non_json_content_type_is_415() {
+        let app = app_with_one_case().await;
+        let res = app
+            .http
+            .post(format!("{}/api/v1/cases", app.base))
+            .header("content-type", "text/plain")
+            .body(r#"{"title":"x"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 415);
+        assert_eq!(app.count_cases().await, 1);
+    }
 }

@@ -14,6 +14,44 @@ pub struct TestApp {
     _dir: TempDir,
 }
 
+/// Which store a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+tokio::task_local! {
+    pub static BACKEND: Backend;
+}
+
+/// `DOCKET_TEST_DATABASE_URL`, when set.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("DOCKET_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// A fresh, empty database for the current backend: a new SQLite file in `dir`, or a new
+/// PostgreSQL schema.
+pub fn fresh_database_url(dir: &std::path::Path) -> String {
+    match BACKEND.try_with(|b| *b).unwrap_or(Backend::Sqlite) {
+        Backend::Sqlite => format!(
+            "sqlite://{}",
+            dir.join(format!("{}.db", docket_server::domain::random_hex(6)))
+                .display()
+        ),
+        Backend::Postgres => {
+            let base = postgres_url().unwrap();
+            let sep = if base.contains('?') { '&' } else { '?' };
+            format!(
+                "{base}{sep}schema=dkt_{}",
+                docket_server::domain::random_hex(8)
+            )
+        }
+    }
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
@@ -25,7 +63,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::default();
     config.server.bind = "127.0.0.1:0".into();
-    config.database.url = format!("sqlite://{}", dir.path().join("docket.db").display());
+    config.database.url = fresh_database_url(dir.path());
     tweak(&mut config);
     let server = Server::build(config).await.unwrap();
     let addr = server.local_addr().unwrap();

@@ -28,218 +28,224 @@ async fn status(app: &TestApp, id: &str) -> Value {
         .2
 }
 
-#[tokio::test]
-async fn cancel_mid_job_keeps_applied_items_and_cancels_the_rest() {
-    let app = spawn_app_with(|c| {
-        c.settings.chunk_size = 20;
-        c.settings.max_items_per_request = 20_000;
-    })
-    .await;
-    app.seed(5_000).await;
-    let job = submit(&app, &demo_updates(5_000, "Cancelled")).await;
-    // Wait until some chunks are applied, then cancel.
-    for _ in 0..2000 {
-        if status(&app, &job).await["processed"].as_u64().unwrap() > 0 {
-            break;
+backend_test! {
+    async fn cancel_mid_job_keeps_applied_items_and_cancels_the_rest() {
+        let app = spawn_app_with(|c| {
+            c.settings.chunk_size = 20;
+            c.settings.max_items_per_request = 20_000;
+        })
+        .await;
+        app.seed(5_000).await;
+        let job = submit(&app, &demo_updates(5_000, "Cancelled")).await;
+        // Wait until some chunks are applied, then cancel.
+        for _ in 0..2000 {
+            if status(&app, &job).await["processed"].as_u64().unwrap() > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
         }
-        tokio::time::sleep(Duration::from_millis(2)).await;
+        let (s, _, st) = app
+            .raw("POST", &format!("/api/v1/jobs/{job}/cancel"), None)
+            .await;
+        assert_eq!(s, 200, "{st}");
+        assert_eq!(st["status"], "cancelled");
+        let processed = st["processed"].as_u64().unwrap();
+        assert!(processed > 0 && processed < 5_000, "processed {processed}");
+        assert_eq!(st["cancelled"].as_u64().unwrap(), 5_000 - processed);
+        assert_eq!(st["outcome"], "partial");
+        let (_, _, cancelled) = app
+            .raw(
+                "GET",
+                &format!("/api/v1/jobs/{job}/results?outcome=cancelled&limit=1"),
+                None,
+            )
+            .await;
+        let first = cancelled["items"][0]["index"].as_u64().unwrap();
+        assert_eq!(
+            first, processed,
+            "items after the last applied chunk are cancelled"
+        );
+        // Applied items stay applied; the rest were not touched.
+        assert_eq!(
+            app.client
+                .get_case("CASE-000001")
+                .await
+                .unwrap()
+                .body
+                .status,
+            "Cancelled"
+        );
+        assert_eq!(
+            app.client
+                .get_case("CASE-005000")
+                .await
+                .unwrap()
+                .body
+                .version,
+            1
+        );
+        let (s, _, b) = app
+            .raw("POST", &format!("/api/v1/jobs/{job}/cancel"), None)
+            .await;
+        assert_eq!((s, b["code"].as_str()), (409, Some("job_finished")));
     }
-    let (s, _, st) = app
-        .raw("POST", &format!("/api/v1/jobs/{job}/cancel"), None)
-        .await;
-    assert_eq!(s, 200, "{st}");
-    assert_eq!(st["status"], "cancelled");
-    let processed = st["processed"].as_u64().unwrap();
-    assert!(processed > 0 && processed < 5_000, "processed {processed}");
-    assert_eq!(st["cancelled"].as_u64().unwrap(), 5_000 - processed);
-    assert_eq!(st["outcome"], "partial");
-    let (_, _, cancelled) = app
-        .raw(
-            "GET",
-            &format!("/api/v1/jobs/{job}/results?outcome=cancelled&limit=1"),
-            None,
-        )
-        .await;
-    let first = cancelled["items"][0]["index"].as_u64().unwrap();
-    assert_eq!(
-        first, processed,
-        "items after the last applied chunk are cancelled"
-    );
-    // Applied items stay applied; the rest were not touched.
-    assert_eq!(
-        app.client
-            .get_case("CASE-000001")
+}
+
+backend_test! {
+    async fn retry_failed_runs_a_new_job_with_only_the_failed_items() {
+        let app = spawn_app().await;
+        app.seed(3).await;
+        let body = json!({"updates": [
+            {"caseId": "CASE-000001", "priority": "Low"}, {"caseId": "LATE-1", "priority": "Low"}, {"caseId": "LATE-2", "priority": "Low"}
+        ], "options": {"waitForCompletion": true}});
+        let (_, _, job) = app
+            .send_json("PATCH", "/api/v1/cases/bulk-update", &body)
+            .await;
+        assert_eq!(job["failed"], 2);
+        let parent = job["jobId"].as_str().unwrap();
+        app.create(json!({"caseId": "LATE-1", "title": "t"})).await;
+        app.create(json!({"caseId": "LATE-2", "title": "t"})).await;
+        let (s, _, retry) = app
+            .raw("POST", &format!("/api/v1/jobs/{parent}/retry-failed"), None)
+            .await;
+        assert_eq!(s, 200, "{retry}");
+        assert_eq!(retry["queued"], 2);
+        let done = app.wait_job(retry["jobId"].as_str().unwrap()).await;
+        assert_eq!(done["outcome"], "succeeded");
+        assert_eq!(done["parentJobId"], parent);
+        assert_eq!(
+            app.client.get_case("LATE-2").await.unwrap().body.priority,
+            "Low"
+        );
+        let (s, _, b) = app
+            .raw(
+                "POST",
+                &format!(
+                    "/api/v1/jobs/{}/retry-failed",
+                    done["jobId"].as_str().unwrap()
+                ),
+                None,
+            )
+            .await;
+        assert_eq!((s, b["code"].as_str()), (422, Some("no_failed_items")));
+    }
+}
+
+backend_test! {
+    async fn long_poll_answers_when_the_job_ends() {
+        let app = spawn_app().await;
+        app.seed(200).await;
+        let job = submit(&app, &demo_updates(200, "Cancelled")).await;
+        let started = Instant::now();
+        let (s, h, st) = app
+            .raw(
+                "GET",
+                &format!("/api/v1/jobs/{job}/status?waitSeconds=20"),
+                None,
+            )
+            .await;
+        assert_eq!(s, 200);
+        assert_eq!(st["status"], "completed", "{st}");
+        assert!(h.get("retry-after").is_none());
+        assert!(started.elapsed() < Duration::from_secs(20));
+        let (_, _, full) = app.raw("GET", &format!("/api/v1/jobs/{job}"), None).await;
+        assert_eq!(full["results"].as_array().unwrap().len(), 50);
+        assert!(full["resultsNextCursor"].is_string());
+    }
+}
+
+backend_test! {
+    async fn sse_stream_ends_with_one_event_named_after_the_end_state() {
+        let app = spawn_app_with(|c| c.settings.chunk_size = 50).await;
+        app.seed(1_000).await;
+        let job = submit(&app, &demo_updates(1_000, "Cancelled")).await;
+        let res = app
+            .http
+            .get(format!("{}/api/v1/jobs/{job}/events", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 200);
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/event-stream")
+        );
+        let text = tokio::time::timeout(Duration::from_secs(60), res.text())
             .await
             .unwrap()
-            .body
-            .status,
-        "Cancelled"
-    );
-    assert_eq!(
-        app.client
-            .get_case("CASE-005000")
-            .await
-            .unwrap()
-            .body
-            .version,
-        1
-    );
-    let (s, _, b) = app
-        .raw("POST", &format!("/api/v1/jobs/{job}/cancel"), None)
-        .await;
-    assert_eq!((s, b["code"].as_str()), (409, Some("job_finished")));
-}
-
-#[tokio::test]
-async fn retry_failed_runs_a_new_job_with_only_the_failed_items() {
-    let app = spawn_app().await;
-    app.seed(3).await;
-    let body = json!({"updates": [
-        {"caseId": "CASE-000001", "priority": "Low"}, {"caseId": "LATE-1", "priority": "Low"}, {"caseId": "LATE-2", "priority": "Low"}
-    ], "options": {"waitForCompletion": true}});
-    let (_, _, job) = app
-        .send_json("PATCH", "/api/v1/cases/bulk-update", &body)
-        .await;
-    assert_eq!(job["failed"], 2);
-    let parent = job["jobId"].as_str().unwrap();
-    app.create(json!({"caseId": "LATE-1", "title": "t"})).await;
-    app.create(json!({"caseId": "LATE-2", "title": "t"})).await;
-    let (s, _, retry) = app
-        .raw("POST", &format!("/api/v1/jobs/{parent}/retry-failed"), None)
-        .await;
-    assert_eq!(s, 200, "{retry}");
-    assert_eq!(retry["queued"], 2);
-    let done = app.wait_job(retry["jobId"].as_str().unwrap()).await;
-    assert_eq!(done["outcome"], "succeeded");
-    assert_eq!(done["parentJobId"], parent);
-    assert_eq!(
-        app.client.get_case("LATE-2").await.unwrap().body.priority,
-        "Low"
-    );
-    let (s, _, b) = app
-        .raw(
-            "POST",
-            &format!(
-                "/api/v1/jobs/{}/retry-failed",
-                done["jobId"].as_str().unwrap()
-            ),
-            None,
-        )
-        .await;
-    assert_eq!((s, b["code"].as_str()), (422, Some("no_failed_items")));
-}
-
-#[tokio::test]
-async fn long_poll_answers_when_the_job_ends() {
-    let app = spawn_app().await;
-    app.seed(200).await;
-    let job = submit(&app, &demo_updates(200, "Cancelled")).await;
-    let started = Instant::now();
-    let (s, h, st) = app
-        .raw(
-            "GET",
-            &format!("/api/v1/jobs/{job}/status?waitSeconds=20"),
-            None,
-        )
-        .await;
-    assert_eq!(s, 200);
-    assert_eq!(st["status"], "completed", "{st}");
-    assert!(h.get("retry-after").is_none());
-    assert!(started.elapsed() < Duration::from_secs(20));
-    let (_, _, full) = app.raw("GET", &format!("/api/v1/jobs/{job}"), None).await;
-    assert_eq!(full["results"].as_array().unwrap().len(), 50);
-    assert!(full["resultsNextCursor"].is_string());
-}
-
-#[tokio::test]
-async fn sse_stream_ends_with_one_event_named_after_the_end_state() {
-    let app = spawn_app_with(|c| c.settings.chunk_size = 50).await;
-    app.seed(1_000).await;
-    let job = submit(&app, &demo_updates(1_000, "Cancelled")).await;
-    let res = app
-        .http
-        .get(format!("{}/api/v1/jobs/{job}/events", app.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 200);
-    assert!(
-        res.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/event-stream")
-    );
-    let text = tokio::time::timeout(Duration::from_secs(60), res.text())
-        .await
-        .unwrap()
-        .unwrap();
-    let events: Vec<&str> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("event: "))
-        .collect();
-    assert_eq!(events.last(), Some(&"completed"), "{text}");
-    assert_eq!(events.iter().filter(|e| **e == "completed").count(), 1);
-    assert!(events[..events.len() - 1].iter().all(|e| *e == "progress"));
-    let last_data = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("data: "))
-        .next_back()
-        .unwrap();
-    let last: Value = serde_json::from_str(last_data).unwrap();
-    assert_eq!(last["processed"], 1_000);
-}
-
-#[tokio::test]
-async fn finished_jobs_can_be_deleted_and_expire_after_retention() {
-    let app = spawn_app_with(|c| {
-        c.settings.retention = 1;
-        c.jobs.retention_sweep_ms = 100;
-    })
-    .await;
-    app.seed(2).await;
-    let a = submit(&app, &demo_updates(1, "Pending")).await;
-    app.wait_job(&a).await;
-    let (s, _, _) = app.raw("DELETE", &format!("/api/v1/jobs/{a}"), None).await;
-    assert_eq!(s, 204);
-    let (s, _, b) = app
-        .raw("GET", &format!("/api/v1/jobs/{a}/status"), None)
-        .await;
-    assert_eq!((s, b["code"].as_str()), (404, Some("job_not_found")));
-    let b_id = submit(&app, &demo_updates(2, "Open")).await;
-    app.wait_job(&b_id).await;
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
-    let (s, _, _) = app.raw("GET", &format!("/api/v1/jobs/{b_id}"), None).await;
-    assert_eq!(s, 404);
-    assert_eq!(app.job_count().await, 0);
-}
-
-#[tokio::test]
-async fn a_small_job_is_not_stuck_behind_a_big_one() {
-    let app = spawn_app_with(|c| {
-        c.settings.chunk_size = 100;
-        c.settings.max_items_per_request = 50_000;
-    })
-    .await;
-    app.seed(30_000).await;
-    let big = submit(&app, &demo_updates(30_000, "Cancelled")).await;
-    for _ in 0..2000 {
-        if status(&app, &big).await["status"] == "running" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
+            .unwrap();
+        let events: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("event: "))
+            .collect();
+        assert_eq!(events.last(), Some(&"completed"), "{text}");
+        assert_eq!(events.iter().filter(|e| **e == "completed").count(), 1);
+        assert!(events[..events.len() - 1].iter().all(|e| *e == "progress"));
+        let last_data = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .next_back()
+            .unwrap();
+        let last: Value = serde_json::from_str(last_data).unwrap();
+        assert_eq!(last["processed"], 1_000);
     }
-    let small: Vec<Value> = (29_901..=30_000)
-        .map(|i| json!({"caseId": format!("CASE-{i:06}"), "priority": "Critical"}))
-        .collect();
-    let small = submit(&app, &json!(small)).await;
-    let done = app.wait_job(&small).await;
-    assert_eq!(done["status"], "completed");
-    let big_now = status(&app, &big).await;
-    assert_eq!(
-        big_now["status"], "running",
-        "the big job finished first: {big_now}"
-    );
-    assert!(big_now["processed"].as_u64().unwrap() < 30_000);
+}
+
+backend_test! {
+    async fn finished_jobs_can_be_deleted_and_expire_after_retention() {
+        let app = spawn_app_with(|c| {
+            c.settings.retention = 1;
+            c.jobs.retention_sweep_ms = 100;
+        })
+        .await;
+        app.seed(2).await;
+        let a = submit(&app, &demo_updates(1, "Pending")).await;
+        app.wait_job(&a).await;
+        let (s, _, _) = app.raw("DELETE", &format!("/api/v1/jobs/{a}"), None).await;
+        assert_eq!(s, 204);
+        let (s, _, b) = app
+            .raw("GET", &format!("/api/v1/jobs/{a}/status"), None)
+            .await;
+        assert_eq!((s, b["code"].as_str()), (404, Some("job_not_found")));
+        let b_id = submit(&app, &demo_updates(2, "Open")).await;
+        app.wait_job(&b_id).await;
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        let (s, _, _) = app.raw("GET", &format!("/api/v1/jobs/{b_id}"), None).await;
+        assert_eq!(s, 404);
+        assert_eq!(app.job_count().await, 0);
+    }
+}
+
+backend_test! {
+    async fn a_small_job_is_not_stuck_behind_a_big_one() {
+        let app = spawn_app_with(|c| {
+            c.settings.chunk_size = 100;
+            c.settings.max_items_per_request = 50_000;
+        })
+        .await;
+        app.seed(30_000).await;
+        let big = submit(&app, &demo_updates(30_000, "Cancelled")).await;
+        for _ in 0..2000 {
+            if status(&app, &big).await["status"] == "running" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let small: Vec<Value> = (29_901..=30_000)
+            .map(|i| json!({"caseId": format!("CASE-{i:06}"), "priority": "Critical"}))
+            .collect();
+        let small = submit(&app, &json!(small)).await;
+        let done = app.wait_job(&small).await;
+        assert_eq!(done["status"], "completed");
+        let big_now = status(&app, &big).await;
+        assert_eq!(
+            big_now["status"], "running",
+            "the big job finished first: {big_now}"
+        );
+        assert!(big_now["processed"].as_u64().unwrap() < 30_000);
+    }
 }
 
 mod callbacks {
@@ -250,102 +256,103 @@ mod callbacks {
 
     const SECRET: &str = "test-callback-secret";
 
-    #[tokio::test]
-    async fn callback_is_retried_until_accepted_and_every_attempt_is_recorded() {
-        // A receiver that answers 500 twice, then 200, and checks each signature.
-        let seen: Arc<Mutex<Vec<(bool, String, Value)>>> = Arc::default();
-        let record = seen.clone();
-        let receiver = axum::Router::new().route(
-            "/hook",
-            axum::routing::post(move |headers: HeaderMap, body: Bytes| {
-                let record = record.clone();
-                async move {
-                    let sig = headers["x-docket-signature"].to_str().unwrap().to_owned();
-                    let ok = docket_server::engine::callbacks::verify(SECRET, &sig, &body);
-                    let delivery = headers["x-docket-delivery"].to_str().unwrap().to_owned();
-                    let mut r = record.lock().unwrap();
-                    r.push((ok, delivery, serde_json::from_slice(&body).unwrap()));
-                    if r.len() <= 2 {
-                        StatusCode::INTERNAL_SERVER_ERROR
-                    } else {
-                        StatusCode::OK
+    backend_test! {
+        async fn callback_is_retried_until_accepted_and_every_attempt_is_recorded() {
+            // A receiver that answers 500 twice, then 200, and checks each signature.
+            let seen: Arc<Mutex<Vec<(bool, String, Value)>>> = Arc::default();
+            let record = seen.clone();
+            let receiver = axum::Router::new().route(
+                "/hook",
+                axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+                    let record = record.clone();
+                    async move {
+                        let sig = headers["x-docket-signature"].to_str().unwrap().to_owned();
+                        let ok = docket_server::engine::callbacks::verify(SECRET, &sig, &body);
+                        let delivery = headers["x-docket-delivery"].to_str().unwrap().to_owned();
+                        let mut r = record.lock().unwrap();
+                        r.push((ok, delivery, serde_json::from_slice(&body).unwrap()));
+                        if r.len() <= 2 {
+                            StatusCode::INTERNAL_SERVER_ERROR
+                        } else {
+                            StatusCode::OK
+                        }
                     }
-                }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let hook = format!("http://{}/hook", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, receiver).await });
+                }),
+            );
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+            tokio::spawn(async move { axum::serve(listener, receiver).await });
 
-        let app = spawn_app_with(|c| {
-            c.callbacks.secret = Some(SECRET.into());
-            c.callbacks.initial_backoff_ms = 50;
-        })
-        .await;
-        app.seed(3).await;
-        let body = json!({"updates": [{"caseId": "CASE-000001", "status": "Pending"}], "options": {"callbackUrl": hook}});
-        let job = submit(&app, &body).await;
-        app.wait_job(&job).await;
-        let mut view = Value::Null;
-        for _ in 0..200 {
-            view = app
-                .raw("GET", &format!("/api/v1/jobs/{job}/callbacks"), None)
-                .await
-                .2;
-            if view["items"][0]["state"] == "delivered" {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        let d = &view["items"][0];
-        assert_eq!(d["state"], "delivered", "{view}");
-        assert_eq!(d["event"], "job.completed");
-        let codes: Vec<u64> = d["attempts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| a["statusCode"].as_u64().unwrap())
-            .collect();
-        assert_eq!(codes, [500, 500, 200]);
-        let seen = seen.lock().unwrap().clone();
-        assert_eq!(seen.len(), 3);
-        assert!(
-            seen.iter().all(|(ok, _, _)| *ok),
-            "a signature did not verify"
-        );
-        assert!(
-            seen.iter()
-                .all(|(_, id, _)| id == d["deliveryId"].as_str().unwrap()),
-            "one delivery id across retries"
-        );
-        assert_eq!(seen[2].2["event"], "job.completed");
-        assert_eq!(seen[2].2["job"]["jobId"], job.as_str());
-        assert_eq!(seen[2].2["job"]["status"], "completed");
-        // Redeliver sends it once more.
-        let (s, _, _) = app
-            .raw(
-                "POST",
-                &format!("/api/v1/jobs/{job}/callbacks/redeliver"),
-                None,
-            )
+            let app = spawn_app_with(|c| {
+                c.callbacks.secret = Some(SECRET.into());
+                c.callbacks.initial_backoff_ms = 50;
+            })
             .await;
-        assert_eq!(s, 202);
-        for _ in 0..200 {
-            view = app
-                .raw("GET", &format!("/api/v1/jobs/{job}/callbacks"), None)
-                .await
-                .2;
-            if view["items"][0]["attempts"].as_array().unwrap().len() == 4
-                && view["items"][0]["state"] == "delivered"
-            {
-                break;
+            app.seed(3).await;
+            let body = json!({"updates": [{"caseId": "CASE-000001", "status": "Pending"}], "options": {"callbackUrl": hook}});
+            let job = submit(&app, &body).await;
+            app.wait_job(&job).await;
+            let mut view = Value::Null;
+            for _ in 0..200 {
+                view = app
+                    .raw("GET", &format!("/api/v1/jobs/{job}/callbacks"), None)
+                    .await
+                    .2;
+                if view["items"][0]["state"] == "delivered" {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
             }
-            tokio::time::sleep(Duration::from_millis(25)).await;
+            let d = &view["items"][0];
+            assert_eq!(d["state"], "delivered", "{view}");
+            assert_eq!(d["event"], "job.completed");
+            let codes: Vec<u64> = d["attempts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["statusCode"].as_u64().unwrap())
+                .collect();
+            assert_eq!(codes, [500, 500, 200]);
+            let seen = seen.lock().unwrap().clone();
+            assert_eq!(seen.len(), 3);
+            assert!(
+                seen.iter().all(|(ok, _, _)| *ok),
+                "a signature did not verify"
+            );
+            assert!(
+                seen.iter()
+                    .all(|(_, id, _)| id == d["deliveryId"].as_str().unwrap()),
+                "one delivery id across retries"
+            );
+            assert_eq!(seen[2].2["event"], "job.completed");
+            assert_eq!(seen[2].2["job"]["jobId"], job.as_str());
+            assert_eq!(seen[2].2["job"]["status"], "completed");
+            // Redeliver sends it once more.
+            let (s, _, _) = app
+                .raw(
+                    "POST",
+                    &format!("/api/v1/jobs/{job}/callbacks/redeliver"),
+                    None,
+                )
+                .await;
+            assert_eq!(s, 202);
+            for _ in 0..200 {
+                view = app
+                    .raw("GET", &format!("/api/v1/jobs/{job}/callbacks"), None)
+                    .await
+                    .2;
+                if view["items"][0]["attempts"].as_array().unwrap().len() == 4
+                    && view["items"][0]["state"] == "delivered"
+                {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            assert_eq!(
+                view["items"][0]["attempts"].as_array().unwrap().len(),
+                4,
+                "{view}"
+            );
         }
-        assert_eq!(
-            view["items"][0]["attempts"].as_array().unwrap().len(),
-            4,
-            "{view}"
-        );
     }
 }

@@ -3,6 +3,31 @@
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
+/// Runs a test once on SQLite and once on PostgreSQL (when `DOCKET_TEST_DATABASE_URL` is
+/// set; otherwise the PostgreSQL run says it skipped). `spawn_app` picks the backend.
+macro_rules! backend_test {
+    (async fn $name:ident() $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                crate::helpers::BACKEND.scope(crate::helpers::Backend::Sqlite, async $body).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if crate::helpers::postgres_url().is_none() {
+                    eprintln!("skipped: DOCKET_TEST_DATABASE_URL is not set, so this PostgreSQL test did not run");
+                    return;
+                }
+                crate::helpers::BACKEND.scope(crate::helpers::Backend::Postgres, async $body).await
+            }
+        }
+    };
+}
+
 mod bulk;
 mod cases;
 mod concurrency;

@@ -5,143 +5,146 @@ use serde_json::json;
 
 use crate::helpers::{assert_problem, spawn_app};
 
-#[tokio::test]
-async fn tasks_are_created_listed_updated_and_counted_on_the_case() {
-    let app = spawn_app().await;
-    app.create(json!({"title": "t", "status": "Open"})).await;
-    let t = NewTask {
-        title: Some("Call back".into()),
-        assignee: Some("erin".into()),
-    };
-    let created = app.client.create_task("CASE-000001", &t).await.unwrap();
-    assert_eq!(created.status, 201);
-    assert_eq!(created.body.status, "open");
-    assert!(created.consistency_token.is_some());
-    app.client
-        .create_task(
-            "CASE-000001",
-            &NewTask {
-                title: Some("Docs".into()),
-                assignee: None,
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        app.client
-            .get_case("CASE-000001")
-            .await
-            .unwrap()
-            .body
-            .open_tasks,
-        2
-    );
-    let done = TaskPatch {
-        status: Some("done".into()),
-        ..Default::default()
-    };
-    let updated = app
-        .client
-        .update_task("CASE-000001", &created.body.task_id, &done)
-        .await
-        .unwrap();
-    assert_eq!(updated.body.status, "done");
-    assert_eq!(
-        app.client
-            .get_case("CASE-000001")
-            .await
-            .unwrap()
-            .body
-            .open_tasks,
-        1
-    );
-    let list = app
-        .client
-        .list_tasks("CASE-000001", &PageQuery::default())
-        .await
-        .unwrap();
-    assert_eq!(list.items.len(), 2);
-}
-
-#[tokio::test]
-async fn closing_a_case_closes_its_open_tasks() {
-    let app = spawn_app().await;
-    app.create(json!({"title": "t", "status": "Open"})).await;
-    for title in ["a", "b", "c"] {
+backend_test! {
+    async fn tasks_are_created_listed_updated_and_counted_on_the_case() {
+        let app = spawn_app().await;
+        app.create(json!({"title": "t", "status": "Open"})).await;
+        let t = NewTask {
+            title: Some("Call back".into()),
+            assignee: Some("erin".into()),
+        };
+        let created = app.client.create_task("CASE-000001", &t).await.unwrap();
+        assert_eq!(created.status, 201);
+        assert_eq!(created.body.status, "open");
+        assert!(created.consistency_token.is_some());
         app.client
             .create_task(
                 "CASE-000001",
                 &NewTask {
-                    title: Some(title.into()),
+                    title: Some("Docs".into()),
                     assignee: None,
                 },
             )
             .await
             .unwrap();
-    }
-    let close = CasePatch {
-        status: Some("Closed".into()),
-        ..Default::default()
-    };
-    let c = app
-        .client
-        .update_case("CASE-000001", &close, None)
-        .await
-        .unwrap()
-        .body;
-    assert_eq!(c.open_tasks, 0);
-    let (case, _, tasks) = app.snapshot("CASE-000001").await;
-    assert_eq!(case.open_tasks, 0);
-    assert!(tasks.iter().all(|t| t.status == "done"), "{tasks:?}");
-    // No new work on a closed case.
-    let (status, headers, body) = app
-        .raw(
-            "POST",
-            "/api/v1/cases/CASE-000001/tasks",
-            Some(r#"{"title":"late"}"#),
-        )
-        .await;
-    assert_problem(status, &headers, &body, 422, "validation_failed");
-}
-
-#[tokio::test]
-async fn task_errors_name_what_is_missing() {
-    let app = spawn_app().await;
-    app.create(json!({"title": "t"})).await;
-    let (s, h, b) = app
-        .raw("POST", "/api/v1/cases/NOPE/tasks", Some(r#"{"title":"x"}"#))
-        .await;
-    assert_problem(s, &h, &b, 404, "case_not_found");
-    let (s, h, b) = app
-        .raw(
-            "PATCH",
-            "/api/v1/cases/CASE-000001/tasks/TASK-999999",
-            Some(r#"{"status":"done"}"#),
-        )
-        .await;
-    assert_problem(s, &h, &b, 404, "task_not_found");
-    let (s, h, b) = app
-        .raw(
-            "POST",
-            "/api/v1/cases/CASE-000001/tasks",
-            Some(r#"{"title":""}"#),
-        )
-        .await;
-    assert_problem(s, &h, &b, 422, "validation_failed");
-    let (s, h, b) = app
-        .raw(
-            "POST",
-            "/api/v1/cases/CASE-000001/tasks",
-            Some(r#"{"title":"x","due":"soon"}"#),
-        )
-        .await;
-    assert_problem(s, &h, &b, 400, "unknown_field");
-    assert!(
-        app.client
+        assert_eq!(
+            app.client
+                .get_case("CASE-000001")
+                .await
+                .unwrap()
+                .body
+                .open_tasks,
+            2
+        );
+        let done = TaskPatch {
+            status: Some("done".into()),
+            ..Default::default()
+        };
+        let updated = app
+            .client
+            .update_task("CASE-000001", &created.body.task_id, &done)
+            .await
+            .unwrap();
+        assert_eq!(updated.body.status, "done");
+        assert_eq!(
+            app.client
+                .get_case("CASE-000001")
+                .await
+                .unwrap()
+                .body
+                .open_tasks,
+            1
+        );
+        let list = app
+            .client
             .list_tasks("CASE-000001", &PageQuery::default())
             .await
+            .unwrap();
+        assert_eq!(list.items.len(), 2);
+    }
+}
+
+backend_test! {
+    async fn closing_a_case_closes_its_open_tasks() {
+        let app = spawn_app().await;
+        app.create(json!({"title": "t", "status": "Open"})).await;
+        for title in ["a", "b", "c"] {
+            app.client
+                .create_task(
+                    "CASE-000001",
+                    &NewTask {
+                        title: Some(title.into()),
+                        assignee: None,
+                    },
+                )
+                .await
+                .unwrap();
+        }
+        let close = CasePatch {
+            status: Some("Closed".into()),
+            ..Default::default()
+        };
+        let c = app
+            .client
+            .update_case("CASE-000001", &close, None)
+            .await
             .unwrap()
-            .items
-            .is_empty()
-    );
+            .body;
+        assert_eq!(c.open_tasks, 0);
+        let (case, _, tasks) = app.snapshot("CASE-000001").await;
+        assert_eq!(case.open_tasks, 0);
+        assert!(tasks.iter().all(|t| t.status == "done"), "{tasks:?}");
+        // No new work on a closed case.
+        let (status, headers, body) = app
+            .raw(
+                "POST",
+                "/api/v1/cases/CASE-000001/tasks",
+                Some(r#"{"title":"late"}"#),
+            )
+            .await;
+        assert_problem(status, &headers, &body, 422, "validation_failed");
+    }
+}
+
+backend_test! {
+    async fn task_errors_name_what_is_missing() {
+        let app = spawn_app().await;
+        app.create(json!({"title": "t"})).await;
+        let (s, h, b) = app
+            .raw("POST", "/api/v1/cases/NOPE/tasks", Some(r#"{"title":"x"}"#))
+            .await;
+        assert_problem(s, &h, &b, 404, "case_not_found");
+        let (s, h, b) = app
+            .raw(
+                "PATCH",
+                "/api/v1/cases/CASE-000001/tasks/TASK-999999",
+                Some(r#"{"status":"done"}"#),
+            )
+            .await;
+        assert_problem(s, &h, &b, 404, "task_not_found");
+        let (s, h, b) = app
+            .raw(
+                "POST",
+                "/api/v1/cases/CASE-000001/tasks",
+                Some(r#"{"title":""}"#),
+            )
+            .await;
+        assert_problem(s, &h, &b, 422, "validation_failed");
+        let (s, h, b) = app
+            .raw(
+                "POST",
+                "/api/v1/cases/CASE-000001/tasks",
+                Some(r#"{"title":"x","due":"soon"}"#),
+            )
+            .await;
+        assert_problem(s, &h, &b, 400, "unknown_field");
+        assert!(
+            app.client
+                .list_tasks("CASE-000001", &PageQuery::default())
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        );
+    }
 }

@@ -577,17 +577,4 @@ fn closed_case(case: &Case) -> ItemError {
     )])
 }
 
-/// Turns `limit + 1` fetched rows into a page and the position to continue after.
-pub(super) fn page<T>(mut rows: Vec<(i64, T)>, limit: u32) -> Paged<T> {
-    let more = rows.len() > limit as usize;
-    rows.truncate(limit as usize);
-    let next = if more {
-        rows.last().map(|(k, _)| *k)
-    } else {
-        None
-    };
-    Paged {
-        items: rows.into_iter().map(|(_, t)| t).collect(),
-        next,
-    }
-}
+pub(super) use crate::store::page_of as page;

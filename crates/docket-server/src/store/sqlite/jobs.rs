@@ -7,8 +7,8 @@ use super::SqliteStore;
 use super::cases::{immediate, load_case, page, write_applied};
 use super::rows::next_commit;
 use crate::domain::{
-    CaseChange, CaseId, ChangeContext, FieldError, ItemError, ItemOutcome, Job, JobState,
-    Timestamp, Workflow, apply_change, random_hex,
+    CaseId, ChangeContext, ItemError, ItemOutcome, Job, JobState, Timestamp, Workflow,
+    apply_change, random_hex,
 };
 use crate::store::{
     ChunkResult, Claim, CommitSeq, ItemRecord, NewJob, Paged, Result, SubmitLimits, Submitted,
@@ -127,27 +127,12 @@ fn apply_item(
     ctx: &ChangeContext<'_>,
     commit: CommitSeq,
 ) -> Result<std::result::Result<(u64, bool), ItemError>> {
-    let invalid = |m: String| ItemError::Validation(vec![FieldError::new("item", &m)]);
     let Ok(id) = CaseId::parse(case_id) else {
         return Ok(Err(ItemError::CaseNotFound(case_id.to_owned())));
     };
-    let item: docket_api::BulkItem = match serde_json::from_str(item) {
-        Ok(i) => i,
-        Err(e) => return Ok(Err(invalid(e.to_string()))),
-    };
-    let patch = docket_api::CasePatch {
-        status: item.status,
-        status_reason: item.status_reason,
-        priority: item.priority,
-        assignee: item.assignee,
-        tags: item.tags,
-        fields: item.fields,
-        expected_version: item.expected_version,
-        ..Default::default()
-    };
-    let change = match CaseChange::parse(patch, wf) {
+    let change = match crate::store::item_change(item, wf) {
         Ok(c) => c,
-        Err(errs) => return Ok(Err(ItemError::Validation(errs))),
+        Err(e) => return Ok(Err(e)),
     };
     let Some((seq, case)) = load_case(tx, &id)? else {
         return Ok(Err(ItemError::CaseNotFound(case_id.to_owned())));

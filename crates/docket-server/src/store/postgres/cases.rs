@@ -1,0 +1,541 @@
+//! `Store` for PostgreSQL: cases, history, tasks, settings (jobs delegate to `jobs.rs`).
+
+use async_trait::async_trait;
+use sqlx::AssertSqlSafe;
+use sqlx::Row;
+
+use super::rows::{
+    CASE_COLUMNS, TASK_COLUMNS, case_from_row, history_from_row, insert_case, insert_task,
+    json_text, raise_counter, task_from_row, write_tags,
+};
+use super::{PgStore, Tx, counter, next_commit};
+use crate::domain::{
+    Applied, Case, CaseChange, CaseId, ChangeContext, FieldError, HistoryRecord, ItemError,
+    ItemOutcome, Job, JobState, NewCase, NewTask, Task, TaskChange, TaskId, TaskStatus, Timestamp,
+    apply_change,
+};
+use crate::store::{
+    Actor, Attempt, CaseFilter, ChunkResult, Claim, CommitSeq, Delivery, DeliveryView, Error,
+    ImportCase, ItemRecord, JobChange, NewJob, Paged, Result, Store, SubmitLimits, Submitted,
+    Updated, page_of,
+};
+
+/// Loads a case and locks its row for the rest of the transaction.
+pub(super) async fn load_case_for_update(tx: &mut Tx, id: &CaseId) -> Result<Option<(i64, Case)>> {
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {CASE_COLUMNS} FROM cases WHERE case_id = $1 FOR UPDATE"
+    )))
+    .bind(id.as_str())
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.as_ref().map(case_from_row).transpose()
+}
+
+async fn case_seq<'e, E: sqlx::PgExecutor<'e>>(ex: E, id: &CaseId) -> Result<Option<i64>> {
+    Ok(
+        sqlx::query_scalar("SELECT seq FROM cases WHERE case_id = $1")
+            .bind(id.as_str())
+            .fetch_optional(ex)
+            .await?,
+    )
+}
+
+/// Writes one applied change: the case row, its tags, its history, the task cascade.
+pub(super) async fn write_applied(
+    tx: &mut Tx,
+    seq: i64,
+    applied: &Applied,
+    commit: CommitSeq,
+) -> Result<()> {
+    let c = &applied.case;
+    sqlx::query(
+        "UPDATE cases SET title = $2, description = $3, status = $4, status_reason = $5, priority = $6, \
+         assignee = $7, tags = $8, fields = $9, open_tasks = $10, version = $11, updated_at = $12, commit_seq = $13 \
+         WHERE seq = $1",
+    )
+    .bind(seq)
+    .bind(&c.title)
+    .bind(&c.description)
+    .bind(c.status.as_str())
+    .bind(&c.status_reason)
+    .bind(c.priority.as_str())
+    .bind(&c.assignee)
+    .bind(json_text(&c.tags))
+    .bind(json_text(&c.fields))
+    .bind(i32::try_from(c.open_tasks).unwrap_or(i32::MAX))
+    .bind(i64::try_from(c.version).unwrap_or(i64::MAX))
+    .bind(c.updated_at.0)
+    .bind(commit.0)
+    .execute(&mut **tx)
+    .await?;
+    if applied.history.iter().any(|h| h.field == "tags") {
+        write_tags(tx, seq, &c.tags, true).await?;
+    }
+    for h in &applied.history {
+        sqlx::query(
+            "INSERT INTO case_history (case_seq, at, actor, field, from_value, to_value, job_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(seq)
+        .bind(h.at.0)
+        .bind(&h.actor)
+        .bind(&h.field)
+        .bind(json_text(&h.from))
+        .bind(json_text(&h.to))
+        .bind(&h.job_id)
+        .execute(&mut **tx)
+        .await?;
+    }
+    if applied.close_open_tasks {
+        sqlx::query("UPDATE tasks SET status = 'done', updated_at = $2 WHERE case_seq = $1 AND status = 'open'")
+            .bind(seq)
+            .bind(c.updated_at.0)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+fn closed_case(case: &Case) -> ItemError {
+    ItemError::Validation(vec![FieldError::new(
+        "caseId",
+        &format!(
+            "case {} is {}; its tasks cannot be opened",
+            case.id, case.status
+        ),
+    )])
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn schema_version(&self) -> Result<u32> {
+        let v: i32 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u32::try_from(v).unwrap_or(0))
+    }
+
+    async fn create_case(&self, new: NewCase, actor: Actor) -> Result<(Case, CommitSeq)> {
+        let mut tx = self.begin().await?;
+        // The commit row lock also serialises id generation.
+        let commit = next_commit(&mut tx).await?;
+        let id = match new.id.clone() {
+            Some(id) => {
+                if case_seq(&mut *tx, &id).await?.is_some() {
+                    return Err(Error::Conflict(format!("case {id} already exists")));
+                }
+                id
+            }
+            None => {
+                let mut n = u64::try_from(counter(&mut *tx, "case_number").await?).unwrap_or(0) + 1;
+                while case_seq(&mut *tx, &CaseId::generated(n)).await?.is_some() {
+                    n += 1;
+                }
+                CaseId::generated(n)
+            }
+        };
+        if let Some(n) = id.generated_number() {
+            raise_counter(&mut tx, "case_number", i64::try_from(n).unwrap_or(i64::MAX)).await?;
+        }
+        let case = new.into_case(id, actor.at);
+        insert_case(&mut tx, &case, commit)
+            .await
+            .map_err(|e| match e {
+                Error::Conflict(_) => Error::Conflict(format!("case {} already exists", case.id)),
+                e => e,
+            })?;
+        tx.commit().await?;
+        Ok((case, commit))
+    }
+
+    async fn get_case(&self, id: &CaseId) -> Result<Option<Case>> {
+        Ok(self.get_case_at(id).await?.0)
+    }
+
+    async fn get_case_at(&self, id: &CaseId) -> Result<(Option<Case>, CommitSeq)> {
+        let at = CommitSeq(counter(&self.pool, "commit").await?);
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {CASE_COLUMNS} FROM cases WHERE case_id = $1"
+        )))
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok((
+            row.as_ref().map(case_from_row).transpose()?.map(|(_, c)| c),
+            at,
+        ))
+    }
+
+    async fn get_cases(&self, ids: Vec<CaseId>) -> Result<(Vec<Case>, CommitSeq)> {
+        let at = CommitSeq(counter(&self.pool, "commit").await?);
+        let keys: Vec<&str> = ids.iter().map(CaseId::as_str).collect();
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {CASE_COLUMNS} FROM cases WHERE case_id = ANY($1)"
+        )))
+        .bind(&keys)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut found = rows.iter().map(case_from_row).collect::<Result<Vec<_>>>()?;
+        found.sort_by_key(|(_, c)| ids.iter().position(|i| *i == c.id));
+        Ok((found.into_iter().map(|(_, c)| c).collect(), at))
+    }
+
+    async fn current_commit(&self) -> Result<CommitSeq> {
+        Ok(CommitSeq(counter(&self.pool, "commit").await?))
+    }
+
+    async fn load_settings(&self) -> Result<serde_json::Map<String, serde_json::Value>> {
+        let rows = sqlx::query("SELECT key, value FROM settings")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = serde_json::Map::new();
+        for r in rows {
+            let v: String = r.try_get(1)?;
+            out.insert(
+                r.try_get(0)?,
+                serde_json::from_str(&v).unwrap_or(serde_json::Value::Null),
+            );
+        }
+        Ok(out)
+    }
+
+    async fn save_settings(
+        &self,
+        values: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        for (k, v) in &values {
+            sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+                .bind(k)
+                .bind(json_text(v))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_cases(&self, f: CaseFilter) -> Result<Paged<Case>> {
+        let sql = format!(
+            "SELECT {CASE_COLUMNS} FROM cases WHERE seq > $1 \
+             AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR assignee = $3) \
+             AND ($4::text IS NULL OR seq IN (SELECT case_seq FROM case_tags WHERE tag = $4)) \
+             AND ($5::bigint IS NULL OR updated_at >= $5) ORDER BY seq LIMIT $6"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(f.after.unwrap_or(0))
+            .bind(f.status.as_ref().map(|s| s.as_str().to_owned()))
+            .bind(&f.assignee)
+            .bind(&f.tag)
+            .bind(f.updated_since.map(|t| t.0))
+            .bind(i64::from(f.limit) + 1)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(page_of(
+            rows.iter().map(case_from_row).collect::<Result<_>>()?,
+            f.limit,
+        ))
+    }
+
+    async fn update_case(
+        &self,
+        id: &CaseId,
+        change: CaseChange,
+        actor: Actor,
+    ) -> Result<std::result::Result<Updated, ItemError>> {
+        let mut tx = self.begin().await?;
+        let Some((seq, case)) = load_case_for_update(&mut tx, id).await? else {
+            return Ok(Err(ItemError::CaseNotFound(id.to_string())));
+        };
+        let ctx = ChangeContext {
+            actor: &actor.name,
+            at: actor.at,
+            job_id: None,
+        };
+        let applied = match apply_change(&case, &change, &self.workflow, &ctx) {
+            Ok(a) => a,
+            Err(e) => return Ok(Err(e)),
+        };
+        let commit = if applied.changed() {
+            let commit = next_commit(&mut tx).await?;
+            write_applied(&mut tx, seq, &applied, commit).await?;
+            commit
+        } else {
+            CommitSeq(counter(&mut *tx, "commit").await?)
+        };
+        tx.commit().await?;
+        Ok(Ok(Updated { applied, commit }))
+    }
+
+    async fn history(
+        &self,
+        id: &CaseId,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Option<Paged<HistoryRecord>>> {
+        let Some(seq) = case_seq(&self.pool, id).await? else {
+            return Ok(None);
+        };
+        let rows = sqlx::query(
+            "SELECT id, at, actor, field, from_value, to_value, job_id FROM case_history \
+             WHERE case_seq = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+        )
+        .bind(seq)
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(Some(page_of(
+            rows.iter().map(history_from_row).collect::<Result<_>>()?,
+            limit,
+        )))
+    }
+
+    async fn create_task(
+        &self,
+        case: &CaseId,
+        task: NewTask,
+        actor: Actor,
+    ) -> Result<std::result::Result<(Task, CommitSeq), ItemError>> {
+        let mut tx = self.begin().await?;
+        let Some((seq, c)) = load_case_for_update(&mut tx, case).await? else {
+            return Ok(Err(ItemError::CaseNotFound(case.to_string())));
+        };
+        if self.workflow.is_terminal(&c.status) {
+            return Ok(Err(closed_case(&c)));
+        }
+        let commit = next_commit(&mut tx).await?;
+        let t = insert_task(
+            &mut tx,
+            seq,
+            case,
+            &task.title,
+            task.assignee.as_deref(),
+            actor.at,
+        )
+        .await?;
+        sqlx::query("UPDATE cases SET open_tasks = open_tasks + 1, commit_seq = $2 WHERE seq = $1")
+            .bind(seq)
+            .bind(commit.0)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Ok((t, commit)))
+    }
+
+    async fn list_tasks(
+        &self,
+        case: &CaseId,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Option<Paged<Task>>> {
+        let Some(seq) = case_seq(&self.pool, case).await? else {
+            return Ok(None);
+        };
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {TASK_COLUMNS} FROM tasks t JOIN cases c ON c.seq = t.case_seq \
+             WHERE t.case_seq = $1 AND t.seq > $2 ORDER BY t.seq LIMIT $3"
+        )))
+        .bind(seq)
+        .bind(after.unwrap_or(0))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(Some(page_of(
+            rows.iter().map(task_from_row).collect::<Result<_>>()?,
+            limit,
+        )))
+    }
+
+    async fn update_task(
+        &self,
+        case: &CaseId,
+        task: &TaskId,
+        change: TaskChange,
+        actor: Actor,
+    ) -> Result<std::result::Result<(Task, CommitSeq), ItemError>> {
+        let mut tx = self.begin().await?;
+        let Some((seq, c)) = load_case_for_update(&mut tx, case).await? else {
+            return Ok(Err(ItemError::CaseNotFound(case.to_string())));
+        };
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {TASK_COLUMNS} FROM tasks t JOIN cases c ON c.seq = t.case_seq WHERE t.task_id = $1 AND t.case_seq = $2"
+        )))
+        .bind(task.as_str())
+        .bind(seq)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((task_seq, mut t)) = row.as_ref().map(task_from_row).transpose()? else {
+            return Err(Error::NotFound);
+        };
+        let was = t.status;
+        if !change.apply(&mut t, actor.at) {
+            return Ok(Ok((t, CommitSeq(counter(&mut *tx, "commit").await?))));
+        }
+        if was == TaskStatus::Done
+            && t.status == TaskStatus::Open
+            && self.workflow.is_terminal(&c.status)
+        {
+            return Ok(Err(closed_case(&c)));
+        }
+        let commit = next_commit(&mut tx).await?;
+        sqlx::query("UPDATE tasks SET title = $2, status = $3, assignee = $4, updated_at = $5 WHERE seq = $1")
+            .bind(task_seq)
+            .bind(&t.title)
+            .bind(t.status.as_str())
+            .bind(&t.assignee)
+            .bind(t.updated_at.0)
+            .execute(&mut *tx)
+            .await?;
+        let delta: i32 = match (was, t.status) {
+            (TaskStatus::Open, TaskStatus::Done) => -1,
+            (TaskStatus::Done, TaskStatus::Open) => 1,
+            _ => 0,
+        };
+        sqlx::query(
+            "UPDATE cases SET open_tasks = open_tasks + $2, commit_seq = $3 WHERE seq = $1",
+        )
+        .bind(seq)
+        .bind(delta)
+        .bind(commit.0)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Ok((t, commit)))
+    }
+
+    async fn import_cases(&self, cases: Vec<ImportCase>) -> Result<CommitSeq> {
+        let mut tx = self.begin().await?;
+        let commit = next_commit(&mut tx).await?;
+        let mut max_n = 0;
+        for ImportCase { mut case, tasks } in cases {
+            case.open_tasks = u32::try_from(tasks.len()).unwrap_or(u32::MAX);
+            let seq = insert_case(&mut tx, &case, commit)
+                .await
+                .map_err(|e| match e {
+                    Error::Conflict(_) => {
+                        Error::Conflict(format!("case {} already exists", case.id))
+                    }
+                    e => e,
+                })?;
+            for t in &tasks {
+                insert_task(
+                    &mut tx,
+                    seq,
+                    &case.id,
+                    &t.title,
+                    t.assignee.as_deref(),
+                    case.created_at,
+                )
+                .await?;
+            }
+            max_n = max_n.max(case.id.generated_number().unwrap_or(0));
+        }
+        raise_counter(
+            &mut tx,
+            "case_number",
+            i64::try_from(max_n).unwrap_or(i64::MAX),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(commit)
+    }
+
+    async fn case_counter(&self) -> Result<u64> {
+        Ok(u64::try_from(counter(&self.pool, "case_number").await?).unwrap_or(0))
+    }
+
+    async fn count_cases(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM cases")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn submit_job(&self, job: NewJob, limits: SubmitLimits) -> Result<Submitted> {
+        self.submit_job_impl(job, limits).await
+    }
+
+    async fn get_job(&self, id: &str) -> Result<Option<Job>> {
+        self.get_job_impl(id).await
+    }
+
+    async fn list_jobs(
+        &self,
+        state: Option<JobState>,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Paged<Job>> {
+        self.list_jobs_impl(state, before, limit).await
+    }
+
+    async fn job_results(
+        &self,
+        id: &str,
+        outcome: Option<ItemOutcome>,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Option<Paged<ItemRecord>>> {
+        self.job_results_impl(id, outcome, after, limit).await
+    }
+
+    async fn runnable_jobs(&self, owner: &str, now: Timestamp, limit: u32) -> Result<Vec<String>> {
+        self.runnable_jobs_impl(owner, now, limit).await
+    }
+
+    async fn run_chunk(&self, job_id: &str, claim: Claim) -> Result<ChunkResult> {
+        self.run_chunk_impl(job_id, claim).await
+    }
+
+    async fn finish_job(&self, job_id: &str, now: Timestamp) -> Result<Option<Job>> {
+        self.finish_job_impl(job_id, now).await
+    }
+
+    async fn cancel_job(&self, id: &str, now: Timestamp) -> Result<JobChange> {
+        self.cancel_job_impl(id, now).await
+    }
+
+    async fn retry_failed(
+        &self,
+        id: &str,
+        new_id: &str,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<JobChange> {
+        self.retry_failed_impl(id, new_id, actor, now).await
+    }
+
+    async fn delete_job(&self, id: &str) -> Result<JobChange> {
+        self.delete_job_impl(id).await
+    }
+
+    async fn purge_jobs(&self, before: Timestamp, limit: u32) -> Result<u64> {
+        self.purge_jobs_impl(before, limit).await
+    }
+
+    async fn release_leases(&self, owner_prefix: Option<&str>) -> Result<()> {
+        self.release_leases_impl(owner_prefix).await
+    }
+
+    async fn due_deliveries(&self, now: Timestamp, limit: u32) -> Result<Vec<Delivery>> {
+        self.due_deliveries_impl(now, limit).await
+    }
+
+    async fn record_attempt(
+        &self,
+        delivery_id: &str,
+        attempt: Attempt,
+        next_attempt: Option<Timestamp>,
+    ) -> Result<()> {
+        self.record_attempt_impl(delivery_id, attempt, next_attempt)
+            .await
+    }
+
+    async fn deliveries(&self, job_id: &str) -> Result<Option<Vec<DeliveryView>>> {
+        self.deliveries_impl(job_id).await
+    }
+
+    async fn redeliver(&self, job_id: &str, now: Timestamp) -> Result<DeliveryView> {
+        self.redeliver_impl(job_id, now).await
+    }
+}

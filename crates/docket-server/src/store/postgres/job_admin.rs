@@ -1,0 +1,303 @@
+//! PostgreSQL: cancelling, retrying, deleting and purging jobs; leases; callbacks.
+
+use super::jobs::{end_job, insert_job, load_job, load_job_tx};
+use super::{PgStore, Tx};
+use crate::domain::{JobState, Timestamp};
+use crate::store::{Attempt, Delivery, DeliveryView, Error, JobChange, NewJob, Result};
+use sqlx::AssertSqlSafe;
+
+impl PgStore {
+    pub(super) async fn cancel_job_impl(&self, id: &str, now: Timestamp) -> Result<JobChange> {
+        let mut tx = self.begin().await?;
+        let seq: Option<i64> =
+            sqlx::query_scalar("SELECT seq FROM jobs WHERE job_id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(seq) = seq else {
+            return Ok(JobChange::NotFound);
+        };
+        let (_, job) = load_job_tx(&mut tx, id).await?.ok_or(Error::NotFound)?;
+        match job.state {
+            JobState::Queued => end_job(&mut tx, seq, JobState::Cancelled, now).await?,
+            JobState::Running => {
+                sqlx::query("UPDATE jobs SET cancel_requested = TRUE WHERE seq = $1")
+                    .bind(seq)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            _ => return Ok(JobChange::WrongState(job)),
+        }
+        let (_, job) = load_job_tx(&mut tx, id).await?.ok_or(Error::NotFound)?;
+        tx.commit().await?;
+        Ok(JobChange::Done(job))
+    }
+
+    pub(super) async fn retry_failed_impl(
+        &self,
+        id: &str,
+        new_id: &str,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<JobChange> {
+        let mut tx = self.begin().await?;
+        let Some((seq, job)) = load_job_tx(&mut tx, id).await? else {
+            return Ok(JobChange::NotFound);
+        };
+        if !job.state.is_finished() {
+            return Ok(JobChange::WrongState(job));
+        }
+        let filter = if job.atomic && job.state == JobState::Failed {
+            "outcome IS NOT NULL"
+        } else {
+            "outcome = 'failed'"
+        };
+        let items: Vec<(String, String)> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT case_id, item FROM job_items WHERE job_seq = $1 AND {filter} ORDER BY idx"
+        )))
+        .bind(seq)
+        .fetch_all(&mut *tx)
+        .await?;
+        if items.is_empty() {
+            return Ok(JobChange::NothingToDo(job));
+        }
+        let new = NewJob {
+            id: new_id.to_owned(),
+            items,
+            atomic: job.atomic,
+            callback_url: job.callback_url.clone(),
+            parent_id: Some(job.id.clone()),
+            idempotency: None,
+            actor: actor.to_owned(),
+            created_at: now,
+        };
+        insert_job(&mut tx, &new).await?;
+        let (_, created) = load_job_tx(&mut tx, new_id).await?.ok_or(Error::NotFound)?;
+        tx.commit().await?;
+        Ok(JobChange::Done(created))
+    }
+
+    pub(super) async fn delete_job_impl(&self, id: &str) -> Result<JobChange> {
+        let mut tx = self.begin().await?;
+        let Some((seq, job)) = load_job_tx(&mut tx, id).await? else {
+            return Ok(JobChange::NotFound);
+        };
+        if !job.state.is_finished() {
+            return Ok(JobChange::WrongState(job));
+        }
+        forget_job(&mut tx, seq).await?;
+        tx.commit().await?;
+        Ok(JobChange::Done(job))
+    }
+
+    pub(super) async fn purge_jobs_impl(&self, before: Timestamp, limit: u32) -> Result<u64> {
+        let mut tx = self.begin().await?;
+        let expired: Vec<i64> = sqlx::query_scalar(
+            "SELECT seq FROM jobs WHERE finished_at < $1 ORDER BY finished_at LIMIT 100 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(before.0)
+        .fetch_all(&mut *tx)
+        .await?;
+        for seq in &expired {
+            forget_job(&mut tx, *seq).await?;
+        }
+        let pending: Option<i64> = sqlx::query_scalar(
+            "SELECT job_seq FROM job_item_purges LIMIT 1 FOR UPDATE SKIP LOCKED",
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        let mut removed = 0;
+        if let Some(job_seq) = pending {
+            removed = sqlx::query(
+                "DELETE FROM job_items WHERE job_seq = $1 AND idx IN \
+                 (SELECT idx FROM job_items WHERE job_seq = $1 ORDER BY idx LIMIT $2)",
+            )
+            .bind(job_seq)
+            .bind(i64::from(limit))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if removed == 0 {
+                sqlx::query("DELETE FROM job_item_purges WHERE job_seq = $1")
+                    .bind(job_seq)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(expired.len() as u64 + removed)
+    }
+
+    pub(super) async fn release_leases_impl(&self, owner_prefix: Option<&str>) -> Result<()> {
+        sqlx::query(
+            "UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL \
+             WHERE state IN ('queued', 'running') AND ($1::text IS NULL OR lease_owner LIKE $1 || '%')",
+        )
+        .bind(owner_prefix)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(super) async fn due_deliveries_impl(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Delivery>> {
+        let rows: Vec<(String, String, String, String, i32, i64)> = sqlx::query_as(
+            "SELECT d.delivery_id, j.job_id, d.url, d.event, d.attempts, d.created_at \
+             FROM callback_deliveries d JOIN jobs j ON j.seq = d.job_seq \
+             WHERE d.state = 'pending' AND d.next_attempt_at <= $1 ORDER BY d.next_attempt_at LIMIT $2",
+        )
+        .bind(now.0)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, job_id, url, event, attempts, created)| Delivery {
+                id,
+                job_id,
+                url,
+                event,
+                attempts: u32::try_from(attempts).unwrap_or(0),
+                created_at: Timestamp(created),
+            })
+            .collect())
+    }
+
+    pub(super) async fn record_attempt_impl(
+        &self,
+        id: &str,
+        a: Attempt,
+        next: Option<Timestamp>,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let ok = a.status_code.is_some_and(|s| (200..300).contains(&s));
+        let attempt: Option<i32> = sqlx::query_scalar(
+            "UPDATE callback_deliveries SET attempts = attempts + 1, next_attempt_at = $2, \
+             state = CASE WHEN $3 THEN 'delivered' WHEN $2::bigint IS NULL THEN 'failed' ELSE 'pending' END \
+             WHERE delivery_id = $1 RETURNING attempts",
+        )
+        .bind(id)
+        .bind(next.map(|t| t.0))
+        .bind(ok)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(attempt) = attempt else {
+            return Ok(());
+        };
+        sqlx::query(
+            "INSERT INTO callback_attempts (delivery_id, attempt, at, status_code, error, duration_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(attempt)
+        .bind(a.at.0)
+        .bind(a.status_code.map(i32::from))
+        .bind(&a.error)
+        .bind(i64::try_from(a.duration_ms).unwrap_or(0))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn deliveries_impl(&self, job_id: &str) -> Result<Option<Vec<DeliveryView>>> {
+        let Some((seq, _)) = load_job(&self.pool, job_id).await? else {
+            return Ok(None);
+        };
+        let mut tx = self.begin().await?;
+        let views = delivery_views(&mut tx, seq).await?;
+        tx.commit().await?;
+        Ok(Some(views))
+    }
+
+    pub(super) async fn redeliver_impl(
+        &self,
+        job_id: &str,
+        now: Timestamp,
+    ) -> Result<DeliveryView> {
+        let mut tx = self.begin().await?;
+        let Some((seq, _)) = load_job_tx(&mut tx, job_id).await? else {
+            return Err(Error::NotFound);
+        };
+        let n = sqlx::query("UPDATE callback_deliveries SET state = 'pending', next_attempt_at = $2 WHERE job_seq = $1")
+            .bind(seq)
+            .bind(now.0)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(Error::NotFound);
+        }
+        let view = delivery_views(&mut tx, seq)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(Error::NotFound)?;
+        tx.commit().await?;
+        Ok(view)
+    }
+}
+
+async fn forget_job(tx: &mut Tx, seq: i64) -> Result<()> {
+    sqlx::query("DELETE FROM callback_attempts WHERE delivery_id IN (SELECT delivery_id FROM callback_deliveries WHERE job_seq = $1)")
+        .bind(seq)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM callback_deliveries WHERE job_seq = $1")
+        .bind(seq)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM jobs WHERE seq = $1")
+        .bind(seq)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("INSERT INTO job_item_purges (job_seq) VALUES ($1) ON CONFLICT DO NOTHING")
+        .bind(seq)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn delivery_views(tx: &mut Tx, job_seq: i64) -> Result<Vec<DeliveryView>> {
+    let rows: Vec<(String, String, String, String, Option<i64>)> = sqlx::query_as(
+        "SELECT delivery_id, url, event, state, next_attempt_at FROM callback_deliveries WHERE job_seq = $1",
+    )
+    .bind(job_seq)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut out = Vec::new();
+    for (id, url, event, state, next) in rows {
+        let attempts: Vec<(i64, Option<i32>, Option<String>, i64)> = sqlx::query_as(
+            "SELECT at, status_code, error, duration_ms FROM callback_attempts WHERE delivery_id = $1 ORDER BY id",
+        )
+        .bind(&id)
+        .fetch_all(&mut **tx)
+        .await?;
+        let attempts = attempts
+            .into_iter()
+            .map(|(at, code, error, ms)| Attempt {
+                at: Timestamp(at),
+                status_code: code.and_then(|c| u16::try_from(c).ok()),
+                error,
+                duration_ms: u64::try_from(ms).unwrap_or(0),
+            })
+            .collect();
+        let next_attempt_at = if state == "pending" {
+            next.map(Timestamp)
+        } else {
+            None
+        };
+        out.push(DeliveryView {
+            id,
+            url,
+            event,
+            state,
+            next_attempt_at,
+            attempts,
+        });
+    }
+    Ok(out)
+}

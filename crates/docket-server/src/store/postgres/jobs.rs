@@ -1,0 +1,604 @@
+//! PostgreSQL: durable jobs. A chunk is one transaction: claim the job (lease), lock the
+//! chunk's cases, apply the domain rules in memory, write everything set-based.
+
+use sqlx::AssertSqlSafe;
+use std::collections::HashMap;
+
+use super::cases::write_applied;
+use super::rows::{CASE_COLUMNS, JOB_COLUMNS, case_from_row, job_from_row, json_text};
+use super::{PgStore, Tx, next_commit};
+use crate::domain::{
+    Applied, Case, CaseId, ChangeContext, ItemError, ItemOutcome, Job, JobState, Timestamp,
+    apply_change, random_hex,
+};
+use crate::store::{
+    ChunkResult, Claim, CommitSeq, Error, ItemRecord, NewJob, Paged, Result, SubmitLimits,
+    Submitted, item_change, page_of,
+};
+
+/// Loads a job by id, with its queue position when queued.
+pub(super) async fn load_job<'e, E: sqlx::PgExecutor<'e> + Copy>(
+    ex: E,
+    id: &str,
+) -> Result<Option<(i64, Job)>> {
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {JOB_COLUMNS} FROM jobs WHERE job_id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(ex)
+    .await?;
+    let Some((seq, mut job)) = row.as_ref().map(job_from_row).transpose()? else {
+        return Ok(None);
+    };
+    if job.state == JobState::Queued {
+        let ahead: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM jobs WHERE state = 'queued' AND seq <= $1")
+                .bind(seq)
+                .fetch_one(ex)
+                .await?;
+        job.queue_position = Some(u64::try_from(ahead).unwrap_or(1));
+    }
+    Ok(Some((seq, job)))
+}
+
+/// `load_job` inside a transaction.
+pub(super) async fn load_job_tx(tx: &mut Tx, id: &str) -> Result<Option<(i64, Job)>> {
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {JOB_COLUMNS} FROM jobs WHERE job_id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some((seq, mut job)) = row.as_ref().map(job_from_row).transpose()? else {
+        return Ok(None);
+    };
+    if job.state == JobState::Queued {
+        let ahead: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM jobs WHERE state = 'queued' AND seq <= $1")
+                .bind(seq)
+                .fetch_one(&mut **tx)
+                .await?;
+        job.queue_position = Some(u64::try_from(ahead).unwrap_or(1));
+    }
+    Ok(Some((seq, job)))
+}
+
+pub(super) async fn insert_job(tx: &mut Tx, job: &NewJob) -> Result<i64> {
+    let (key, hash) = match &job.idempotency {
+        Some((k, h)) => (Some(k.as_str()), Some(h.as_str())),
+        None => (None, None),
+    };
+    let seq: i64 = sqlx::query_scalar(
+        "INSERT INTO jobs (job_id, state, total, atomic, callback_url, parent_job_id, actor, idempotency_key, \
+         request_hash, created_at) VALUES ($1, 'queued', $2, $3, $4, $5, $6, $7, $8, $9) RETURNING seq",
+    )
+    .bind(&job.id)
+    .bind(i64::try_from(job.items.len()).unwrap_or(i64::MAX))
+    .bind(job.atomic)
+    .bind(&job.callback_url)
+    .bind(&job.parent_id)
+    .bind(&job.actor)
+    .bind(key)
+    .bind(hash)
+    .bind(job.created_at.0)
+    .fetch_one(&mut **tx)
+    .await?;
+    // Set-based, in slices so one statement's arrays stay moderate.
+    for (n, slice) in job.items.chunks(10_000).enumerate() {
+        let base = (n * 10_000) as i64;
+        let idx: Vec<i64> = (0..slice.len() as i64).map(|i| base + i).collect();
+        let ids: Vec<&str> = slice.iter().map(|(c, _)| c.as_str()).collect();
+        let items: Vec<&str> = slice.iter().map(|(_, i)| i.as_str()).collect();
+        sqlx::query(
+            "INSERT INTO job_items (job_seq, idx, case_id, item) \
+             SELECT $1, u.idx, u.case_id, u.item FROM unnest($2::bigint[], $3::text[], $4::text[]) AS u(idx, case_id, item)",
+        )
+        .bind(seq)
+        .bind(&idx)
+        .bind(&ids)
+        .bind(&items)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(seq)
+}
+
+/// Moves a job to a final state and queues its callback, in the caller's transaction.
+/// Its consistency token becomes the store's current commit.
+pub(super) async fn end_job(tx: &mut Tx, seq: i64, state: JobState, now: Timestamp) -> Result<()> {
+    let url: Option<String> = sqlx::query_scalar(
+        "UPDATE jobs SET state = $2, finished_at = $3, lease_owner = NULL, lease_expires_at = NULL, \
+         last_commit_seq = (SELECT value FROM counters WHERE name = 'commit') WHERE seq = $1 RETURNING callback_url",
+    )
+    .bind(seq)
+    .bind(state.as_str())
+    .bind(now.0)
+    .fetch_one(&mut **tx)
+    .await?;
+    if let Some(url) = url {
+        sqlx::query(
+            "INSERT INTO callback_deliveries (delivery_id, job_seq, url, event, state, next_attempt_at, created_at) \
+             VALUES ($1, $2, $3, $4, 'pending', $5, $5)",
+        )
+        .bind(format!("dlv-{}", random_hex(10)))
+        .bind(seq)
+        .bind(url)
+        .bind(format!("job.{state}"))
+        .bind(now.0)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// `idx, case_id, outcome, error_code, error_detail, version` of `job_items`.
+type ResultRow = (
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+);
+
+/// Outcomes of a chunk, column by column, for one `unnest` update.
+#[derive(Default)]
+struct Outcomes {
+    idx: Vec<i64>,
+    outcome: Vec<&'static str>,
+    code: Vec<Option<String>>,
+    detail: Vec<Option<String>>,
+    version: Vec<Option<i64>>,
+}
+
+impl Outcomes {
+    fn push(&mut self, idx: i64, r: &std::result::Result<u64, ItemError>) {
+        self.idx.push(idx);
+        match r {
+            Ok(v) => {
+                self.outcome.push("succeeded");
+                self.code.push(None);
+                self.detail.push(None);
+                self.version.push(Some(i64::try_from(*v).unwrap_or(0)));
+            }
+            Err(e) => {
+                self.outcome.push("failed");
+                self.code.push(Some(e.code().to_owned()));
+                self.detail.push(Some(e.to_string()));
+                self.version.push(None);
+            }
+        }
+    }
+
+    fn push_not_applied(&mut self, idx: i64) {
+        self.idx.push(idx);
+        self.outcome.push("cancelled");
+        self.code
+            .push(Some(docket_api::codes::NOT_APPLIED.to_owned()));
+        self.detail.push(Some(
+            "not applied: another item of this atomic job failed".to_owned(),
+        ));
+        self.version.push(None);
+    }
+
+    async fn write(&self, tx: &mut Tx, job_seq: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE job_items j SET outcome = u.outcome, error_code = u.code, error_detail = u.detail, version = u.version \
+             FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS u(idx, outcome, code, detail, version) \
+             WHERE j.job_seq = $1 AND j.idx = u.idx",
+        )
+        .bind(job_seq)
+        .bind(&self.idx)
+        .bind(&self.outcome)
+        .bind(&self.code)
+        .bind(&self.detail)
+        .bind(&self.version)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+}
+
+/// Writes the applied changes of a chunk set-based: cases, tags, history, task cascade.
+async fn write_chunk(tx: &mut Tx, applied: &[(i64, Applied)], commit: CommitSeq) -> Result<()> {
+    if applied.is_empty() {
+        return Ok(());
+    }
+    if applied.len() == 1 {
+        return write_applied(tx, applied[0].0, &applied[0].1, commit).await;
+    }
+    let col = |f: &dyn Fn(&Case) -> Option<String>| {
+        applied.iter().map(|(_, a)| f(&a.case)).collect::<Vec<_>>()
+    };
+    let seqs: Vec<i64> = applied.iter().map(|(s, _)| *s).collect();
+    sqlx::query(
+        "UPDATE cases c SET title = u.title, description = u.description, status = u.status, \
+         status_reason = u.status_reason, priority = u.priority, assignee = u.assignee, tags = u.tags, \
+         fields = u.fields, open_tasks = u.open_tasks, version = u.version, updated_at = u.updated_at, commit_seq = $13 \
+         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], \
+         $9::text[], $10::int[], $11::bigint[], $12::bigint[]) \
+         AS u(seq, title, description, status, status_reason, priority, assignee, tags, fields, open_tasks, version, updated_at) \
+         WHERE c.seq = u.seq",
+    )
+    .bind(&seqs)
+    .bind(col(&|c| Some(c.title.clone())))
+    .bind(col(&|c| Some(c.description.clone())))
+    .bind(col(&|c| Some(c.status.to_string())))
+    .bind(col(&|c| c.status_reason.clone()))
+    .bind(col(&|c| Some(c.priority.to_string())))
+    .bind(col(&|c| c.assignee.clone()))
+    .bind(col(&|c| Some(json_text(&c.tags))))
+    .bind(col(&|c| Some(json_text(&c.fields))))
+    .bind(applied.iter().map(|(_, a)| i32::try_from(a.case.open_tasks).unwrap_or(0)).collect::<Vec<_>>())
+    .bind(applied.iter().map(|(_, a)| i64::try_from(a.case.version).unwrap_or(0)).collect::<Vec<_>>())
+    .bind(applied.iter().map(|(_, a)| a.case.updated_at.0).collect::<Vec<_>>())
+    .bind(commit.0)
+    .execute(&mut **tx)
+    .await?;
+    let retagged: Vec<(i64, &Applied)> = applied
+        .iter()
+        .filter(|(_, a)| a.history.iter().any(|h| h.field == "tags"))
+        .map(|(s, a)| (*s, a))
+        .collect();
+    if !retagged.is_empty() {
+        let seqs: Vec<i64> = retagged.iter().map(|(s, _)| *s).collect();
+        sqlx::query("DELETE FROM case_tags WHERE case_seq = ANY($1)")
+            .bind(&seqs)
+            .execute(&mut **tx)
+            .await?;
+        let (mut tag, mut seq) = (Vec::new(), Vec::new());
+        for (s, a) in &retagged {
+            for t in &a.case.tags {
+                tag.push(t.clone());
+                seq.push(*s);
+            }
+        }
+        sqlx::query("INSERT INTO case_tags (tag, case_seq) SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT DO NOTHING")
+            .bind(&tag)
+            .bind(&seq)
+            .execute(&mut **tx)
+            .await?;
+    }
+    let (mut hs, mut at, mut actor, mut field, mut from, mut to, mut job) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
+    for (s, a) in applied {
+        for h in &a.history {
+            hs.push(*s);
+            at.push(h.at.0);
+            actor.push(h.actor.clone());
+            field.push(h.field.clone());
+            from.push(json_text(&h.from));
+            to.push(json_text(&h.to));
+            job.push(h.job_id.clone());
+        }
+    }
+    sqlx::query(
+        "INSERT INTO case_history (case_seq, at, actor, field, from_value, to_value, job_id) \
+         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])",
+    )
+    .bind(&hs)
+    .bind(&at)
+    .bind(&actor)
+    .bind(&field)
+    .bind(&from)
+    .bind(&to)
+    .bind(&job)
+    .execute(&mut **tx)
+    .await?;
+    let closing: Vec<i64> = applied
+        .iter()
+        .filter(|(_, a)| a.close_open_tasks)
+        .map(|(s, _)| *s)
+        .collect();
+    if !closing.is_empty() {
+        let now = applied[0].1.case.updated_at.0;
+        sqlx::query("UPDATE tasks SET status = 'done', updated_at = $2 WHERE case_seq = ANY($1) AND status = 'open'")
+            .bind(&closing)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+impl PgStore {
+    pub(super) async fn submit_job_impl(
+        &self,
+        job: NewJob,
+        limits: SubmitLimits,
+    ) -> Result<Submitted> {
+        let mut tx = self.begin().await?;
+        if let Some((key, hash)) = &job.idempotency {
+            // Serialise submissions of one key across nodes.
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+            let found: Option<(i64, String, i64, String)> = sqlx::query_as(
+                "SELECT seq, request_hash, created_at, job_id FROM jobs WHERE idempotency_key = $1",
+            )
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some((seq, old_hash, created, job_id)) = found {
+                if created >= limits.idempotency_since.0 {
+                    if &old_hash != hash {
+                        return Ok(Submitted::KeyReused);
+                    }
+                    let (_, original) = load_job_tx(&mut tx, &job_id)
+                        .await?
+                        .ok_or(Error::NotFound)?;
+                    return Ok(Submitted::Replayed(original));
+                }
+                sqlx::query("UPDATE jobs SET idempotency_key = NULL WHERE seq = $1")
+                    .bind(seq)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        let queued: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(SUM(total - processed), 0)::bigint FROM jobs WHERE state IN ('queued', 'running')",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        let queued = u64::try_from(queued).unwrap_or(0);
+        if queued + job.items.len() as u64 > limits.max_queued_items {
+            return Ok(Submitted::QueueFull { queued });
+        }
+        insert_job(&mut tx, &job).await?;
+        let (_, created) = load_job_tx(&mut tx, &job.id)
+            .await?
+            .ok_or(Error::NotFound)?;
+        tx.commit().await?;
+        Ok(Submitted::Created(created))
+    }
+
+    pub(super) async fn get_job_impl(&self, id: &str) -> Result<Option<Job>> {
+        Ok(load_job(&self.pool, id).await?.map(|(_, j)| j))
+    }
+
+    pub(super) async fn list_jobs_impl(
+        &self,
+        state: Option<JobState>,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Paged<Job>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE seq < $1 AND ($2::text IS NULL OR state = $2) ORDER BY seq DESC LIMIT $3"
+        )))
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(state.map(JobState::as_str))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(page_of(
+            rows.iter().map(job_from_row).collect::<Result<_>>()?,
+            limit,
+        ))
+    }
+
+    pub(super) async fn job_results_impl(
+        &self,
+        id: &str,
+        outcome: Option<ItemOutcome>,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Option<Paged<ItemRecord>>> {
+        let Some((seq, job)) = load_job(&self.pool, id).await? else {
+            return Ok(None);
+        };
+        let pending_are_cancelled = job.state == JobState::Cancelled;
+        let filter = match (outcome, pending_are_cancelled) {
+            (None, true) => "TRUE",
+            (None, false) => "outcome IS NOT NULL",
+            (Some(ItemOutcome::Cancelled), true) => "(outcome IS NULL OR outcome = 'cancelled')",
+            (Some(ItemOutcome::Cancelled), false) => "outcome = 'cancelled'",
+            (Some(ItemOutcome::Failed), _) => "outcome = 'failed'",
+            (Some(ItemOutcome::Succeeded), _) => "outcome = 'succeeded'",
+        };
+        let rows: Vec<ResultRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT idx, case_id, outcome, error_code, error_detail, version FROM job_items \
+             WHERE job_seq = $1 AND idx > $2 AND {filter} ORDER BY idx LIMIT $3"
+        )))
+        .bind(seq)
+        .bind(after.unwrap_or(-1))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows
+            .into_iter()
+            .map(|(idx, case_id, outcome, code, detail, version)| {
+                let rec = ItemRecord {
+                    index: u64::try_from(idx).unwrap_or(0),
+                    case_id,
+                    outcome: outcome
+                        .and_then(|o| o.parse().ok())
+                        .unwrap_or(ItemOutcome::Cancelled),
+                    error: code.map(|c| (c, detail.unwrap_or_default())),
+                    version: version.map(|v| u64::try_from(v).unwrap_or(0)),
+                };
+                (idx, rec)
+            })
+            .collect();
+        Ok(Some(page_of(items, limit)))
+    }
+
+    pub(super) async fn runnable_jobs_impl(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT job_id FROM jobs WHERE state IN ('queued', 'running') \
+             AND (lease_owner IS NULL OR lease_owner = $1 OR lease_expires_at < $2) \
+             ORDER BY last_worked_at NULLS FIRST, seq LIMIT $3",
+        )
+        .bind(owner)
+        .bind(now.0)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub(super) async fn run_chunk_impl(&self, job_id: &str, claim: Claim) -> Result<ChunkResult> {
+        let mut tx = self.begin().await?;
+        // SKIP LOCKED: a job another node is claiming right now is not waited for.
+        let claimed: Option<(i64, bool, bool, i64, String, i64, i64)> = sqlx::query_as(
+            "UPDATE jobs SET state = 'running', started_at = COALESCE(started_at, $3), lease_owner = $2, \
+             lease_expires_at = $4, last_worked_at = $3 \
+             WHERE seq = (SELECT seq FROM jobs WHERE job_id = $1 AND state IN ('queued', 'running') \
+                 AND (lease_owner IS NULL OR lease_owner = $2 OR lease_expires_at < $3) FOR UPDATE SKIP LOCKED) \
+             RETURNING seq, cancel_requested, atomic, next_index, actor, total, processed",
+        )
+        .bind(job_id)
+        .bind(&claim.owner)
+        .bind(claim.now.0)
+        .bind(claim.lease_until.0)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((seq, cancel, atomic, next_index, actor, total, processed)) = claimed else {
+            return Ok(ChunkResult::NotClaimed);
+        };
+        if processed >= total {
+            tx.commit().await?;
+            return Ok(ChunkResult::Drained);
+        }
+        if cancel {
+            end_job(&mut tx, seq, JobState::Cancelled, claim.now).await?;
+            let (_, job) = load_job_tx(&mut tx, job_id).await?.ok_or(Error::NotFound)?;
+            tx.commit().await?;
+            return Ok(ChunkResult::Ended(job));
+        }
+        let limit = if atomic {
+            total
+        } else {
+            i64::from(claim.chunk_size.max(1))
+        };
+        let items: Vec<(i64, String, String)> =
+            sqlx::query_as("SELECT idx, case_id, item FROM job_items WHERE job_seq = $1 AND idx >= $2 ORDER BY idx LIMIT $3")
+                .bind(seq)
+                .bind(next_index)
+                .bind(limit)
+                .fetch_all(&mut *tx)
+                .await?;
+        // Lock the chunk's cases in one statement (in id order, so chunks never deadlock).
+        let mut ids: Vec<&str> = items.iter().map(|(_, c, _)| c.as_str()).collect();
+        ids.sort_unstable();
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {CASE_COLUMNS} FROM cases WHERE case_id = ANY($1) ORDER BY case_id FOR UPDATE"
+        )))
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut cases: HashMap<String, (i64, Case)> = HashMap::with_capacity(rows.len());
+        for r in &rows {
+            let (s, c) = case_from_row(r)?;
+            cases.insert(c.id.as_str().to_owned(), (s, c));
+        }
+        let commit = next_commit(&mut tx).await?;
+        let ctx = ChangeContext {
+            actor: &actor,
+            at: claim.now,
+            job_id: Some(job_id),
+        };
+        let mut outcomes = Outcomes::default();
+        let mut applied = Vec::new();
+        let mut results = Vec::with_capacity(items.len());
+        for (idx, case_id, item) in &items {
+            let r = match (CaseId::parse(case_id), cases.get(case_id.as_str())) {
+                (Ok(_), Some((s, case))) => item_change(item, &self.workflow)
+                    .and_then(|change| apply_change(case, &change, &self.workflow, &ctx))
+                    .map(|a| {
+                        let v = a.case.version;
+                        if a.changed() {
+                            applied.push((*s, a));
+                        }
+                        v
+                    }),
+                _ => Err(ItemError::CaseNotFound(case_id.clone())),
+            };
+            results.push((*idx, r));
+        }
+        let failed = results.iter().filter(|(_, r)| r.is_err()).count() as i64;
+        if atomic && failed > 0 {
+            tx.rollback().await?;
+            let mut tx = self.begin().await?;
+            let mut outcomes = Outcomes::default();
+            for (idx, r) in &results {
+                match r {
+                    Err(_) => outcomes.push(*idx, r),
+                    Ok(_) => outcomes.push_not_applied(*idx),
+                }
+            }
+            outcomes.write(&mut tx, seq).await?;
+            sqlx::query(
+                "UPDATE jobs SET processed = total, failed = $2, succeeded = 0 WHERE seq = $1",
+            )
+            .bind(seq)
+            .bind(failed)
+            .execute(&mut *tx)
+            .await?;
+            end_job(&mut tx, seq, JobState::Failed, claim.now).await?;
+            let (_, job) = load_job_tx(&mut tx, job_id).await?.ok_or(Error::NotFound)?;
+            tx.commit().await?;
+            return Ok(ChunkResult::Ended(job));
+        }
+        write_chunk(&mut tx, &applied, commit).await?;
+        for (idx, r) in &results {
+            outcomes.push(*idx, r);
+        }
+        outcomes.write(&mut tx, seq).await?;
+        let n = results.len() as i64;
+        let last = items.last().map_or(next_index, |(i, _, _)| i + 1);
+        sqlx::query(
+            "UPDATE jobs SET processed = processed + $2, succeeded = succeeded + $3, failed = failed + $4, \
+             next_index = $5, last_commit_seq = CASE WHEN $6 THEN $7 ELSE last_commit_seq END WHERE seq = $1",
+        )
+        .bind(seq)
+        .bind(n)
+        .bind(n - failed)
+        .bind(failed)
+        .bind(last)
+        .bind(!applied.is_empty())
+        .bind(commit.0)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let changed = applied
+            .iter()
+            .map(|(_, a)| a.case.id.as_str().to_owned())
+            .collect();
+        Ok(ChunkResult::Applied {
+            processed: u64::try_from(n).unwrap_or(0),
+            changed,
+            commit,
+        })
+    }
+
+    pub(super) async fn finish_job_impl(
+        &self,
+        job_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<Job>> {
+        let mut tx = self.begin().await?;
+        let seq: Option<i64> = sqlx::query_scalar(
+            "SELECT seq FROM jobs WHERE job_id = $1 AND state = 'running' AND processed >= total FOR UPDATE",
+        )
+        .bind(job_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(seq) = seq else { return Ok(None) };
+        end_job(&mut tx, seq, JobState::Completed, now).await?;
+        let job = load_job_tx(&mut tx, job_id).await?.map(|(_, j)| j);
+        tx.commit().await?;
+        Ok(job)
+    }
+}

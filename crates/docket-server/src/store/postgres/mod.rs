@@ -1,0 +1,190 @@
+//! The cluster backend: PostgreSQL, shared by every node.
+//!
+//! Same tables and constraint names as SQLite; the rules of change are the domain's, as
+//! there. Bulk chunks are set-based: one `SELECT … FOR UPDATE` loads the chunk's cases,
+//! the domain applies each item in memory, and `unnest` arrays write cases, history and
+//! outcomes in a handful of statements.
+
+mod cases;
+mod job_admin;
+mod jobs;
+mod rows;
+
+use sqlx::AssertSqlSafe;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres, Transaction};
+
+use super::{CommitSeq, Error, Result};
+use crate::domain::Workflow;
+
+/// Migrations, applied in order at start under an advisory lock (nodes may start at once).
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+
+/// Key of the advisory lock that serialises migrations across nodes.
+const MIGRATION_LOCK: i64 = 0x646f_636b_6574;
+
+pub struct PgStore {
+    pool: PgPool,
+    workflow: Arc<Workflow>,
+}
+
+pub(super) type Tx = Transaction<'static, Postgres>;
+
+/// Splits docket's own `schema=NAME` parameter off a PostgreSQL URL.
+fn split_schema(url: &str) -> (String, Option<String>) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_owned(), None);
+    };
+    let mut schema = None;
+    let rest: Vec<&str> = query
+        .split('&')
+        .filter(|kv| match kv.strip_prefix("schema=") {
+            Some(s) => {
+                schema = Some(s.to_owned());
+                false
+            }
+            None => true,
+        })
+        .collect();
+    let url = if rest.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", rest.join("&"))
+    };
+    (url, schema)
+}
+
+impl PgStore {
+    /// Connects (a pool of `max_connections`) and applies pending migrations. A
+    /// `schema=NAME` parameter puts every table in that schema (created if missing).
+    pub async fn open(
+        url: &str,
+        workflow: Arc<Workflow>,
+        max_connections: u32,
+    ) -> anyhow::Result<Self> {
+        let (url, schema) = split_schema(url);
+        let mut options = PgConnectOptions::from_str(&url).context("parsing the PostgreSQL URL")?;
+        if let Some(s) = &schema {
+            anyhow::ensure!(
+                s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                "schema name '{s}' may contain only letters, digits and '_'"
+            );
+            let admin = PgPoolOptions::new()
+                .max_connections(1)
+                .connect_with(options.clone())
+                .await?;
+            sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {s}")))
+                .execute(&admin)
+                .await?;
+            admin.close().await;
+            options = options.options([("search_path", s.as_str())]);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(2))
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .context("connecting to PostgreSQL")?;
+        migrate(&pool).await.context("applying migrations")?;
+        Ok(Self { pool, workflow })
+    }
+
+    pub(super) async fn begin(&self) -> Result<Tx> {
+        Ok(self.pool.begin().await?)
+    }
+}
+
+async fn migrate(pool: &PgPool) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)")
+        .execute(&mut *tx)
+        .await?;
+    let applied: i32 =
+        sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+            .fetch_one(&mut *tx)
+            .await?;
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(applied).unwrap_or(0))
+    {
+        sqlx::raw_sql(AssertSqlSafe(*sql)).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+            .bind(i32::try_from(i + 1).unwrap_or(i32::MAX))
+            .bind(crate::domain::Timestamp::now().0)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Advances and returns the commit sequence; once per write transaction. The row lock
+/// it takes orders commits, so a later token always covers every earlier commit.
+pub(super) async fn next_commit(tx: &mut Tx) -> Result<CommitSeq> {
+    let v: i64 = sqlx::query_scalar(
+        "UPDATE counters SET value = value + 1 WHERE name = 'commit' RETURNING value",
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(CommitSeq(v))
+}
+
+pub(super) async fn counter<'e, E: sqlx::PgExecutor<'e>>(ex: E, name: &str) -> Result<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT value FROM counters WHERE name = $1")
+            .bind(name)
+            .fetch_one(ex)
+            .await?,
+    )
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::RowNotFound => Error::NotFound,
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => {
+                Error::Conflict(db.message().to_owned())
+            }
+            sqlx::Error::Database(db)
+                if matches!(db.code().as_deref(), Some("40001" | "40P01" | "55P03")) =>
+            {
+                Error::Unavailable(db.message().to_owned())
+            }
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                Error::Unavailable(e.to_string())
+            }
+            _ => Error::Other(e.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_parameter_is_split_off() {
+        assert_eq!(
+            split_schema("postgres://h/db"),
+            ("postgres://h/db".into(), None)
+        );
+        assert_eq!(
+            split_schema("postgres://h/db?schema=t1"),
+            ("postgres://h/db".into(), Some("t1".into()))
+        );
+        assert_eq!(
+            split_schema("postgres://h/db?sslmode=disable&schema=t1"),
+            ("postgres://h/db?sslmode=disable".into(), Some("t1".into()))
+        );
+    }
+}
