@@ -153,6 +153,10 @@ pub struct JobsConfig {
     pub retention_sweep_ms: u64,
     /// Longest `waitSeconds` of a status long-poll.
     pub max_wait_seconds: u64,
+    /// Cluster: how often a node records that it is alive.
+    pub heartbeat_ms: u64,
+    /// Cluster: a node silent this long is dead; jobs stop waiting for it.
+    pub node_ttl_seconds: u64,
 }
 
 impl Default for JobsConfig {
@@ -164,6 +168,8 @@ impl Default for JobsConfig {
             poll_interval_ms: 1000,
             retention_sweep_ms: 60_000,
             max_wait_seconds: 50,
+            heartbeat_ms: 1000,
+            node_ttl_seconds: 10,
         }
     }
 }

@@ -52,6 +52,7 @@ impl Server {
         let engine = Engine::new(
             store.clone(),
             SettingsHandle::new(settings),
+            config.settings.clone(),
             config.jobs.clone(),
             config.callbacks.clone(),
             config.cache.capacity,
@@ -84,7 +85,7 @@ impl Server {
     ) -> anyhow::Result<()> {
         let grace = Duration::from_secs(self.state.config.server.shutdown_grace_seconds);
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let background = self.state.engine.spawn(stop_rx);
+        let background = self.state.engine.spawn(stop_rx).await?;
         let app = http::router(self.state);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let serve = axum::serve(self.listener, app).with_graceful_shutdown(async move {

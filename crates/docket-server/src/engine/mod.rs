@@ -6,12 +6,14 @@
 pub mod cache;
 pub mod callbacks;
 pub mod hub;
+mod nodes;
 mod reads;
 mod retention;
 pub mod settings;
 pub mod worker;
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicI64;
 use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
@@ -27,7 +29,11 @@ pub struct Engine {
     pub store: Arc<dyn Store>,
     pub cache: cache::CaseCache,
     pub settings: SettingsHandle,
+    /// The configured settings, under which stored changes are applied on reload.
+    base_settings: settings::Settings,
     pub hub: JobHub,
+    /// Invalidations up to this commit are applied to this node's cache.
+    applied: AtomicI64,
     /// This process's name in leases: `node-<random>`.
     pub node: String,
     pub jobs: JobsConfig,
@@ -41,6 +47,7 @@ impl Engine {
     pub fn new(
         store: Arc<dyn Store>,
         settings: SettingsHandle,
+        base_settings: settings::Settings,
         jobs: JobsConfig,
         callbacks: CallbacksConfig,
         cache_capacity: usize,
@@ -53,7 +60,9 @@ impl Engine {
             store,
             cache: cache::CaseCache::new(cache_capacity),
             settings,
+            base_settings,
             hub: JobHub::default(),
+            applied: AtomicI64::new(0),
             node: format!("node-{}", random_hex(6)),
             jobs,
             callbacks,
@@ -63,9 +72,13 @@ impl Engine {
         }))
     }
 
-    /// Starts the workers, the callback dispatcher and the retention sweeper.
-    pub fn spawn(self: &Arc<Self>, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
-        let mut handles = Vec::new();
+    /// Joins the other nodes (if any), then starts the workers, the callback dispatcher
+    /// and the retention sweeper.
+    pub async fn spawn(
+        self: &Arc<Self>,
+        shutdown: watch::Receiver<bool>,
+    ) -> store::Result<Vec<JoinHandle<()>>> {
+        let mut handles = self.join(shutdown.clone()).await?;
         for i in 0..self.jobs.workers.max(1) {
             let (engine, stop) = (self.clone(), shutdown.clone());
             handles.push(tokio::spawn(async move { engine.work(i, stop).await }));
@@ -76,7 +89,7 @@ impl Engine {
         }));
         let (engine, stop) = (self.clone(), shutdown);
         handles.push(tokio::spawn(async move { engine.sweep(stop).await }));
-        handles
+        Ok(handles)
     }
 
     /// Tells idle workers there is work.

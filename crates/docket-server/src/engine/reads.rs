@@ -51,19 +51,16 @@ impl Engine {
     /// every live node has applied the job's invalidations.
     pub async fn job_drained(&self, last_commit: CommitSeq) -> store::Result<()> {
         let s = self.settings.get();
+        let mut upto = last_commit;
         if s.bulk_update_cache_invalidation == Invalidation::Deferred {
-            self.cache.invalidate_before(last_commit.0);
+            // A commit of its own, so every node's sweep can be confirmed.
+            upto = self.store.sweep().await?;
+            self.cache.invalidate_before(upto.0);
         }
         if s.sync_status_after_bulk_update && s.bulk_update_cache_invalidation != Invalidation::Ttl
         {
-            self.sync_invalidations(last_commit).await?;
+            self.sync_invalidations(upto).await?;
         }
-        Ok(())
-    }
-
-    /// Waits until every live node has applied invalidations up to `commit`. This node
-    /// applies its own synchronously, so with one node there is nothing to wait for.
-    pub async fn sync_invalidations(&self, _commit: CommitSeq) -> store::Result<()> {
         Ok(())
     }
 }

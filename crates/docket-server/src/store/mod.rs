@@ -6,6 +6,7 @@
 
 mod jobs;
 mod postgres;
+mod signal;
 mod sqlite;
 
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use crate::domain::{
 
 pub use jobs::*;
 pub use postgres::PgStore;
+pub use signal::Signal;
 pub use sqlite::SqliteStore;
 
 /// A store failure. Domain refusals are not store failures: they travel as
@@ -254,6 +256,39 @@ pub trait Store: Send + Sync + 'static {
 
     /// Schedules a job's delivery to be sent again now. `NotFound` if it has none.
     async fn redeliver(&self, job_id: &str, now: Timestamp) -> Result<DeliveryView>;
+
+    // --- Nodes (a cluster store overrides these; one node has no one to tell) ---------
+
+    /// Signals from every node, in commit order. `None`: a single-node store.
+    async fn subscribe(&self) -> Result<Option<tokio::sync::mpsc::Receiver<Signal>>> {
+        Ok(None)
+    }
+
+    /// Sends a signal that needs no transaction of its own (wake-ups, settings).
+    async fn publish(&self, _signal: Signal) -> Result<()> {
+        Ok(())
+    }
+
+    /// A new commit that every node must sweep its cache up to (deferred mode).
+    async fn sweep(&self) -> Result<CommitSeq> {
+        self.current_commit().await
+    }
+
+    /// Records that `node` is alive and has applied invalidations up to `applied`.
+    async fn heartbeat(&self, _node: &str, _applied: i64, _now: Timestamp) -> Result<()> {
+        Ok(())
+    }
+
+    /// Live nodes (heartbeat at or after `live_since`), other than `except`, that have
+    /// not yet applied invalidations up to `commit`.
+    async fn nodes_behind(
+        &self,
+        _commit: i64,
+        _live_since: Timestamp,
+        _except: &str,
+    ) -> Result<u64> {
+        Ok(0)
+    }
 }
 
 /// Turns `limit + 1` fetched rows into a page and the position to continue after.

@@ -23,11 +23,11 @@ fn setup() -> (tempfile::TempDir, String) {
 
 /// Every item sets a new custom field and demands version 1: applying an item twice
 /// would fail it with `version_conflict`, skipping one would leave the case at 1.
-fn items(n: usize) -> Value {
+pub fn items(n: usize) -> Value {
     json!((1..=n).map(|i| json!({"caseId": format!("CASE-{i:06}"), "fields": {"migrated": true}, "expectedVersion": 1})).collect::<Vec<_>>())
 }
 
-async fn status(http: &reqwest::Client, base: &str, job: &str, wait: u32) -> Value {
+pub async fn status(http: &reqwest::Client, base: &str, job: &str, wait: u32) -> Value {
     http.get(format!(
         "{base}/api/v1/jobs/{job}/status?waitSeconds={wait}"
     ))
@@ -39,7 +39,7 @@ async fn status(http: &reqwest::Client, base: &str, job: &str, wait: u32) -> Val
     .unwrap()
 }
 
-async fn wait_completed(http: &reqwest::Client, base: &str, job: &str) -> Value {
+pub async fn wait_completed(http: &reqwest::Client, base: &str, job: &str) -> Value {
     let started = Instant::now();
     loop {
         let st = status(http, base, job, 10).await;
@@ -50,7 +50,7 @@ async fn wait_completed(http: &reqwest::Client, base: &str, job: &str) -> Value 
 }
 
 /// Pages through every case and checks each one moved exactly once.
-async fn assert_every_case_applied_once(http: &reqwest::Client, base: &str, n: usize) {
+pub async fn assert_every_case_applied_once(http: &reqwest::Client, base: &str, n: usize) {
     let mut cursor: Option<String> = None;
     let mut seen = 0;
     loop {

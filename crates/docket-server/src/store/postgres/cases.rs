@@ -1,9 +1,11 @@
 //! `Store` for PostgreSQL: cases, history, tasks, settings (jobs delegate to `jobs.rs`).
 
+use crate::store::Signal;
 use async_trait::async_trait;
 use sqlx::AssertSqlSafe;
 use sqlx::Row;
 
+use super::nodes::notify;
 use super::rows::{
     CASE_COLUMNS, TASK_COLUMNS, case_from_row, history_from_row, insert_case, insert_task,
     json_text, raise_counter, task_from_row, write_tags,
@@ -96,6 +98,19 @@ pub(super) async fn write_applied(
     Ok(())
 }
 
+/// Tells every node a synchronous write changed `id` at `commit` (sent at commit).
+async fn notify_write(tx: &mut Tx, id: &CaseId, commit: CommitSeq) -> Result<()> {
+    notify(
+        tx,
+        &Signal::Invalidate {
+            commit: commit.0,
+            by_job: false,
+            keys: vec![id.as_str().to_owned()],
+        },
+    )
+    .await
+}
+
 fn closed_case(case: &Case) -> ItemError {
     ItemError::Validation(vec![FieldError::new(
         "caseId",
@@ -144,6 +159,7 @@ impl Store for PgStore {
                 Error::Conflict(_) => Error::Conflict(format!("case {} already exists", case.id)),
                 e => e,
             })?;
+        notify_write(&mut tx, &case.id, commit).await?;
         tx.commit().await?;
         Ok((case, commit))
     }
@@ -211,6 +227,7 @@ impl Store for PgStore {
                 .execute(&mut *tx)
                 .await?;
         }
+        notify(&mut tx, &Signal::Settings).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -259,6 +276,7 @@ impl Store for PgStore {
         let commit = if applied.changed() {
             let commit = next_commit(&mut tx).await?;
             write_applied(&mut tx, seq, &applied, commit).await?;
+            notify_write(&mut tx, id, commit).await?;
             commit
         } else {
             CommitSeq(counter(&mut *tx, "commit").await?)
@@ -319,6 +337,7 @@ impl Store for PgStore {
             .bind(commit.0)
             .execute(&mut *tx)
             .await?;
+        notify_write(&mut tx, case, commit).await?;
         tx.commit().await?;
         Ok(Ok((t, commit)))
     }
@@ -400,37 +419,96 @@ impl Store for PgStore {
         .bind(commit.0)
         .execute(&mut *tx)
         .await?;
+        notify_write(&mut tx, case, commit).await?;
         tx.commit().await?;
         Ok(Ok((t, commit)))
     }
 
     async fn import_cases(&self, cases: Vec<ImportCase>) -> Result<CommitSeq> {
+        // Set-based: one INSERT per table for the whole batch.
         let mut tx = self.begin().await?;
         let commit = next_commit(&mut tx).await?;
-        let mut max_n = 0;
-        for ImportCase { mut case, tasks } in cases {
-            case.open_tasks = u32::try_from(tasks.len()).unwrap_or(u32::MAX);
-            let seq = insert_case(&mut tx, &case, commit)
-                .await
-                .map_err(|e| match e {
-                    Error::Conflict(_) => {
-                        Error::Conflict(format!("case {} already exists", case.id))
-                    }
-                    e => e,
-                })?;
-            for t in &tasks {
-                insert_task(
-                    &mut tx,
-                    seq,
-                    &case.id,
-                    &t.title,
-                    t.assignee.as_deref(),
-                    case.created_at,
-                )
-                .await?;
+        let col = |f: &dyn Fn(&Case) -> Option<String>| {
+            cases.iter().map(|c| f(&c.case)).collect::<Vec<_>>()
+        };
+        let seqs: Vec<(i64, String)> = sqlx::query_as(
+            "INSERT INTO cases (case_id, title, description, status, status_reason, priority, assignee, tags, fields, \
+             open_tasks, version, created_at, updated_at, commit_seq) \
+             SELECT u.*, $13 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+             $7::text[], $8::text[], $9::text[], $10::int[], $11::bigint[], $12::bigint[], $12::bigint[]) AS u \
+             RETURNING seq, case_id",
+        )
+        .bind(col(&|c| Some(c.id.to_string())))
+        .bind(col(&|c| Some(c.title.clone())))
+        .bind(col(&|c| Some(c.description.clone())))
+        .bind(col(&|c| Some(c.status.to_string())))
+        .bind(col(&|c| c.status_reason.clone()))
+        .bind(col(&|c| Some(c.priority.to_string())))
+        .bind(col(&|c| c.assignee.clone()))
+        .bind(col(&|c| Some(json_text(&c.tags))))
+        .bind(col(&|c| Some(json_text(&c.fields))))
+        .bind(cases.iter().map(|c| i32::try_from(c.tasks.len()).unwrap_or(i32::MAX)).collect::<Vec<_>>())
+        .bind(cases.iter().map(|c| i64::try_from(c.case.version).unwrap_or(1)).collect::<Vec<_>>())
+        .bind(cases.iter().map(|c| c.case.created_at.0).collect::<Vec<_>>())
+        .bind(commit.0)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| match Error::from(e) {
+            Error::Conflict(_) => Error::Conflict("a case of the batch already exists".into()),
+            e => e,
+        })?;
+        let seq_of: std::collections::HashMap<&str, i64> =
+            seqs.iter().map(|(s, id)| (id.as_str(), *s)).collect();
+        let (mut tag, mut tag_seq) = (Vec::new(), Vec::new());
+        let (mut t_seq, mut t_title, mut t_assignee, mut t_at) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for c in &cases {
+            let seq = seq_of.get(c.case.id.as_str()).copied().unwrap_or_default();
+            for t in &c.case.tags {
+                tag.push(t.clone());
+                tag_seq.push(seq);
             }
-            max_n = max_n.max(case.id.generated_number().unwrap_or(0));
+            for t in &c.tasks {
+                t_seq.push(seq);
+                t_title.push(t.title.clone());
+                t_assignee.push(t.assignee.clone());
+                t_at.push(c.case.created_at.0);
+            }
         }
+        sqlx::query("INSERT INTO case_tags (tag, case_seq) SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT DO NOTHING")
+            .bind(&tag)
+            .bind(&tag_seq)
+            .execute(&mut *tx)
+            .await?;
+        if !t_seq.is_empty() {
+            let last: i64 = sqlx::query_scalar(
+                "UPDATE counters SET value = value + $1 WHERE name = 'task_number' RETURNING value",
+            )
+            .bind(t_seq.len() as i64)
+            .fetch_one(&mut *tx)
+            .await?;
+            let first = last - t_seq.len() as i64 + 1;
+            let ids: Vec<String> = (first..=last)
+                .map(|n| TaskId::generated(u64::try_from(n).unwrap_or(0)).to_string())
+                .collect();
+            sqlx::query(
+                "INSERT INTO tasks (task_id, case_seq, title, status, assignee, created_at, updated_at) \
+                 SELECT u.id, u.seq, u.title, 'open', u.assignee, u.at, u.at \
+                 FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[]) AS u(id, seq, title, assignee, at)",
+            )
+            .bind(&ids)
+            .bind(&t_seq)
+            .bind(&t_title)
+            .bind(&t_assignee)
+            .bind(&t_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let max_n = cases
+            .iter()
+            .filter_map(|c| c.case.id.generated_number())
+            .max()
+            .unwrap_or(0);
         raise_counter(
             &mut tx,
             "case_number",
@@ -537,5 +615,25 @@ impl Store for PgStore {
 
     async fn redeliver(&self, job_id: &str, now: Timestamp) -> Result<DeliveryView> {
         self.redeliver_impl(job_id, now).await
+    }
+
+    async fn subscribe(&self) -> Result<Option<tokio::sync::mpsc::Receiver<Signal>>> {
+        self.subscribe_impl().await
+    }
+
+    async fn publish(&self, signal: Signal) -> Result<()> {
+        self.publish_impl(signal).await
+    }
+
+    async fn sweep(&self) -> Result<CommitSeq> {
+        self.sweep_impl().await
+    }
+
+    async fn heartbeat(&self, node: &str, applied: i64, now: Timestamp) -> Result<()> {
+        self.heartbeat_impl(node, applied, now).await
+    }
+
+    async fn nodes_behind(&self, commit: i64, live_since: Timestamp, except: &str) -> Result<u64> {
+        self.nodes_behind_impl(commit, live_since, except).await
     }
 }

@@ -21,6 +21,7 @@ impl PgStore {
         match job.state {
             JobState::Queued => end_job(&mut tx, seq, JobState::Cancelled, now).await?,
             JobState::Running => {
+                super::nodes::notify(&mut tx, &crate::store::Signal::Queued).await?;
                 sqlx::query("UPDATE jobs SET cancel_requested = TRUE WHERE seq = $1")
                     .bind(seq)
                     .execute(&mut *tx)
@@ -72,6 +73,7 @@ impl PgStore {
             created_at: now,
         };
         insert_job(&mut tx, &new).await?;
+        super::nodes::notify(&mut tx, &crate::store::Signal::Queued).await?;
         let (_, created) = load_job_tx(&mut tx, new_id).await?.ok_or(Error::NotFound)?;
         tx.commit().await?;
         Ok(JobChange::Done(created))

@@ -5,6 +5,7 @@ use sqlx::AssertSqlSafe;
 use std::collections::HashMap;
 
 use super::cases::write_applied;
+use super::nodes::notify;
 use super::rows::{CASE_COLUMNS, JOB_COLUMNS, case_from_row, job_from_row, json_text};
 use super::{PgStore, Tx, next_commit};
 use crate::domain::{
@@ -12,7 +13,7 @@ use crate::domain::{
     apply_change, random_hex,
 };
 use crate::store::{
-    ChunkResult, Claim, CommitSeq, Error, ItemRecord, NewJob, Paged, Result, SubmitLimits,
+    ChunkResult, Claim, CommitSeq, Error, ItemRecord, NewJob, Paged, Result, Signal, SubmitLimits,
     Submitted, item_change, page_of,
 };
 
@@ -106,6 +107,11 @@ pub(super) async fn insert_job(tx: &mut Tx, job: &NewJob) -> Result<i64> {
 /// Moves a job to a final state and queues its callback, in the caller's transaction.
 /// Its consistency token becomes the store's current commit.
 pub(super) async fn end_job(tx: &mut Tx, seq: i64, state: JobState, now: Timestamp) -> Result<()> {
+    let job_id: String = sqlx::query_scalar("SELECT job_id FROM jobs WHERE seq = $1")
+        .bind(seq)
+        .fetch_one(&mut **tx)
+        .await?;
+    notify(tx, &Signal::Job(job_id)).await?;
     let url: Option<String> = sqlx::query_scalar(
         "UPDATE jobs SET state = $2, finished_at = $3, lease_owner = NULL, lease_expires_at = NULL, \
          last_commit_seq = (SELECT value FROM counters WHERE name = 'commit') WHERE seq = $1 RETURNING callback_url",
@@ -353,6 +359,7 @@ impl PgStore {
             return Ok(Submitted::QueueFull { queued });
         }
         insert_job(&mut tx, &job).await?;
+        notify(&mut tx, &Signal::Queued).await?;
         let (_, created) = load_job_tx(&mut tx, &job.id)
             .await?
             .ok_or(Error::NotFound)?;
@@ -571,11 +578,20 @@ impl PgStore {
         .bind(commit.0)
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
-        let changed = applied
+        let changed: Vec<String> = applied
             .iter()
             .map(|(_, a)| a.case.id.as_str().to_owned())
             .collect();
+        if !changed.is_empty() {
+            let signal = Signal::Invalidate {
+                commit: commit.0,
+                by_job: true,
+                keys: changed.clone(),
+            };
+            notify(&mut tx, &signal).await?;
+        }
+        notify(&mut tx, &Signal::Job(job_id.to_owned())).await?;
+        tx.commit().await?;
         Ok(ChunkResult::Applied {
             processed: u64::try_from(n).unwrap_or(0),
             changed,

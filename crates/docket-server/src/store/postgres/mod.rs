@@ -8,6 +8,7 @@
 mod cases;
 mod job_admin;
 mod jobs;
+mod nodes;
 mod rows;
 
 use sqlx::AssertSqlSafe;
@@ -23,7 +24,7 @@ use super::{CommitSeq, Error, Result};
 use crate::domain::Workflow;
 
 /// Migrations, applied in order at start under an advisory lock (nodes may start at once).
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("nodes.sql")];
 
 /// Key of the advisory lock that serialises migrations across nodes.
 const MIGRATION_LOCK: i64 = 0x646f_636b_6574;
