@@ -59,6 +59,17 @@ pub enum ItemError {
 }
 
 impl ItemError {
+    /// A task may not be added to (or reopened on) a case in a terminal status.
+    pub fn case_closed(case: &Case) -> Self {
+        Self::Validation(vec![FieldError::new(
+            "caseId",
+            &format!(
+                "case {} is {}; its tasks cannot be opened",
+                case.id, case.status
+            ),
+        )])
+    }
+
     pub fn code(&self) -> &'static str {
         use docket_api::codes;
         match self {

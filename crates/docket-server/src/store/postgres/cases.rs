@@ -12,9 +12,8 @@ use super::rows::{
 };
 use super::{PgStore, Tx, counter, next_commit};
 use crate::domain::{
-    Applied, Case, CaseChange, CaseId, ChangeContext, FieldError, HistoryRecord, ItemError,
-    ItemOutcome, Job, JobState, NewCase, NewTask, Task, TaskChange, TaskId, TaskStatus, Timestamp,
-    apply_change,
+    Applied, Case, CaseChange, CaseId, ChangeContext, HistoryRecord, ItemError, ItemOutcome, Job,
+    JobState, NewCase, NewTask, Task, TaskChange, TaskId, TaskStatus, Timestamp, apply_change,
 };
 use crate::store::{
     Actor, Attempt, CaseFilter, ChunkResult, Claim, CommitSeq, Delivery, DeliveryView, Error,
@@ -109,16 +108,6 @@ async fn notify_write(tx: &mut Tx, id: &CaseId, commit: CommitSeq) -> Result<()>
         },
     )
     .await
-}
-
-fn closed_case(case: &Case) -> ItemError {
-    ItemError::Validation(vec![FieldError::new(
-        "caseId",
-        &format!(
-            "case {} is {}; its tasks cannot be opened",
-            case.id, case.status
-        ),
-    )])
 }
 
 #[async_trait]
@@ -320,7 +309,7 @@ impl Store for PgStore {
             return Ok(Err(ItemError::CaseNotFound(case.to_string())));
         };
         if self.workflow.is_terminal(&c.status) {
-            return Ok(Err(closed_case(&c)));
+            return Ok(Err(ItemError::case_closed(&c)));
         }
         let commit = next_commit(&mut tx).await?;
         let t = insert_task(
@@ -395,7 +384,7 @@ impl Store for PgStore {
             && t.status == TaskStatus::Open
             && self.workflow.is_terminal(&c.status)
         {
-            return Ok(Err(closed_case(&c)));
+            return Ok(Err(ItemError::case_closed(&c)));
         }
         let commit = next_commit(&mut tx).await?;
         sqlx::query("UPDATE tasks SET title = $2, status = $3, assignee = $4, updated_at = $5 WHERE seq = $1")

@@ -9,8 +9,8 @@ use super::rows::{
     json_text, next_commit, raise_counter, task_from_row, write_tags,
 };
 use crate::domain::{
-    Case, CaseChange, CaseId, ChangeContext, FieldError, HistoryRecord, ItemError, NewCase,
-    NewTask, Task, TaskChange, TaskId, TaskStatus, apply_change,
+    Case, CaseChange, CaseId, ChangeContext, HistoryRecord, ItemError, NewCase, NewTask, Task,
+    TaskChange, TaskId, TaskStatus, apply_change,
 };
 use crate::domain::{ItemOutcome, Job, JobState, Timestamp};
 use crate::store::{
@@ -338,7 +338,7 @@ impl Store for SqliteStore {
                 return Ok(Err(ItemError::CaseNotFound(id.to_string())));
             };
             if wf.is_terminal(&case.status) {
-                return Ok(Err(closed_case(&case)));
+                return Ok(Err(ItemError::case_closed(&case)));
             }
             let commit = next_commit(&tx)?;
             let t = insert_task(
@@ -412,7 +412,7 @@ impl Store for SqliteStore {
                 return Ok(Ok((t, CommitSeq(counter(&tx, "commit")?))));
             }
             if was == TaskStatus::Done && t.status == TaskStatus::Open && wf.is_terminal(&case.status) {
-                return Ok(Err(closed_case(&case)));
+                return Ok(Err(ItemError::case_closed(&case)));
             }
             let commit = next_commit(&tx)?;
             tx.prepare_cached(
@@ -565,16 +565,6 @@ impl Store for SqliteStore {
     async fn redeliver(&self, job_id: &str, now: Timestamp) -> Result<DeliveryView> {
         self.redeliver_impl(job_id, now).await
     }
-}
-
-fn closed_case(case: &Case) -> ItemError {
-    ItemError::Validation(vec![FieldError::new(
-        "caseId",
-        &format!(
-            "case {} is {}; its tasks cannot be opened",
-            case.id, case.status
-        ),
-    )])
 }
 
 pub(super) use crate::store::page_of as page;
