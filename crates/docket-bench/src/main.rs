@@ -1,11 +1,12 @@
 //! `docket-bench`: load generators and benchmarks for docket.
 //!
-//! Each benchmark is a subcommand in its own module (`http` today); they share the
+//! Each benchmark is a subcommand in its own module (`http`, `bulk`); they share the
 //! latency statistics in [`stats`] and the deterministic id picker in [`rng`]. Every
 //! benchmark runs against a server the caller started (see `bench/*.sh`), prints its
 //! figures on stdout, and exits non-zero if any request failed, so a script can trust
 //! that the figures it prints describe successful requests only.
 
+mod bulk;
 mod http;
 mod rng;
 mod stats;
@@ -25,6 +26,12 @@ struct Cli {
 enum Command {
     /// Single-case GET or PATCH over HTTP against existing cases CASE-000001..CASE-N.
     Http(http::Args),
+    /// Bulk-update jobs over HTTP, submit to `completed`, against the same updates as
+    /// raw SQL on a copy of the store (`--raw-db`).
+    Bulk(bulk::Args),
+    /// Checkpoint and truncate the WAL of a SQLite file (a seeded store, before the
+    /// bulk benchmark copies it and starts the server on it).
+    WalCheckpoint(bulk::CheckpointArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +49,8 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Http(args) => http::run(args).await,
+            Command::Bulk(args) => bulk::run(args).await,
+            Command::WalCheckpoint(args) => bulk::checkpoint(args),
         }
     });
     match result {

@@ -30,6 +30,20 @@ impl SplitMix64 {
     pub fn below(&mut self, n: u64) -> u64 {
         ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
     }
+
+    /// `k` distinct numbers from `1..=n` in random order (`k <= n`), by a partial
+    /// Fisher-Yates shuffle: every k-subset is equally likely, and the cost is O(n)
+    /// whatever `k`, so picking all of a million cases takes as long as picking ten.
+    pub fn distinct(&mut self, k: usize, n: u64) -> Vec<u64> {
+        let mut all: Vec<u64> = (1..=n).collect();
+        let k = k.min(all.len());
+        for i in 0..k {
+            let j = i + self.below((all.len() - i) as u64) as usize;
+            all.swap(i, j);
+        }
+        all.truncate(k);
+        all
+    }
 }
 
 #[cfg(test)]
@@ -55,5 +69,18 @@ mod tests {
             seen[x as usize] = true;
         }
         assert!(seen.iter().all(|s| *s));
+    }
+
+    #[test]
+    fn distinct_picks_are_distinct_in_range_and_repeatable() {
+        let picked = SplitMix64::new(3).distinct(500, 1000);
+        assert_eq!(picked.len(), 500);
+        let set: std::collections::HashSet<_> = picked.iter().copied().collect();
+        assert_eq!(set.len(), 500);
+        assert!(picked.iter().all(|&x| (1..=1000).contains(&x)));
+        assert_eq!(picked, SplitMix64::new(3).distinct(500, 1000));
+        let mut everything = SplitMix64::new(4).distinct(10, 10);
+        everything.sort_unstable();
+        assert_eq!(everything, (1..=10).collect::<Vec<_>>());
     }
 }

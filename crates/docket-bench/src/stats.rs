@@ -46,6 +46,7 @@ impl Latencies {
         Some(Summary {
             count: s.len(),
             mean: nanos(u64::try_from(sum / s.len() as u128).unwrap_or(u64::MAX)),
+            min: nanos(s[0]),
             p50: nanos(percentile(s, 50.0)),
             p90: nanos(percentile(s, 90.0)),
             p99: nanos(percentile(s, 99.0)),
@@ -69,13 +70,15 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
 pub struct Summary {
     pub count: usize,
     pub mean: Duration,
+    pub min: Duration,
     pub p50: Duration,
     pub p90: Duration,
     pub p99: Duration,
     pub max: Duration,
 }
 
-fn ms(d: Duration) -> f64 {
+/// A duration in milliseconds, for printing.
+pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
@@ -115,13 +118,17 @@ mod tests {
         assert_eq!(s.p90, Duration::from_millis(90));
         assert_eq!(s.p99, Duration::from_millis(99));
         assert_eq!(s.max, Duration::from_millis(100));
+        assert_eq!(s.min, Duration::from_millis(1));
         assert_eq!(s.mean, Duration::from_micros(50_500));
     }
 
     #[test]
     fn a_single_sample_is_every_percentile() {
         let s = from_ms([7]).summary().unwrap();
-        assert_eq!([s.p50, s.p90, s.p99, s.max], [Duration::from_millis(7); 4]);
+        assert_eq!(
+            [s.min, s.p50, s.p90, s.p99, s.max],
+            [Duration::from_millis(7); 5]
+        );
     }
 
     #[test]

@@ -1,0 +1,463 @@
+//! `docket-bench bulk`: bulk-update jobs over HTTP, timed as a client sees them, and
+//! (with `--raw-db`) the same updates as raw SQL on a copy of the store: the ceiling.
+//!
+//! For each job size N (`--sizes`) and repetition (`--reps`), N distinct cases are picked
+//! from CASE-000001..CASE-{cases} by a seeded [`SplitMix64`]; the same (N, repetition)
+//! picks the same cases in both modes. Every item sets `fields: {"bench": v}` with `v`
+//! new for every job: a field change is valid from every status, terminal ones included,
+//! and always a real write (a new version and exactly one history row per case).
+//!
+//! docket: the time runs from just before `PATCH /api/v1/cases/bulk-update` is sent (the
+//! body is serialised before) to the arrival of the `completed` answer of the long-poll
+//! `GET /api/v1/jobs/{id}/status?waitSeconds=` (re-sent until the job ends), the fastest
+//! way a client can learn of completion. Jobs run one at a time on one keep-alive
+//! connection; nothing else loads the server. Every job must end `completed` with
+//! outcome `succeeded` and N succeeded items, and one of its cases is read back (after
+//! the clock stops) to check the change landed; anything else fails the run.
+//!
+//! raw: see [`raw`]. It runs after the HTTP jobs, on the same machine, while the server
+//! sits idle, with the same warm-up, the same pragmas and (by default) the same WAL
+//! checkpointing as the server.
+
+mod raw;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, bail, ensure};
+use docket_api::{BulkAccepted, JobStatus};
+use reqwest::header::CONTENT_TYPE;
+
+use crate::rng::SplitMix64;
+use crate::stats::{Latencies, Summary, ms};
+use raw::RawStore;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Base URL of a running docket server.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// Cases CASE-000001..CASE-N exist (e.g. from `docket seed --cases N`).
+    #[arg(long)]
+    cases: u64,
+    /// Job sizes (items per job), run in this order.
+    #[arg(long, value_delimiter = ',', default_value = "100,10000,100000")]
+    sizes: Vec<usize>,
+    /// Jobs per size, in the order of --sizes.
+    #[arg(long, value_delimiter = ',', default_value = "30,3,3")]
+    reps: Vec<usize>,
+    /// Unmeasured jobs of the first size before the measured ones, in each mode (they
+    /// open the connection and warm the caches).
+    #[arg(long, default_value_t = 3)]
+    warmup_jobs: usize,
+    /// A copy of the seeded SQLite file, taken before the server started: also apply
+    /// the same updates there as raw SQL and compare.
+    #[arg(long)]
+    raw_db: Option<PathBuf>,
+    /// How the raw mode checkpoints its WAL (`background` is what the server does).
+    #[arg(long, value_enum, default_value_t = raw::Checkpoints::Background)]
+    raw_checkpoints: raw::Checkpoints,
+    /// Seed of the case picks (the same seed picks the same cases).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// `waitSeconds` of each status long-poll.
+    #[arg(long, default_value_t = 30)]
+    wait_seconds: u64,
+    /// A job not ended within this time fails the run.
+    #[arg(long, default_value_t = 900)]
+    job_timeout_secs: u64,
+}
+
+/// `docket-bench wal-checkpoint`: empties the WAL of a SQLite file no one else has open.
+#[derive(clap::Args)]
+pub struct CheckpointArgs {
+    /// The database file (its `-wal` sits beside it).
+    #[arg(long)]
+    db: PathBuf,
+}
+
+/// Gives the server and the raw copy the same start: every page in the main file, an
+/// empty WAL, nothing for a checkpointer to catch up on while the first jobs run.
+pub fn checkpoint(args: CheckpointArgs) -> anyhow::Result<()> {
+    let before = raw::truncate_wal(&args.db)?;
+    println!(
+        "checkpointed {}: its WAL held {} MiB, now it is empty",
+        args.db.display(),
+        before / (1 << 20)
+    );
+    Ok(())
+}
+
+/// The cases of one job: measured repetition `rep` of size `n`, or warm-up job `rep`
+/// (`warmup`), the same in both modes.
+fn pick(args: &Args, n: usize, rep: usize, warmup: bool) -> Vec<u64> {
+    let stream = (n as u64) << 24 ^ rep as u64 ^ if warmup { 1 << 63 } else { 0 };
+    let mut rng = SplitMix64::new(args.seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    rng.distinct(n, args.cases)
+}
+
+/// What one mode measured for one size.
+struct Measured {
+    n: usize,
+    total: Summary,
+    /// docket only: time to the `200` of the submit, and the job's own `durationMs`.
+    submit: Option<Summary>,
+    server: Option<Summary>,
+}
+
+impl Measured {
+    fn items_per_s(&self) -> f64 {
+        self.n as f64 / self.total.p50.as_secs_f64()
+    }
+
+    fn print(&self, mode: &str) {
+        let t = &self.total;
+        let mut line = format!(
+            "RESULT mode={mode} n={} jobs={} p50_ms={:.3} p99_ms={:.3} min_ms={:.3} max_ms={:.3} items_per_s={:.0}",
+            self.n,
+            t.count,
+            ms(t.p50),
+            ms(t.p99),
+            ms(t.min),
+            ms(t.max),
+            self.items_per_s()
+        );
+        if let (Some(s), Some(d)) = (&self.submit, &self.server) {
+            line.push_str(&format!(
+                " submit_p50_ms={:.3} server_duration_p50_ms={:.0}",
+                ms(s.p50),
+                ms(d.p50)
+            ));
+        }
+        println!("{line}");
+    }
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    ensure!(args.cases > 0, "--cases must be positive");
+    ensure!(
+        args.sizes.len() == args.reps.len(),
+        "--sizes and --reps must list as many values"
+    );
+    ensure!(
+        args.sizes.iter().all(|&n| n > 0 && n as u64 <= args.cases),
+        "every size must be between 1 and --cases"
+    );
+    ensure!(args.reps.iter().all(|&r| r > 0), "--reps must be positive");
+    let client = Client::new(&args)?;
+    client.preflight(args.cases).await?;
+    // Distinct in this run and from earlier runs on the same store, so no item is a no-op.
+    let mut next_value = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .context("clock before 1970")?
+        .as_millis() as u64
+        * 1000;
+    let mut value = || {
+        next_value += 1;
+        next_value
+    };
+
+    println!(
+        "bulk: sizes {:?}, jobs {:?}, {} warm-up jobs of {}, random distinct ids in CASE-000001..CASE-{:06}, one job at a time",
+        args.sizes, args.reps, args.warmup_jobs, args.sizes[0], args.cases
+    );
+    for w in 0..args.warmup_jobs {
+        client
+            .job(&pick(&args, args.sizes[0], w, true), value())
+            .await
+            .context("warm-up job")?;
+    }
+    let mut docket = Vec::new();
+    for (&n, &reps) in args.sizes.iter().zip(&args.reps) {
+        let (mut total, mut submit, mut server) = (
+            Latencies::with_capacity(reps),
+            Latencies::with_capacity(reps),
+            Latencies::with_capacity(reps),
+        );
+        for rep in 0..reps {
+            let t = client.job(&pick(&args, n, rep, false), value()).await?;
+            total.record(t.total);
+            submit.record(t.submit);
+            server.record(t.server);
+        }
+        let m = Measured {
+            n,
+            total: total.summary().context("no job")?,
+            submit: submit.summary(),
+            server: server.summary(),
+        };
+        m.print("docket");
+        docket.push(m);
+    }
+
+    let Some(path) = &args.raw_db else {
+        return Ok(());
+    };
+    let raw = tokio::task::block_in_place(|| run_raw(&args, path, &mut value))?;
+    compare(&docket, &raw);
+    Ok(())
+}
+
+/// The raw mode: the same jobs (warm-up included) as transactions on the copy.
+fn run_raw(
+    args: &Args,
+    path: &std::path::Path,
+    value: &mut impl FnMut() -> u64,
+) -> anyhow::Result<Vec<Measured>> {
+    let mut store = RawStore::open(path, args.cases, args.raw_checkpoints)?;
+    println!(
+        "raw: the same jobs, each one transaction on {}, WAL checkpoints {:?}",
+        path.display(),
+        args.raw_checkpoints
+    );
+    let ids = |cases: Vec<u64>| -> Vec<String> {
+        cases.into_iter().map(|c| format!("CASE-{c:06}")).collect()
+    };
+    for w in 0..args.warmup_jobs {
+        store.apply(
+            &ids(pick(args, args.sizes[0], w, true)),
+            value(),
+            "raw-warmup",
+        )?;
+    }
+    let mut out = Vec::new();
+    for (&n, &reps) in args.sizes.iter().zip(&args.reps) {
+        let mut total = Latencies::with_capacity(reps);
+        for rep in 0..reps {
+            let cases = ids(pick(args, n, rep, false));
+            let v = value();
+            total.record(store.apply(&cases, v, &format!("raw-{n}-{rep}"))?);
+            let landed = store.bench_value(&cases[0])?;
+            ensure!(
+                landed == i64::try_from(v).ok(),
+                "raw: {} has bench {landed:?}, not {v}",
+                cases[0]
+            );
+        }
+        let m = Measured {
+            n,
+            total: total.summary().context("no job")?,
+            submit: None,
+            server: None,
+        };
+        m.print("raw");
+        out.push(m);
+    }
+    Ok(out)
+}
+
+/// The ratio and the targets, per size.
+fn compare(docket: &[Measured], raw: &[Measured]) {
+    for (d, r) in docket.iter().zip(raw) {
+        let pct = r.total.p50.as_secs_f64() / d.total.p50.as_secs_f64() * 100.0;
+        println!(
+            "RATIO n={} docket_p50_ms={:.3} raw_p50_ms={:.3} docket_items_per_s={:.0} raw_items_per_s={:.0} docket_over_raw_pct={pct:.1}",
+            d.n,
+            ms(d.total.p50),
+            ms(r.total.p50),
+            d.items_per_s(),
+            r.items_per_s()
+        );
+        if d.n <= 100 {
+            let met = ms(d.total.p50) <= 10.0;
+            println!(
+                "TARGET n={}: p50 {:.3} ms to completed, target <= 10 ms: {}",
+                d.n,
+                ms(d.total.p50),
+                if met { "met" } else { "missed" }
+            );
+        } else {
+            println!(
+                "TARGET n={}: {:.0} items/s = {pct:.1}% of raw, target >= 50%: {}",
+                d.n,
+                d.items_per_s(),
+                if pct >= 50.0 { "met" } else { "missed" }
+            );
+        }
+    }
+}
+
+/// One job as a client sees it.
+struct JobTiming {
+    total: Duration,
+    submit: Duration,
+    /// The job's `durationMs`: from its submission to its end, by the server's clock.
+    server: Duration,
+}
+
+struct Client {
+    http: reqwest::Client,
+    api: String,
+    wait_seconds: u64,
+    job_timeout: Duration,
+}
+
+impl Client {
+    fn new(args: &Args) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            // A submit of a million items or a long-poll may take a while; the job
+            // timeout below bounds the whole.
+            .timeout(Duration::from_secs(args.wait_seconds + 120))
+            .build()
+            .context("building the HTTP client")?;
+        Ok(Self {
+            http,
+            api: format!("{}/api/v1", args.url.trim_end_matches('/')),
+            wait_seconds: args.wait_seconds,
+            job_timeout: Duration::from_secs(args.job_timeout_secs),
+        })
+    }
+
+    /// Fails fast, with a clear message, when the server or the highest case is missing.
+    async fn preflight(&self, cases: u64) -> anyhow::Result<()> {
+        let url = format!("{}/cases/CASE-{cases:06}", self.api);
+        let res = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .with_context(|| format!("GET {url}: is the server running?"))?;
+        ensure!(
+            res.status().is_success(),
+            "GET {url} answered {}: seed at least {cases} cases first",
+            res.status()
+        );
+        Ok(())
+    }
+
+    /// Submits one job setting `fields.bench = value` on `cases`, waits for its end,
+    /// checks it succeeded entirely and that a case shows the change.
+    async fn job(&self, cases: &[u64], value: u64) -> anyhow::Result<JobTiming> {
+        let body = body(cases, value);
+        let url = format!("{}/cases/bulk-update", self.api);
+        let started = Instant::now();
+        let res = self
+            .http
+            .patch(&url)
+            .header(CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await
+            .context("submitting a bulk update")?;
+        let status = res.status();
+        let bytes = res.bytes().await.context("reading the submit's answer")?;
+        let submit = started.elapsed();
+        ensure!(
+            status.is_success(),
+            "bulk update of {} items answered {status}: {}",
+            cases.len(),
+            String::from_utf8_lossy(&bytes[..bytes.len().min(500)])
+        );
+        let accepted: BulkAccepted =
+            serde_json::from_slice(&bytes).context("parsing the submit's answer")?;
+        let id = accepted
+            .job_id
+            .context("the submit's answer has no jobId")?;
+        let status_url = format!(
+            "{}/jobs/{id}/status?waitSeconds={}",
+            self.api, self.wait_seconds
+        );
+        let job = loop {
+            let res = self
+                .http
+                .get(&status_url)
+                .send()
+                .await
+                .context("job status")?;
+            let status = res.status();
+            let bytes = res.bytes().await.context("reading the job status")?;
+            ensure!(status.is_success(), "GET {status_url} answered {status}");
+            let job: JobStatus =
+                serde_json::from_slice(&bytes).context("parsing the job status")?;
+            if job.is_finished() {
+                break job;
+            }
+            if started.elapsed() > self.job_timeout {
+                bail!(
+                    "job {id} still {} after {:?} ({}/{} processed)",
+                    job.status,
+                    self.job_timeout,
+                    job.processed,
+                    job.total
+                );
+            }
+        };
+        let total = started.elapsed();
+        let n = cases.len() as u64;
+        ensure!(
+            job.status == "completed"
+                && job.outcome.as_deref() == Some("succeeded")
+                && job.succeeded == n
+                && job.failed == 0,
+            "job {id} of {n} items ended {} with outcome {:?}, {} succeeded, {} failed",
+            job.status,
+            job.outcome,
+            job.succeeded,
+            job.failed
+        );
+        self.check_landed(cases[0], value).await?;
+        Ok(JobTiming {
+            total,
+            submit,
+            server: Duration::from_millis(job.duration_ms.unwrap_or(0)),
+        })
+    }
+
+    async fn check_landed(&self, case: u64, value: u64) -> anyhow::Result<()> {
+        let url = format!("{}/cases/CASE-{case:06}", self.api);
+        let res = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .context("reading a case back")?;
+        ensure!(
+            res.status().is_success(),
+            "GET {url} answered {}",
+            res.status()
+        );
+        let case: serde_json::Value = res.json().await.context("parsing a case")?;
+        let seen = &case["fields"]["bench"];
+        ensure!(
+            seen.as_u64() == Some(value),
+            "{url} shows fields.bench = {seen} after its job completed, not {value}"
+        );
+        Ok(())
+    }
+}
+
+/// `{"updates":[{"caseId":"CASE-000001","fields":{"bench":v}},...]}`, written directly:
+/// a million items through `serde_json::Value` would cost seconds before every job.
+fn body(cases: &[u64], value: u64) -> Vec<u8> {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(16 + cases.len() * 64);
+    s.push_str("{\"updates\":[");
+    for (i, c) in cases.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        let _ = write!(
+            s,
+            "{{\"caseId\":\"CASE-{c:06}\",\"fields\":{{\"bench\":{value}}}}}"
+        );
+    }
+    s.push_str("]}");
+    s.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_body_is_the_documented_bulk_request() {
+        let parsed: docket_api::BulkRequest =
+            serde_json::from_slice(&body(&[1, 1_000_000], 7)).unwrap();
+        assert_eq!(parsed.updates.len(), 2);
+        assert_eq!(parsed.updates[0].case_id, "CASE-000001");
+        assert_eq!(parsed.updates[1].case_id, "CASE-1000000");
+        assert_eq!(parsed.updates[1].fields.as_ref().unwrap()["bench"], 7);
+        assert!(parsed.updates[0].status.is_none());
+    }
+}
