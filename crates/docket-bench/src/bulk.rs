@@ -21,6 +21,7 @@
 
 mod client;
 mod raw;
+mod raw_pg;
 
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -31,6 +32,7 @@ use crate::rng::SplitMix64;
 use crate::stats::{Latencies, Summary, ms};
 use client::Client;
 use raw::RawStore;
+use raw_pg::RawPg;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -54,6 +56,23 @@ pub struct Args {
     /// the same updates there as raw SQL and compare.
     #[arg(long)]
     raw_db: Option<PathBuf>,
+    /// The server's PostgreSQL URL (docket's, `schema=` included): also apply the same
+    /// updates there, after the HTTP jobs, as one `unnest` statement per job.
+    #[arg(long, conflicts_with = "raw_db")]
+    raw_pg: Option<String>,
+    /// After the one-at-a-time jobs: submit this many jobs of `--concurrent-size`
+    /// items (disjoint cases) at the same moment and time until the last completes.
+    #[arg(long, default_value_t = 0)]
+    concurrent: usize,
+    #[arg(long, default_value_t = 100_000)]
+    concurrent_size: usize,
+    /// Servers the concurrent jobs go to, round robin (default: `--url`): the nodes of
+    /// one cluster, to compare one node working them with several.
+    #[arg(long, value_delimiter = ',')]
+    concurrent_urls: Vec<String>,
+    /// Run only the concurrent jobs (no one-at-a-time jobs, no raw mode).
+    #[arg(long, requires = "concurrent")]
+    concurrent_only: bool,
     /// How the raw mode checkpoints its WAL (`background` is what the server does).
     #[arg(long, value_enum, default_value_t = raw::Checkpoints::Background)]
     raw_checkpoints: raw::Checkpoints,
@@ -144,8 +163,15 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "every size must be between 1 and --cases"
     );
     ensure!(args.reps.iter().all(|&r| r > 0), "--reps must be positive");
-    let client = Client::new(&args)?;
+    let client = Client::new(&args, &args.url)?;
     client.preflight(args.cases).await?;
+    if args.concurrent_only {
+        return concurrent(
+            &args,
+            SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as u64 * 1000,
+        )
+        .await;
+    }
     // Distinct in this run and from earlier runs on the same store, so no item is a no-op.
     let mut next_value = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -190,12 +216,98 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         docket.push(m);
     }
 
-    let Some(path) = &args.raw_db else {
-        return Ok(());
-    };
-    let raw = tokio::task::block_in_place(|| run_raw(&args, path, &mut value))?;
-    compare(&docket, &raw);
+    if args.concurrent > 0 {
+        concurrent(&args, value()).await?;
+    }
+    if let Some(path) = &args.raw_db {
+        let raw = tokio::task::block_in_place(|| run_raw(&args, path, &mut value))?;
+        compare(&docket, &raw);
+    } else if let Some(url) = &args.raw_pg {
+        let raw = run_raw_pg(&args, url, &mut value).await?;
+        compare(&docket, &raw);
+    }
     Ok(())
+}
+
+/// `--concurrent` jobs at once, on disjoint cases, spread over `--concurrent-urls`:
+/// the time from the first submit to the last `completed`, and the items/s of the whole.
+async fn concurrent(args: &Args, value: u64) -> anyhow::Result<()> {
+    let urls = if args.concurrent_urls.is_empty() {
+        vec![args.url.clone()]
+    } else {
+        args.concurrent_urls.clone()
+    };
+    let (jobs, size) = (args.concurrent, args.concurrent_size);
+    ensure!(
+        (jobs * size) as u64 <= args.cases,
+        "--concurrent x --concurrent-size must not exceed --cases"
+    );
+    let mut rng = SplitMix64::new(args.seed ^ 0xC0FF_EE00);
+    let all = rng.distinct(jobs * size, args.cases);
+    let started = std::time::Instant::now();
+    let mut running = Vec::new();
+    for (i, cases) in all.chunks(size).enumerate() {
+        let client = Client::new(args, &urls[i % urls.len()])?;
+        let cases = cases.to_vec();
+        running.push(tokio::spawn(async move { client.job(&cases, value).await }));
+    }
+    for job in running {
+        job.await.context("a concurrent job's task")??;
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "RESULT mode=concurrent jobs={jobs} n={size} nodes={} wall_ms={:.3} items_per_s={:.0}",
+        urls.len(),
+        ms(elapsed),
+        (jobs * size) as f64 / elapsed.as_secs_f64()
+    );
+    Ok(())
+}
+
+/// The raw mode on PostgreSQL: the same jobs (warm-up included), each one statement.
+async fn run_raw_pg(
+    args: &Args,
+    url: &str,
+    value: &mut impl FnMut() -> u64,
+) -> anyhow::Result<Vec<Measured>> {
+    let store = RawPg::open(url, args.cases).await?;
+    println!("raw: the same jobs on PostgreSQL, each one transaction of one unnest statement");
+    let ids = |cases: Vec<u64>| -> Vec<String> {
+        cases.into_iter().map(|c| format!("CASE-{c:06}")).collect()
+    };
+    for w in 0..args.warmup_jobs {
+        store
+            .apply(
+                &ids(pick(args, args.sizes[0], w, true)),
+                value(),
+                "raw-warmup",
+            )
+            .await?;
+    }
+    let mut out = Vec::new();
+    for (&n, &reps) in args.sizes.iter().zip(&args.reps) {
+        let mut total = Latencies::with_capacity(reps);
+        for rep in 0..reps {
+            let cases = ids(pick(args, n, rep, false));
+            let v = value();
+            total.record(store.apply(&cases, v, &format!("raw-{n}-{rep}")).await?);
+            let landed = store.bench_value(&cases[0]).await?;
+            ensure!(
+                landed == i64::try_from(v).ok(),
+                "raw: {} has bench {landed:?}, not {v}",
+                cases[0]
+            );
+        }
+        let m = Measured {
+            n,
+            total: total.summary().context("no job")?,
+            submit: None,
+            server: None,
+        };
+        m.print("raw");
+        out.push(m);
+    }
+    Ok(out)
 }
 
 /// The raw mode: the same jobs (warm-up included) as transactions on the copy.

@@ -25,7 +25,8 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(args: &Args) -> anyhow::Result<Self> {
+    /// A client of the server at `url` (a base URL such as `http://127.0.0.1:8080`).
+    pub fn new(args: &Args, url: &str) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .no_proxy()
             // A submit of a million items or a long-poll may take a while; the job
@@ -35,7 +36,7 @@ impl Client {
             .context("building the HTTP client")?;
         Ok(Self {
             http,
-            api: format!("{}/api/v1", args.url.trim_end_matches('/')),
+            api: format!("{}/api/v1", url.trim_end_matches('/')),
             wait_seconds: args.wait_seconds,
             job_timeout: Duration::from_secs(args.job_timeout_secs),
         })

@@ -2,10 +2,10 @@
 //! HTTP and no per-item bookkeeping, on a copy of the seeded store.
 //!
 //! One rusqlite connection with the server's pragmas (WAL, `synchronous = NORMAL`, a
-//! 64 MiB page cache) and, by default, the server's checkpointing: none in the writer's
-//! commits (`wal_autocheckpoint = 0`), a `PASSIVE` checkpoint every 200 ms from a thread
-//! with its own connection ([`Checkpoints::Background`]); [`Checkpoints::Auto`] keeps
-//! SQLite's default instead (a checkpoint inside the commit that crosses 1,000 WAL
+//! 64 MiB page cache) and, by default, the server's checkpointing: an automatic
+//! checkpoint in the writer's commit that crosses 16,384 WAL pages plus a `PASSIVE` checkpoint every 200 ms from a
+//! thread with its own connection ([`Checkpoints::Background`]); [`Checkpoints::Auto`]
+//! keeps only SQLite's default (a checkpoint inside the commit that crosses 1,000 WAL
 //! pages). A job is one `IMMEDIATE` transaction of two prepared statements per case,
 //! timed from `BEGIN` to the end of `COMMIT`:
 //!
@@ -38,8 +38,8 @@ const UPDATE: &str = "UPDATE cases SET fields = json_set(fields, '$.bench', ?2),
 /// How the WAL is copied back into the database file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Checkpoints {
-    /// As the server does: no checkpoint in commits, a PASSIVE one every 200 ms from
-    /// another thread and connection.
+    /// As the server does: an automatic checkpoint in the commit that crosses 16,384
+    /// WAL pages, and a PASSIVE one every 200 ms from another thread and connection.
     Background,
     /// SQLite's default: the commit that takes the WAL past 1,000 pages checkpoints it.
     Auto,
@@ -116,7 +116,9 @@ impl RawStore {
         let checkpointer = match checkpoints {
             Checkpoints::Auto => None,
             Checkpoints::Background => {
-                conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
+                conn.execute_batch(
+                    "PRAGMA wal_autocheckpoint = 16384; PRAGMA journal_size_limit = 67108864;",
+                )?;
                 Some(spawn_checkpointer(path)?)
             }
         };

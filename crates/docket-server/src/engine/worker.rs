@@ -35,10 +35,18 @@ impl Engine {
             match self.store.run_chunk(&job_id, claim).await? {
                 ChunkResult::NotClaimed => continue,
                 ChunkResult::Applied {
-                    changed, commit, ..
+                    changed,
+                    commit,
+                    drained,
+                    ..
                 } => {
                     self.chunk_committed(&changed, commit);
-                    self.hub.publish(&job_id);
+                    if drained {
+                        // Straight on to `completed`: no second claim to find it drained.
+                        self.finish(&job_id).await?;
+                    } else {
+                        self.hub.publish(&job_id);
+                    }
                     return Ok(Tick::Worked);
                 }
                 ChunkResult::Drained => {

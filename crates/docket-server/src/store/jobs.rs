@@ -60,6 +60,9 @@ pub enum ChunkResult {
         processed: u64,
         changed: Vec<String>,
         commit: CommitSeq,
+        /// This chunk processed the job's last items: it is ready for
+        /// [`super::Store::finish_job`] without another claim.
+        drained: bool,
     },
     /// Every item is processed; the job waits for [`super::Store::finish_job`].
     Drained,

@@ -596,6 +596,7 @@ impl PgStore {
             processed: u64::try_from(n).unwrap_or(0),
             changed,
             commit,
+            drained: processed + n >= total,
         })
     }
 

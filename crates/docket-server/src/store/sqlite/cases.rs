@@ -48,26 +48,55 @@ pub(super) fn write_applied(
     commit: CommitSeq,
 ) -> Result<()> {
     let c = &applied.case;
-    tx.prepare_cached(
-        "UPDATE cases SET title = ?2, description = ?3, status = ?4, status_reason = ?5, \
-         priority = ?6, assignee = ?7, tags = ?8, fields = ?9, open_tasks = ?10, version = ?11, \
-         updated_at = ?12, commit_seq = ?13 WHERE seq = ?1",
-    )?
-    .execute(rusqlite::params![
-        seq,
-        c.title,
-        c.description,
-        c.status.as_str(),
-        c.status_reason,
-        c.priority.as_str(),
-        c.assignee,
-        json_text(&c.tags),
-        json_text(&c.fields),
-        c.open_tasks,
-        i64::try_from(c.version).unwrap_or(i64::MAX),
-        c.updated_at.0,
-        commit.0,
-    ])?;
+    // Only the columns that changed: SQLite rewrites the entry of every index whose
+    // column is named in SET, changed or not, so a field edit must not name `status`.
+    let mut sql = String::from("UPDATE cases SET version = ?2, updated_at = ?3, commit_seq = ?4");
+    let mut params: Vec<Sql> = vec![
+        Sql::Integer(seq),
+        Sql::Integer(i64::try_from(c.version).unwrap_or(i64::MAX)),
+        Sql::Integer(c.updated_at.0),
+        Sql::Integer(commit.0),
+    ];
+    let text = |v: &Option<String>| v.clone().map_or(Sql::Null, Sql::Text);
+    let changed = |name: &str| applied.history.iter().any(|h| h.field == name);
+    let mut set = |column: &str, value: Sql| {
+        params.push(value);
+        sql.push_str(&format!(", {column} = ?{}", params.len()));
+    };
+    if changed("title") {
+        set("title", Sql::Text(c.title.clone()));
+    }
+    if changed("description") {
+        set("description", Sql::Text(c.description.clone()));
+    }
+    if changed("status") {
+        set("status", Sql::Text(c.status.as_str().to_owned()));
+    }
+    if changed("statusReason") {
+        set("status_reason", text(&c.status_reason));
+    }
+    if changed("priority") {
+        set("priority", Sql::Text(c.priority.as_str().to_owned()));
+    }
+    if changed("assignee") {
+        set("assignee", text(&c.assignee));
+    }
+    if changed("tags") {
+        set("tags", Sql::Text(json_text(&c.tags)));
+    }
+    if applied
+        .history
+        .iter()
+        .any(|h| h.field.starts_with("fields."))
+    {
+        set("fields", Sql::Text(json_text(&c.fields)));
+    }
+    if applied.close_open_tasks {
+        set("open_tasks", Sql::Integer(i64::from(c.open_tasks)));
+    }
+    sql.push_str(" WHERE seq = ?1");
+    tx.prepare_cached(&sql)?
+        .execute(rusqlite::params_from_iter(params))?;
     if applied.history.iter().any(|h| h.field == "tags") {
         write_tags(tx, seq, &c.tags, true)?;
     }

@@ -381,7 +381,12 @@ impl SqliteStore {
             )?
             .execute(rusqlite::params![seq, n, n - failed, failed, last, !changed.is_empty(), commit.0])?;
             tx.commit()?;
-            Ok(ChunkResult::Applied { processed: u64::try_from(n).unwrap_or(0), changed, commit })
+            Ok(ChunkResult::Applied {
+                processed: u64::try_from(n).unwrap_or(0),
+                changed,
+                commit,
+                drained: processed + n >= total,
+            })
         })
         .await
     }
