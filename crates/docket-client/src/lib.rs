@@ -44,11 +44,13 @@ impl Error {
         }
     }
 
-    /// Whether trying the same request again later may succeed: no answer at all (the
-    /// server is down or restarting), or a 502/503/504 on the way.
+    /// Whether trying the same request again later may succeed: no answer, or an answer
+    /// cut off (the server is down or restarting), or a 502/503/504 on the way.
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Transport(e) => !e.is_builder() && !e.is_decode(),
+            // Bodies are decoded apart (as `Unexpected`), so a transport error is the
+            // connection's: refused, reset, cut mid-body, timed out.
+            Self::Transport(e) => !e.is_builder(),
             _ => matches!(self.status(), Some(502..=504)),
         }
     }
