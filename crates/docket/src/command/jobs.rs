@@ -111,7 +111,7 @@ pub async fn run(cmd: Command, global: &Global) -> anyhow::Result<Exit> {
                     other => break other,
                 }
             };
-            print_page(global, &items, next, |items| status_table(items))
+            print_page(global, &items, next, status_table)
         }
         Command::Results { job, outcome, page } => {
             let mut q = ResultsQuery {

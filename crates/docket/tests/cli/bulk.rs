@@ -87,10 +87,8 @@ async fn a_file_with_bad_rows_exits_1_and_lists_them_with_lines_and_codes() {
     }
 
     // The same from standard input as JSON (fresh cases: the first run moved these).
-    let json = format!(
-        "[{{\"caseId\": \"CASE-000016\", \"priority\": \"Low\"}},\n {{\"caseId\": \"CASE-777777\", \"priority\": \"Low\"}}]"
-    );
-    let report = cli_stdin(b, &["bulk-update", "-", "--wait", "-o", "json"], &json)
+    let json = "[{\"caseId\": \"CASE-000016\", \"priority\": \"Low\"},\n {\"caseId\": \"CASE-777777\", \"priority\": \"Low\"}]";
+    let report = cli_stdin(b, &["bulk-update", "-", "--wait", "-o", "json"], json)
         .expect(1)
         .json();
     assert_eq!(report["finished"], true);

@@ -1,11 +1,9 @@
 //! Every client subcommand of the real binary against a real server: cases, settings,
-//! refresh-status, jobs; and the global flags, exit codes and error messages.
-
-use std::io::{BufRead as _, BufReader, Write as _};
+//! refresh-status, jobs (bulk-update has its own module).
 
 use serde_json::Value;
 
-use crate::run::{cli, cli_stdin, command, file, jobs, seeded};
+use crate::run::{cli, cli_stdin, file, jobs, seeded};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cases_commands_create_get_list_update_and_show_history() {
@@ -336,101 +334,4 @@ async fn jobs_commands_status_watch_list_results_cancel_and_retry() {
     assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
     let watched = cli(b, &["jobs", "watch", &job]).expect(1);
     assert!(watched.stdout.contains("cancelled"), "{watched}");
-}
-
-/// A stand-in server on a raw socket: answers every request with `status` and `body`,
-/// and hands back the request heads it saw.
-fn fake_server(
-    status: &'static str,
-    body: &'static str,
-) -> (String, std::sync::mpsc::Receiver<String>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { return };
-            let mut head = String::new();
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                head.push_str(&line);
-            }
-            let _ = tx.send(head);
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status}\r\ncontent-type: application/problem+json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    (base, rx)
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn global_flags_go_anywhere_and_errors_show_the_problem_code() {
-    let (base, heads) = fake_server(
-        "503 Service Unavailable",
-        r#"{"type":"about:blank","title":"Service Unavailable","status":503,"detail":"the store is busy","code":"service_unavailable"}"#,
-    );
-    // --api-key after the subcommand, --server before it.
-    let out = command()
-        .args([
-            "--server",
-            &base,
-            "cases",
-            "get",
-            "CASE-1",
-            "--api-key",
-            "k-123",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("service_unavailable (503): the store is busy"),
-        "{stderr}"
-    );
-    let head = heads.recv().unwrap().to_ascii_lowercase();
-    assert!(head.starts_with("get /api/v1/cases/case-1 "), "{head}");
-    assert!(head.contains("authorization: bearer k-123"), "{head}");
-    // From the environment.
-    let out = command()
-        .args(["jobs", "list"])
-        .env("DOCKET_URL", &base)
-        .env("DOCKET_API_KEY", "k-env")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3));
-    assert!(
-        heads
-            .recv()
-            .unwrap()
-            .to_ascii_lowercase()
-            .contains("authorization: bearer k-env")
-    );
-
-    // Nothing listening: a network error, exit 3, without a debug dump.
-    let port = crate::server::free_port();
-    let down = cli(&format!("http://127.0.0.1:{port}"), &["jobs", "list"]).expect(3);
-    assert!(
-        down.stderr
-            .contains("cannot reach the server at http://127.0.0.1:"),
-        "{down}"
-    );
-    assert!(!down.stderr.contains("Transport("), "{down}");
-
-    // Usage errors exit 2; --help documents the exit codes.
-    cli(&base, &["cases", "frobnicate"]).expect(2);
-    cli(&base, &["bulk-update"]).expect(2);
-    cli(&base, &["jobs", "list", "--output", "yaml"]).expect(2);
-    let help = cli(&base, &["--help"]).expect(0);
-    assert!(
-        help.stdout.contains("Exit codes:") && help.stdout.contains("4  stopped waiting"),
-        "{help}"
-    );
 }

@@ -9,3 +9,4 @@ mod crash;
 mod restart;
 mod run;
 mod server;
+mod standin;

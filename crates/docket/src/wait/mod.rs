@@ -9,13 +9,15 @@
 //! only: the jobs keep running.
 
 use std::collections::HashMap;
-use std::io::IsTerminal as _;
 use std::time::{Duration, Instant};
 
 use docket_api::JobStatus;
 use docket_client::{Client, Error};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
+
+use self::progress::Bar;
+
+mod progress;
 
 /// `--wait-method`: how to follow jobs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -60,11 +62,9 @@ const POLL_CAP: Duration = Duration::from_secs(30);
 /// Reconnecting after a lost connection: first delay and cap.
 const RETRY_FIRST: Duration = Duration::from_millis(250);
 const RETRY_CAP: Duration = Duration::from_secs(5);
-/// Without a terminal, a progress line at most this often.
-const LOG_EVERY: Duration = Duration::from_secs(5);
 
 enum Msg {
-    Status(usize, JobStatus),
+    Status(usize, Box<JobStatus>),
     Trouble(usize, String),
     Failed(Error),
 }
@@ -79,12 +79,12 @@ pub async fn wait(
 ) -> Waited {
     let deadline = Instant::now() + timeout;
     let mut jobs = jobs;
-    let bar = Bar::new(&jobs);
+    let mut bar = Bar::new(&jobs);
     let ids: Vec<String> = jobs.iter().map(|j| j.job_id.clone()).collect();
+    let plural = if jobs.len() == 1 { "" } else { "s" };
     eprintln!(
-        "waiting for {} job{} ({} items): {} (Ctrl-C stops waiting, not the job)",
+        "waiting for {} job{plural} ({} items): {} (Ctrl-C stops waiting, not the job{plural})",
         jobs.len(),
-        if jobs.len() == 1 { "" } else { "s" },
         jobs.iter().map(|j| j.total).sum::<u64>(),
         ids.join(", ")
     );
@@ -130,7 +130,7 @@ pub async fn wait(
                             st.job_id, st.status, st.succeeded, st.failed, st.cancelled
                         ));
                     }
-                    jobs[i] = st;
+                    jobs[i] = *st;
                     bar.update(&jobs, trouble.values().next());
                 }
                 Some(Msg::Trouble(i, why)) => {
@@ -248,7 +248,7 @@ async fn stream(
     while let Some(ev) = events.next().await? {
         progressed = true;
         let ended = ev.status.is_finished();
-        let _ = tx.send(Msg::Status(i, ev.status));
+        let _ = tx.send(Msg::Status(i, Box::new(ev.status)));
         if ended {
             return Ok(Step::Ended);
         }
@@ -272,7 +272,7 @@ async fn long_poll(
         .await?
         .body;
     let ended = st.is_finished();
-    let _ = tx.send(Msg::Status(i, st));
+    let _ = tx.send(Msg::Status(i, Box::new(st)));
     if ended {
         Ok(Step::Ended)
     } else if wait >= Duration::from_secs(2) && asked.elapsed() < wait / 2 {
@@ -290,7 +290,7 @@ async fn poll_once(
 ) -> Result<Step, Error> {
     let st = client.job_status(id, None).await?.body;
     let ended = st.is_finished();
-    let _ = tx.send(Msg::Status(i, st));
+    let _ = tx.send(Msg::Status(i, Box::new(st)));
     Ok(if ended {
         Step::Ended
     } else {
@@ -325,66 +325,16 @@ impl Backoff {
     }
 }
 
-/// The progress display: an indicatif bar on a terminal (items done, items/s, ETA);
-/// otherwise a plain line every few seconds, so logs show the wait too.
-struct Bar {
-    bar: ProgressBar,
-    tty: bool,
-    last_line: std::sync::Mutex<Instant>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl Bar {
-    fn new(jobs: &[JobStatus]) -> Self {
-        let tty = std::io::stderr().is_terminal();
-        let total: u64 = jobs.iter().map(|j| j.total).sum();
-        let bar = if tty {
-            ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
-        } else {
-            ProgressBar::hidden()
-        };
-        if let Ok(style) = ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} items  {per_sec}  ETA {eta}  {msg}",
-        ) {
-            bar.set_style(style);
-        }
-        bar.enable_steady_tick(Duration::from_millis(200));
-        bar.set_position(jobs.iter().map(|j| j.processed).sum());
-        Self {
-            bar,
-            tty,
-            last_line: std::sync::Mutex::new(Instant::now()),
-        }
-    }
-
-    fn update(&self, jobs: &[JobStatus], trouble: Option<&String>) {
-        let done: u64 = jobs.iter().map(|j| j.processed).sum();
-        let total: u64 = jobs.iter().map(|j| j.total).sum();
-        self.bar.set_length(total);
-        self.bar.set_position(done);
-        let running = jobs.iter().filter(|j| !j.is_finished()).count();
-        self.bar.set_message(match trouble {
-            Some(why) => format!("reconnecting: {why}"),
-            None => format!("{running} of {} jobs running", jobs.len()),
-        });
-        if !self.tty
-            && let Ok(mut last) = self.last_line.lock()
-            && last.elapsed() >= LOG_EVERY
-        {
-            *last = Instant::now();
-            eprintln!("progress: {done}/{total} items processed");
-        }
-    }
-
-    /// A line above the bar (or on its own without a terminal).
-    fn note(&self, text: &str) {
-        if self.tty {
-            self.bar.println(text);
-        } else {
-            eprintln!("{text}");
-        }
-    }
-
-    fn finish(&self) {
-        self.bar.finish_and_clear();
+    #[test]
+    fn backoff_doubles_up_to_its_cap_and_resets() {
+        let mut b = Backoff::new(POLL_FIRST, POLL_CAP);
+        let secs: Vec<u64> = (0..6).map(|_| b.next().as_secs()).collect();
+        assert_eq!(secs, vec![2, 4, 8, 16, 30, 30]);
+        b.reset();
+        assert_eq!(b.next(), POLL_FIRST);
     }
 }
