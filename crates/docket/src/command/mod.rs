@@ -16,6 +16,7 @@ use anyhow::Context as _;
 use docket_client::Client;
 
 use crate::Global;
+use crate::exit::input_error;
 
 /// `--server` when neither the flag nor `DOCKET_URL` is given.
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
@@ -25,6 +26,15 @@ const DEFAULT_MAX_ITEMS: usize = 10_000;
 
 /// A client for `--server`, authorised with `--api-key`.
 pub fn client(global: &Global) -> anyhow::Result<Client> {
+    let url = global.server.trim();
+    let host = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"));
+    if host.is_none_or(|h| h.is_empty() || h.starts_with('/')) {
+        return Err(input_error(format!(
+            "--server (or DOCKET_URL) '{url}' is not an http:// or https:// URL"
+        )));
+    }
     Ok(Client::new(&global.server)
         .with_context(|| format!("--server {}", global.server))?
         .with_api_key(global.api_key.clone()))

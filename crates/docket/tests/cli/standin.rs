@@ -155,6 +155,11 @@ async fn global_flags_go_anywhere_and_errors_show_the_problem_code() {
     assert!(!down.stderr.contains("Transport("), "{down}");
 
     // Usage errors exit 2; --help documents the exit codes.
+    let bad = cli("127.0.0.1:8080", &["jobs", "list"]).expect(2);
+    assert!(
+        bad.stderr.contains("not an http:// or https:// URL"),
+        "{bad}"
+    );
     cli(&base, &["cases", "frobnicate"]).expect(2);
     cli(&base, &["bulk-update"]).expect(2);
     cli(&base, &["jobs", "list", "--output", "yaml"]).expect(2);
