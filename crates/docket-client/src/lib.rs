@@ -3,10 +3,18 @@
 //! Every call returns the decoded body with the response's `ETag` and
 //! `X-Consistency-Token`; every failure from the server is an [`Error::Api`] carrying the
 //! problem document, whose `code` is one of [`docket_api::codes`].
+//!
+//! Jobs (status, results, list, cancel, retry, the progress stream) are in [`jobs`];
+//! the Server-Sent Events parser is in [`events`].
+
+pub mod events;
+pub mod jobs;
+
+use std::time::Duration;
 
 use docket_api::{
-    BulkAccepted, BulkRequest, Case, CasePatch, CaseQuery, Health, HistoryEntry, JobStatus,
-    NewCase, NewTask, Page, PageQuery, Problem, RefreshRequest, RefreshResponse, Task, TaskPatch,
+    BulkAccepted, BulkRequest, Case, CasePatch, CaseQuery, Health, HistoryEntry, NewCase, NewTask,
+    Page, PageQuery, Problem, RefreshRequest, RefreshResponse, Task, TaskPatch,
 };
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;
@@ -36,6 +44,17 @@ impl Error {
         }
     }
 
+    /// Whether trying the same request again later may succeed: no answer, or an answer
+    /// cut off (the server is down or restarting), or a 502/503/504 on the way.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            // Bodies are decoded apart (as `Unexpected`), so a transport error is the
+            // connection's: refused, reset, cut mid-body, timed out.
+            Self::Transport(e) => !e.is_builder(),
+            _ => matches!(self.status(), Some(502..=504)),
+        }
+    }
+
     /// The HTTP status, when there was an answer.
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -47,6 +66,13 @@ impl Error {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// How long to wait for a TCP connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest silence on an open connection: longer than the longest long-poll the server
+/// allows (`jobs.max_wait_seconds`, 50 s by default) and than the event stream's
+/// keep-alive interval (15 s).
+const READ_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// A decoded answer and the headers that matter for consistency.
 #[derive(Debug, Clone)]
@@ -69,8 +95,12 @@ pub struct Client {
 impl Client {
     /// A client for the server at `base` (e.g. `http://127.0.0.1:8080`).
     pub fn new(base: &str) -> Result<Self> {
+        // No overall timeout: long-polls and event streams are long by design. A server
+        // that stops sending (even the event stream's keep-alives) for READ_TIMEOUT is gone.
         let http = reqwest::Client::builder()
             .user_agent(concat!("docket-client/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(CONNECT_TIMEOUT)
+            .read_timeout(READ_TIMEOUT)
             .build()?;
         Ok(Self {
             http,
@@ -101,6 +131,7 @@ impl Client {
     /// Sends a request and decodes a JSON answer, or the problem.
     pub async fn send<T: DeserializeOwned>(&self, rb: RequestBuilder) -> Result<Reply<T>> {
         let res = rb.send().await?;
+        let res = ok_or_problem(res).await?;
         let status = res.status();
         let header = |name: &str| {
             res.headers()
@@ -112,15 +143,6 @@ impl Client {
         let consistency_token = header(docket_api::CONSISTENCY_TOKEN_HEADER);
         let location = header("location");
         let bytes = res.bytes().await?;
-        if !status.is_success() {
-            return Err(match serde_json::from_slice::<Problem>(&bytes) {
-                Ok(p) => Error::Api(Box::new(p)),
-                Err(_) => Error::Unexpected {
-                    status: status.as_u16(),
-                    detail: String::from_utf8_lossy(&bytes).chars().take(500).collect(),
-                },
-            });
-        }
         let body = decode(status, &bytes)?;
         Ok(Reply {
             body,
@@ -154,6 +176,15 @@ impl Client {
 
     pub async fn get_case(&self, id: &str) -> Result<Reply<Case>> {
         self.send(self.request(Method::GET, &case_path(id))).await
+    }
+
+    /// A case as of at least the write that returned `token` (`X-Consistency-Token`).
+    pub async fn get_case_at(&self, id: &str, token: &str) -> Result<Reply<Case>> {
+        self.send(
+            self.request(Method::GET, &case_path(id))
+                .header(docket_api::CONSISTENCY_TOKEN_HEADER, token),
+        )
+        .await
     }
 
     pub async fn list_cases(&self, q: &CaseQuery) -> Result<Page<Case>> {
@@ -227,19 +258,6 @@ impl Client {
         self.send(rb).await
     }
 
-    /// A job's status; with `wait_seconds`, long-polls until the job ends or time passes.
-    pub async fn job_status(
-        &self,
-        job_id: &str,
-        wait_seconds: Option<u32>,
-    ) -> Result<Reply<JobStatus>> {
-        let mut path = format!("/api/v1/jobs/{}/status", encode(job_id));
-        if let Some(w) = wait_seconds {
-            path.push_str(&format!("?waitSeconds={w}"));
-        }
-        self.send(self.request(Method::GET, &path)).await
-    }
-
     pub async fn refresh_status(&self, body: &RefreshRequest) -> Result<Reply<RefreshResponse>> {
         self.json(Method::POST, "/api/v1/cases/refresh-status", body)
             .await
@@ -265,6 +283,23 @@ impl Client {
     }
 }
 
+/// Passes a success through; turns any other answer into [`Error::Api`] (a problem
+/// document) or [`Error::Unexpected`].
+async fn ok_or_problem(res: reqwest::Response) -> Result<reqwest::Response> {
+    let status = res.status();
+    if status.is_success() {
+        return Ok(res);
+    }
+    let bytes = res.bytes().await?;
+    Err(match serde_json::from_slice::<Problem>(&bytes) {
+        Ok(p) => Error::Api(Box::new(p)),
+        Err(_) => Error::Unexpected {
+            status: status.as_u16(),
+            detail: String::from_utf8_lossy(&bytes).chars().take(500).collect(),
+        },
+    })
+}
+
 fn decode<T: DeserializeOwned>(status: StatusCode, bytes: &[u8]) -> Result<T> {
     serde_json::from_slice(bytes).map_err(|e| Error::Unexpected {
         status: status.as_u16(),
@@ -272,12 +307,12 @@ fn decode<T: DeserializeOwned>(status: StatusCode, bytes: &[u8]) -> Result<T> {
     })
 }
 
-fn case_path(id: &str) -> String {
+pub(crate) fn case_path(id: &str) -> String {
     format!("/api/v1/cases/{}", encode(id))
 }
 
 /// Percent-encodes a path segment (ids are plain ASCII, but callers may pass anything).
-fn encode(segment: &str) -> String {
+pub(crate) fn encode(segment: &str) -> String {
     let mut out = String::with_capacity(segment.len());
     for b in segment.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {

@@ -8,6 +8,9 @@ use std::time::Instant;
 use anyhow::Context as _;
 use docket_api::{BulkItem, BulkOptions, BulkRequest, NewCase};
 use docket_client::Client;
+
+use crate::Global;
+use crate::exit::input_error;
 use futures_util::{StreamExt, TryStreamExt, stream};
 
 /// Requests in flight at once.
@@ -15,12 +18,6 @@ const PARALLEL: usize = 16;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The server to check.
-    #[arg(long, env = "DOCKET_URL", default_value = "http://127.0.0.1:8080")]
-    server: String,
-    /// API key, when the server requires one.
-    #[arg(long, env = "DOCKET_API_KEY")]
-    api_key: Option<String>,
     /// How many cases to create and move.
     #[arg(long, default_value_t = 100)]
     cases: usize,
@@ -34,9 +31,11 @@ pub struct Report {
     pub stale: usize,
 }
 
-pub async fn run(args: Args) -> anyhow::Result<Report> {
-    anyhow::ensure!(args.cases >= 1, "--cases must be at least 1");
-    let client = Client::new(&args.server)?.with_api_key(args.api_key.clone());
+pub async fn run(args: Args, global: &Global) -> anyhow::Result<Report> {
+    if args.cases == 0 {
+        return Err(input_error("--cases must be at least 1"));
+    }
+    let client = super::client(global)?;
     let run = format!(
         "{:x}",
         std::time::SystemTime::now()
@@ -48,7 +47,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     println!(
         "creating {} cases in In Progress on {}",
         ids.len(),
-        args.server
+        global.server
     );
     stream::iter(ids.clone())
         .map(|id| {
@@ -70,15 +69,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     // Read them all once, as the seed's users did, so any cache holds the old status.
     read_all(&client, &ids).await?;
 
-    let max = client
-        .settings()
-        .await
-        .ok()
-        .and_then(|s| {
-            s.get("Jobs.MaxItemsPerRequest")
-                .and_then(serde_json::Value::as_u64)
-        })
-        .unwrap_or(10_000) as usize;
+    let max = super::max_items(&client).await?;
     let started = Instant::now();
     let mut jobs = Vec::new();
     for chunk in ids.chunks(max.max(1)) {

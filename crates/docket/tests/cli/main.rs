@@ -1,7 +1,12 @@
 //! Tests of the `docket` binary: the server as a child process, the CLI against it.
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
+mod bulk;
 mod check;
 mod cluster;
+mod commands;
 mod crash;
+mod restart;
+mod run;
 mod server;
+mod standin;

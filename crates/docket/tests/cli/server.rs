@@ -8,7 +8,7 @@ pub fn docket() -> Command {
     Command::new(env!("CARGO_BIN_EXE_docket"))
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -24,7 +24,11 @@ pub struct Server {
 impl Server {
     /// Starts `docket serve` with `dir/docket.toml` and waits until it is ready.
     pub async fn start(dir: &Path, db: &str) -> Self {
-        let port = free_port();
+        Self::start_on(dir, db, free_port()).await
+    }
+
+    /// As [`Server::start`], on a given port (to restart a server where clients expect it).
+    pub async fn start_on(dir: &Path, db: &str, port: u16) -> Self {
         let child = docket()
             .args([
                 "serve",

@@ -1,0 +1,207 @@
+//! `docket bulk-update FILE|-`: reads a whole input file (nothing is sent if any of it
+//! is malformed), submits it as one job, or as several when it has more items than the
+//! server's `Jobs.MaxItemsPerRequest` (or a request is refused as too large), then
+//! optionally waits for them all and reports them together.
+//!
+//! With `--idempotency-key K`, a single job is sent with `K`, and the jobs of a split
+//! file with `K/<first>-<last>` (item positions), so running the same command again
+//! returns the same jobs instead of creating new ones.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use docket_api::{BulkOptions, BulkRequest, JobStatus, codes};
+use docket_client::{Client, Error as ClientError};
+
+use super::jobs::{WaitArgs, status_table};
+use crate::Global;
+use crate::exit::{Exit, input_error};
+use crate::input::{self, InputFormat};
+use crate::output::{self, Format};
+use crate::summary::{self, Origin};
+use crate::wait;
+
+#[derive(clap::Args)]
+#[command(after_help = "\
+Input: a JSON array of items, the API's {\"updates\": [...], \"options\": {...}} object,
+NDJSON (one item per line), or CSV whose first line names the columns:
+  caseId (required), status, statusReason, priority, assignee, tags (separated by ;),
+  expectedVersion, fields.NAME (text). An empty cell leaves that attribute as it is.
+Example CSV:
+  caseId,status,assignee
+  CASE-000002,Under Review,bob
+
+Exit codes: 0 all items succeeded (or, without --wait, the jobs were stored), 1 some
+items failed (listed with their codes and lines), 2 usage or input error (nothing sent),
+3 server or network error, 4 stopped waiting (the jobs keep running).")]
+pub struct Args {
+    /// The input file; `-` reads standard input.
+    #[arg(value_name = "FILE|-")]
+    file: String,
+    /// The input's format (auto: by extension, then by content).
+    #[arg(long, value_enum, default_value_t = InputFormat::Auto)]
+    format: InputFormat,
+    /// Wait for the jobs to end, with a progress bar, and list the failed items.
+    #[arg(long)]
+    wait: bool,
+    #[command(flatten)]
+    wait_args: WaitArgs,
+    /// POSTed to (signed) when each job ends.
+    #[arg(long, value_name = "URL")]
+    callback_url: Option<String>,
+    /// All or nothing: one failed item fails the job and none is applied. The input
+    /// must then fit in one request.
+    #[arg(long)]
+    atomic: bool,
+    /// Submitting the same file with the same key again returns the original job(s).
+    #[arg(long, value_name = "KEY")]
+    idempotency_key: Option<String>,
+}
+
+pub async fn run(args: Args, global: &Global) -> anyhow::Result<Exit> {
+    let input = input::read(&args.file, args.format)?;
+    let mut options = input.options.clone().unwrap_or_default();
+    // The CLI does the waiting; the request only stores the job and returns its id.
+    options.wait_for_completion = false;
+    options.return_job_id = true;
+    if args.atomic {
+        options.atomic = true;
+    }
+    if args.callback_url.is_some() {
+        options.callback_url = args.callback_url.clone();
+    }
+    let client = super::client(global)?;
+    let max = super::max_items(&client).await?;
+    if options.atomic && input.items.len() > max {
+        return Err(input_error(format!(
+            "an atomic update must fit in one request: {} items, and the server takes at most {max} (Jobs.MaxItemsPerRequest)",
+            input.items.len()
+        )));
+    }
+    let submitted = submit(
+        &client,
+        &input,
+        &options,
+        max,
+        args.idempotency_key.as_deref(),
+    )
+    .await?;
+    let starts: Vec<usize> = submitted.iter().map(|s| s.start).collect();
+    let mut jobs = Vec::with_capacity(submitted.len());
+    for s in &submitted {
+        jobs.push(
+            client
+                .job_status(&s.job_id, None)
+                .await
+                .with_context(|| format!("reading the status of {}", s.job_id))?
+                .body,
+        );
+    }
+    if !args.wait {
+        print_submitted(global, &jobs)?;
+        return Ok(Exit::Success);
+    }
+    let waited = wait::wait(
+        &client,
+        jobs,
+        Duration::from_secs(args.wait_args.timeout),
+        args.wait_args.wait_method,
+    )
+    .await;
+    let origin = Origin {
+        starts,
+        lines: &input.lines,
+    };
+    summary::report(&client, global, waited, Some(origin)).await
+}
+
+/// A job created from items `start..start + len` of the input.
+struct Submitted {
+    job_id: String,
+    start: usize,
+}
+
+/// Sends the items in requests of at most `max`; a request refused as too large (the
+/// item limit changed, or the body is over the server's byte limit) is split in two.
+async fn submit(
+    client: &Client,
+    input: &input::Input,
+    options: &BulkOptions,
+    max: usize,
+    key: Option<&str>,
+) -> anyhow::Result<Vec<Submitted>> {
+    let n = input.items.len();
+    let mut size = max.min(n);
+    let mut split = n > size;
+    let mut out: Vec<Submitted> = Vec::new();
+    let mut start = 0;
+    while start < n {
+        let end = (start + size).min(n);
+        let req = BulkRequest {
+            updates: input.items[start..end].to_vec(),
+            options: options.clone(),
+        };
+        let chunk_key = key.map(|k| {
+            if split {
+                format!("{k}/{}-{}", start + 1, end)
+            } else {
+                k.to_owned()
+            }
+        });
+        match client.bulk_update(&req, chunk_key.as_deref()).await {
+            Ok(reply) => {
+                let job_id = reply
+                    .body
+                    .job_id
+                    .ok_or_else(|| anyhow::anyhow!("the server returned no jobId"))?;
+                if n > end || start > 0 {
+                    eprintln!(
+                        "submitted {job_id}: items {}-{end} of {n} (lines {}-{})",
+                        start + 1,
+                        input.lines[start],
+                        input.lines[end - 1]
+                    );
+                }
+                out.push(Submitted { job_id, start });
+                start = end;
+            }
+            Err(ClientError::Api(p))
+                if p.code == codes::PAYLOAD_TOO_LARGE && end - start > 1 && !options.atomic =>
+            {
+                size = (end - start).div_ceil(2);
+                split = true;
+            }
+            Err(e) => {
+                let mut err = anyhow::Error::new(e).context(format!(
+                    "submitting items {}-{end} (lines {}-{})",
+                    start + 1,
+                    input.lines[start],
+                    input.lines[end - 1]
+                ));
+                if !out.is_empty() {
+                    let ids: Vec<String> = out.iter().map(|s| s.job_id.clone()).collect();
+                    err = err.context(format!(
+                        "{} job(s) were submitted before the error and run: {}",
+                        ids.len(),
+                        ids.join(", ")
+                    ));
+                }
+                return Err(err);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Without `--wait`: the stored jobs (JSON: `{"jobs": [<job status>]}`).
+fn print_submitted(global: &Global, jobs: &[JobStatus]) -> anyhow::Result<()> {
+    match global.output {
+        Format::Json => output::json(&serde_json::json!({ "jobs": jobs })),
+        Format::Table => {
+            status_table(jobs).print();
+            let ids: Vec<String> = jobs.iter().map(|j| j.job_id.clone()).collect();
+            eprintln!("follow with: {}", super::watch_hint(global, &ids));
+            Ok(())
+        }
+    }
+}
