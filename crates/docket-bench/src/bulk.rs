@@ -154,6 +154,11 @@ impl Measured {
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     ensure!(args.cases > 0, "--cases must be positive");
+    if args.concurrent_only {
+        Client::new(&args, &args.url)?.preflight(args.cases).await?;
+        let value = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as u64 * 1000;
+        return concurrent(&args, value).await;
+    }
     ensure!(
         args.sizes.len() == args.reps.len(),
         "--sizes and --reps must list as many values"

@@ -24,6 +24,10 @@ pub struct Args {
     /// The status to move them to (from In Progress).
     #[arg(long, default_value = "Under Review")]
     status: String,
+    /// Other nodes of the same cluster: every case is also read through each of them,
+    /// before the job (to warm their caches) and after it (each read counts).
+    #[arg(long, value_delimiter = ',')]
+    read_from: Vec<String>,
 }
 
 /// What one run saw.
@@ -36,6 +40,14 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<Report> {
         return Err(input_error("--cases must be at least 1"));
     }
     let client = super::client(global)?;
+    let mut readers = vec![client.clone()];
+    for url in &args.read_from {
+        let node = Global {
+            server: url.clone(),
+            ..global.clone()
+        };
+        readers.push(super::client(&node)?);
+    }
     let run = format!(
         "{:x}",
         std::time::SystemTime::now()
@@ -66,8 +78,11 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<Report> {
         .try_collect::<Vec<()>>()
         .await
         .context("creating the cases")?;
-    // Read them all once, as the seed's users did, so any cache holds the old status.
-    read_all(&client, &ids).await?;
+    // Read them all once on every node, as the seed's users did, so any cache holds the
+    // old status.
+    for reader in &readers {
+        read_all(reader, &ids).await?;
+    }
 
     let max = super::max_items(&client).await?;
     let started = Instant::now();
@@ -107,18 +122,27 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<Report> {
     let job_ms = started.elapsed().as_secs_f64() * 1000.0;
 
     let read_started = Instant::now();
-    let statuses = read_all(&client, &ids).await?;
+    let mut statuses = Vec::with_capacity(ids.len() * readers.len());
+    for reader in &readers {
+        statuses.extend(read_all(reader, &ids).await?);
+    }
     let read_ms = read_started.elapsed().as_secs_f64() * 1000.0;
     let stale = statuses
         .iter()
         .filter(|s| !s.eq_ignore_ascii_case(&args.status))
         .count();
-    let pct = stale as f64 * 100.0 / ids.len() as f64;
+    let reads = statuses.len();
+    let pct = stale as f64 * 100.0 / reads as f64;
 
     println!("jobs:        {} ({})", jobs.len(), jobs.join(", "));
     println!("job time:    {job_ms:.1} ms from submit to completed");
+    let nodes = if readers.len() == 1 {
+        String::new()
+    } else {
+        format!(" on each of {} nodes", readers.len())
+    };
     println!(
-        "read time:   {read_ms:.1} ms to read all {} cases ({PARALLEL} in parallel)",
+        "read time:   {read_ms:.1} ms to read all {} cases{nodes} ({PARALLEL} in parallel)",
         ids.len()
     );
     if failed_items > 0 {
@@ -128,14 +152,12 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<Report> {
     }
     if stale == 0 {
         println!(
-            "stale reads: 0 of {} (0.0%): every case read {} once the job was completed",
-            ids.len(),
+            "stale reads: 0 of {reads} (0.0%): every case read {} once the job was completed",
             args.status
         );
     } else {
         println!(
-            "stale reads: {stale} of {} ({pct:.1}%) still showed the old status after the job reported completed",
-            ids.len()
+            "stale reads: {stale} of {reads} ({pct:.1}%) still showed the old status after the job reported completed"
         );
     }
     Ok(Report { stale })
