@@ -6,10 +6,12 @@
 pub mod cases;
 pub mod codes;
 pub mod jobs;
+pub mod keys;
 pub mod problem;
 
 pub use cases::*;
 pub use jobs::*;
+pub use keys::{ApiKey, CreatedApiKey, NewApiKey};
 pub use problem::{FieldError, Problem};
 
 use serde::{Deserialize, Deserializer, Serialize};

@@ -5,10 +5,11 @@
 //! problem document, whose `code` is one of [`docket_api::codes`].
 //!
 //! Jobs (status, results, list, cancel, retry, the progress stream) are in [`jobs`];
-//! the Server-Sent Events parser is in [`events`].
+//! the Server-Sent Events parser is in [`events`]; API keys in [`keys`].
 
 pub mod events;
 pub mod jobs;
+pub mod keys;
 
 use std::time::Duration;
 

@@ -24,6 +24,7 @@ pub struct Config {
     pub cache: CacheConfig,
     pub jobs: JobsConfig,
     pub callbacks: CallbacksConfig,
+    pub auth: AuthConfig,
     /// Initial values of the runtime settings (api.md's table, the seed's key names).
     pub settings: Settings,
     pub workflow: WorkflowConfig,
@@ -174,6 +175,26 @@ impl Default for JobsConfig {
     }
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Serve a non-loopback address even with no API key (everyone may do everything).
+    /// Only behind something else that authenticates callers, e.g. a proxy.
+    pub allow_unauthenticated_public_bind: bool,
+    /// How long API keys read from the store are trusted before being read again: a key
+    /// created or revoked on another node takes effect here within this time.
+    pub key_cache_ms: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            allow_unauthenticated_public_bind: false,
+            key_cache_ms: 1000,
+        }
+    }
+}
+
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CallbacksConfig {
@@ -230,7 +251,7 @@ impl Config {
     }
 
     /// Applies `DOCKET_BIND`, `DOCKET_DATABASE_URL`, `DOCKET_LOG_FORMAT`, `DOCKET_LOG`,
-    /// `DOCKET_CALLBACK_SECRET`.
+    /// `DOCKET_CALLBACK_SECRET`, `DOCKET_ALLOW_UNAUTHENTICATED_PUBLIC_BIND`.
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
         if let Some(v) = get("DOCKET_BIND") {
             self.server.bind = v;
@@ -246,6 +267,15 @@ impl Config {
         }
         if let Some(v) = get("DOCKET_CALLBACK_SECRET") {
             self.callbacks.secret = Some(v).filter(|s| !s.is_empty());
+        }
+        if let Some(v) = get("DOCKET_ALLOW_UNAUTHENTICATED_PUBLIC_BIND") {
+            self.auth.allow_unauthenticated_public_bind = match v.as_str() {
+                "1" | "true" => true,
+                "0" | "false" | "" => false,
+                other => anyhow::bail!(
+                    "DOCKET_ALLOW_UNAUTHENTICATED_PUBLIC_BIND must be true or false, not '{other}'"
+                ),
+            };
         }
         Ok(())
     }

@@ -57,6 +57,30 @@ impl Server {
             config.callbacks.clone(),
             config.cache.capacity,
         )?;
+        let open_allowed =
+            validated.bind.ip().is_loopback() || config.auth.allow_unauthenticated_public_bind;
+        if store.list_keys().await?.is_empty() {
+            anyhow::ensure!(
+                open_allowed,
+                "refusing to serve {} without API keys: anyone who can reach that address \
+                 could read and change every case. Create an admin key first \
+                 (`docket keys create --database-url {} --scope admin`), or bind to a \
+                 loopback address such as 127.0.0.1, or, behind a proxy that \
+                 authenticates, set auth.allow_unauthenticated_public_bind = true",
+                validated.bind,
+                config.database.url
+            );
+            tracing::warn!(
+                bind = %validated.bind,
+                "no API key exists: the API is OPEN to anyone who can reach this address; \
+                 create a key with `docket keys create --scope admin` to require keys"
+            );
+        }
+        let keys = Arc::new(http::auth::KeyRing::new(
+            store.clone(),
+            Duration::from_millis(config.auth.key_cache_ms),
+            open_allowed,
+        ));
         let listener = TcpListener::bind(validated.bind)
             .await
             .with_context(|| format!("binding {}", validated.bind))?;
@@ -65,6 +89,7 @@ impl Server {
             engine,
             workflow,
             config: Arc::new(config),
+            keys,
         };
         Ok(Self { listener, state })
     }

@@ -110,3 +110,13 @@ pub fn delivery(d: DeliveryView) -> docket_api::CallbackDelivery {
             .collect(),
     }
 }
+
+pub fn api_key(k: &crate::domain::ApiKey) -> docket_api::ApiKey {
+    docket_api::ApiKey {
+        key_id: k.id.clone(),
+        name: k.name.clone(),
+        scopes: k.scopes.iter().map(|s| s.as_str().to_owned()).collect(),
+        created_at: k.created_at.to_rfc3339(),
+        revoked_at: k.revoked_at.map(|t| t.to_rfc3339()),
+    }
+}

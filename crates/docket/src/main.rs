@@ -89,6 +89,10 @@ enum Command {
     /// Configuration helpers.
     #[command(subcommand)]
     Config(command::config::Command),
+    /// Create, list and revoke API keys (through the server, or with --database-url
+    /// straight in the store: the way to make the first key).
+    #[command(subcommand)]
+    Keys(command::keys::Command),
 }
 
 fn main() -> ExitCode {
@@ -117,6 +121,7 @@ fn main() -> ExitCode {
             Command::Jobs(cmd) => command::jobs::run(cmd, &global).await,
             Command::RefreshStatus(args) => command::refresh::run(args, &global).await,
             Command::Settings(cmd) => command::settings::run(cmd, &global).await,
+            Command::Keys(cmd) => command::keys::run(cmd, &global).await,
             Command::CheckConsistency(args) => command::check::run(args, &global).await.map(|r| {
                 if r.stale > 0 {
                     Exit::ItemsFailed

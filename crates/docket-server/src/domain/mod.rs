@@ -3,6 +3,7 @@
 //! Both stores call [`apply_change`] to change a case, so the rules (transitions,
 //! versions, history, task cascades) are written once.
 
+mod apikey;
 mod apply;
 mod case;
 mod ids;
@@ -10,6 +11,10 @@ mod job;
 mod task;
 mod workflow;
 
+pub use apikey::{
+    ApiKey, IssuedKey, MAX_KEY_NAME, Scope, is_key_id, issue_key, parse_new_key, token_hash,
+    token_key_id,
+};
 pub use apply::{Applied, ChangeContext, HistoryRecord, ItemError, apply_change};
 pub use case::{Case, CaseChange, NewCase, parse_tags};
 pub use ids::{CaseId, TaskId};

@@ -13,6 +13,7 @@ use docket_api::{BulkAccepted, BulkItem, BulkOptions, BulkRequest, FieldError, c
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::{RawJson, parse_json};
 use super::jobs::full_job;
@@ -134,6 +135,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 async fn bulk_update(
     State(s): State<AppState>,
     headers: HeaderMap,
+    caller: Caller,
     RawJson(bytes): RawJson,
 ) -> Result<Response, ApiError> {
     let (items, options) = parse_body(&bytes)?;
@@ -157,7 +159,7 @@ async fn bulk_update(
         callback_url: options.callback_url.clone(),
         parent_id: None,
         idempotency: key.map(|k| (k, hash)),
-        actor: s.actor(&headers).name,
+        actor: caller.actor_name(),
         created_at: now,
     };
     let limits = SubmitLimits {

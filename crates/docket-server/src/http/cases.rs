@@ -7,6 +7,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use docket_api::{CaseQuery, Page, PageQuery, codes};
 
+use super::auth::Caller;
 use super::cursor::{decode_cursor, encode_cursor};
 use super::error::ApiError;
 use super::extract::{JsonBody, QueryParams};
@@ -18,8 +19,8 @@ use crate::wire as dto;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/cases", get(list).post(create))
-        .route("/cases/{case_id}", get(read).patch(update))
-        .route("/cases/{case_id}/history", get(history))
+        .route("/cases/{caseId}", get(read).patch(update))
+        .route("/cases/{caseId}/history", get(history))
 }
 
 /// A path id that cannot be a case id names no case.
@@ -40,20 +41,18 @@ fn case_response(status: StatusCode, case: crate::domain::Case) -> Response {
 
 async fn create(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     JsonBody(body): JsonBody<docket_api::NewCase>,
 ) -> Result<Response, ApiError> {
     let new = NewCase::parse(body, &s.workflow).map_err(ApiError::validation)?;
-    let (case, commit) =
-        s.store
-            .create_case(new, s.actor(&headers))
-            .await
-            .map_err(|e| match e {
-                store::Error::Conflict(d) => {
-                    ApiError::new(StatusCode::CONFLICT, codes::CASE_EXISTS, d)
-                }
-                e => e.into(),
-            })?;
+    let (case, commit) = s
+        .store
+        .create_case(new, caller.actor())
+        .await
+        .map_err(|e| match e {
+            store::Error::Conflict(d) => ApiError::new(StatusCode::CONFLICT, codes::CASE_EXISTS, d),
+            e => e.into(),
+        })?;
     s.engine.invalidate(&[case.id.as_str()], commit);
     let location = format!("/api/v1/cases/{}", case.id);
     let mut res = case_response(StatusCode::CREATED, case);
@@ -153,6 +152,7 @@ async fn update(
     State(s): State<AppState>,
     Path(raw): Path<String>,
     headers: HeaderMap,
+    caller: Caller,
     JsonBody(body): JsonBody<docket_api::CasePatch>,
 ) -> Result<Response, ApiError> {
     let id = path_case_id(&raw)?;
@@ -168,10 +168,7 @@ async fn update(
         }
         change.expected_version = Some(v);
     }
-    let updated = s
-        .store
-        .update_case(&id, change, s.actor(&headers))
-        .await??;
+    let updated = s.store.update_case(&id, change, caller.actor()).await??;
     if updated.applied.changed() {
         s.engine.invalidate(&[id.as_str()], updated.commit);
     }

@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -13,6 +13,7 @@ use axum::{Json, Router};
 use docket_api::{BulkAccepted, ItemResult, JobQuery, Page, ResultsQuery, StatusQuery, codes};
 use futures_util::Stream;
 
+use super::auth::Caller;
 use super::bulk::status_url;
 use super::cursor::{decode_cursor, encode_cursor};
 use super::error::ApiError;
@@ -25,14 +26,14 @@ use crate::wire;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/jobs", get(list))
-        .route("/jobs/{job_id}", get(read).delete(delete))
-        .route("/jobs/{job_id}/status", get(status))
-        .route("/jobs/{job_id}/results", get(results))
-        .route("/jobs/{job_id}/events", get(events))
-        .route("/jobs/{job_id}/cancel", post(cancel))
-        .route("/jobs/{job_id}/retry-failed", post(retry_failed))
-        .route("/jobs/{job_id}/callbacks", get(callbacks))
-        .route("/jobs/{job_id}/callbacks/redeliver", post(redeliver))
+        .route("/jobs/{jobId}", get(read).delete(delete))
+        .route("/jobs/{jobId}/status", get(status))
+        .route("/jobs/{jobId}/results", get(results))
+        .route("/jobs/{jobId}/events", get(events))
+        .route("/jobs/{jobId}/cancel", post(cancel))
+        .route("/jobs/{jobId}/retry-failed", post(retry_failed))
+        .route("/jobs/{jobId}/callbacks", get(callbacks))
+        .route("/jobs/{jobId}/callbacks/redeliver", post(redeliver))
 }
 
 fn job_not_found(id: &str) -> ApiError {
@@ -263,10 +264,10 @@ async fn cancel(State(s): State<AppState>, Path(id): Path<String>) -> Result<Res
 async fn retry_failed(
     State(s): State<AppState>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    caller: Caller,
 ) -> Result<Response, ApiError> {
     load(&s, &id).await?;
-    let actor = s.actor(&headers).name;
+    let actor = caller.actor_name();
     match s
         .store
         .retry_failed(&id, &new_job_id(), &actor, Timestamp::now())

@@ -1,5 +1,6 @@
 //! The HTTP API (axum): routes, problem+json errors, request limits.
 
+pub mod auth;
 mod bulk;
 mod cases;
 mod cursor;
@@ -7,6 +8,7 @@ mod error;
 mod extract;
 mod health;
 mod jobs;
+pub mod keys;
 mod refresh;
 mod settings;
 mod tasks;
@@ -16,7 +18,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use docket_api::codes;
@@ -26,9 +28,9 @@ use tower_http::trace::TraceLayer;
 pub use error::ApiError;
 
 use crate::config::Config;
-use crate::domain::{Timestamp, Workflow};
+use crate::domain::Workflow;
 use crate::engine::Engine;
-use crate::store::{Actor, CommitSeq, Store};
+use crate::store::{CommitSeq, Store};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -37,6 +39,8 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     pub workflow: Arc<Workflow>,
     pub config: Arc<Config>,
+    /// The API keys, as last read from the store.
+    pub keys: Arc<auth::KeyRing>,
 }
 
 impl AppState {
@@ -50,14 +54,6 @@ impl AppState {
                 "limit",
                 format!("must be between 1 and {max}"),
             )),
-        }
-    }
-
-    /// The writer of a request. Until API keys exist every caller is `api`.
-    pub fn actor(&self, _headers: &HeaderMap) -> Actor {
-        Actor {
-            name: "api".into(),
-            at: Timestamp::now(),
         }
     }
 }
@@ -84,10 +80,15 @@ pub fn router(state: AppState) -> Router {
                 .merge(tasks::router())
                 .merge(jobs::router())
                 .merge(refresh::router())
-                .merge(settings::router()),
+                .merge(settings::router())
+                .merge(keys::router()),
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authorize,
+        ))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(
             timeout,

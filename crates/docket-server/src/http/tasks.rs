@@ -1,12 +1,13 @@
 //! `/api/v1/cases/{caseId}/tasks`: tasks related to a case.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch};
 use axum::{Json, Router};
 use docket_api::{Page, PageQuery, codes};
 
+use super::auth::Caller;
 use super::cases::path_case_id;
 use super::cursor::{decode_cursor, encode_cursor};
 use super::error::ApiError;
@@ -17,19 +18,19 @@ use crate::wire as dto;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/cases/{case_id}/tasks", get(list).post(create))
-        .route("/cases/{case_id}/tasks/{task_id}", patch(update))
+        .route("/cases/{caseId}/tasks", get(list).post(create))
+        .route("/cases/{caseId}/tasks/{taskId}", patch(update))
 }
 
 async fn create(
     State(s): State<AppState>,
     Path(raw): Path<String>,
-    headers: HeaderMap,
+    caller: Caller,
     JsonBody(body): JsonBody<docket_api::NewTask>,
 ) -> Result<Response, ApiError> {
     let id = path_case_id(&raw)?;
     let new = NewTask::parse(body).map_err(ApiError::validation)?;
-    let (task, commit) = s.store.create_task(&id, new, s.actor(&headers)).await??;
+    let (task, commit) = s.store.create_task(&id, new, caller.actor()).await??;
     s.engine.invalidate(&[id.as_str()], commit);
     Ok(with_token(
         (StatusCode::CREATED, Json(dto::task(task))).into_response(),
@@ -58,7 +59,7 @@ async fn list(
 async fn update(
     State(s): State<AppState>,
     Path((raw, raw_task)): Path<(String, String)>,
-    headers: HeaderMap,
+    caller: Caller,
     JsonBody(body): JsonBody<docket_api::TaskPatch>,
 ) -> Result<Response, ApiError> {
     let id = path_case_id(&raw)?;
@@ -73,7 +74,7 @@ async fn update(
     let change = TaskChange::parse(body).map_err(ApiError::validation)?;
     let (task, commit) = s
         .store
-        .update_task(&id, &task_id, change, s.actor(&headers))
+        .update_task(&id, &task_id, change, caller.actor())
         .await
         .map_err(|e| match e {
             crate::store::Error::NotFound => not_found(),

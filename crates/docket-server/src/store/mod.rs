@@ -5,6 +5,7 @@
 //! unit of work. Driver errors stop here, mapped to [`Error`].
 
 mod jobs;
+pub mod keys;
 mod postgres;
 mod signal;
 mod sqlite;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::domain::ApiKey;
 use crate::domain::{
     Applied, Case, CaseChange, CaseId, HistoryRecord, ItemError, ItemOutcome, Job, JobState,
     NewCase, NewTask, Status, Task, TaskChange, TaskId, Timestamp, Workflow,
@@ -256,6 +258,18 @@ pub trait Store: Send + Sync + 'static {
 
     /// Schedules a job's delivery to be sent again now. `NotFound` if it has none.
     async fn redeliver(&self, job_id: &str, now: Timestamp) -> Result<DeliveryView>;
+
+    // --- API keys (shared by every node of a cluster) ---------------------------------
+
+    /// Stores a new key. `Conflict` if its id is taken.
+    async fn create_key(&self, key: ApiKey) -> Result<()>;
+
+    /// Every key, revoked ones too, oldest first.
+    async fn list_keys(&self) -> Result<Vec<ApiKey>>;
+
+    /// Revokes a key; revoking it again keeps the first time. `NotFound` if there is no
+    /// such key.
+    async fn revoke_key(&self, id: &str, now: Timestamp) -> Result<ApiKey>;
 
     // --- Nodes (a cluster store overrides these; one node has no one to tell) ---------
 

@@ -28,6 +28,7 @@ macro_rules! backend_test {
     };
 }
 
+mod auth;
 mod bulk;
 mod cases;
 mod concurrency;

@@ -5,6 +5,7 @@ pub mod cases;
 pub mod check;
 pub mod config;
 pub mod jobs;
+pub mod keys;
 pub mod refresh;
 #[cfg(feature = "server")]
 pub mod seed;

@@ -24,6 +24,10 @@ pub struct Args {
     /// Log format: text or json.
     #[arg(long, env = "DOCKET_LOG_FORMAT")]
     log_format: Option<String>,
+    /// Serve a non-loopback address even while no API key exists, so that anyone who
+    /// reaches it may do anything: only behind a proxy that authenticates callers.
+    #[arg(long)]
+    allow_unauthenticated_public_bind: bool,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -36,6 +40,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     if let Some(f) = args.log_format {
         config.log.format = f;
+    }
+    if args.allow_unauthenticated_public_bind {
+        config.auth.allow_unauthenticated_public_bind = true;
     }
     docket_server::telemetry::init(&config.log.format, &config.log.filter);
     let server = Server::build(config).await?;

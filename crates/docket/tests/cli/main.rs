@@ -6,6 +6,7 @@ mod check;
 mod cluster;
 mod commands;
 mod crash;
+mod keys;
 mod restart;
 mod run;
 mod server;

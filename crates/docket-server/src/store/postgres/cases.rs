@@ -625,4 +625,16 @@ impl Store for PgStore {
     async fn nodes_behind(&self, commit: i64, live_since: Timestamp, except: &str) -> Result<u64> {
         self.nodes_behind_impl(commit, live_since, except).await
     }
+
+    async fn create_key(&self, key: crate::domain::ApiKey) -> Result<()> {
+        self.insert_key(key).await
+    }
+
+    async fn list_keys(&self) -> Result<Vec<crate::domain::ApiKey>> {
+        self.all_keys().await
+    }
+
+    async fn revoke_key(&self, id: &str, now: Timestamp) -> Result<crate::domain::ApiKey> {
+        self.set_key_revoked(id, now).await
+    }
 }

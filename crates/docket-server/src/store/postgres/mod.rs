@@ -8,6 +8,7 @@
 mod cases;
 mod job_admin;
 mod jobs;
+mod keys;
 mod nodes;
 mod rows;
 
@@ -24,7 +25,11 @@ use super::{CommitSeq, Error, Result};
 use crate::domain::Workflow;
 
 /// Migrations, applied in order at start under an advisory lock (nodes may start at once).
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("nodes.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema.sql"),
+    include_str!("nodes.sql"),
+    include_str!("keys.sql"),
+];
 
 /// Key of the advisory lock that serialises migrations across nodes.
 const MIGRATION_LOCK: i64 = 0x646f_636b_6574;

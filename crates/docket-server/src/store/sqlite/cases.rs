@@ -594,6 +594,18 @@ impl Store for SqliteStore {
     async fn redeliver(&self, job_id: &str, now: Timestamp) -> Result<DeliveryView> {
         self.redeliver_impl(job_id, now).await
     }
+
+    async fn create_key(&self, key: crate::domain::ApiKey) -> Result<()> {
+        self.insert_key(key).await
+    }
+
+    async fn list_keys(&self) -> Result<Vec<crate::domain::ApiKey>> {
+        self.all_keys().await
+    }
+
+    async fn revoke_key(&self, id: &str, now: Timestamp) -> Result<crate::domain::ApiKey> {
+        self.set_key_revoked(id.to_owned(), now).await
+    }
 }
 
 pub(super) use crate::store::page_of as page;

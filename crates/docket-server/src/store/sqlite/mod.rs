@@ -8,6 +8,7 @@
 mod cases;
 mod job_admin;
 mod jobs;
+mod keys;
 mod rows;
 
 use std::path::{Path, PathBuf};
@@ -26,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema.sql"),
     include_str!("jobs.sql"),
     include_str!("settings.sql"),
+    include_str!("keys.sql"),
 ];
 
 /// Reader connections kept open for reuse.

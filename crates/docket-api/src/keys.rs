@@ -1,0 +1,39 @@
+//! API keys and their scopes, as the admin API (`/api/v1/keys`) and the CLI show them.
+
+use serde::{Deserialize, Serialize};
+
+/// The scopes a key may carry. `admin` grants every other scope too.
+pub const SCOPES: [&str; 4] = ["cases:read", "cases:write", "jobs:read", "admin"];
+
+/// Body of `POST /api/v1/keys`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewApiKey {
+    /// What the key is for (shown by `docket keys list` and as the actor in history).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// One or more of `cases:read`, `cases:write`, `jobs:read`, `admin`.
+    pub scopes: Vec<String>,
+}
+
+/// A key as listings show it: never its token, never its hash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKey {
+    pub key_id: String,
+    pub name: Option<String>,
+    pub scopes: Vec<String>,
+    pub created_at: String,
+    /// Set once the key is revoked; a revoked key authorises nothing.
+    pub revoked_at: Option<String>,
+}
+
+/// The answer of `POST /api/v1/keys`: the key and its token, shown this once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedApiKey {
+    #[serde(flatten)]
+    pub key: ApiKey,
+    /// `Authorization: Bearer <token>`. Only its hash is stored: it cannot be shown again.
+    pub token: String,
+}

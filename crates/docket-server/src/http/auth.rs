@@ -1,0 +1,313 @@
+//! Who may call what: API keys and the one table of the scope every route needs.
+//!
+//! [`ROUTES`] names, for every route of the router, what it needs: nothing (health,
+//! the API description), any valid key (`/metrics`), or a scope. A route missing from
+//! the table needs `admin` (closed by default); a test checks the table and the router
+//! hold the same routes. `admin` grants every scope.
+//!
+//! With no key in the store the server is open (every caller is `api`), which
+//! [`crate::Server::build`] allows only on a loopback address unless told otherwise.
+//! Once a key exists, every request to a route that needs one must carry a valid
+//! `Authorization: Bearer <token>`: 401 `unauthorized` without one (or with a wrong or
+//! revoked one), 403 `forbidden` when the key lacks the scope.
+//!
+//! Keys are read from the store and kept for `auth.key_cache_ms`, so a key created or
+//! revoked on another node of a cluster takes effect here within that time (on this node
+//! at once).
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use docket_api::codes;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::domain::{ApiKey, Scope, token_key_id};
+use crate::store::{self, Store};
+
+/// What a route asks of its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone: probes and the API description.
+    Open,
+    /// Any valid key, whatever its scopes.
+    AnyKey,
+    /// A key with this scope (or `admin`).
+    Scope(Scope),
+}
+
+use Access::{AnyKey, Open};
+const CASES_READ: Access = Access::Scope(Scope::CasesRead);
+const CASES_WRITE: Access = Access::Scope(Scope::CasesWrite);
+const JOBS_READ: Access = Access::Scope(Scope::JobsRead);
+const ADMIN: Access = Access::Scope(Scope::Admin);
+
+/// Every route: method, path template (as the router spells it) and what it needs.
+pub const ROUTES: &[(&str, &str, Access)] = &[
+    ("GET", "/healthz", Open),
+    ("GET", "/readyz", Open),
+    ("GET", "/docs", Open),
+    ("GET", "/api/v1/openapi.json", Open),
+    ("GET", "/metrics", AnyKey),
+    ("GET", "/api/v1/cases", CASES_READ),
+    ("POST", "/api/v1/cases", CASES_WRITE),
+    ("GET", "/api/v1/cases/{caseId}", CASES_READ),
+    ("PATCH", "/api/v1/cases/{caseId}", CASES_WRITE),
+    ("GET", "/api/v1/cases/{caseId}/history", CASES_READ),
+    ("GET", "/api/v1/cases/{caseId}/tasks", CASES_READ),
+    ("POST", "/api/v1/cases/{caseId}/tasks", CASES_WRITE),
+    (
+        "PATCH",
+        "/api/v1/cases/{caseId}/tasks/{taskId}",
+        CASES_WRITE,
+    ),
+    ("PATCH", "/api/v1/cases/bulk-update", CASES_WRITE),
+    ("POST", "/api/v1/cases/bulk-update", CASES_WRITE),
+    // Reads the authoritative statuses; dropping cache entries changes no data.
+    ("POST", "/api/v1/cases/refresh-status", CASES_READ),
+    ("GET", "/api/v1/jobs", JOBS_READ),
+    ("GET", "/api/v1/jobs/{jobId}", JOBS_READ),
+    ("GET", "/api/v1/jobs/{jobId}/status", JOBS_READ),
+    ("GET", "/api/v1/jobs/{jobId}/results", JOBS_READ),
+    ("GET", "/api/v1/jobs/{jobId}/events", JOBS_READ),
+    ("GET", "/api/v1/jobs/{jobId}/callbacks", JOBS_READ),
+    // Stopping, re-running, forgetting a job or re-sending its callback act on the
+    // cases' changes: the scope that submits jobs.
+    ("POST", "/api/v1/jobs/{jobId}/cancel", CASES_WRITE),
+    ("POST", "/api/v1/jobs/{jobId}/retry-failed", CASES_WRITE),
+    ("DELETE", "/api/v1/jobs/{jobId}", CASES_WRITE),
+    (
+        "POST",
+        "/api/v1/jobs/{jobId}/callbacks/redeliver",
+        CASES_WRITE,
+    ),
+    ("GET", "/api/v1/settings", ADMIN),
+    ("PATCH", "/api/v1/settings", ADMIN),
+    ("GET", "/api/v1/keys", ADMIN),
+    ("POST", "/api/v1/keys", ADMIN),
+    ("DELETE", "/api/v1/keys/{keyId}", ADMIN),
+];
+
+/// What `method path` needs. A request no route matched needs a key (so a caller
+/// without one learns nothing about which routes exist); a route missing from the
+/// table needs `admin`.
+pub fn access(method: &Method, matched: Option<&str>) -> Access {
+    let Some(path) = matched else {
+        return AnyKey;
+    };
+    let method = if method == Method::HEAD {
+        "GET"
+    } else {
+        method.as_str()
+    };
+    let mut path_known = false;
+    for (m, p, a) in ROUTES {
+        if *p == path {
+            path_known = true;
+            if *m == method {
+                return *a;
+            }
+        }
+    }
+    // A method the route does not take is answered 405 once the caller is known.
+    if path_known { AnyKey } else { ADMIN }
+}
+
+/// The caller of a request, put there by [`authorize`].
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// No key exists: the server is open.
+    Open,
+    Key(Arc<ApiKey>),
+}
+
+impl Caller {
+    /// The name history records for changes this caller makes.
+    pub fn actor_name(&self) -> String {
+        match self {
+            Caller::Open => "api".into(),
+            Caller::Key(k) => k.actor(),
+        }
+    }
+
+    /// The caller as the writer of a change made now.
+    pub fn actor(&self) -> crate::store::Actor {
+        crate::store::Actor {
+            name: self.actor_name(),
+            at: crate::domain::Timestamp::now(),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .unwrap_or(Caller::Open))
+    }
+}
+
+/// Every key by id (revoked ones too).
+pub type Keys = Arc<HashMap<String, Arc<ApiKey>>>;
+
+/// The keys of the store, re-read at most every `ttl`.
+pub struct KeyRing {
+    store: Arc<dyn Store>,
+    ttl: Duration,
+    /// Whether the server may run open (no key at all): a loopback bind, or the operator
+    /// said so.
+    open_allowed: bool,
+    snapshot: RwLock<Option<(Instant, Keys)>>,
+    /// One refresh at a time; the others wait for it and use what it read.
+    refresh: tokio::sync::Mutex<()>,
+}
+
+impl KeyRing {
+    pub fn new(store: Arc<dyn Store>, ttl: Duration, open_allowed: bool) -> Self {
+        Self {
+            store,
+            ttl,
+            open_allowed,
+            snapshot: RwLock::new(None),
+            refresh: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn fresh(&self) -> Option<Keys> {
+        let guard = self
+            .snapshot
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        guard
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < self.ttl)
+            .map(|(_, k)| k.clone())
+    }
+
+    /// Every key (revoked ones too), by id, at most `ttl` old.
+    pub async fn keys(&self) -> store::Result<Keys> {
+        if let Some(k) = self.fresh() {
+            return Ok(k);
+        }
+        let _one = self.refresh.lock().await;
+        if let Some(k) = self.fresh() {
+            return Ok(k);
+        }
+        let keys: HashMap<_, _> = self
+            .store
+            .list_keys()
+            .await?
+            .into_iter()
+            .map(|k| (k.id.clone(), Arc::new(k)))
+            .collect();
+        let keys = Arc::new(keys);
+        *self
+            .snapshot
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((Instant::now(), keys.clone()));
+        Ok(keys)
+    }
+
+    /// Drops what was read, after a key was created or revoked on this node.
+    pub fn forget(&self) {
+        *self
+            .snapshot
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+}
+
+fn unauthorized(detail: &str) -> Response {
+    let mut res =
+        ApiError::new(StatusCode::UNAUTHORIZED, codes::UNAUTHORIZED, detail).into_response();
+    res.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"docket\""),
+    );
+    res
+}
+
+/// The bearer token of a request, if it sent one.
+fn bearer(req: &Request) -> Option<&str> {
+    let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// Middleware: lets a request through to its route only if its caller may use it.
+pub async fn authorize(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
+    let need = access(
+        req.method(),
+        req.extensions()
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str),
+    );
+    if need == Open {
+        return next.run(req).await;
+    }
+    let keys = match s.keys.keys().await {
+        Ok(k) => k,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    if keys.is_empty() {
+        if s.keys.open_allowed {
+            req.extensions_mut().insert(Caller::Open);
+            return next.run(req).await;
+        }
+        return unauthorized(
+            "no API key exists; create one with `docket keys create --database-url URL --scope admin`",
+        );
+    }
+    let Some(token) = bearer(&req) else {
+        return unauthorized("this route needs an API key: send Authorization: Bearer <token>");
+    };
+    let key = token_key_id(token)
+        .and_then(|id| keys.get(id))
+        .filter(|k| k.matches(token));
+    let Some(key) = key else {
+        return unauthorized("the API key is not valid");
+    };
+    if key.revoked_at.is_some() {
+        return unauthorized("the API key has been revoked");
+    }
+    if let Access::Scope(scope) = need {
+        if !key.grants(scope) {
+            return ApiError::new(
+                StatusCode::FORBIDDEN,
+                codes::FORBIDDEN,
+                format!("this route needs a key with the scope {scope} (or admin)"),
+            )
+            .into_response();
+        }
+    }
+    req.extensions_mut().insert(Caller::Key(key.clone()));
+    next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_missing_from_the_table_need_admin_and_head_is_get() {
+        assert_eq!(access(&Method::HEAD, Some("/api/v1/cases")), CASES_READ);
+        assert_eq!(access(&Method::GET, Some("/api/v1/not-in-table")), ADMIN);
+        assert_eq!(access(&Method::PUT, Some("/api/v1/cases")), AnyKey);
+        assert_eq!(access(&Method::GET, None), AnyKey);
+        assert_eq!(access(&Method::GET, Some("/healthz")), Open);
+    }
+}

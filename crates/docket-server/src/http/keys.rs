@@ -1,0 +1,100 @@
+//! `/api/v1/keys` (admin): create a key (its token is in this answer only), list the
+//! keys, revoke one. A revoked key stays listed, with `revokedAt`.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use docket_api::{CreatedApiKey, NewApiKey, Page, codes};
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::JsonBody;
+use crate::domain::{IssuedKey, Timestamp, is_key_id, issue_key, parse_new_key};
+use crate::store::{self, Store};
+use crate::wire;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/keys", get(list).post(create))
+        .route("/keys/{keyId}", delete(revoke))
+}
+
+/// Why a key could not be made: the request (field errors) or the store.
+pub enum CreateError {
+    Invalid(Vec<crate::domain::FieldError>),
+    Store(store::Error),
+}
+
+/// Checks the request, issues a token and stores the key (also `docket keys create
+/// --database-url`, which has no server to ask).
+pub async fn create_key(store: &dyn Store, req: NewApiKey) -> Result<IssuedKey, CreateError> {
+    let (name, scopes) = parse_new_key(req.name, &req.scopes).map_err(CreateError::Invalid)?;
+    let issued = issue_key(name, scopes, Timestamp::now())
+        .map_err(|e| CreateError::Store(store::Error::Other(anyhow::anyhow!(e))))?;
+    store
+        .create_key(issued.key.clone())
+        .await
+        .map_err(CreateError::Store)?;
+    Ok(issued)
+}
+
+async fn create(
+    State(s): State<AppState>,
+    JsonBody(body): JsonBody<NewApiKey>,
+) -> Result<Response, ApiError> {
+    let issued = create_key(s.store.as_ref(), body)
+        .await
+        .map_err(|e| match e {
+            CreateError::Invalid(errs) => ApiError::validation(errs),
+            CreateError::Store(e) => e.into(),
+        })?;
+    s.keys.forget();
+    tracing::info!(key.id = %issued.key.id, scopes = ?issued.key.scopes, "API key created");
+    let location = format!("/api/v1/keys/{}", issued.key.id);
+    let body = CreatedApiKey {
+        key: wire::api_key(&issued.key),
+        token: issued.token,
+    };
+    let mut res = (StatusCode::CREATED, Json(body)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(res)
+}
+
+async fn list(State(s): State<AppState>) -> Result<Json<Page<docket_api::ApiKey>>, ApiError> {
+    let keys = s.store.list_keys().await?;
+    Ok(Json(Page {
+        items: keys.iter().map(wire::api_key).collect(),
+        next_cursor: None,
+    }))
+}
+
+async fn revoke(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<docket_api::ApiKey>, ApiError> {
+    let not_found = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            codes::KEY_NOT_FOUND,
+            format!("there is no API key {id}"),
+        )
+    };
+    if !is_key_id(&id) {
+        return Err(not_found());
+    }
+    let key = s
+        .store
+        .revoke_key(&id, Timestamp::now())
+        .await
+        .map_err(|e| match e {
+            store::Error::NotFound => not_found(),
+            e => e.into(),
+        })?;
+    s.keys.forget();
+    tracing::info!(key.id = %key.id, "API key revoked");
+    Ok(Json(wire::api_key(&key)))
+}

@@ -1,0 +1,62 @@
+//! PostgreSQL: API keys, shared by every node (a key made on one node works on all).
+
+use sqlx::Row as _;
+use sqlx::postgres::PgRow;
+
+use super::PgStore;
+use crate::domain::{ApiKey, Timestamp};
+use crate::store::keys::{hash_hex, key_from_columns, scopes_text};
+use crate::store::{Error, Result};
+
+const KEY_COLUMNS: &str = "key_id, name, scopes, token_hash, created_at, revoked_at";
+
+fn key_from_row(r: &PgRow) -> Result<ApiKey> {
+    let scopes: String = r.try_get(2)?;
+    let hash: String = r.try_get(3)?;
+    key_from_columns(
+        r.try_get(0)?,
+        r.try_get(1)?,
+        &scopes,
+        &hash,
+        r.try_get(4)?,
+        r.try_get(5)?,
+    )
+}
+
+impl PgStore {
+    pub(super) async fn insert_key(&self, key: ApiKey) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO api_keys (key_id, name, scopes, token_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&key.id)
+        .bind(&key.name)
+        .bind(scopes_text(&key.scopes))
+        .bind(hash_hex(&key.token_hash))
+        .bind(key.created_at.0)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(super) async fn all_keys(&self) -> Result<Vec<ApiKey>> {
+        let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at, key_id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(key_from_row).collect()
+    }
+
+    pub(super) async fn set_key_revoked(&self, id: &str, now: Timestamp) -> Result<ApiKey> {
+        // COALESCE keeps the first revocation time when the key is revoked again.
+        let sql = format!(
+            "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE key_id = $1 RETURNING {KEY_COLUMNS}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .bind(now.0)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(Error::NotFound)?;
+        key_from_row(&row)
+    }
+}
