@@ -208,6 +208,10 @@ pub struct CallbacksConfig {
     pub max_backoff_seconds: u64,
     /// No new attempt this long after the job ended.
     pub give_up_after_seconds: u64,
+    /// When not empty, the only hosts callbacks may go to: `hooks.example.com`, or
+    /// `*.example.com` for its subdomains. Link-local and cloud-metadata addresses are
+    /// refused whatever this says.
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for CallbacksConfig {
@@ -218,6 +222,7 @@ impl Default for CallbacksConfig {
             initial_backoff_ms: 1000,
             max_backoff_seconds: 3600,
             give_up_after_seconds: 86_400,
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -230,6 +235,7 @@ impl std::fmt::Debug for CallbacksConfig {
             .field("initial_backoff_ms", &self.initial_backoff_ms)
             .field("max_backoff_seconds", &self.max_backoff_seconds)
             .field("give_up_after_seconds", &self.give_up_after_seconds)
+            .field("allowed_hosts", &self.allowed_hosts)
             .finish()
     }
 }

@@ -10,7 +10,16 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tokio::sync::watch;
 
+use super::targets::{check_url, refusal};
 use super::{Engine, stopped};
+
+/// Why an attempt got no answer.
+enum Failure {
+    /// Worth another try later (no answer, timeout).
+    Failed(String),
+    /// The target is not allowed: never tried again.
+    Refused(String),
+}
 use crate::domain::Timestamp;
 use crate::store::{Attempt, Delivery};
 
@@ -111,9 +120,10 @@ impl Engine {
     async fn deliver(&self, d: &Delivery) -> crate::store::Result<()> {
         let started = Instant::now();
         let at = Timestamp::now();
-        let (status_code, error) = match self.send(d).await {
-            Ok(code) => (Some(code), None),
-            Err(e) => (None, Some(e)),
+        let (status_code, error, refused) = match self.send(d).await {
+            Ok(code) => (Some(code), None, false),
+            Err(Failure::Failed(e)) => (None, Some(e), false),
+            Err(Failure::Refused(e)) => (None, Some(e), true),
         };
         let ok = status_code.is_some_and(|c| (200..300).contains(&c));
         let attempt = Attempt {
@@ -124,7 +134,8 @@ impl Engine {
         };
         let give_up_at = d.created_at.0
             + i64::try_from(self.callbacks.give_up_after_seconds * 1000).unwrap_or(i64::MAX);
-        let next = if ok {
+        // A refused address is not tried again: it will not become acceptable.
+        let next = if ok || refused {
             None
         } else {
             let wait = i64::try_from(self.backoff(d.attempts + 1).as_millis()).unwrap_or(i64::MAX);
@@ -136,27 +147,30 @@ impl Engine {
     }
 
     /// POSTs the signed payload; the receiver's status, or why there was none.
-    async fn send(&self, d: &Delivery) -> Result<u16, String> {
+    async fn send(&self, d: &Delivery) -> Result<u16, Failure> {
+        let failed = |m: &str| Failure::Failed(m.to_owned());
+        let url = check_url(&d.url, &self.callbacks.allowed_hosts)
+            .map_err(|m| Failure::Refused(format!("refused: the URL {m}")))?;
         let secret = self
             .callbacks
             .secret
             .as_deref()
-            .ok_or("no callbacks.secret is configured")?;
+            .ok_or_else(|| failed("no callbacks.secret is configured"))?;
         let job = self
             .store
             .get_job(&d.job_id)
             .await
-            .map_err(|e| e.to_string())?
-            .ok_or("the job is gone")?;
+            .map_err(|e| Failure::Failed(e.to_string()))?
+            .ok_or_else(|| failed("the job is gone"))?;
         let payload = docket_api::CallbackPayload {
             event: d.event.clone(),
             job: crate::wire::job_status(&job),
         };
-        let body = serde_json::to_vec(&payload).map_err(|e| e.to_string())?;
+        let body = serde_json::to_vec(&payload).map_err(|e| Failure::Failed(e.to_string()))?;
         let t = Timestamp::now().0 / 1000;
         let res = self
             .http
-            .post(&d.url)
+            .post(url)
             .timeout(Duration::from_secs(self.callbacks.timeout_seconds))
             .header("content-type", "application/json")
             .header("x-docket-signature", signature(secret, t, &body))
@@ -165,12 +179,10 @@ impl Engine {
             .body(body)
             .send()
             .await
-            .map_err(|e| {
-                if e.is_timeout() {
-                    "timed out".to_owned()
-                } else {
-                    e.to_string()
-                }
+            .map_err(|e| match refusal(&e) {
+                Some(why) => Failure::Refused(why),
+                None if e.is_timeout() => failed("timed out"),
+                None => Failure::Failed(e.to_string()),
             })?;
         Ok(res.status().as_u16())
     }

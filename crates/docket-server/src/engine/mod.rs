@@ -10,6 +10,7 @@ mod nodes;
 mod reads;
 mod retention;
 pub mod settings;
+pub mod targets;
 pub mod worker;
 
 use std::sync::Arc;
@@ -55,6 +56,10 @@ impl Engine {
         let http = reqwest::Client::builder()
             .user_agent(concat!("docket/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
+            // Callbacks go straight to their receiver, through the resolver that refuses
+            // metadata and link-local addresses (a proxy would resolve names itself).
+            .no_proxy()
+            .dns_resolver(targets::GuardedResolver)
             .build()?;
         Ok(Arc::new(Self {
             store,

@@ -99,10 +99,8 @@ fn check(items: &[BulkItem], options: &BulkOptions, s: &AppState) -> Result<(), 
                 m,
             )])
         };
-        let parsed = reqwest::Url::parse(url).map_err(|_| invalid("is not a URL"))?;
-        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-            return Err(invalid("must be an http or https URL with a host"));
-        }
+        crate::engine::targets::check_url(url, &s.engine.callbacks.allowed_hosts)
+            .map_err(|m| invalid(&m))?;
         if s.engine.callbacks.secret.is_none() {
             return Err(invalid(
                 "callbacks are disabled: the server has no callbacks.secret to sign them with",

@@ -36,4 +36,5 @@ mod consistency;
 mod errors;
 mod helpers;
 mod jobs;
+mod targets;
 mod tasks;
