@@ -39,8 +39,13 @@ pub struct ServerConfig {
     pub request_timeout_seconds: u64,
     /// Largest request body accepted; larger ones get 413 `payload_too_large`.
     pub max_body_bytes: usize,
-    /// On SIGINT/SIGTERM, how long in-flight requests get to finish.
+    /// On SIGINT/SIGTERM, how long in-flight requests and job chunks get to finish.
     pub shutdown_grace_seconds: u64,
+    /// A request's headers must arrive within this time; a keep-alive connection idle
+    /// this long is closed.
+    pub idle_timeout_seconds: u64,
+    /// Most connections open at once; more wait to be accepted.
+    pub max_connections: usize,
 }
 
 impl Default for ServerConfig {
@@ -50,6 +55,8 @@ impl Default for ServerConfig {
             request_timeout_seconds: 60,
             max_body_bytes: 8 * 1024 * 1024,
             shutdown_grace_seconds: 10,
+            idle_timeout_seconds: 60,
+            max_connections: 1024,
         }
     }
 }
@@ -308,6 +315,14 @@ impl Config {
         anyhow::ensure!(
             self.server.request_timeout_seconds >= 1,
             "server.request_timeout_seconds must be at least 1"
+        );
+        anyhow::ensure!(
+            self.server.idle_timeout_seconds >= 1,
+            "server.idle_timeout_seconds must be at least 1"
+        );
+        anyhow::ensure!(
+            self.server.max_connections >= 1,
+            "server.max_connections must be at least 1"
         );
         anyhow::ensure!(
             self.limits.default_page_size >= 1

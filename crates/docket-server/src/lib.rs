@@ -102,32 +102,50 @@ impl Server {
         &self.state
     }
 
-    /// Serves until `shutdown` resolves, then lets in-flight requests finish for up to
-    /// `server.shutdown_grace_seconds`.
+    /// Serves until `shutdown` resolves, then shuts down within
+    /// `server.shutdown_grace_seconds`: no new connections; in-flight requests finish
+    /// (long-polls and event streams answer with what they have); each job worker
+    /// finishes the chunk it is applying (its transaction commits or never happened);
+    /// this node's job leases are released, so the next start, or another node, resumes
+    /// the jobs at once rather than after the lease expires.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let grace = Duration::from_secs(self.state.config.server.shutdown_grace_seconds);
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let background = self.state.engine.spawn(stop_rx).await?;
-        let app = http::router(self.state);
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let serve = axum::serve(self.listener, app).with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = tx.send(());
-        });
-        let mut serve = std::pin::pin!(serve.into_future());
-        tokio::select! {
-            r = &mut serve => r.context("serving HTTP")?,
-            () = async { let _ = rx.await; tokio::time::sleep(grace).await; } => {
-                tracing::warn!("in-flight requests did not finish within the grace period");
+        let Self { listener, state } = self;
+        let server = &state.config.server;
+        let grace = Duration::from_secs(server.shutdown_grace_seconds);
+        let limits = http::serve::ConnLimits {
+            max_connections: server.max_connections,
+            idle_timeout: Duration::from_secs(server.idle_timeout_seconds),
+        };
+        let engine = state.engine.clone();
+        let store = state.store.clone();
+        let background = engine.spawn(engine.stopping()).await?;
+        let serving = tokio::spawn(http::serve::serve(
+            listener,
+            http::router(state),
+            limits,
+            engine.stopping(),
+        ));
+        shutdown.await;
+        tracing::info!("shutting down: finishing requests and the chunks being applied");
+        engine.stop();
+        let deadline = tokio::time::Instant::now() + grace;
+        if tokio::time::timeout_at(deadline, serving).await.is_err() {
+            tracing::warn!("connections still open after the grace period are dropped");
+        }
+        for h in background {
+            if tokio::time::timeout_at(deadline, h).await.is_err() {
+                tracing::warn!("a background task did not stop within the grace period");
             }
         }
-        let _ = stop_tx.send(true);
-        for h in background {
-            let _ = tokio::time::timeout(grace, h).await;
-        }
+        // Whatever a worker left unfinished, another may take at once.
+        store
+            .release_leases(Some(&engine.node))
+            .await
+            .context("releasing this node's job leases")?;
+        tracing::info!("shut down cleanly");
         Ok(())
     }
 }

@@ -16,7 +16,10 @@ pub use apikey::{
     token_key_id,
 };
 pub use apply::{Applied, ChangeContext, HistoryRecord, ItemError, apply_change};
-pub use case::{Case, CaseChange, NewCase, parse_tags};
+pub use case::{
+    Case, CaseChange, MAX_ASSIGNEE, MAX_DESCRIPTION, MAX_FIELDS, MAX_FIELDS_BYTES, MAX_REASON,
+    MAX_TAG, MAX_TAGS, MAX_TITLE, NewCase, parse_tags,
+};
 pub use ids::{CaseId, TaskId};
 pub use job::{ItemOutcome, Job, JobState, new_job_id, random_hex};
 pub use task::{NewTask, Task, TaskChange, TaskStatus};

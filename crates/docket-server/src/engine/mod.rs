@@ -42,6 +42,8 @@ pub struct Engine {
     wake_workers: Notify,
     wake_callbacks: Notify,
     http: reqwest::Client,
+    /// Flips to true when the server shuts down: waiters answer with what they have.
+    stopping: watch::Sender<bool>,
 }
 
 impl Engine {
@@ -74,6 +76,7 @@ impl Engine {
             wake_workers: Notify::new(),
             wake_callbacks: Notify::new(),
             http,
+            stopping: watch::Sender::new(false),
         }))
     }
 
@@ -97,6 +100,17 @@ impl Engine {
         Ok(handles)
     }
 
+    /// Starts shutting down: background loops stop after their current step, and
+    /// long-polls and event streams answer with what they have.
+    pub fn stop(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    /// Turns true when the server starts shutting down.
+    pub fn stopping(&self) -> watch::Receiver<bool> {
+        self.stopping.subscribe()
+    }
+
     /// Tells idle workers there is work.
     pub fn wake(&self) {
         self.wake_workers.notify_waiters();
@@ -114,16 +128,21 @@ impl Engine {
         timeout: Duration,
     ) -> store::Result<Option<Job>> {
         let mut changed = self.hub.subscribe(job_id);
+        let mut stopping = self.stopping();
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let Some(job) = self.store.get_job(job_id).await? else {
                 return Ok(None);
             };
-            if job.state.is_finished() || tokio::time::Instant::now() >= deadline {
+            if job.state.is_finished()
+                || tokio::time::Instant::now() >= deadline
+                || *stopping.borrow_and_update()
+            {
                 return Ok(Some(job));
             }
             tokio::select! {
                 _ = changed.changed() => {}
+                _ = stopping.changed() => {}
                 () = tokio::time::sleep_until(deadline) => {}
                 // Another node may finish the job without this node's hub hearing of it.
                 () = tokio::time::sleep(Duration::from_millis(self.jobs.poll_interval_ms)) => {}

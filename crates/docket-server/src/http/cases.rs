@@ -12,7 +12,7 @@ use super::cursor::{decode_cursor, encode_cursor};
 use super::error::ApiError;
 use super::extract::{JsonBody, QueryParams};
 use super::{AppState, with_token};
-use crate::domain::{CaseChange, CaseId, NewCase, Timestamp};
+use crate::domain::{CaseChange, CaseId, MAX_ASSIGNEE, MAX_TAG, NewCase, Timestamp};
 use crate::store::{self, CaseFilter, CommitSeq};
 use crate::wire as dto;
 
@@ -80,6 +80,15 @@ async fn list(
         .as_deref()
         .map(|t| Timestamp::parse(t).map_err(|m| ApiError::query("updatedSince", m)))
         .transpose()?;
+    let too_long = |name: &str, v: &Option<String>, max: usize| match v {
+        Some(v) if v.chars().count() > max => Err(ApiError::query(
+            name,
+            format!("must be at most {max} characters"),
+        )),
+        _ => Ok(()),
+    };
+    too_long("assignee", &q.assignee, MAX_ASSIGNEE)?;
+    too_long("tag", &q.tag, MAX_TAG)?;
     let filter = CaseFilter {
         status,
         assignee: q.assignee,

@@ -73,7 +73,7 @@ impl ApiError {
         Self::new(
             StatusCode::NOT_FOUND,
             codes::CASE_NOT_FOUND,
-            format!("case {id} does not exist"),
+            format!("case {} does not exist", shown(id)),
         )
     }
 
@@ -83,6 +83,15 @@ impl ApiError {
             codes::INTERNAL,
             "the server failed to handle the request; it has been logged",
         )
+    }
+}
+
+/// A client-supplied id as an error message quotes it: at most 64 characters, so a
+/// huge path segment is not echoed back whole.
+pub fn shown(id: &str) -> String {
+    match id.char_indices().nth(64) {
+        Some((cut, _)) => format!("{}…", &id[..cut]),
+        None => id.to_owned(),
     }
 }
 

@@ -19,7 +19,7 @@ use super::cursor::{decode_cursor, encode_cursor};
 use super::error::ApiError;
 use super::extract::QueryParams;
 use super::{AppState, with_token};
-use crate::domain::{ItemOutcome, Job, JobState, Timestamp, new_job_id};
+use crate::domain::{CaseId, ItemOutcome, Job, JobState, Timestamp, new_job_id};
 use crate::store::{CommitSeq, JobChange};
 use crate::wire;
 
@@ -40,7 +40,10 @@ fn job_not_found(id: &str) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         codes::JOB_NOT_FOUND,
-        format!("job {id} does not exist (or has passed its retention)"),
+        format!(
+            "job {} does not exist (or has passed its retention)",
+            super::error::shown(id)
+        ),
     )
 }
 
@@ -55,6 +58,11 @@ fn visible(s: &AppState, job: Option<Job>) -> Option<Job> {
 }
 
 async fn load(s: &AppState, id: &str) -> Result<Job, ApiError> {
+    // Job ids have the alphabet and length of case ids: anything else names no job,
+    // and is not worth a store lookup.
+    if CaseId::parse(id).is_err() {
+        return Err(job_not_found(id));
+    }
     visible(s, s.store.get_job(id).await?).ok_or_else(|| job_not_found(id))
 }
 
@@ -198,9 +206,15 @@ async fn events(
                 let job = match first.take() {
                     Some(j) => j,
                     None => {
+                        // On shutdown the stream ends; the client reconnects elsewhere.
+                        let mut stopping = engine.stopping();
+                        if *stopping.borrow_and_update() {
+                            return None;
+                        }
                         tokio::select! {
                             r = changes.changed() => if r.is_err() { changes = engine.hub.subscribe(&id); },
                             () = tokio::time::sleep(poll) => {}
+                            _ = stopping.changed() => return None,
                         }
                         match engine.store.get_job(&id).await {
                             Ok(Some(j)) => j,

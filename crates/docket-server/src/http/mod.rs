@@ -10,6 +10,7 @@ mod health;
 mod jobs;
 pub mod keys;
 mod refresh;
+pub mod serve;
 mod settings;
 mod tasks;
 

@@ -36,5 +36,6 @@ mod consistency;
 mod errors;
 mod helpers;
 mod jobs;
+mod limits;
 mod targets;
 mod tasks;
