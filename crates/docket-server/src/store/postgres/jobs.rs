@@ -604,7 +604,8 @@ impl PgStore {
                 }
             };
         if finish {
-            end_job(&mut tx, seq, JobState::Completed, claim.now).await?;
+            // The job's end is now, after its last item, not when the chunk began.
+            end_job(&mut tx, seq, JobState::Completed, Timestamp::now()).await?;
         } else {
             notify(&mut tx, &Signal::Job(job_id.to_owned())).await?;
         }

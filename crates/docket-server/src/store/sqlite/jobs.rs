@@ -385,7 +385,8 @@ impl SqliteStore {
             // One node per file: `IfAlone` holds.
             let finish = drained && claim.finish != FinishDrained::Never;
             if finish {
-                end_job(&tx, seq, JobState::Completed, claim.now)?;
+                // The job's end is now, after its last item, not when the chunk began.
+                end_job(&tx, seq, JobState::Completed, Timestamp::now())?;
             }
             if let Some(hook) = &claim.before_commit {
                 hook(&changed, commit);
