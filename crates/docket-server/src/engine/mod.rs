@@ -28,7 +28,7 @@ use settings::SettingsHandle;
 
 pub struct Engine {
     pub store: Arc<dyn Store>,
-    pub cache: cache::CaseCache,
+    pub cache: Arc<cache::CaseCache>,
     pub settings: SettingsHandle,
     /// The configured settings, under which stored changes are applied on reload.
     base_settings: settings::Settings,
@@ -65,7 +65,7 @@ impl Engine {
             .build()?;
         Ok(Arc::new(Self {
             store,
-            cache: cache::CaseCache::new(cache_capacity),
+            cache: Arc::new(cache::CaseCache::new(cache_capacity)),
             settings,
             base_settings,
             hub: JobHub::default(),

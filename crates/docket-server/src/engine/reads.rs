@@ -39,13 +39,6 @@ impl Engine {
         self.cache.invalidate(ids, commit.0);
     }
 
-    /// After a bulk job's chunk committed: drop its cases now in `immediate` mode.
-    pub fn chunk_committed(&self, changed: &[String], commit: CommitSeq) {
-        if self.settings.get().bulk_update_cache_invalidation == Invalidation::Immediate {
-            self.invalidate(changed, commit);
-        }
-    }
-
     /// Before a drained job is reported `completed`: in `deferred` mode, sweep every entry
     /// read before the job's last commit; with `SyncStatusAfterBulkUpdate`, wait until
     /// every live node has applied the job's invalidations.

@@ -6,9 +6,12 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use std::sync::Arc;
+
+use super::settings::Invalidation;
 use super::{Engine, stopped};
 use crate::domain::Timestamp;
-use crate::store::{self, ChunkResult, Claim};
+use crate::store::{self, BeforeCommit, ChunkResult, Claim, CommitSeq, FinishDrained};
 
 /// What one step did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +25,8 @@ impl Engine {
     pub async fn tick(&self, owner: &str) -> store::Result<Tick> {
         let now = Timestamp::now();
         let candidates = self.store.runnable_jobs(owner, now, 8).await?;
-        let chunk_size = self.settings.get().chunk_size;
+        let settings = self.settings.get();
+        let (finish, before_commit) = self.chunk_policy(&settings, now);
         for job_id in candidates {
             let claim = Claim {
                 owner: owner.to_owned(),
@@ -30,17 +34,13 @@ impl Engine {
                 lease_until: Timestamp(
                     now.0 + i64::try_from(self.jobs.lease_seconds * 1000).unwrap_or(i64::MAX),
                 ),
-                chunk_size,
+                chunk_size: settings.chunk_size,
+                finish: finish.clone(),
+                before_commit: before_commit.clone(),
             };
             match self.store.run_chunk(&job_id, claim).await? {
                 ChunkResult::NotClaimed => continue,
-                ChunkResult::Applied {
-                    changed,
-                    commit,
-                    drained,
-                    ..
-                } => {
-                    self.chunk_committed(&changed, commit);
+                ChunkResult::Applied { drained, .. } => {
                     if drained {
                         // Straight on to `completed`: no second claim to find it drained.
                         self.finish(&job_id).await?;
@@ -54,7 +54,10 @@ impl Engine {
                     return Ok(Tick::Worked);
                 }
                 ChunkResult::Ended(job) => {
-                    tracing::info!(job.id = %job.id, state = %job.state, "job ended");
+                    tracing::info!(
+                        job.id = %job.id, state = %job.state, total = job.total,
+                        succeeded = job.succeeded, failed = job.failed, "job ended"
+                    );
                     self.hub.publish(&job_id);
                     self.wake_callbacks.notify_waiters();
                     return Ok(Tick::Worked);
@@ -62,6 +65,36 @@ impl Engine {
             }
         }
         Ok(Tick::Idle)
+    }
+
+    /// How a chunk meets the cache settings. In `immediate` mode the chunk drops the cases
+    /// it changed from this node's cache just before its commit. Its last chunk may also
+    /// complete the job unless completion must wait for something after that commit: a
+    /// `deferred` sweep, or, with `SyncStatusAfterBulkUpdate`, other live nodes' caches.
+    fn chunk_policy(
+        &self,
+        s: &super::settings::Settings,
+        now: Timestamp,
+    ) -> (FinishDrained, Option<BeforeCommit>) {
+        let ttl_ms = i64::try_from(self.jobs.node_ttl_seconds * 1000).unwrap_or(i64::MAX);
+        let finish = match s.bulk_update_cache_invalidation {
+            Invalidation::Deferred => FinishDrained::Never,
+            Invalidation::Ttl => FinishDrained::Always,
+            Invalidation::Immediate if !s.sync_status_after_bulk_update => FinishDrained::Always,
+            Invalidation::Immediate => FinishDrained::IfAlone {
+                node: self.node.clone(),
+                live_since: Timestamp(now.0.saturating_sub(ttl_ms)),
+            },
+        };
+        let before_commit =
+            (s.bulk_update_cache_invalidation == Invalidation::Immediate).then(|| {
+                let cache = self.cache.clone();
+                let hook: BeforeCommit = Arc::new(move |ids: &[String], commit: CommitSeq| {
+                    cache.invalidate(ids, commit.0);
+                });
+                hook
+            });
+        (finish, before_commit)
     }
 
     /// Marks a drained job completed, then tells its watchers and its callback.

@@ -42,12 +42,47 @@ pub enum Submitted {
 }
 
 /// A worker's claim on a job for one chunk.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Claim {
     pub owner: String,
     pub now: Timestamp,
     pub lease_until: Timestamp,
     pub chunk_size: u32,
+    /// Whether the chunk that processes a job's last item may also mark it `completed`,
+    /// in the same transaction, instead of leaving that to [`super::Store::finish_job`].
+    pub finish: FinishDrained,
+    /// Called inside the chunk's transaction, just before its commit, with the cases it
+    /// changed: this node drops them from its cache there, so nothing that can see the
+    /// commit (a `completed` status included) can still find them cached.
+    pub before_commit: Option<BeforeCommit>,
+}
+
+impl std::fmt::Debug for Claim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Claim")
+            .field("owner", &self.owner)
+            .field("now", &self.now)
+            .field("lease_until", &self.lease_until)
+            .field("chunk_size", &self.chunk_size)
+            .field("finish", &self.finish)
+            .finish_non_exhaustive()
+    }
+}
+
+/// See [`Claim::before_commit`].
+pub type BeforeCommit = std::sync::Arc<dyn Fn(&[String], CommitSeq) + Send + Sync>;
+
+/// When a drained job may be completed by its last chunk's transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FinishDrained {
+    /// Never: completion waits for something after the commit (a deferred sweep, other
+    /// nodes' invalidations).
+    Never,
+    /// Always: nothing but this node's cache needs the change first.
+    Always,
+    /// Only if no node but `node` has a heartbeat at or after `live_since` (checked in
+    /// the transaction): otherwise their caches must confirm the change first.
+    IfAlone { node: String, live_since: Timestamp },
 }
 
 /// What one chunk step did.

@@ -185,7 +185,8 @@ async fn three_nodes_show_zero_stale_reads_after_completed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_sync_a_read_with_the_jobs_token_is_fresh_on_every_node() {
+async fn without_sync_a_read_with_the_jobs_token_is_fresh_on_every_node_and_settings_reach_every_node()
+ {
     let Some((dir, url)) = cluster_setup(
         "",
         "[settings]\n\"CaseManagement.SyncStatusAfterBulkUpdate\" = false\n\"CaseManagement.BulkUpdateCacheInvalidation\" = \"ttl\"\n",
@@ -211,6 +212,36 @@ async fn without_sync_a_read_with_the_jobs_token_is_fresh_on_every_node() {
     assert_ne!(plain, truth);
     // ...but a read with the job's token is fresh there.
     assert_eq!(read_all(&http, &nodes[1].base, Some(token)).await, truth);
+
+    // A settings change through node 1 reaches node 2 without a restart: turning the
+    // cache off there (CacheTimeout 0) makes its plain reads fresh.
+    let res = http
+        .patch(format!("{}/api/v1/settings", nodes[0].base))
+        .json(&json!({"CaseManagement.CacheTimeout": 0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let seen: Value = http
+            .get(format!("{}/api/v1/settings", nodes[1].base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if seen["CaseManagement.CacheTimeout"] == json!(0) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "node 2 still shows {seen} 10 s after the change on node 1"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(read_all(&http, &nodes[1].base, None).await, truth);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,8 +13,8 @@ use crate::domain::{
     apply_change, random_hex,
 };
 use crate::store::{
-    ChunkResult, Claim, CommitSeq, Error, ItemRecord, NewJob, Paged, Result, Signal, SubmitLimits,
-    Submitted, item_change, page_of,
+    ChunkResult, Claim, CommitSeq, Error, FinishDrained, ItemRecord, NewJob, Paged, Result, Signal,
+    SubmitLimits, Submitted, item_change, page_of,
 };
 
 /// Loads a job by id, with its queue position when queued.
@@ -107,20 +107,17 @@ pub(super) async fn insert_job(tx: &mut Tx, job: &NewJob) -> Result<i64> {
 /// Moves a job to a final state and queues its callback, in the caller's transaction.
 /// Its consistency token becomes the store's current commit.
 pub(super) async fn end_job(tx: &mut Tx, seq: i64, state: JobState, now: Timestamp) -> Result<()> {
-    let job_id: String = sqlx::query_scalar("SELECT job_id FROM jobs WHERE seq = $1")
-        .bind(seq)
-        .fetch_one(&mut **tx)
-        .await?;
-    notify(tx, &Signal::Job(job_id)).await?;
-    let url: Option<String> = sqlx::query_scalar(
+    let (job_id, url): (String, Option<String>) = sqlx::query_as(
         "UPDATE jobs SET state = $2, finished_at = $3, lease_owner = NULL, lease_expires_at = NULL, \
-         last_commit_seq = (SELECT value FROM counters WHERE name = 'commit') WHERE seq = $1 RETURNING callback_url",
+         last_commit_seq = (SELECT value FROM counters WHERE name = 'commit') WHERE seq = $1 \
+         RETURNING job_id, callback_url",
     )
     .bind(seq)
     .bind(state.as_str())
     .bind(now.0)
     .fetch_one(&mut **tx)
     .await?;
+    notify(tx, &Signal::Job(job_id)).await?;
     if let Some(url) = url {
         sqlx::query(
             "INSERT INTO callback_deliveries (delivery_id, job_seq, url, event, state, next_attempt_at, created_at) \
@@ -590,13 +587,42 @@ impl PgStore {
             };
             notify(&mut tx, &signal).await?;
         }
-        notify(&mut tx, &Signal::Job(job_id.to_owned())).await?;
+        let drained = processed + n >= total;
+        let finish = drained
+            && match &claim.finish {
+                FinishDrained::Never => false,
+                FinishDrained::Always => true,
+                FinishDrained::IfAlone { node, live_since } => {
+                    let others: i64 = sqlx::query_scalar(
+                        "SELECT count(*) FROM nodes WHERE heartbeat_at >= $1 AND node_id <> $2",
+                    )
+                    .bind(live_since.0)
+                    .bind(node)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    others == 0
+                }
+            };
+        if finish {
+            // The job's end is now, after its last item, not when the chunk began.
+            end_job(&mut tx, seq, JobState::Completed, Timestamp::now()).await?;
+        } else {
+            notify(&mut tx, &Signal::Job(job_id.to_owned())).await?;
+        }
+        if let Some(hook) = &claim.before_commit {
+            hook(&changed, commit);
+        }
+        if finish {
+            let (_, job) = load_job_tx(&mut tx, job_id).await?.ok_or(Error::NotFound)?;
+            tx.commit().await?;
+            return Ok(ChunkResult::Ended(job));
+        }
         tx.commit().await?;
         Ok(ChunkResult::Applied {
             processed: u64::try_from(n).unwrap_or(0),
             changed,
             commit,
-            drained: processed + n >= total,
+            drained,
         })
     }
 

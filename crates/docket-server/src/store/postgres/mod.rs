@@ -84,9 +84,19 @@ impl PgStore {
                 .max_connections(1)
                 .connect_with(options.clone())
                 .await?;
-            sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {s}")))
+            // Nodes starting together may race here: IF NOT EXISTS is not atomic, and the
+            // loser gets a unique violation for a schema that now exists, which is fine.
+            if let Err(e) = sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {s}")))
                 .execute(&admin)
-                .await?;
+                .await
+            {
+                let raced = e
+                    .as_database_error()
+                    .is_some_and(|d| d.code().as_deref() == Some("23505"));
+                if !raced {
+                    return Err(e.into());
+                }
+            }
             admin.close().await;
             options = options.options([("search_path", s.as_str())]);
         }

@@ -11,7 +11,8 @@ use crate::domain::{
     apply_change, random_hex,
 };
 use crate::store::{
-    ChunkResult, Claim, CommitSeq, ItemRecord, NewJob, Paged, Result, SubmitLimits, Submitted,
+    ChunkResult, Claim, CommitSeq, FinishDrained, ItemRecord, NewJob, Paged, Result, SubmitLimits,
+    Submitted,
 };
 
 const JOB_COLUMNS: &str = "seq, job_id, state, total, processed, succeeded, failed, atomic, callback_url, \
@@ -380,12 +381,27 @@ impl SqliteStore {
                  next_index = ?5, last_commit_seq = CASE WHEN ?6 THEN ?7 ELSE last_commit_seq END WHERE seq = ?1",
             )?
             .execute(rusqlite::params![seq, n, n - failed, failed, last, !changed.is_empty(), commit.0])?;
+            let drained = processed + n >= total;
+            // One node per file: `IfAlone` holds.
+            let finish = drained && claim.finish != FinishDrained::Never;
+            if finish {
+                // The job's end is now, after its last item, not when the chunk began.
+                end_job(&tx, seq, JobState::Completed, Timestamp::now())?;
+            }
+            if let Some(hook) = &claim.before_commit {
+                hook(&changed, commit);
+            }
+            if finish {
+                let (_, job) = load_job(&tx, &job_id)?.ok_or(crate::store::Error::NotFound)?;
+                tx.commit()?;
+                return Ok(ChunkResult::Ended(job));
+            }
             tx.commit()?;
             Ok(ChunkResult::Applied {
                 processed: u64::try_from(n).unwrap_or(0),
                 changed,
                 commit,
-                drained: processed + n >= total,
+                drained,
             })
         })
         .await
