@@ -178,6 +178,8 @@ backend_test! {
             now,
             lease_until: Timestamp(now.0 + 60_000),
             chunk_size: 1,
+            finish: docket_server::store::FinishDrained::Never,
+            before_commit: None,
         };
         state.store.run_chunk(&id, claim).await.unwrap();
         let base = format!("http://{}", server.local_addr().unwrap());
