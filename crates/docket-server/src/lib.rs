@@ -8,6 +8,7 @@ pub mod demo;
 pub mod domain;
 pub mod engine;
 pub mod http;
+pub mod metrics;
 pub mod store;
 pub mod telemetry;
 pub mod wire;

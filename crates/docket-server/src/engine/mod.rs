@@ -44,6 +44,8 @@ pub struct Engine {
     http: reqwest::Client,
     /// Flips to true when the server shuts down: waiters answer with what they have.
     stopping: watch::Sender<bool>,
+    /// This node's counters for `/metrics`.
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl Engine {
@@ -77,6 +79,7 @@ impl Engine {
             wake_callbacks: Notify::new(),
             http,
             stopping: watch::Sender::new(false),
+            metrics: crate::metrics::Metrics::default(),
         }))
     }
 
@@ -114,6 +117,13 @@ impl Engine {
     /// Tells idle workers there is work.
     pub fn wake(&self) {
         self.wake_workers.notify_waiters();
+    }
+
+    /// Counts a job this node ended (by its chunk or by finishing it) in `/metrics`.
+    pub async fn observe_end(&self, job_id: &str) {
+        if let Ok(Some(job)) = self.store.get_job(job_id).await {
+            self.metrics.job_ended(&job);
+        }
     }
 
     /// Tells the callback dispatcher a delivery is due.

@@ -54,6 +54,7 @@ impl Engine {
                     return Ok(Tick::Worked);
                 }
                 ChunkResult::Ended(job) => {
+                    self.metrics.job_ended(&job);
                     tracing::info!(
                         job.id = %job.id, state = %job.state, total = job.total,
                         succeeded = job.succeeded, failed = job.failed, "job ended"
@@ -113,6 +114,7 @@ impl Engine {
             }
         }
         self.hub.publish(job_id);
+        self.observe_end(job_id).await;
         Ok(())
     }
 

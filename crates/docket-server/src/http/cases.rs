@@ -129,6 +129,12 @@ async fn read(
 ) -> Result<Response, ApiError> {
     let id = path_case_id(&raw)?;
     let token = consistency_token(&headers)?;
+    if token.is_some() {
+        s.engine
+            .metrics
+            .token_reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     match s.engine.read_case(&id, token).await? {
         Some(case) => Ok(case_response(StatusCode::OK, case)),
         None => Err(ApiError::case_not_found(&raw)),

@@ -258,6 +258,10 @@ async fn cancel(State(s): State<AppState>, Path(id): Path<String>) -> Result<Res
         }
         JobChange::Done(job) | JobChange::NothingToDo(job) => job,
     };
+    if job.state.is_finished() {
+        // A queued job ends here and now; a running one ends at its worker, which counts it.
+        s.engine.metrics.job_ended(&job);
+    }
     s.engine.wake();
     s.engine.hub.publish(&id);
     // A running job stops between chunks: wait briefly so the answer shows the end state.

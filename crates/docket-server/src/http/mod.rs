@@ -9,6 +9,7 @@ mod extract;
 mod health;
 mod jobs;
 pub mod keys;
+pub mod observe;
 mod refresh;
 pub mod serve;
 mod settings;
@@ -74,6 +75,7 @@ pub fn router(state: AppState) -> Router {
     let body_limit = state.config.server.max_body_bytes;
     Router::new()
         .merge(health::router())
+        .route("/metrics", axum::routing::get(observe::metrics))
         .nest(
             "/api/v1",
             cases::router()
@@ -98,7 +100,11 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::internal().into_response()
         }))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(observe::span))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            observe::observe,
+        ))
         .with_state(state)
 }
 

@@ -271,6 +271,15 @@ pub trait Store: Send + Sync + 'static {
     /// such key.
     async fn revoke_key(&self, id: &str, now: Timestamp) -> Result<ApiKey>;
 
+    // --- Operations -------------------------------------------------------------------
+
+    /// Jobs by state, and the unprocessed items of queued and running jobs (for
+    /// `/metrics`).
+    async fn job_stats(&self) -> Result<JobStats>;
+
+    /// The store's connections, now.
+    fn pool_stats(&self) -> PoolStats;
+
     // --- Nodes (a cluster store overrides these; one node has no one to tell) ---------
 
     /// Signals from every node, in commit order. `None`: a single-node store.
@@ -303,6 +312,22 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<u64> {
         Ok(0)
     }
+}
+
+/// Jobs by state and the queue depth, for `/metrics`.
+#[derive(Debug, Clone, Default)]
+pub struct JobStats {
+    pub by_state: Vec<(JobState, u64)>,
+    pub queued_items: u64,
+}
+
+/// A store's connections.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PoolStats {
+    pub in_use: u64,
+    pub idle: u64,
+    /// The most the store opens, when it has a bound.
+    pub max: Option<u64>,
 }
 
 /// Turns `limit + 1` fetched rows into a page and the position to continue after.

@@ -37,5 +37,6 @@ mod errors;
 mod helpers;
 mod jobs;
 mod limits;
+mod metrics;
 mod targets;
 mod tasks;

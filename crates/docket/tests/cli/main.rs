@@ -7,6 +7,7 @@ mod cluster;
 mod commands;
 mod crash;
 mod keys;
+mod logs;
 mod restart;
 mod run;
 mod server;

@@ -637,4 +637,12 @@ impl Store for PgStore {
     async fn revoke_key(&self, id: &str, now: Timestamp) -> Result<crate::domain::ApiKey> {
         self.set_key_revoked(id, now).await
     }
+
+    async fn job_stats(&self) -> Result<crate::store::JobStats> {
+        self.job_stats_impl().await
+    }
+
+    fn pool_stats(&self) -> crate::store::PoolStats {
+        self.pool_stats_impl()
+    }
 }

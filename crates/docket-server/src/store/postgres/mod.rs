@@ -11,6 +11,7 @@ mod jobs;
 mod keys;
 mod nodes;
 mod rows;
+mod stats;
 
 use sqlx::AssertSqlSafe;
 use std::str::FromStr;

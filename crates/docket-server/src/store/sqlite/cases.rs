@@ -606,6 +606,14 @@ impl Store for SqliteStore {
     async fn revoke_key(&self, id: &str, now: Timestamp) -> Result<crate::domain::ApiKey> {
         self.set_key_revoked(id.to_owned(), now).await
     }
+
+    async fn job_stats(&self) -> Result<crate::store::JobStats> {
+        self.job_stats_impl().await
+    }
+
+    fn pool_stats(&self) -> crate::store::PoolStats {
+        self.pool_stats_impl()
+    }
 }
 
 pub(super) use crate::store::page_of as page;

@@ -10,9 +10,10 @@ mod job_admin;
 mod jobs;
 mod keys;
 mod rows;
+mod stats;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use anyhow::Context as _;
@@ -45,6 +46,8 @@ struct Inner {
     config: SqliteConfig,
     /// Tells the checkpointer thread to stop when the store goes.
     stop: Arc<AtomicBool>,
+    /// Reader connections in use (for `/metrics`).
+    busy_readers: AtomicU64,
 }
 
 impl Drop for Inner {
@@ -127,6 +130,7 @@ impl SqliteStore {
                 workflow,
                 config,
                 stop,
+                busy_readers: AtomicU64::new(0),
             };
             Ok(Self {
                 inner: Arc::new(inner),
@@ -164,7 +168,9 @@ impl SqliteStore {
                 Some(c) => c,
                 None => open_conn(&inner.path, &inner.config).map_err(map_err)?,
             };
+            inner.busy_readers.fetch_add(1, Ordering::Relaxed);
             let out = f(&conn, &inner.workflow);
+            inner.busy_readers.fetch_sub(1, Ordering::Relaxed);
             let mut idle = lock(&inner.readers);
             if idle.len() < MAX_IDLE_READERS {
                 idle.push(conn);

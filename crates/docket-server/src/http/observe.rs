@@ -1,0 +1,95 @@
+//! What operators see of each request: an `X-Request-Id` (the client's, when it sent a
+//! sane one, else a new one) on the response and in the `request` span every log line
+//! of the request carries; its count and latency in `/metrics`, by route template.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use super::error::ApiError;
+use crate::domain::random_hex;
+use crate::metrics::Snapshot;
+
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Longest client-chosen request id kept.
+const MAX_REQUEST_ID: usize = 128;
+
+/// The client's request id when it is 1 to 128 characters of `[A-Za-z0-9._:/+=@-]`.
+fn sane_request_id(headers: &HeaderMap) -> Option<HeaderValue> {
+    let v = headers.get(REQUEST_ID)?;
+    let ok = !v.is_empty()
+        && v.len() <= MAX_REQUEST_ID
+        && v.as_bytes()
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"._:/+=@-".contains(b));
+    ok.then(|| v.clone())
+}
+
+/// The route template a request matched (`/api/v1/cases/{caseId}`), or `unmatched`:
+/// never the raw path, so ids do not become metric labels.
+pub fn route_of(req: &Request) -> String {
+    req.extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned())
+}
+
+/// Middleware (outermost): request id in, request id out, count and latency.
+pub async fn observe(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
+    let id = sane_request_id(req.headers()).unwrap_or_else(|| {
+        HeaderValue::from_str(&random_hex(8)).unwrap_or(HeaderValue::from_static("none"))
+    });
+    req.headers_mut().insert(REQUEST_ID, id.clone());
+    let method = req.method().as_str().to_owned();
+    let route = route_of(&req);
+    let started = Instant::now();
+    let mut res = next.run(req).await;
+    s.engine
+        .metrics
+        .http(&method, &route, res.status().as_u16(), started.elapsed());
+    res.headers_mut().insert(REQUEST_ID, id);
+    res
+}
+
+/// The span of a request: every log line inside it names the request.
+pub fn span(req: &Request) -> tracing::Span {
+    let id = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    tracing::info_span!(
+        "request",
+        method = %req.method(),
+        route = %route_of(req),
+        request_id = %id,
+    )
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(State(s): State<AppState>) -> Result<Response, ApiError> {
+    let jobs = s.store.job_stats().await?;
+    let cache = &s.engine.cache;
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+    let snap = Snapshot {
+        jobs: jobs.by_state,
+        queued_items: jobs.queued_items,
+        cache_hits: load(&cache.hits),
+        cache_misses: load(&cache.misses),
+        cache_invalidations: load(&cache.invalidations),
+        cache_entries: cache.len() as u64,
+        pool: s.store.pool_stats(),
+    };
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        s.engine.metrics.render(&snap),
+    )
+        .into_response())
+}

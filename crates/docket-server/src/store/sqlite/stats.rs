@@ -1,0 +1,48 @@
+//! SQLite: the figures `/metrics` reads from the store.
+
+use std::sync::atomic::Ordering;
+
+use super::{SqliteStore, lock};
+use crate::domain::JobState;
+use crate::store::{JobStats, PoolStats, Result};
+
+impl SqliteStore {
+    pub(super) async fn job_stats_impl(&self) -> Result<JobStats> {
+        self.read(|conn, _| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT state, COUNT(*), COALESCE(SUM(total - processed), 0) FROM jobs GROUP BY state",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })?;
+            let mut stats = JobStats::default();
+            for row in rows {
+                let (state, n, left) = row?;
+                let Ok(state) = state.parse::<JobState>() else {
+                    continue;
+                };
+                if !state.is_finished() {
+                    stats.queued_items += u64::try_from(left).unwrap_or(0);
+                }
+                stats.by_state.push((state, u64::try_from(n).unwrap_or(0)));
+            }
+            Ok(stats)
+        })
+        .await
+    }
+
+    pub(super) fn pool_stats_impl(&self) -> PoolStats {
+        let idle_readers = lock(&self.inner.readers).len() as u64;
+        let writer_idle = u64::from(self.inner.writer.try_lock().is_ok());
+        PoolStats {
+            in_use: self.inner.busy_readers.load(Ordering::Relaxed) + (1 - writer_idle),
+            idle: idle_readers + writer_idle,
+            // Readers beyond the idle ones are opened on demand: no fixed bound.
+            max: None,
+        }
+    }
+}
