@@ -44,7 +44,11 @@ impl Server {
         )
         .await?;
         // One node owns a SQLite file: leases left by an earlier (crashed) run are void.
-        store.release_leases(None).await?;
+        // A PostgreSQL store is shared: the other nodes' leases are theirs, and a crashed
+        // node's expire.
+        if config.database.url.starts_with("sqlite:") {
+            store.release_leases(None).await?;
+        }
         // Settings changed through the API win over the configured initial values.
         let saved = store.load_settings().await?;
         let settings = config.settings.patched(&saved).map_err(|e| {
