@@ -7,6 +7,7 @@ use crate::nullable;
 
 /// A case as every read returns it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Case {
     pub case_id: String,
@@ -26,6 +27,7 @@ pub struct Case {
 
 /// Body of `POST /api/v1/cases`. Only `title` is required; `caseId` is generated when absent.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewCase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -54,6 +56,7 @@ pub struct NewCase {
 /// them. `tags` replaces the whole list; `fields` merges key by key, a `null` value
 /// removing that key. `expectedVersion` makes the change conditional, like `If-Match`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CasePatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -86,6 +89,7 @@ pub struct CasePatch {
 
 /// Query of `GET /api/v1/cases`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CaseQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -104,6 +108,7 @@ pub struct CaseQuery {
 
 /// Query of the paged sub-listings (history, tasks).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PageQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -114,6 +119,7 @@ pub struct PageQuery {
 
 /// One entry of a case's change log: one field changed by one write.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct HistoryEntry {
     pub at: String,
@@ -127,6 +133,7 @@ pub struct HistoryEntry {
 
 /// A task related to a case.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Task {
     pub task_id: String,
@@ -141,6 +148,7 @@ pub struct Task {
 
 /// Body of `POST /api/v1/cases/{caseId}/tasks`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewTask {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -151,6 +159,7 @@ pub struct NewTask {
 
 /// Body of `PATCH /api/v1/cases/{caseId}/tasks/{taskId}`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TaskPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -167,6 +176,7 @@ pub struct TaskPatch {
 
 /// Body of `GET /healthz` and `GET /readyz`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Health {
     pub status: String,
@@ -176,6 +186,7 @@ pub struct Health {
 
 /// Body of `POST /api/v1/cases/refresh-status`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RefreshRequest {
     pub case_ids: Vec<String>,
@@ -185,6 +196,7 @@ pub struct RefreshRequest {
 
 /// One case's authoritative status.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CaseStatus {
     pub case_id: String,
@@ -195,6 +207,7 @@ pub struct CaseStatus {
 
 /// Answer of `POST /api/v1/cases/refresh-status`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RefreshResponse {
     pub cases: Vec<CaseStatus>,

@@ -7,6 +7,7 @@ use crate::nullable;
 
 /// One item of a bulk update: a case and the changes to make to it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BulkItem {
     pub case_id: String,
@@ -36,6 +37,7 @@ pub struct BulkItem {
 
 /// Options of a bulk update. Every one is optional.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct BulkOptions {
     /// Answer only when the job ends (or `timeoutSeconds` passes: then 202).
@@ -65,6 +67,7 @@ impl Default for BulkOptions {
 
 /// The object form of a bulk-update body (the bare array form is `Vec<BulkItem>`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BulkRequest {
     pub updates: Vec<BulkItem>,
@@ -74,6 +77,7 @@ pub struct BulkRequest {
 
 /// The `200 OK` of a bulk update: the job is durably stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct BulkAccepted {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -86,6 +90,7 @@ pub struct BulkAccepted {
 
 /// A job's status: `GET /api/v1/jobs/{jobId}/status`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct JobStatus {
     pub job_id: String,
@@ -129,6 +134,7 @@ impl JobStatus {
 /// A job with the first page of its results: `GET /api/v1/jobs/{jobId}`, and the answer
 /// of a bulk update with `waitForCompletion`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Job {
     #[serde(flatten)]
@@ -139,6 +145,7 @@ pub struct Job {
 
 /// How one item fared.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ItemResult {
     /// Position of the item in the request, from 0.
@@ -154,6 +161,7 @@ pub struct ItemResult {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ItemError {
     pub code: String,
     pub detail: String,
@@ -161,6 +169,7 @@ pub struct ItemError {
 
 /// Query of `GET /api/v1/jobs/{jobId}/results`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ResultsQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -173,6 +182,7 @@ pub struct ResultsQuery {
 
 /// Query of `GET /api/v1/jobs`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct JobQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -185,6 +195,7 @@ pub struct JobQuery {
 
 /// Query of `GET /api/v1/jobs/{jobId}/status`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StatusQuery {
     /// Long-poll: answer when the job ends or this many seconds pass.
@@ -194,6 +205,7 @@ pub struct StatusQuery {
 
 /// The body POSTed to a job's `callbackUrl` when it ends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CallbackPayload {
     /// `job.completed`, `job.failed` or `job.cancelled`.
     pub event: String,
@@ -202,6 +214,7 @@ pub struct CallbackPayload {
 
 /// `GET /api/v1/jobs/{jobId}/callbacks`: the delivery and every attempt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CallbackDelivery {
     pub delivery_id: String,
@@ -214,6 +227,7 @@ pub struct CallbackDelivery {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CallbackAttempt {
     pub attempt: u32,

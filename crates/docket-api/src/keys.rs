@@ -7,6 +7,7 @@ pub const SCOPES: [&str; 4] = ["cases:read", "cases:write", "jobs:read", "admin"
 
 /// Body of `POST /api/v1/keys`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewApiKey {
     /// What the key is for (shown by `docket keys list` and as the actor in history).
@@ -18,6 +19,7 @@ pub struct NewApiKey {
 
 /// A key as listings show it: never its token, never its hash.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKey {
     pub key_id: String,
@@ -30,6 +32,7 @@ pub struct ApiKey {
 
 /// The answer of `POST /api/v1/keys`: the key and its token, shown this once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedApiKey {
     #[serde(flatten)]

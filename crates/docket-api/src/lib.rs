@@ -18,6 +18,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 /// One page of a listing: the items and, when more follow, the cursor for the next page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Page<T> {
     pub items: Vec<T>,

@@ -7,13 +7,14 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// An error response: `{"type","title","status","detail","code","errors"?}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Problem {
     #[serde(rename = "type")]
     pub kind: String,
     pub title: String,
     pub status: u16,
     pub detail: String,
-    /// Stable machine string, one of [`crate::codes`].
+    /// Stable machine string (see `docket_api::codes`): clients match on it.
     pub code: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
@@ -21,6 +22,7 @@ pub struct Problem {
 
 /// One field-level complaint inside a problem.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldError {
     pub field: String,
     pub message: String,

@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 use serde::{Deserialize, Serialize};
 
 /// `CaseManagement.BulkUpdateCacheInvalidation`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Invalidation {
     /// A case's cache entry is dropped when its change commits.
@@ -19,24 +19,29 @@ pub enum Invalidation {
     Ttl,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     /// Lifetime of a case-metadata cache entry, seconds.
     #[serde(rename = "CaseManagement.CacheTimeout")]
+    #[schema(maximum = 86_400)]
     pub cache_timeout: u64,
     #[serde(rename = "CaseManagement.BulkUpdateCacheInvalidation")]
     pub bulk_update_cache_invalidation: Invalidation,
     /// `completed` only once every live node has applied the job's invalidations.
     #[serde(rename = "CaseManagement.SyncStatusAfterBulkUpdate")]
     pub sync_status_after_bulk_update: bool,
+    /// Most items one bulk update (or refresh-status) may carry.
     #[serde(rename = "Jobs.MaxItemsPerRequest")]
+    #[schema(minimum = 1, maximum = 1_000_000)]
     pub max_items_per_request: u32,
     /// Items applied per transaction.
     #[serde(rename = "Jobs.ChunkSize")]
+    #[schema(minimum = 1, maximum = 10_000)]
     pub chunk_size: u32,
     /// How long finished jobs are kept, seconds.
     #[serde(rename = "Jobs.Retention")]
+    #[schema(minimum = 1, maximum = 31_536_000)]
     pub retention: u64,
 }
 

@@ -4,14 +4,15 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::patch;
-use axum::{Json, Router};
-use docket_api::{BulkAccepted, BulkItem, BulkOptions, BulkRequest, FieldError, codes};
+use docket_api::{BulkAccepted, BulkItem, BulkOptions, BulkRequest, FieldError, Problem, codes};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::Caller;
 use super::error::ApiError;
@@ -24,8 +25,28 @@ use crate::store::{CommitSeq, NewJob, SubmitLimits, Submitted};
 /// Idempotency keys are honoured this long.
 const IDEMPOTENCY_TTL_MS: i64 = 24 * 3600 * 1000;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/cases/bulk-update", patch(bulk_update).post(bulk_update))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(bulk_update))
+}
+
+/// The body of a bulk update: the object form, or a bare array of items (default
+/// options). For the API description only: `parse_body` reads the body.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum BulkBody {
+    Request(BulkRequest),
+    Items(Vec<BulkItem>),
+}
+
+/// The `200` of a bulk update: the stored job, or with `waitForCompletion` the ended
+/// job with its first results. For the API description only.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code, clippy::large_enum_variant)]
+enum BulkAnswer {
+    Accepted(BulkAccepted),
+    Ended(docket_api::Job),
 }
 
 /// Splits either body form into items and options.
@@ -130,6 +151,32 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     }
 }
 
+/// Bulk-update cases as one durable job.
+///
+/// `200` once the job and all its items are stored (`Location` is its status URL);
+/// with `waitForCompletion`, when the job ends (`202` with the current status if
+/// `timeoutSeconds` passes first). Each item may set `status, statusReason, priority,
+/// assignee, tags, fields` and carry `expectedVersion`; an item that cannot apply fails
+/// alone, in the job's results. Also accepted as `POST`. `Idempotency-Key`: the same key
+/// and body within 24 h returns the original job.
+#[utoipa::path(
+    method(patch, post),
+    path = "/api/v1/cases/bulk-update",
+    operation_id = "bulkUpdate",
+    tag = "bulk",
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters.")),
+    request_body(content = BulkBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The job is stored (or, waited for, has ended).", body = BulkAnswer,
+            headers(("Location" = String, description = "The job's status URL (unless `returnJobId` is false)."))),
+        (status = 202, description = "`waitForCompletion` timed out: the job's current status.", body = docket_api::JobStatus),
+        (status = 400, description = "Malformed JSON, an unknown field, or a bad `Idempotency-Key`.", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "More items than `Jobs.MaxItemsPerRequest`, or the body is too large (`payload_too_large`).", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No items, a case twice, a bad option (`validation_failed`) or a reused `Idempotency-Key` with another body (`idempotency_key_reused`).", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many items queued (`queue_full`); see `Retry-After`.", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64)))
+    )
+)]
 async fn bulk_update(
     State(s): State<AppState>,
     headers: HeaderMap,

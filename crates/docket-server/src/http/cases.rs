@@ -1,11 +1,12 @@
 //! `/api/v1/cases`: create, list, read, synchronous update, history.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
-use docket_api::{CaseQuery, Page, PageQuery, codes};
+use docket_api::{CaseQuery, Page, PageQuery, Problem, codes};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::Caller;
 use super::cursor::{decode_cursor, encode_cursor};
@@ -16,11 +17,11 @@ use crate::domain::{CaseChange, CaseId, MAX_ASSIGNEE, MAX_TAG, NewCase, Timestam
 use crate::store::{self, CaseFilter, CommitSeq};
 use crate::wire as dto;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/cases", get(list).post(create))
-        .route("/cases/{caseId}", get(read).patch(update))
-        .route("/cases/{caseId}/history", get(history))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(read, update))
+        .routes(routes!(history))
 }
 
 /// A path id that cannot be a case id names no case.
@@ -39,6 +40,23 @@ fn case_response(status: StatusCode, case: crate::domain::Case) -> Response {
     res
 }
 
+/// Create a case.
+///
+/// Only `title` is required; `caseId` is generated (`CASE-000001`, increasing) when
+/// absent. `status` defaults to the workflow's initial status and may be any
+/// non-terminal one (for imports).
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases",
+    operation_id = "createCase",
+    tag = "cases",
+    request_body(content = docket_api::NewCase, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created; `Location` names it, `ETag` is its version.", body = docket_api::Case,
+            headers(("Location" = String), ("ETag" = String), ("X-Consistency-Token" = String))),
+        (status = 409, description = "The `caseId` is taken (`case_exists`).", body = Problem, content_type = "application/problem+json")
+    )
+)]
 async fn create(
     State(s): State<AppState>,
     caller: Caller,
@@ -62,6 +80,15 @@ async fn create(
     Ok(with_token(res, commit))
 }
 
+/// List cases, oldest first, with filters and cursor paging.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases",
+    operation_id = "listCases",
+    tag = "cases",
+    params(CaseQuery),
+    responses((status = 200, description = "A page of cases; `nextCursor` continues it.", body = Page<docket_api::Case>))
+)]
 async fn list(
     State(s): State<AppState>,
     QueryParams(q): QueryParams<CaseQuery>,
@@ -122,6 +149,25 @@ pub fn consistency_token(headers: &HeaderMap) -> Result<Option<CommitSeq>, ApiEr
         })
 }
 
+/// Read one case.
+///
+/// With `X-Consistency-Token` (from a write, or a finished job's `consistencyToken`) the
+/// answer reflects every write up to that token, whatever the cache settings.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases/{caseId}",
+    operation_id = "getCase",
+    tag = "cases",
+    params(
+        ("caseId" = String, Path, description = "The case's id."),
+        ("X-Consistency-Token" = Option<String>, Header, description = "Read at least this fresh.")
+    ),
+    responses(
+        (status = 200, description = "The case; `ETag` is its version.", body = docket_api::Case, headers(("ETag" = String))),
+        (status = 400, description = "Not a token this service issued (`invalid_consistency_token`).", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such case (`case_not_found`).", body = Problem, content_type = "application/problem+json")
+    )
+)]
 async fn read(
     State(s): State<AppState>,
     Path(raw): Path<String>,
@@ -163,6 +209,29 @@ fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
         })
 }
 
+/// Change a case synchronously.
+///
+/// Absent fields stay as they are; `null` clears `statusReason` and `assignee`; `tags`
+/// replaces the list; `fields` merges key by key (`null` removes a key). `If-Match`
+/// (or `expectedVersion`) makes the change conditional.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/cases/{caseId}",
+    operation_id = "updateCase",
+    tag = "cases",
+    params(
+        ("caseId" = String, Path, description = "The case's id."),
+        ("If-Match" = Option<String>, Header, description = "The version the change is for: `\"3\"`.")
+    ),
+    request_body(content = docket_api::CasePatch, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The updated case.", body = docket_api::Case,
+            headers(("ETag" = String), ("X-Consistency-Token" = String))),
+        (status = 404, description = "No such case (`case_not_found`).", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "`If-Match` or `expectedVersion` names an old version (`version_conflict`).", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad value (`validation_failed`) or a move the workflow forbids (`invalid_transition`).", body = Problem, content_type = "application/problem+json")
+    )
+)]
 async fn update(
     State(s): State<AppState>,
     Path(raw): Path<String>,
@@ -193,6 +262,18 @@ async fn update(
     ))
 }
 
+/// A case's change log, newest first: one entry per changed field.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases/{caseId}/history",
+    operation_id = "getCaseHistory",
+    tag = "cases",
+    params(("caseId" = String, Path, description = "The case's id."), PageQuery),
+    responses(
+        (status = 200, description = "A page of the change log.", body = Page<docket_api::HistoryEntry>),
+        (status = 404, description = "No such case (`case_not_found`).", body = Problem, content_type = "application/problem+json")
+    )
+)]
 async fn history(
     State(s): State<AppState>,
     Path(raw): Path<String>,

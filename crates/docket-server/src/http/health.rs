@@ -1,20 +1,29 @@
 //! Liveness and readiness.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 use docket_api::Health;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(super::observe::metrics))
 }
 
 /// The process is up and serving.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    tag = "operations",
+    responses((status = 200, description = "Alive.", body = Health))
+)]
 async fn healthz() -> Json<Health> {
     Json(Health {
         status: "ok".into(),
@@ -23,6 +32,16 @@ async fn healthz() -> Json<Health> {
 }
 
 /// The store answers and its migrations are applied.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Ready: the store answers, with its schema version.", body = Health),
+        (status = 503, description = "Not ready: the store does not answer.", body = Health)
+    )
+)]
 async fn readyz(State(s): State<AppState>) -> (StatusCode, Json<Health>) {
     match s.store.schema_version().await {
         Ok(v) if v > 0 => (

@@ -1,42 +1,36 @@
-//! `/api/v1/jobs`: status (with long-poll), results, progress stream, list, cancel,
-//! retry-failed, delete, callbacks.
+//! `/api/v1/jobs`: status (with long-poll), the job with its first results, results,
+//! the progress stream, the list. Actions on a job are in `job_control.rs`.
 
 use std::convert::Infallible;
 use std::time::Duration;
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use docket_api::{BulkAccepted, ItemResult, JobQuery, Page, ResultsQuery, StatusQuery, codes};
+use docket_api::{ItemResult, JobQuery, Page, Problem, ResultsQuery, StatusQuery, codes};
 use futures_util::Stream;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::auth::Caller;
-use super::bulk::status_url;
+use super::AppState;
 use super::cursor::{decode_cursor, encode_cursor};
 use super::error::ApiError;
 use super::extract::QueryParams;
-use super::{AppState, with_token};
-use crate::domain::{CaseId, ItemOutcome, Job, JobState, Timestamp, new_job_id};
-use crate::store::{CommitSeq, JobChange};
+use crate::domain::{CaseId, ItemOutcome, Job, JobState, Timestamp};
 use crate::wire;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/jobs", get(list))
-        .route("/jobs/{jobId}", get(read).delete(delete))
-        .route("/jobs/{jobId}/status", get(status))
-        .route("/jobs/{jobId}/results", get(results))
-        .route("/jobs/{jobId}/events", get(events))
-        .route("/jobs/{jobId}/cancel", post(cancel))
-        .route("/jobs/{jobId}/retry-failed", post(retry_failed))
-        .route("/jobs/{jobId}/callbacks", get(callbacks))
-        .route("/jobs/{jobId}/callbacks/redeliver", post(redeliver))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(read))
+        .routes(routes!(status))
+        .routes(routes!(results))
+        .routes(routes!(events))
 }
 
-fn job_not_found(id: &str) -> ApiError {
+pub(super) fn job_not_found(id: &str) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         codes::JOB_NOT_FOUND,
@@ -57,7 +51,7 @@ fn visible(s: &AppState, job: Option<Job>) -> Option<Job> {
     })
 }
 
-async fn load(s: &AppState, id: &str) -> Result<Job, ApiError> {
+pub(super) async fn load(s: &AppState, id: &str) -> Result<Job, ApiError> {
     // Job ids have the alphabet and length of case ids: anything else names no job,
     // and is not worth a store lookup.
     if CaseId::parse(id).is_err() {
@@ -82,7 +76,7 @@ pub async fn full_job(s: &AppState, job: &Job) -> Result<docket_api::Job, ApiErr
 }
 
 /// Adds `Retry-After` (a polling hint) while the job runs.
-fn status_response(job: &Job, body: Response) -> Response {
+pub(super) fn status_response(job: &Job, body: Response) -> Response {
     let mut res = body;
     if !job.state.is_finished() {
         res.headers_mut()
@@ -91,6 +85,19 @@ fn status_response(job: &Job, body: Response) -> Response {
     res
 }
 
+/// A job's status; `?waitSeconds=N` long-polls until it ends or N seconds pass (at
+/// most `jobs.max_wait_seconds`). While it runs, `Retry-After` is a polling hint.
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs/{jobId}/status",
+    operation_id = "getJobStatus",
+    tag = "jobs",
+    params(("jobId" = String, Path, description = "The job's id."), StatusQuery),
+    responses(
+        (status = 200, description = "The job's status.", body = docket_api::JobStatus, headers(("Retry-After" = u64, description = "While the job runs."))),
+        (status = 404, description = "No such job, or past its retention (`job_not_found`).", body = Problem, content_type = "application/problem+json")
+    )
+)]
 async fn status(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -108,6 +115,18 @@ async fn status(
     ))
 }
 
+/// A job's status and the first page of its results.
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs/{jobId}",
+    operation_id = "getJob",
+    tag = "jobs",
+    params(("jobId" = String, Path, description = "The job's id.")),
+    responses(
+        (status = 200, description = "The job.", body = docket_api::Job),
+        (status = 404, description = "No such job, or past its retention (`job_not_found`).", body = Problem, content_type = "application/problem+json")
+    )
+)]
 async fn read(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let job = load(&s, &id).await?;
     Ok(status_response(
@@ -116,6 +135,19 @@ async fn read(State(s): State<AppState>, Path(id): Path<String>) -> Result<Respo
     ))
 }
 
+/// Per-item outcomes in request order (`index` is the item's position), optionally
+/// only those of one outcome.
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs/{jobId}/results",
+    operation_id = "getJobResults",
+    tag = "jobs",
+    params(("jobId" = String, Path, description = "The job's id."), ResultsQuery),
+    responses(
+        (status = 200, description = "A page of item results.", body = Page<ItemResult>),
+        (status = 404, description = "No such job, or past its retention (`job_not_found`).", body = Problem, content_type = "application/problem+json")
+    )
+)]
 async fn results(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -146,6 +178,15 @@ async fn results(
     }))
 }
 
+/// Jobs, newest first, optionally of one state.
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs",
+    operation_id = "listJobs",
+    tag = "jobs",
+    params(JobQuery),
+    responses((status = 200, description = "A page of job statuses.", body = Page<docket_api::JobStatus>))
+)]
 async fn list(
     State(s): State<AppState>,
     QueryParams(q): QueryParams<JobQuery>,
@@ -179,7 +220,19 @@ async fn list(
 }
 
 /// Server-Sent Events: a `progress` event per change, then one event named after the
-/// end state (`completed`, `failed`, `cancelled`), then the stream ends.
+/// end state (`completed`, `failed`, `cancelled`), then the stream ends. Each event's
+/// data is the job's status.
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs/{jobId}/events",
+    operation_id = "getJobEvents",
+    tag = "jobs",
+    params(("jobId" = String, Path, description = "The job's id.")),
+    responses(
+        (status = 200, description = "The event stream.", content_type = "text/event-stream", body = String),
+        (status = 404, description = "No such job, or past its retention (`job_not_found`).", body = Problem, content_type = "application/problem+json")
+    )
+)]
 async fn events(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -243,144 +296,4 @@ async fn events(
         },
     );
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
-}
-
-async fn cancel(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    load(&s, &id).await?;
-    let job = match s.store.cancel_job(&id, Timestamp::now()).await? {
-        JobChange::NotFound => return Err(job_not_found(&id)),
-        JobChange::WrongState(job) => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                codes::JOB_FINISHED,
-                format!("job {id} already ended as {}", job.state),
-            ));
-        }
-        JobChange::Done(job) | JobChange::NothingToDo(job) => job,
-    };
-    if job.state.is_finished() {
-        // A queued job ends here and now; a running one ends at its worker, which counts it.
-        s.engine.metrics.job_ended(&job);
-    }
-    s.engine.wake();
-    s.engine.hub.publish(&id);
-    // A running job stops between chunks: wait briefly so the answer shows the end state.
-    let job = if job.state.is_finished() {
-        job
-    } else {
-        s.engine
-            .wait_finished(&id, Duration::from_secs(5))
-            .await?
-            .unwrap_or(job)
-    };
-    Ok(status_response(
-        &job,
-        Json(wire::job_status(&job)).into_response(),
-    ))
-}
-
-async fn retry_failed(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    caller: Caller,
-) -> Result<Response, ApiError> {
-    load(&s, &id).await?;
-    let actor = caller.actor_name();
-    match s
-        .store
-        .retry_failed(&id, &new_job_id(), &actor, Timestamp::now())
-        .await?
-    {
-        JobChange::NotFound => Err(job_not_found(&id)),
-        JobChange::WrongState(job) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            codes::JOB_NOT_FINISHED,
-            format!(
-                "job {id} is {}; retry its failed items once it ends",
-                job.state
-            ),
-        )),
-        JobChange::NothingToDo(_) => Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            codes::NO_FAILED_ITEMS,
-            format!("job {id} has no failed items"),
-        )),
-        JobChange::Done(job) => {
-            s.engine.wake();
-            let body = BulkAccepted {
-                job_id: Some(job.id.clone()),
-                queued: job.total,
-                status: job.state.to_string(),
-                status_url: Some(status_url(&job)),
-            };
-            let mut res = Json(body).into_response();
-            if let Ok(v) = HeaderValue::from_str(&status_url(&job)) {
-                res.headers_mut().insert(header::LOCATION, v);
-            }
-            Ok(res)
-        }
-    }
-}
-
-async fn delete(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    load(&s, &id).await?;
-    match s.store.delete_job(&id).await? {
-        JobChange::NotFound => Err(job_not_found(&id)),
-        JobChange::WrongState(job) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            codes::JOB_NOT_FINISHED,
-            format!(
-                "job {id} is {}; cancel it first or wait for it to end",
-                job.state
-            ),
-        )),
-        JobChange::Done(job) | JobChange::NothingToDo(job) => Ok(with_token(
-            StatusCode::NO_CONTENT.into_response(),
-            CommitSeq(job.last_commit),
-        )),
-    }
-}
-
-async fn callbacks(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<Page<docket_api::CallbackDelivery>>, ApiError> {
-    load(&s, &id).await?;
-    let list = s
-        .store
-        .deliveries(&id)
-        .await?
-        .ok_or_else(|| job_not_found(&id))?;
-    Ok(Json(Page {
-        items: list.into_iter().map(wire::delivery).collect(),
-        next_cursor: None,
-    }))
-}
-
-async fn redeliver(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let job = load(&s, &id).await?;
-    if !job.state.is_finished() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            codes::JOB_NOT_FINISHED,
-            format!("job {id} has not ended; its callback is not due yet"),
-        ));
-    }
-    let view = s
-        .store
-        .redeliver(&id, Timestamp::now())
-        .await
-        .map_err(|e| match e {
-            crate::store::Error::NotFound => ApiError::new(
-                StatusCode::NOT_FOUND,
-                codes::CALLBACK_NOT_FOUND,
-                format!("job {id} has no callback"),
-            ),
-            e => e.into(),
-        })?;
-    s.engine.wake_callbacks();
-    Ok((StatusCode::ACCEPTED, Json(wire::delivery(view))).into_response())
 }

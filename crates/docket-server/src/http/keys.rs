@@ -1,12 +1,13 @@
 //! `/api/v1/keys` (admin): create a key (its token is in this answer only), list the
 //! keys, revoke one. A revoked key stays listed, with `revokedAt`.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
-use axum::{Json, Router};
-use docket_api::{CreatedApiKey, NewApiKey, Page, codes};
+use docket_api::{CreatedApiKey, NewApiKey, Page, Problem, codes};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::ApiError;
@@ -15,10 +16,10 @@ use crate::domain::{IssuedKey, Timestamp, is_key_id, issue_key, parse_new_key};
 use crate::store::{self, Store};
 use crate::wire;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/keys", get(list).post(create))
-        .route("/keys/{keyId}", delete(revoke))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(revoke))
 }
 
 /// Why a key could not be made: the request (field errors) or the store.
@@ -40,6 +41,15 @@ pub async fn create_key(store: &dyn Store, req: NewApiKey) -> Result<IssuedKey, 
     Ok(issued)
 }
 
+/// Create an API key. The answer holds its token, which is never shown again.
+#[utoipa::path(
+    post,
+    path = "/api/v1/keys",
+    operation_id = "createKey",
+    tag = "keys",
+    request_body(content = NewApiKey, content_type = "application/json"),
+    responses((status = 201, description = "The key and its token.", body = CreatedApiKey, headers(("Location" = String))))
+)]
 async fn create(
     State(s): State<AppState>,
     JsonBody(body): JsonBody<NewApiKey>,
@@ -64,6 +74,14 @@ async fn create(
     Ok(res)
 }
 
+/// Every key, revoked ones too; never a token.
+#[utoipa::path(
+    get,
+    path = "/api/v1/keys",
+    operation_id = "listKeys",
+    tag = "keys",
+    responses((status = 200, description = "The keys.", body = Page<docket_api::ApiKey>))
+)]
 async fn list(State(s): State<AppState>) -> Result<Json<Page<docket_api::ApiKey>>, ApiError> {
     let keys = s.store.list_keys().await?;
     Ok(Json(Page {
@@ -72,6 +90,19 @@ async fn list(State(s): State<AppState>) -> Result<Json<Page<docket_api::ApiKey>
     }))
 }
 
+/// Revoke a key: it authorises nothing from now on (on other nodes within
+/// `auth.key_cache_ms`). Revoking it again keeps the first time.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/keys/{keyId}",
+    operation_id = "revokeKey",
+    tag = "keys",
+    params(("keyId" = String, Path, description = "The key's id.")),
+    responses(
+        (status = 200, description = "The revoked key.", body = docket_api::ApiKey),
+        (status = 404, description = "No such key (`key_not_found`).", body = Problem, content_type = "application/problem+json")
+    )
+)]
 async fn revoke(
     State(s): State<AppState>,
     Path(id): Path<String>,

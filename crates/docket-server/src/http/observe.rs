@@ -70,7 +70,18 @@ pub fn span(req: &Request) -> tracing::Span {
     )
 }
 
-/// `GET /metrics`: Prometheus text format.
+/// Prometheus metrics of this node (text exposition format 0.0.4).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Every metric, Prometheus text format.", content_type = "text/plain", body = String),
+        (status = 500, description = "The server failed (`internal`).", body = docket_api::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The store is busy (`service_unavailable`).", body = docket_api::Problem, content_type = "application/problem+json")
+    )
+)]
 pub async fn metrics(State(s): State<AppState>) -> Result<Response, ApiError> {
     let jobs = s.store.job_stats().await?;
     let cache = &s.engine.cache;

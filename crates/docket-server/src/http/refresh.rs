@@ -1,22 +1,39 @@
 //! `POST /api/v1/cases/refresh-status`: authoritative statuses, never from the cache;
 //! with `forceCacheInvalidation`, those cases are dropped from every node's cache.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
-use docket_api::{CaseStatus, RefreshRequest, RefreshResponse, codes};
+use docket_api::{CaseStatus, Problem, RefreshRequest, RefreshResponse, codes};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::ApiError;
 use super::extract::JsonBody;
 use super::{AppState, with_token};
 use crate::domain::{CaseId, FieldError};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/cases/refresh-status", post(refresh))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(refresh))
 }
 
+/// Authoritative statuses, read from the store (never the cache).
+///
+/// With `forceCacheInvalidation` the cases are also dropped from every node's cache.
+/// At most `Jobs.MaxItemsPerRequest` ids; ids that name no case are listed in
+/// `notFound`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/refresh-status",
+    operation_id = "refreshStatus",
+    tag = "bulk",
+    request_body(content = RefreshRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The cases' statuses.", body = RefreshResponse, headers(("X-Consistency-Token" = String))),
+        (status = 413, description = "More ids than `Jobs.MaxItemsPerRequest` (`payload_too_large`).", body = Problem, content_type = "application/problem+json")
+    )
+)]
 async fn refresh(
     State(s): State<AppState>,
     JsonBody(body): JsonBody<RefreshRequest>,

@@ -1,11 +1,12 @@
 //! `/api/v1/cases/{caseId}/tasks`: tasks related to a case.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch};
-use axum::{Json, Router};
-use docket_api::{Page, PageQuery, codes};
+use docket_api::{Page, PageQuery, Problem, codes};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::Caller;
 use super::cases::path_case_id;
@@ -16,12 +17,25 @@ use super::{AppState, with_token};
 use crate::domain::{NewTask, TaskChange, TaskId};
 use crate::wire as dto;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/cases/{caseId}/tasks", get(list).post(create))
-        .route("/cases/{caseId}/tasks/{taskId}", patch(update))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(update))
 }
 
+/// Add a task to a case (not to a case in a terminal status).
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{caseId}/tasks",
+    operation_id = "createTask",
+    tag = "cases",
+    params(("caseId" = String, Path, description = "The case's id.")),
+    request_body(content = docket_api::NewTask, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The new task.", body = docket_api::Task, headers(("X-Consistency-Token" = String))),
+        (status = 404, description = "No such case (`case_not_found`).", body = Problem, content_type = "application/problem+json")
+    )
+)]
 async fn create(
     State(s): State<AppState>,
     Path(raw): Path<String>,
@@ -38,6 +52,18 @@ async fn create(
     ))
 }
 
+/// A case's tasks, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases/{caseId}/tasks",
+    operation_id = "listTasks",
+    tag = "cases",
+    params(("caseId" = String, Path, description = "The case's id."), PageQuery),
+    responses(
+        (status = 200, description = "A page of tasks.", body = Page<docket_api::Task>),
+        (status = 404, description = "No such case (`case_not_found`).", body = Problem, content_type = "application/problem+json")
+    )
+)]
 async fn list(
     State(s): State<AppState>,
     Path(raw): Path<String>,
@@ -56,6 +82,22 @@ async fn list(
     }))
 }
 
+/// Change a task: its title, `status` (`open` or `done`), assignee.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/cases/{caseId}/tasks/{taskId}",
+    operation_id = "updateTask",
+    tag = "cases",
+    params(
+        ("caseId" = String, Path, description = "The case's id."),
+        ("taskId" = String, Path, description = "The task's id.")
+    ),
+    request_body(content = docket_api::TaskPatch, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The changed task.", body = docket_api::Task, headers(("X-Consistency-Token" = String))),
+        (status = 404, description = "No such case (`case_not_found`) or task (`task_not_found`).", body = Problem, content_type = "application/problem+json")
+    )
+)]
 async fn update(
     State(s): State<AppState>,
     Path((raw, raw_task)): Path<(String, String)>,

@@ -38,5 +38,6 @@ mod helpers;
 mod jobs;
 mod limits;
 mod metrics;
+mod openapi;
 mod targets;
 mod tasks;

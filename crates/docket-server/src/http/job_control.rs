@@ -1,0 +1,236 @@
+//! `/api/v1/jobs/{jobId}` actions: cancel, retry-failed, delete, and the callback's
+//! deliveries (list, redeliver).
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use docket_api::{BulkAccepted, Page, Problem, codes};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::auth::Caller;
+use super::bulk::status_url;
+use super::error::ApiError;
+use super::jobs::{job_not_found, load, status_response};
+use super::{AppState, with_token};
+use crate::domain::{Timestamp, new_job_id};
+use crate::store::{CommitSeq, JobChange};
+use crate::wire;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(cancel))
+        .routes(routes!(retry_failed))
+        .routes(routes!(delete))
+        .routes(routes!(callbacks))
+        .routes(routes!(redeliver))
+}
+
+/// Cancel a job: a queued job ends at once; a running one stops between chunks (its
+/// applied items stay applied, the rest end `cancelled`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/jobs/{jobId}/cancel",
+    operation_id = "cancelJob",
+    tag = "jobs",
+    params(("jobId" = String, Path, description = "The job's id.")),
+    responses(
+        (status = 200, description = "The job's status (its end state if it stopped within 5 s).", body = docket_api::JobStatus),
+        (status = 404, description = "No such job, or past its retention (`job_not_found`).", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The job has already ended (`job_finished`).", body = Problem, content_type = "application/problem+json")
+    )
+)]
+async fn cancel(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    load(&s, &id).await?;
+    let job = match s.store.cancel_job(&id, Timestamp::now()).await? {
+        JobChange::NotFound => return Err(job_not_found(&id)),
+        JobChange::WrongState(job) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                codes::JOB_FINISHED,
+                format!("job {id} already ended as {}", job.state),
+            ));
+        }
+        JobChange::Done(job) | JobChange::NothingToDo(job) => job,
+    };
+    if job.state.is_finished() {
+        // A queued job ends here and now; a running one ends at its worker, which counts it.
+        s.engine.metrics.job_ended(&job);
+    }
+    s.engine.wake();
+    s.engine.hub.publish(&id);
+    // A running job stops between chunks: wait briefly so the answer shows the end state.
+    let job = if job.state.is_finished() {
+        job
+    } else {
+        s.engine
+            .wait_finished(&id, Duration::from_secs(5))
+            .await?
+            .unwrap_or(job)
+    };
+    Ok(status_response(
+        &job,
+        Json(wire::job_status(&job)).into_response(),
+    ))
+}
+
+/// A new job with the failed items of an ended job (`parentJobId` set).
+#[utoipa::path(
+    post,
+    path = "/api/v1/jobs/{jobId}/retry-failed",
+    operation_id = "retryFailedItems",
+    tag = "jobs",
+    params(("jobId" = String, Path, description = "The job's id.")),
+    responses(
+        (status = 200, description = "The new job is stored.", body = BulkAccepted, headers(("Location" = String))),
+        (status = 404, description = "No such job, or past its retention (`job_not_found`).", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The job has not ended (`job_not_finished`).", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The job has no failed items (`no_failed_items`).", body = Problem, content_type = "application/problem+json")
+    )
+)]
+async fn retry_failed(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    load(&s, &id).await?;
+    let actor = caller.actor_name();
+    match s
+        .store
+        .retry_failed(&id, &new_job_id(), &actor, Timestamp::now())
+        .await?
+    {
+        JobChange::NotFound => Err(job_not_found(&id)),
+        JobChange::WrongState(job) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            codes::JOB_NOT_FINISHED,
+            format!(
+                "job {id} is {}; retry its failed items once it ends",
+                job.state
+            ),
+        )),
+        JobChange::NothingToDo(_) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            codes::NO_FAILED_ITEMS,
+            format!("job {id} has no failed items"),
+        )),
+        JobChange::Done(job) => {
+            s.engine.wake();
+            let body = BulkAccepted {
+                job_id: Some(job.id.clone()),
+                queued: job.total,
+                status: job.state.to_string(),
+                status_url: Some(status_url(&job)),
+            };
+            let mut res = Json(body).into_response();
+            if let Ok(v) = HeaderValue::from_str(&status_url(&job)) {
+                res.headers_mut().insert(header::LOCATION, v);
+            }
+            Ok(res)
+        }
+    }
+}
+
+/// Forget an ended job, its results and its callback.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/jobs/{jobId}",
+    operation_id = "deleteJob",
+    tag = "jobs",
+    params(("jobId" = String, Path, description = "The job's id.")),
+    responses(
+        (status = 204, description = "Forgotten.", headers(("X-Consistency-Token" = String))),
+        (status = 404, description = "No such job, or past its retention (`job_not_found`).", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The job has not ended (`job_not_finished`).", body = Problem, content_type = "application/problem+json")
+    )
+)]
+async fn delete(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    load(&s, &id).await?;
+    match s.store.delete_job(&id).await? {
+        JobChange::NotFound => Err(job_not_found(&id)),
+        JobChange::WrongState(job) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            codes::JOB_NOT_FINISHED,
+            format!(
+                "job {id} is {}; cancel it first or wait for it to end",
+                job.state
+            ),
+        )),
+        JobChange::Done(job) | JobChange::NothingToDo(job) => Ok(with_token(
+            StatusCode::NO_CONTENT.into_response(),
+            CommitSeq(job.last_commit),
+        )),
+    }
+}
+
+/// The job's callback delivery and every attempt at it.
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs/{jobId}/callbacks",
+    operation_id = "listCallbackDeliveries",
+    tag = "jobs",
+    params(("jobId" = String, Path, description = "The job's id.")),
+    responses(
+        (status = 200, description = "The deliveries (none without a `callbackUrl`).", body = Page<docket_api::CallbackDelivery>),
+        (status = 404, description = "No such job, or past its retention (`job_not_found`).", body = Problem, content_type = "application/problem+json")
+    )
+)]
+async fn callbacks(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Page<docket_api::CallbackDelivery>>, ApiError> {
+    load(&s, &id).await?;
+    let list = s
+        .store
+        .deliveries(&id)
+        .await?
+        .ok_or_else(|| job_not_found(&id))?;
+    Ok(Json(Page {
+        items: list.into_iter().map(wire::delivery).collect(),
+        next_cursor: None,
+    }))
+}
+
+/// Send an ended job's callback again.
+#[utoipa::path(
+    post,
+    path = "/api/v1/jobs/{jobId}/callbacks/redeliver",
+    operation_id = "redeliverCallback",
+    tag = "jobs",
+    params(("jobId" = String, Path, description = "The job's id.")),
+    responses(
+        (status = 202, description = "Scheduled now.", body = docket_api::CallbackDelivery),
+        (status = 404, description = "No such job (`job_not_found`), or it has no callback (`callback_not_found`).", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The job has not ended (`job_not_finished`).", body = Problem, content_type = "application/problem+json")
+    )
+)]
+async fn redeliver(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let job = load(&s, &id).await?;
+    if !job.state.is_finished() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            codes::JOB_NOT_FINISHED,
+            format!("job {id} has not ended; its callback is not due yet"),
+        ));
+    }
+    let view = s
+        .store
+        .redeliver(&id, Timestamp::now())
+        .await
+        .map_err(|e| match e {
+            crate::store::Error::NotFound => ApiError::new(
+                StatusCode::NOT_FOUND,
+                codes::CALLBACK_NOT_FOUND,
+                format!("job {id} has no callback"),
+            ),
+            e => e.into(),
+        })?;
+    s.engine.wake_callbacks();
+    Ok((StatusCode::ACCEPTED, Json(wire::delivery(view))).into_response())
+}
