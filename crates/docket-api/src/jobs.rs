@@ -10,24 +10,36 @@ use crate::nullable;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BulkItem {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+            example = "CASE-000001"
+        )
+    )]
     pub case_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = "Under Review"))]
     pub status: Option<String>,
     #[serde(
         default,
         deserialize_with = "nullable",
         skip_serializing_if = "Option::is_none"
     )]
+    #[cfg_attr(feature = "openapi", schema(max_length = 1000))]
     pub status_reason: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = "High"))]
     pub priority: Option<String>,
     #[serde(
         default,
         deserialize_with = "nullable",
         skip_serializing_if = "Option::is_none"
     )]
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     pub assignee: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_items = 50))]
     pub tags: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fields: Option<Map<String, Value>>,
@@ -43,6 +55,7 @@ pub struct BulkOptions {
     /// Answer only when the job ends (or `timeoutSeconds` passes: then 202).
     pub wait_for_completion: bool,
     /// How long `waitForCompletion` waits, in seconds.
+    #[cfg_attr(feature = "openapi", schema(maximum = 3600))]
     pub timeout_seconds: u32,
     /// `false` leaves `jobId` and `statusUrl` out of the answer.
     pub return_job_id: bool,
@@ -70,6 +83,7 @@ impl Default for BulkOptions {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BulkRequest {
+    #[cfg_attr(feature = "openapi", schema(min_items = 1))]
     pub updates: Vec<BulkItem>,
     #[serde(default)]
     pub options: BulkOptions,
@@ -173,10 +187,12 @@ pub struct ItemError {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ResultsQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(example = "failed"))]
     pub outcome: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(minimum = 1))]
     pub limit: Option<u32>,
 }
 
@@ -186,10 +202,12 @@ pub struct ResultsQuery {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct JobQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(example = "completed"))]
     pub status: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(minimum = 1))]
     pub limit: Option<u32>,
 }
 
@@ -200,6 +218,7 @@ pub struct JobQuery {
 pub struct StatusQuery {
     /// Long-poll: answer when the job ends or this many seconds pass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(maximum = 3600))]
     pub wait_seconds: Option<u32>,
 }
 

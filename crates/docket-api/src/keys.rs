@@ -12,8 +12,10 @@ pub const SCOPES: [&str; 4] = ["cases:read", "cases:write", "jobs:read", "admin"
 pub struct NewApiKey {
     /// What the key is for (shown by `docket keys list` and as the actor in history).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     pub name: Option<String>,
     /// One or more of `cases:read`, `cases:write`, `jobs:read`, `admin`.
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, example = json!(["cases:read", "jobs:read"])))]
     pub scopes: Vec<String>,
 }
 

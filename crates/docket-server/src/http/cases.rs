@@ -159,7 +159,7 @@ pub fn consistency_token(headers: &HeaderMap) -> Result<Option<CommitSeq>, ApiEr
     operation_id = "getCase",
     tag = "cases",
     params(
-        ("caseId" = String, Path, description = "The case's id."),
+        ("caseId" = String, Path, description = "The case's id.", example = "CASE-000001"),
         ("X-Consistency-Token" = Option<String>, Header, description = "Read at least this fresh.")
     ),
     responses(
@@ -220,7 +220,7 @@ fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
     operation_id = "updateCase",
     tag = "cases",
     params(
-        ("caseId" = String, Path, description = "The case's id."),
+        ("caseId" = String, Path, description = "The case's id.", example = "CASE-000001"),
         ("If-Match" = Option<String>, Header, description = "The version the change is for: `\"3\"`.")
     ),
     request_body(content = docket_api::CasePatch, content_type = "application/json"),
@@ -268,7 +268,7 @@ async fn update(
     path = "/api/v1/cases/{caseId}/history",
     operation_id = "getCaseHistory",
     tag = "cases",
-    params(("caseId" = String, Path, description = "The case's id."), PageQuery),
+    params(("caseId" = String, Path, description = "The case's id.", example = "CASE-000001"), PageQuery),
     responses(
         (status = 200, description = "A page of the change log.", body = Page<docket_api::HistoryEntry>),
         (status = 404, description = "No such case (`case_not_found`).", body = Problem, content_type = "application/problem+json")

@@ -21,6 +21,18 @@ use super::extract::QueryParams;
 use crate::domain::{CaseId, ItemOutcome, Job, JobState, Timestamp};
 use crate::wire;
 
+/// One event of a job's stream (for the API description).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct JobEvent {
+    /// `progress`, then one of `completed`, `failed`, `cancelled` (the last event).
+    event: String,
+    /// The job's processed count at this event.
+    id: String,
+    /// The job's status (`JobStatus`), as JSON.
+    data: String,
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list))
@@ -229,7 +241,7 @@ async fn list(
     tag = "jobs",
     params(("jobId" = String, Path, description = "The job's id.")),
     responses(
-        (status = 200, description = "The event stream.", content_type = "text/event-stream", body = String),
+        (status = 200, description = "The event stream.", content_type = "text/event-stream", body = JobEvent),
         (status = 404, description = "No such job, or past its retention (`job_not_found`).", body = Problem, content_type = "application/problem+json")
     )
 )]

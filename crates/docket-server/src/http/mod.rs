@@ -99,7 +99,10 @@ pub fn router(state: AppState) -> Router {
         // (the test suite fails on it too).
         tracing::error!("{e}");
     }
-    let served = openapi::Served(std::sync::Arc::new(doc.to_json().unwrap_or_default()));
+    let served = openapi::Served(std::sync::Arc::new(openapi::served_json(
+        &doc,
+        &state.workflow,
+    )));
     routes
         .layer(axum::Extension(served))
         .fallback(not_found)

@@ -29,7 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     path = "/api/v1/cases/{caseId}/tasks",
     operation_id = "createTask",
     tag = "cases",
-    params(("caseId" = String, Path, description = "The case's id.")),
+    params(("caseId" = String, Path, description = "The case's id.", example = "CASE-000001")),
     request_body(content = docket_api::NewTask, content_type = "application/json"),
     responses(
         (status = 201, description = "The new task.", body = docket_api::Task, headers(("X-Consistency-Token" = String))),
@@ -58,7 +58,7 @@ async fn create(
     path = "/api/v1/cases/{caseId}/tasks",
     operation_id = "listTasks",
     tag = "cases",
-    params(("caseId" = String, Path, description = "The case's id."), PageQuery),
+    params(("caseId" = String, Path, description = "The case's id.", example = "CASE-000001"), PageQuery),
     responses(
         (status = 200, description = "A page of tasks.", body = Page<docket_api::Task>),
         (status = 404, description = "No such case (`case_not_found`).", body = Problem, content_type = "application/problem+json")
@@ -89,8 +89,8 @@ async fn list(
     operation_id = "updateTask",
     tag = "cases",
     params(
-        ("caseId" = String, Path, description = "The case's id."),
-        ("taskId" = String, Path, description = "The task's id.")
+        ("caseId" = String, Path, description = "The case's id.", example = "CASE-000001"),
+        ("taskId" = String, Path, description = "The task's id.", example = "TASK-000001")
     ),
     request_body(content = docket_api::TaskPatch, content_type = "application/json"),
     responses(
