@@ -1,7 +1,7 @@
 //! `/api/v1/cases`: create, list, read, synchronous update, history.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use docket_api::{CaseQuery, Page, PageQuery, Problem, codes};
@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 use super::auth::Caller;
 use super::cursor::{decode_cursor, encode_cursor};
 use super::error::ApiError;
-use super::extract::{JsonBody, QueryParams};
+use super::extract::{JsonBody, PathParam, QueryParams};
 use super::{AppState, with_token};
 use crate::domain::{CaseChange, CaseId, MAX_ASSIGNEE, MAX_TAG, NewCase, Timestamp};
 use crate::store::{self, CaseFilter, CommitSeq};
@@ -170,7 +170,7 @@ pub fn consistency_token(headers: &HeaderMap) -> Result<Option<CommitSeq>, ApiEr
 )]
 async fn read(
     State(s): State<AppState>,
-    Path(raw): Path<String>,
+    PathParam(raw): PathParam<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let id = path_case_id(&raw)?;
@@ -234,7 +234,7 @@ fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
 )]
 async fn update(
     State(s): State<AppState>,
-    Path(raw): Path<String>,
+    PathParam(raw): PathParam<String>,
     headers: HeaderMap,
     caller: Caller,
     JsonBody(body): JsonBody<docket_api::CasePatch>,
@@ -276,7 +276,7 @@ async fn update(
 )]
 async fn history(
     State(s): State<AppState>,
-    Path(raw): Path<String>,
+    PathParam(raw): PathParam<String>,
     QueryParams(q): QueryParams<PageQuery>,
 ) -> Result<Json<Page<docket_api::HistoryEntry>>, ApiError> {
     let id = path_case_id(&raw)?;

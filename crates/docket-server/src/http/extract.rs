@@ -1,4 +1,5 @@
-//! Extractors whose rejections are problem+json: JSON bodies and query strings.
+//! Extractors whose rejections are problem+json: JSON bodies, query strings, path
+//! parameters.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -168,4 +169,29 @@ fn serde_urlencoded_from_str<T: DeserializeOwned>(q: &str) -> Result<T, ApiError
         let field = between_backticks(&text).unwrap_or_else(|| "query".into());
         ApiError::query(&field, text)
     })
+}
+
+/// Path parameters. A segment that is not text (a percent-encoded byte that is not
+/// UTF-8) names nothing this server has: 404 `not_found`.
+pub struct PathParam<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for PathParam<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(t)| PathParam(t))
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    codes::NOT_FOUND,
+                    "the path names nothing this server has",
+                )
+            })
+    }
 }

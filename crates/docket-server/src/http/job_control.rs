@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use docket_api::{BulkAccepted, Page, Problem, codes};
@@ -14,6 +14,7 @@ use utoipa_axum::routes;
 use super::auth::Caller;
 use super::bulk::status_url;
 use super::error::ApiError;
+use super::extract::PathParam;
 use super::jobs::{job_not_found, load, status_response};
 use super::{AppState, with_token};
 use crate::domain::{Timestamp, new_job_id};
@@ -43,7 +44,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 409, description = "The job has already ended (`job_finished`).", body = Problem, content_type = "application/problem+json")
     )
 )]
-async fn cancel(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn cancel(
+    State(s): State<AppState>,
+    PathParam(id): PathParam<String>,
+) -> Result<Response, ApiError> {
     load(&s, &id).await?;
     let job = match s.store.cancel_job(&id, Timestamp::now()).await? {
         JobChange::NotFound => return Err(job_not_found(&id)),
@@ -93,7 +97,7 @@ async fn cancel(State(s): State<AppState>, Path(id): Path<String>) -> Result<Res
 )]
 async fn retry_failed(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
     load(&s, &id).await?;
@@ -147,7 +151,10 @@ async fn retry_failed(
         (status = 409, description = "The job has not ended (`job_not_finished`).", body = Problem, content_type = "application/problem+json")
     )
 )]
-async fn delete(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn delete(
+    State(s): State<AppState>,
+    PathParam(id): PathParam<String>,
+) -> Result<Response, ApiError> {
     load(&s, &id).await?;
     match s.store.delete_job(&id).await? {
         JobChange::NotFound => Err(job_not_found(&id)),
@@ -180,7 +187,7 @@ async fn delete(State(s): State<AppState>, Path(id): Path<String>) -> Result<Res
 )]
 async fn callbacks(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<Page<docket_api::CallbackDelivery>>, ApiError> {
     load(&s, &id).await?;
     let list = s
@@ -209,7 +216,7 @@ async fn callbacks(
 )]
 async fn redeliver(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Response, ApiError> {
     let job = load(&s, &id).await?;
     if !job.state.is_finished() {

@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::cursor::{decode_cursor, encode_cursor};
 use super::error::ApiError;
-use super::extract::QueryParams;
+use super::extract::{PathParam, QueryParams};
 use crate::domain::{CaseId, ItemOutcome, Job, JobState, Timestamp};
 use crate::wire;
 
@@ -112,7 +112,7 @@ pub(super) fn status_response(job: &Job, body: Response) -> Response {
 )]
 async fn status(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     QueryParams(q): QueryParams<StatusQuery>,
 ) -> Result<Response, ApiError> {
     let mut job = load(&s, &id).await?;
@@ -139,7 +139,10 @@ async fn status(
         (status = 404, description = "No such job, or past its retention (`job_not_found`).", body = Problem, content_type = "application/problem+json")
     )
 )]
-async fn read(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn read(
+    State(s): State<AppState>,
+    PathParam(id): PathParam<String>,
+) -> Result<Response, ApiError> {
     let job = load(&s, &id).await?;
     Ok(status_response(
         &job,
@@ -162,7 +165,7 @@ async fn read(State(s): State<AppState>, Path(id): Path<String>) -> Result<Respo
 )]
 async fn results(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     QueryParams(q): QueryParams<ResultsQuery>,
 ) -> Result<Json<Page<ItemResult>>, ApiError> {
     load(&s, &id).await?;
@@ -247,7 +250,7 @@ async fn list(
 )]
 async fn events(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let engine = s.engine.clone();
     let changes = engine.hub.subscribe(&id);

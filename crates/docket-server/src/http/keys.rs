@@ -2,7 +2,7 @@
 //! keys, revoke one. A revoked key stays listed, with `revokedAt`.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use docket_api::{CreatedApiKey, NewApiKey, Page, Problem, codes};
@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::JsonBody;
+use super::extract::{JsonBody, PathParam};
 use crate::domain::{IssuedKey, Timestamp, is_key_id, issue_key, parse_new_key};
 use crate::store::{self, Store};
 use crate::wire;
@@ -105,7 +105,7 @@ async fn list(State(s): State<AppState>) -> Result<Json<Page<docket_api::ApiKey>
 )]
 async fn revoke(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<docket_api::ApiKey>, ApiError> {
     let not_found = || {
         ApiError::new(

@@ -1,7 +1,7 @@
 //! `/api/v1/cases/{caseId}/tasks`: tasks related to a case.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use docket_api::{Page, PageQuery, Problem, codes};
@@ -12,7 +12,7 @@ use super::auth::Caller;
 use super::cases::path_case_id;
 use super::cursor::{decode_cursor, encode_cursor};
 use super::error::ApiError;
-use super::extract::{JsonBody, QueryParams};
+use super::extract::{JsonBody, PathParam, QueryParams};
 use super::{AppState, with_token};
 use crate::domain::{NewTask, TaskChange, TaskId};
 use crate::wire as dto;
@@ -38,7 +38,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 )]
 async fn create(
     State(s): State<AppState>,
-    Path(raw): Path<String>,
+    PathParam(raw): PathParam<String>,
     caller: Caller,
     JsonBody(body): JsonBody<docket_api::NewTask>,
 ) -> Result<Response, ApiError> {
@@ -66,7 +66,7 @@ async fn create(
 )]
 async fn list(
     State(s): State<AppState>,
-    Path(raw): Path<String>,
+    PathParam(raw): PathParam<String>,
     QueryParams(q): QueryParams<PageQuery>,
 ) -> Result<Json<Page<docket_api::Task>>, ApiError> {
     let id = path_case_id(&raw)?;
@@ -100,7 +100,7 @@ async fn list(
 )]
 async fn update(
     State(s): State<AppState>,
-    Path((raw, raw_task)): Path<(String, String)>,
+    PathParam((raw, raw_task)): PathParam<(String, String)>,
     caller: Caller,
     JsonBody(body): JsonBody<docket_api::TaskPatch>,
 ) -> Result<Response, ApiError> {

@@ -34,6 +34,7 @@ mod cases;
 mod concurrency;
 mod consistency;
 mod errors;
+mod fuzz;
 mod helpers;
 mod jobs;
 mod limits;
