@@ -15,7 +15,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+. bench/lib.sh
 BASE_URL="${DOCKET_BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 CASES="${CASES:-1000000}"
 SIZES="${SIZES:-100,10000,100000}"
@@ -23,17 +23,10 @@ REPS="${REPS:-30,3,3}"
 CONCURRENT_SIZE="${CONCURRENT_SIZE:-100000}"
 CHECK_CASES="${CHECK_CASES:-10000}"
 
-echo "== machine"
-echo "cpus: $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-free -h | sed -n 2p | awk '{print "memory: " $2 " total"}'
-echo "kernel: $(uname -r); $(rustc --version)"
+bench_machine
 echo "postgres: $(psql "$BASE_URL" -Atc 'SHOW server_version')"
-echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
 
-echo "== build"
-cargo build --release -p docket -p docket-bench
-DOCKET="$TARGET_DIR/release/docket"
-BENCH="$TARGET_DIR/release/docket-bench"
+bench_build
 
 TMP="$(mktemp -d)"
 SCHEMA="bench_$(date +%s)_$$"
@@ -58,20 +51,11 @@ EOF
 
 # Starts node $1 of the cluster; sets ADDR_$1.
 serve() {
-    local n="$1" log="$TMP/node$1.log" addr=""
+    local n="$1" log="$TMP/node$1.log"
     "$DOCKET" serve --bind 127.0.0.1:0 --database-url "$URL" --config "$TMP/node.toml" --log-format json 2>"$log" &
     PIDS+=("$!")
-    for _ in $(seq 1 300); do
-        addr="$(grep -o '"addr":"127\.0\.0\.1:[0-9]*"' "$log" | head -1 | cut -d'"' -f4 || true)"
-        if [[ -n "$addr" ]] && curl -sf "http://$addr/readyz" >/dev/null; then
-            printf -v "ADDR_$n" '%s' "$addr"
-            return 0
-        fi
-        sleep 0.1
-    done
-    cat "$log" >&2
-    echo "node $n was not ready" >&2
-    exit 1
+    wait_ready "$!" "$log"
+    printf -v "ADDR_$n" '%s' "$ADDR"
 }
 
 echo "== seed"

@@ -7,15 +7,13 @@
 #   CASES=20000 DURATION=3 bash bench/cache.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 CASES="${CASES:-100000}"
 DURATION="${DURATION:-10}"
 CHECK_CASES="${CHECK_CASES:-10000}"
-TARGET="${CARGO_TARGET_DIR:-target}"
-
-cargo build --release -q -p docket -p docket-bench
-DOCKET="$TARGET/release/docket"
-BENCH="$TARGET/release/docket-bench"
+bench_machine
+bench_build
 
 TMP="$(mktemp -d)"
 SERVER_PID=""
@@ -29,15 +27,7 @@ trap cleanup EXIT
 serve() {
     "$DOCKET" serve --bind 127.0.0.1:0 --database-url "$2" --config "$1" --log-format json 2>"$TMP/server.log" &
     SERVER_PID=$!
-    ADDR=""
-    for _ in $(seq 1 300); do
-        ADDR="$(grep -o '"addr":"127\.0\.0\.1:[0-9]*"' "$TMP/server.log" | head -1 | cut -d'"' -f4 || true)"
-        if [ -n "$ADDR" ] && curl -sf "http://$ADDR/readyz" >/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    cat "$TMP/server.log" >&2
-    echo "the server was not ready" >&2
-    exit 1
+    wait_ready "$SERVER_PID" "$TMP/server.log"
 }
 
 stop() {

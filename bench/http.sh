@@ -10,23 +10,16 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+. bench/lib.sh
 CASES="${CASES:-100000}"
 DURATION="${DURATION:-10}"
 WARMUP="${WARMUP:-2}"
 # "op concurrency" pairs, run in this order (reads before the writes change the cases).
 RUNS=("get 1" "get 32" "patch 1" "patch 8" "patch 32")
 
-echo "== machine"
-echo "cpus: $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-free -h | sed -n 2p | awk '{print "memory: " $2 " total"}'
-echo "kernel: $(uname -r); $(rustc --version)"
-echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+bench_machine
 
-echo "== build"
-cargo build --release -p docket -p docket-bench
-DOCKET="$TARGET_DIR/release/docket"
-BENCH="$TARGET_DIR/release/docket-bench"
+bench_build
 
 TMP="$(mktemp -d)"
 SERVER_PID=""
@@ -50,25 +43,7 @@ echo "== serve"
 "$DOCKET" serve --bind 127.0.0.1:0 --database-url "$DB" --log-format json \
     2>"$TMP/server.log" &
 SERVER_PID=$!
-ADDR=""
-for _ in $(seq 1 300); do
-    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-        cat "$TMP/server.log" >&2
-        echo "the server exited before it was ready" >&2
-        exit 1
-    fi
-    ADDR="$(grep -o '"addr":"127\.0\.0\.1:[0-9]*"' "$TMP/server.log" | head -1 | cut -d'"' -f4 || true)"
-    if [[ -n "$ADDR" ]] && curl -fsS --max-time 2 "http://$ADDR/readyz" >/dev/null 2>&1; then
-        break
-    fi
-    ADDR=""
-    sleep 0.1
-done
-if [[ -z "$ADDR" ]]; then
-    cat "$TMP/server.log" >&2
-    echo "the server was not ready within 30 s" >&2
-    exit 1
-fi
+wait_ready "$SERVER_PID" "$TMP/server.log"
 echo "server pid $SERVER_PID on http://$ADDR"
 
 # CPU seconds (user + system) the server has used so far.

@@ -24,6 +24,7 @@ mod raw;
 mod raw_pg;
 
 use std::path::PathBuf;
+use std::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, ensure};
@@ -224,13 +225,23 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     if args.concurrent > 0 {
         concurrent(&args, value()).await?;
     }
-    if let Some(path) = &args.raw_db {
-        let raw = tokio::task::block_in_place(|| run_raw(&args, path, &mut value))?;
-        compare(&docket, &raw);
+    let store = if let Some(path) = &args.raw_db {
+        let store = RawStore::open(path, args.cases, args.raw_checkpoints)?;
+        println!(
+            "raw: the same jobs, each one transaction on {}, WAL checkpoints {:?}",
+            path.display(),
+            args.raw_checkpoints
+        );
+        Raw::Sqlite(store)
     } else if let Some(url) = &args.raw_pg {
-        let raw = run_raw_pg(&args, url, &mut value).await?;
-        compare(&docket, &raw);
-    }
+        let store = RawPg::open(url, args.cases).await?;
+        println!("raw: the same jobs on PostgreSQL, each one transaction of one unnest statement");
+        Raw::Pg(store)
+    } else {
+        return Ok(());
+    };
+    let raw = run_raw(&args, store, &mut value).await?;
+    compare(&docket, &raw);
     Ok(())
 }
 
@@ -269,25 +280,40 @@ async fn concurrent(args: &Args, value: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The raw mode on PostgreSQL: the same jobs (warm-up included), each one statement.
-async fn run_raw_pg(
+/// Where the raw mode writes: a copy of the SQLite file, or the server's PostgreSQL.
+enum Raw {
+    Sqlite(RawStore),
+    Pg(RawPg),
+}
+
+impl Raw {
+    async fn apply(&mut self, ids: &[String], value: u64, job: &str) -> anyhow::Result<Duration> {
+        match self {
+            Self::Sqlite(s) => tokio::task::block_in_place(|| s.apply(ids, value, job)),
+            Self::Pg(p) => p.apply(ids, value, job).await,
+        }
+    }
+
+    async fn bench_value(&self, id: &str) -> anyhow::Result<Option<i64>> {
+        match self {
+            Self::Sqlite(s) => tokio::task::block_in_place(|| s.bench_value(id)),
+            Self::Pg(p) => p.bench_value(id).await,
+        }
+    }
+}
+
+/// The raw mode: the same jobs (warm-up included), each one transaction.
+async fn run_raw(
     args: &Args,
-    url: &str,
+    mut store: Raw,
     value: &mut impl FnMut() -> u64,
 ) -> anyhow::Result<Vec<Measured>> {
-    let store = RawPg::open(url, args.cases).await?;
-    println!("raw: the same jobs on PostgreSQL, each one transaction of one unnest statement");
     let ids = |cases: Vec<u64>| -> Vec<String> {
         cases.into_iter().map(|c| format!("CASE-{c:06}")).collect()
     };
     for w in 0..args.warmup_jobs {
-        store
-            .apply(
-                &ids(pick(args, args.sizes[0], w, true)),
-                value(),
-                "raw-warmup",
-            )
-            .await?;
+        let warmup = ids(pick(args, args.sizes[0], w, true));
+        store.apply(&warmup, value(), "raw-warmup").await?;
     }
     let mut out = Vec::new();
     for (&n, &reps) in args.sizes.iter().zip(&args.reps) {
@@ -297,54 +323,6 @@ async fn run_raw_pg(
             let v = value();
             total.record(store.apply(&cases, v, &format!("raw-{n}-{rep}")).await?);
             let landed = store.bench_value(&cases[0]).await?;
-            ensure!(
-                landed == i64::try_from(v).ok(),
-                "raw: {} has bench {landed:?}, not {v}",
-                cases[0]
-            );
-        }
-        let m = Measured {
-            n,
-            total: total.summary().context("no job")?,
-            submit: None,
-            server: None,
-        };
-        m.print("raw");
-        out.push(m);
-    }
-    Ok(out)
-}
-
-/// The raw mode: the same jobs (warm-up included) as transactions on the copy.
-fn run_raw(
-    args: &Args,
-    path: &std::path::Path,
-    value: &mut impl FnMut() -> u64,
-) -> anyhow::Result<Vec<Measured>> {
-    let mut store = RawStore::open(path, args.cases, args.raw_checkpoints)?;
-    println!(
-        "raw: the same jobs, each one transaction on {}, WAL checkpoints {:?}",
-        path.display(),
-        args.raw_checkpoints
-    );
-    let ids = |cases: Vec<u64>| -> Vec<String> {
-        cases.into_iter().map(|c| format!("CASE-{c:06}")).collect()
-    };
-    for w in 0..args.warmup_jobs {
-        store.apply(
-            &ids(pick(args, args.sizes[0], w, true)),
-            value(),
-            "raw-warmup",
-        )?;
-    }
-    let mut out = Vec::new();
-    for (&n, &reps) in args.sizes.iter().zip(&args.reps) {
-        let mut total = Latencies::with_capacity(reps);
-        for rep in 0..reps {
-            let cases = ids(pick(args, n, rep, false));
-            let v = value();
-            total.record(store.apply(&cases, v, &format!("raw-{n}-{rep}"))?);
-            let landed = store.bench_value(&cases[0])?;
             ensure!(
                 landed == i64::try_from(v).ok(),
                 "raw: {} has bench {landed:?}, not {v}",

@@ -139,11 +139,19 @@ backend_test! {
         assert_eq!(job["results"][4]["outcome"], "succeeded");
         assert_eq!(job["results"][4]["version"], 2);
         assert!(h.get("x-consistency-token").is_some());
-        // A zero timeout answers before the job can end.
-        let updates: Vec<Value> = ids
-            .iter()
-            .map(|id| json!({"caseId": id, "status": "Open"}))
-            .collect();
+        // A zero timeout answers before the job can end: a job of 200 one-item chunks
+        // (a 5-item job may finish within the request, as fast as jobs now run).
+        let (s, _, body) = app
+            .send_json("PATCH", "/api/v1/settings", &json!({"Jobs.ChunkSize": 1}))
+            .await;
+        assert_eq!(s, 200, "{body}");
+        let mut updates = Vec::new();
+        for i in 0..200 {
+            let c = app
+                .create(json!({"caseId": format!("S-{i}"), "title": "slow", "status": "Open"}))
+                .await;
+            updates.push(json!({"caseId": c.case_id, "status": "Pending"}));
+        }
         let (s, _, st) = app
             .send_json(
                 "PATCH",
