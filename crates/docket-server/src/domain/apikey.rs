@@ -11,7 +11,7 @@ use std::str::FromStr;
 
 use sha2::{Digest, Sha256};
 
-use super::{FieldError, Timestamp};
+use super::{FieldError, Timestamp, hex};
 
 /// What a key may do. `Admin` includes every other scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -191,7 +191,6 @@ pub fn issue_key(
 ) -> Result<IssuedKey, String> {
     let mut bytes = [0u8; KEY_ID_LEN / 2 + 32];
     getrandom::fill(&mut bytes).map_err(|e| format!("no OS randomness for a token: {e}"))?;
-    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
     let id = hex(&bytes[..KEY_ID_LEN / 2]);
     let token = format!("{TOKEN_PREFIX}{id}_{}", hex(&bytes[KEY_ID_LEN / 2..]));
     Ok(IssuedKey {

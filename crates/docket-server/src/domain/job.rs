@@ -170,7 +170,7 @@ pub fn random_hex(n: usize) -> String {
             *b = ((t ^ c.rotate_left(17)) >> ((i % 8) * 8)) as u8 ^ (i as u8);
         }
     }
-    buf.iter().map(|b| format!("{b:02x}")).collect()
+    super::hex(&buf)
 }
 
 #[cfg(test)]

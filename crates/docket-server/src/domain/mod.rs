@@ -52,6 +52,11 @@ impl Timestamp {
     }
 }
 
+/// Bytes as lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// A complaint about one input field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {

@@ -20,7 +20,7 @@ enum Failure {
     /// The target is not allowed: never tried again.
     Refused(String),
 }
-use crate::domain::Timestamp;
+use crate::domain::{Timestamp, hex};
 use crate::store::{Attempt, Delivery};
 
 /// `t=<t>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
@@ -62,10 +62,6 @@ fn mac(secret: &str, t: i64, body: &[u8]) -> Vec<u8> {
     m.update(format!("{t}.").as_bytes());
     m.update(body);
     m.finalize().into_bytes().to_vec()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {

@@ -187,10 +187,7 @@ async fn bulk_update(
     check(&items, &options, &s)?;
     let key = idempotency_key(&headers)?;
     let now = Timestamp::now();
-    let hash = Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<String>();
+    let hash = crate::domain::hex(&Sha256::digest(&bytes));
     let mut encoded = Vec::with_capacity(items.len());
     for item in &items {
         let json = serde_json::to_string(item).map_err(|_| ApiError::internal())?;

@@ -14,7 +14,7 @@ pub fn scopes_text(scopes: &[Scope]) -> String {
 }
 
 pub fn hash_hex(hash: &[u8; 32]) -> String {
-    hash.iter().map(|b| format!("{b:02x}")).collect()
+    crate::domain::hex(hash)
 }
 
 /// A key from its stored columns.
