@@ -2,9 +2,6 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The scopes a key may carry. `admin` grants every other scope too.
-pub const SCOPES: [&str; 4] = ["cases:read", "cases:write", "jobs:read", "admin"];
-
 /// Body of `POST /api/v1/keys`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

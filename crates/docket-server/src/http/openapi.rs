@@ -211,7 +211,11 @@ pub fn served_json(doc: &utoipa::openapi::OpenApi, workflow: &crate::domain::Wor
             .and_then(|s| s.pointer_mut("/properties/scopes/items"))
             .and_then(serde_json::Value::as_object_mut);
         if let Some(items) = scopes {
-            items.insert("enum".into(), docket_api::keys::SCOPES.to_vec().into());
+            let names: Vec<&str> = crate::domain::Scope::ALL
+                .iter()
+                .map(|s| s.as_str())
+                .collect();
+            items.insert("enum".into(), names.into());
         }
     }
     v.to_string()
