@@ -1,8 +1,9 @@
 //! The one read path for a single case (GET and the cache), and invalidation.
 //!
-//! On one node the invalidations of a commit are applied here, synchronously, before the
-//! write is acknowledged or the job moves on; the cluster adds other nodes behind the
-//! same two calls ([`Engine::invalidate`], [`Engine::sync_invalidations`]).
+//! On one node the invalidations of a commit are applied synchronously: a single-case
+//! write calls [`Engine::invalidate`] before it is acknowledged, and a job chunk drops
+//! its cases inside its transaction (the worker's `before_commit` hook). The cluster adds
+//! other nodes behind [`Engine::sync_invalidations`].
 
 use std::time::Duration;
 

@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::{Value, json};
 
-use crate::server::{Server, docket};
+use crate::run::seed;
+use crate::server::Server;
 
 const CASES: usize = 10_000;
 
@@ -42,18 +43,6 @@ fn rand_nibble() -> u8 {
         .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b))
         .unwrap();
     b[0] & 0xf
-}
-
-fn seed(url: &str, n: usize) {
-    let out = docket()
-        .args(["seed", "--database-url", url, "--cases", &n.to_string()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn ids() -> Vec<String> {

@@ -8,25 +8,14 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::crash::{assert_every_case_applied_once, items, status, wait_completed};
-use crate::server::{Server, docket};
+use crate::run::seed;
+use crate::server::Server;
 
 const CASES: usize = 40_000;
 
 /// Items per request and body size for a 40,000-item request; a grace period long
 /// enough that only shutdown's own work can explain a quick exit.
 const CONFIG: &str = "[server]\nmax_body_bytes = 67108864\nshutdown_grace_seconds = 30\n[log]\nfilter = \"warn\"\n[settings]\n\"Jobs.MaxItemsPerRequest\" = 40000\n\"Jobs.ChunkSize\" = 200\n";
-
-fn seed(url: &str, n: usize) {
-    let out = docket()
-        .args(["seed", "--database-url", url, "--cases", &n.to_string()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// Submits the job and waits until it is well under way (but not done).
 async fn submit_and_get_going(http: &reqwest::Client, base: &str) -> String {
