@@ -39,3 +39,17 @@ pub struct CreatedApiKey {
     /// `Authorization: Bearer <token>`. Only its hash is stored: it cannot be shown again.
     pub token: String,
 }
+
+/// The answer of `GET /api/v1/whoami`: who the server takes the caller to be.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Identity {
+    /// True when the server runs open (no key exists): every caller may do everything.
+    pub open: bool,
+    /// The key the request was authorised with; absent when the server is open.
+    pub key_id: Option<String>,
+    pub name: Option<String>,
+    /// What the caller may do; with `admin`, everything.
+    pub scopes: Vec<String>,
+}

@@ -92,6 +92,19 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/api/v1/keys", ADMIN),
     ("POST", "/api/v1/keys", ADMIN),
     ("DELETE", "/api/v1/keys/{keyId}", ADMIN),
+    ("GET", "/api/v1/whoami", AnyKey),
+];
+
+/// The console's pages and its sign-in form: open, because the pages hold no data (they
+/// fetch it from the API as the signed-in caller) and signing in is how a caller gets a
+/// session. Not part of the API, so not in [`ROUTES`] or the OpenAPI document.
+pub const CONSOLE_ROUTES: &[(&str, &str, Access)] = &[
+    ("GET", "/console", Open),
+    ("GET", "/console/{*page}", Open),
+    ("GET", "/console/assets/{file}", Open),
+    ("GET", "/console/sign-in", Open),
+    ("POST", "/console/sign-in", Open),
+    ("POST", "/console/sign-out", Open),
 ];
 
 /// What `method path` needs. A request no route matched needs a key (so a caller
@@ -107,7 +120,7 @@ pub fn access(method: &Method, matched: Option<&str>) -> Access {
         method.as_str()
     };
     let mut path_known = false;
-    for (m, p, a) in ROUTES {
+    for (m, p, a) in ROUTES.iter().chain(CONSOLE_ROUTES) {
         if *p == path {
             path_known = true;
             if *m == method {
@@ -166,7 +179,7 @@ pub struct KeyRing {
     ttl: Duration,
     /// Whether the server may run open (no key at all): a loopback bind, or the operator
     /// said so.
-    open_allowed: bool,
+    pub open_allowed: bool,
     snapshot: RwLock<Option<(Instant, Keys)>>,
     /// One refresh at a time; the others wait for it and use what it read.
     refresh: tokio::sync::Mutex<()>,
@@ -248,6 +261,79 @@ fn bearer(req: &Request) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// The name of the console's session cookie, which holds the API key the console signed
+/// in with (HttpOnly, SameSite=Strict: page scripts cannot read it and other sites'
+/// requests do not carry it).
+pub const SESSION_COOKIE: &str = "docket_session";
+/// The console's CSRF cookie: readable by its scripts, which echo it in [`CSRF_HEADER`].
+pub const CSRF_COOKIE: &str = "docket_csrf";
+/// The header a write authenticated by the session cookie must carry.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The CSRF token of a session: derived from the key, so only a page that can read this
+/// origin's cookies knows it, and it needs no server-side state (any node can check it).
+pub fn csrf_token(token: &str) -> String {
+    let digest = crate::domain::token_hash(&format!("docket-console-csrf\0{token}"));
+    crate::domain::hex(&digest[..16])
+}
+
+/// A cookie's value in the request's `Cookie` headers.
+pub fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim())
+        .filter(|v| !v.is_empty())
+}
+
+/// How a request presented its key.
+enum Presented<'a> {
+    Header(&'a str),
+    /// The console's session cookie; writes must also prove they come from a console page.
+    Session(&'a str),
+}
+
+fn presented(req: &Request) -> Option<Presented<'_>> {
+    bearer(req)
+        .map(Presented::Header)
+        .or_else(|| cookie(req.headers(), SESSION_COOKIE).map(Presented::Session))
+}
+
+/// Whether a write sent with the session cookie carries the session's CSRF token.
+fn csrf_ok(req: &Request, token: &str) -> bool {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return true;
+    }
+    let sent = req
+        .headers()
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let want = csrf_token(token);
+    sent.len() == want.len()
+        && sent
+            .bytes()
+            .zip(want.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+/// The live key a token belongs to, or why it has none.
+pub fn key_of(keys: &Keys, token: &str) -> Result<Arc<ApiKey>, &'static str> {
+    let key = token_key_id(token)
+        .and_then(|id| keys.get(id))
+        .filter(|k| k.matches(token))
+        .ok_or("the API key is not valid")?;
+    if key.revoked_at.is_some() {
+        return Err("the API key has been revoked");
+    }
+    Ok(key.clone())
+}
+
 /// Middleware: lets a request through to its route only if its caller may use it.
 pub async fn authorize(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
     let need = access(
@@ -272,18 +358,27 @@ pub async fn authorize(State(s): State<AppState>, mut req: Request, next: Next) 
             "no API key exists; create one with `docket keys create --database-url URL --scope admin`",
         );
     }
-    let Some(token) = bearer(&req) else {
-        return unauthorized("this route needs an API key: send Authorization: Bearer <token>");
+    let (token, session) = match presented(&req) {
+        Some(Presented::Header(t)) => (t, false),
+        Some(Presented::Session(t)) => (t, true),
+        None => {
+            return unauthorized("this route needs an API key: send Authorization: Bearer <token>");
+        }
     };
-    let key = token_key_id(token)
-        .and_then(|id| keys.get(id))
-        .filter(|k| k.matches(token));
-    let Some(key) = key else {
-        return unauthorized("the API key is not valid");
-    };
-    if key.revoked_at.is_some() {
-        return unauthorized("the API key has been revoked");
+    if session && !csrf_ok(&req, token) {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            codes::FORBIDDEN,
+            format!(
+                "a write signed in with the console's session must carry the {CSRF_HEADER} header"
+            ),
+        )
+        .into_response();
     }
+    let key = match key_of(&keys, token) {
+        Ok(k) => k,
+        Err(why) => return unauthorized(why),
+    };
     if let Access::Scope(scope) = need {
         if !key.grants(scope) {
             return ApiError::new(

@@ -1,18 +1,20 @@
 //! `/api/v1/keys` (admin): create a key (its token is in this answer only), list the
-//! keys, revoke one. A revoked key stays listed, with `revokedAt`.
+//! keys, revoke one. A revoked key stays listed, with `revokedAt`. `/api/v1/whoami`
+//! (any key): the caller's own key and scopes, so a client can offer only what it may do.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use docket_api::{CreatedApiKey, NewApiKey, Page, Problem, codes};
+use docket_api::{CreatedApiKey, Identity, NewApiKey, Page, Problem, codes};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
+use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::{JsonBody, PathParam};
-use crate::domain::{IssuedKey, Timestamp, is_key_id, issue_key, parse_new_key};
+use crate::domain::{IssuedKey, Scope, Timestamp, is_key_id, issue_key, parse_new_key};
 use crate::store::{self, Store};
 use crate::wire;
 
@@ -20,6 +22,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
         .routes(routes!(revoke))
+        .routes(routes!(whoami))
 }
 
 /// Why a key could not be made: the request (field errors) or the store.
@@ -128,4 +131,29 @@ async fn revoke(
     s.keys.forget();
     tracing::info!(key.id = %key.id, "API key revoked");
     Ok(Json(wire::api_key(&key)))
+}
+
+/// The caller: its key and scopes (every scope when the server is open).
+#[utoipa::path(
+    get,
+    path = "/api/v1/whoami",
+    operation_id = "whoami",
+    tag = "keys",
+    responses((status = 200, description = "The caller's key and scopes.", body = Identity))
+)]
+async fn whoami(caller: Caller) -> Json<Identity> {
+    Json(match caller {
+        Caller::Open => Identity {
+            open: true,
+            key_id: None,
+            name: None,
+            scopes: Scope::ALL.iter().map(|s| s.as_str().to_owned()).collect(),
+        },
+        Caller::Key(k) => Identity {
+            open: false,
+            key_id: Some(k.id.clone()),
+            name: k.name.clone(),
+            scopes: k.scopes.iter().map(|s| s.as_str().to_owned()).collect(),
+        },
+    })
 }

@@ -3,6 +3,7 @@
 pub mod auth;
 mod bulk;
 mod cases;
+mod console;
 mod cursor;
 mod error;
 mod extract;
@@ -104,6 +105,7 @@ pub fn router(state: AppState) -> Router {
         &state.workflow,
     )));
     routes
+        .merge(console::router())
         .layer(axum::Extension(served))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -19,6 +19,7 @@ pub const EXPECTED: &[(&str, &str, Option<&str>)] = &[
     ("GET", "/docs", None),
     ("GET", "/api/v1/openapi.json", None),
     ("GET", "/metrics", Some("*")),
+    ("GET", "/api/v1/whoami", Some("*")),
     ("GET", "/api/v1/cases", Some("cases:read")),
     ("POST", "/api/v1/cases", Some("cases:write")),
     ("GET", "/api/v1/cases/{caseId}", Some("cases:read")),

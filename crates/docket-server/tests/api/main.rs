@@ -29,10 +29,12 @@ macro_rules! backend_test {
 }
 
 mod auth;
+mod browser;
 mod bulk;
 mod cases;
 mod concurrency;
 mod consistency;
+mod console;
 mod errors;
 mod fuzz;
 mod helpers;
@@ -42,3 +44,4 @@ mod metrics;
 mod openapi;
 mod targets;
 mod tasks;
+mod webdriver;

@@ -1,0 +1,265 @@
+// The bulk change: choose a field and a value, apply it to the selection or to every case
+// the filter matches, confirm the count, then watch the job: a live progress bar fed by
+// the job's event stream, the per-case outcomes, and "retry failed".
+
+import { api, get } from './api.js';
+import { h, clear, field, select, problemBlock, randomHex, toast } from './dom.js';
+
+const PRIORITIES = ['Low', 'Medium', 'High', 'Critical'];
+/** The most a request may carry unless the server was told otherwise (api.md). */
+const MAX_ITEMS = 10000;
+const FIELDS = { status: 'Status', priority: 'Priority', assignee: 'Assignee' };
+
+export function bulkPanel(ctx, { selection, filter, onDone }) {
+  const statuses = ctx.workflow ? ctx.workflow.statuses : [];
+  const target = name => h('input', { type: 'radio', name: 'bulk-target', id: `bulk-target-${name}`, value: name, checked: name === 'selected' });
+  const selectedLabel = h('label', { for: 'bulk-target-selected' }, 'The selected cases');
+  const fieldSel = select('bulk-field', Object.entries(FIELDS), 'status');
+  const valueBox = h('div.field');
+  const review = h('button#bulk-review.primary', { type: 'button' }, 'Review change…');
+  const out = h('div#bulk-job');
+  const problems = h('div');
+
+  function valueControl() {
+    const f = fieldSel.value;
+    const control = f === 'status' ? select('bulk-value', statuses, statuses[0])
+      : f === 'priority' ? select('bulk-value', PRIORITIES, 'Medium')
+      : h('input#bulk-value', { placeholder: 'name, or empty to unassign', size: 18 });
+    clear(valueBox, h('label', { for: 'bulk-value' }, 'New value'), control);
+  }
+  fieldSel.addEventListener('change', valueControl);
+  valueControl();
+
+  const showSelected = () => { selectedLabel.textContent = `The ${selection.size} selected cases`; };
+  selection.onChange(showSelected);
+  showSelected();
+
+  review.addEventListener('click', async () => {
+    clear(problems);
+    const f = fieldSel.value;
+    const raw = document.getElementById('bulk-value').value;
+    const value = f === 'assignee' ? (raw.trim() || null) : raw;
+    const byFilter = document.getElementById('bulk-target-filter').checked;
+    let ids;
+    review.disabled = true;
+    try {
+      ids = byFilter ? await matching(filter(), problems) : [...selection.ids];
+    } finally {
+      review.disabled = false;
+    }
+    if (!ids) return;
+    if (ids.length === 0) {
+      clear(problems, h('div.alert', { role: 'alert' }, byFilter ? 'No case matches the filter.' : 'No case is selected: tick some cases first.'));
+      return;
+    }
+    const ok = await confirmDialog(FIELDS[f].toLowerCase(), value, ids.length);
+    if (!ok) { review.focus(); return; }
+    const updates = ids.map(caseId => ({ caseId, [f]: value }));
+    try {
+      const { data } = await api('POST', '/api/v1/cases/bulk-update', {
+        body: { updates, options: { returnJobId: true } },
+        headers: { 'Idempotency-Key': randomHex() },
+      });
+      watchJob(out, ctx, data.jobId, status => {
+        const failed = new Set(status.failedIds || []);
+        if (!byFilter) selection.replace([...selection.ids].filter(id => failed.has(id)));
+        onDone(status);
+      });
+    } catch (e) {
+      clear(problems, problemBlock(e, 'The bulk change was not accepted.'));
+    }
+  });
+
+  return h('section', { 'aria-labelledby': 'bulk-heading' },
+    h('fieldset.bulk-form',
+      h('legend#bulk-heading', 'Bulk change'),
+      h('div.bulk',
+        h('div.field', h('span', { id: 'bulk-target-label' }, 'Apply to'),
+          h('div.radios', { role: 'radiogroup', 'aria-labelledby': 'bulk-target-label' },
+            h('span', target('selected'), ' ', selectedLabel),
+            h('span', target('filter'), ' ', h('label', { for: 'bulk-target-filter' }, 'Every case matching the filter')))),
+        field('Change', fieldSel),
+        valueBox,
+        review)),
+    problems, out);
+}
+
+/** Every case id the filter matches (at most MAX_ITEMS), reading the list page by page. */
+async function matching(f, problems) {
+  const ids = [];
+  let cursor = '';
+  for (;;) {
+    const page = await get('/api/v1/cases', { status: f.status, assignee: f.assignee, tag: f.tag, q: f.q, limit: 1000, cursor });
+    for (const c of page.items) ids.push(c.caseId);
+    if (ids.length > MAX_ITEMS) {
+      clear(problems, h('div.alert', { role: 'alert' },
+        `More than ${MAX_ITEMS.toLocaleString()} cases match the filter; one bulk change takes at most that many. Narrow the filter.`));
+      return null;
+    }
+    if (!page.nextCursor) return ids;
+    cursor = page.nextCursor;
+  }
+}
+
+/** Asks "set X to Y on N cases?"; resolves true on confirm. Keyboard: Tab, Enter, Escape. */
+function confirmDialog(what, value, n) {
+  return new Promise(resolve => {
+    const shown = value === null ? 'nobody' : `“${value}”`;
+    const yes = h('button#bulk-confirm-apply.primary', { type: 'button' }, `Apply to ${n} ${n === 1 ? 'case' : 'cases'}`);
+    const no = h('button#bulk-confirm-cancel', { type: 'button' }, 'Cancel');
+    const dlg = h('dialog#bulk-confirm', { 'aria-labelledby': 'bulk-confirm-title', 'aria-describedby': 'bulk-confirm-text' },
+      h('h2#bulk-confirm-title', 'Confirm bulk change'),
+      h('p#bulk-confirm-text', `Set ${what} to ${shown} on `, h('strong#bulk-confirm-count', String(n)), ` ${n === 1 ? 'case' : 'cases'}?`),
+      h('div.actions', yes, no));
+    document.body.append(dlg);
+    const done = v => { dlg.close(); dlg.remove(); resolve(v); };
+    yes.addEventListener('click', () => done(true));
+    no.addEventListener('click', () => done(false));
+    dlg.addEventListener('cancel', e => { e.preventDefault(); done(false); });
+    dlg.showModal();
+    yes.focus();
+  });
+}
+
+/**
+ * Shows a job in `box`: live progress from GET /api/v1/jobs/{id}/events (falling back to
+ * long-polling the status if the stream breaks), then its outcomes. Calls onDone(status)
+ * once the job ends; `completed` means every read is fresh, so callers reload then.
+ */
+export function watchJob(box, ctx, jobId, onDone = () => {}) {
+  const bar = h('progress#job-progress', { max: 100, value: 0, 'aria-labelledby': 'job-progress-label' });
+  const label = h('span#job-progress-label', 'Job progress');
+  const text = h('p#job-progress-text', { 'aria-live': 'polite' }, 'Queued…');
+  const cancel = ctx.can.write ? h('button#job-cancel.danger', { type: 'button' }, 'Cancel job') : null;
+  const outcomes = h('div#job-outcomes');
+  const state = h('span#job-state.badge', 'queued');
+  clear(box, h('section.panel', { 'aria-labelledby': 'job-heading' },
+    h('h2#job-heading', 'Job ', h('a', { href: `/console/jobs/${jobId}` }, jobId), ' ', state),
+    h('div.progress', label, bar, text, cancel),
+    outcomes));
+  let finished = false;
+
+  function show(s) {
+    const pct = s.total ? Math.floor((s.processed / s.total) * 100) : 0;
+    bar.value = s.status === 'completed' ? 100 : pct;
+    state.textContent = s.status;
+    const counts = `${s.processed} of ${s.total} processed (${s.status === 'completed' ? 100 : pct}%) · ${s.succeeded} succeeded · ${s.failed} failed`;
+    text.textContent = s.status === 'queued' && s.queuePosition != null ? `Queued, position ${s.queuePosition}. ${counts}` : counts;
+  }
+
+  async function end(s) {
+    if (finished) return;
+    finished = true;
+    show(s);
+    if (cancel) cancel.remove();
+    const summary = s.status === 'completed'
+      ? `Completed: ${s.succeeded} succeeded, ${s.failed} failed.`
+      : `Job ${s.status}: ${s.succeeded} succeeded, ${s.failed} failed.`;
+    text.textContent = `${s.processed} of ${s.total} processed (100%). ${summary}`;
+    toast(summary);
+    let failedIds = [];
+    if (ctx.can.readJobs) failedIds = await outcomeTable(outcomes, ctx, s, newId => watchJob(box, ctx, newId, onDone));
+    onDone({ ...s, failedIds });
+  }
+
+  if (cancel) {
+    cancel.addEventListener('click', async () => {
+      try { await api('POST', `/api/v1/jobs/${jobId}/cancel`); } catch (e) { outcomes.prepend(problemBlock(e, 'The job could not be cancelled.')); }
+    });
+  }
+
+  if (!ctx.can.readJobs) {
+    text.textContent = 'Submitted. This key may not read jobs, so progress cannot be shown.';
+    onDone({ status: 'unknown', failedIds: [] });
+    return;
+  }
+  const es = new EventSource(`/api/v1/jobs/${encodeURIComponent(jobId)}/events`);
+  es.addEventListener('progress', e => show(JSON.parse(e.data)));
+  for (const name of ['completed', 'failed', 'cancelled']) {
+    es.addEventListener(name, e => { es.close(); end(JSON.parse(e.data)); });
+  }
+  es.onerror = () => {
+    if (finished) return;
+    es.close();
+    poll();
+  };
+
+  async function poll() {
+    while (!finished) {
+      try {
+        const s = await get(`/api/v1/jobs/${encodeURIComponent(jobId)}/status`, { waitSeconds: 10 });
+        if (['completed', 'failed', 'cancelled'].includes(s.status)) return end(s);
+        show(s);
+      } catch (e) {
+        text.textContent = `Lost touch with the job (${e.message}); retrying…`;
+        await new Promise(r => setTimeout(r, 2000));
+      }
+    }
+  }
+}
+
+/**
+ * The per-case outcomes of a finished job, a page at a time, failed ones first when there
+ * are any; "Retry failed" starts a new job with them. Resolves to the failed case ids
+ * (at most one page's worth).
+ */
+export async function outcomeTable(box, ctx, status, onRetry) {
+  const only = h('select#outcome-filter', {},
+    h('option', { value: 'failed', selected: status.failed > 0 }, 'Failed'),
+    h('option', { value: '', selected: status.failed === 0 }, 'All'),
+    h('option', { value: 'succeeded' }, 'Succeeded'),
+    h('option', { value: 'cancelled' }, 'Cancelled'));
+  const tbody = h('tbody');
+  const more = h('button#outcomes-more', { type: 'button' }, 'Show more');
+  const retry = ctx.can.write && status.failed > 0
+    ? h('button#retry-failed.primary', { type: 'button' }, `Retry ${status.failed} failed`)
+    : null;
+  const problems = h('div');
+  clear(box,
+    h('h3', 'Outcomes'),
+    h('div.row', h('div.field', h('label', { for: 'outcome-filter' }, 'Show'), only), retry),
+    problems,
+    h('table#outcome-table', h('caption', 'Per-case outcomes'),
+      h('thead', h('tr', ['#', 'Case', 'Outcome', 'Reason', 'Detail', 'Version'].map(t => h('th', { scope: 'col' }, t)))),
+      tbody),
+    more);
+  let cursor = '';
+  const failedIds = [];
+  async function page(reset) {
+    if (reset) { cursor = ''; tbody.replaceChildren(); }
+    let res;
+    try {
+      res = await get(`/api/v1/jobs/${encodeURIComponent(status.jobId)}/results`, { outcome: only.value, limit: 100, cursor });
+    } catch (e) {
+      clear(problems, problemBlock(e, 'The outcomes could not be read.'));
+      return;
+    }
+    for (const r of res.items) {
+      if (r.outcome === 'failed') failedIds.push(r.caseId);
+      tbody.append(h('tr', { dataset: { caseId: r.caseId, outcome: r.outcome } },
+        h('td.num', r.index), h('td', h('a', { href: `/console/cases/${encodeURIComponent(r.caseId)}` }, r.caseId)),
+        h('td', h(`span.outcome-${r.outcome}`, r.outcome)),
+        h('td', r.error ? r.error.code : ''), h('td', r.error ? r.error.detail : ''),
+        h('td.num', r.version ?? '')));
+    }
+    if (!tbody.children.length) tbody.append(h('tr', h('td', { colSpan: 6 }, 'None.')));
+    cursor = res.nextCursor || '';
+    more.hidden = !res.nextCursor;
+  }
+  only.addEventListener('change', () => page(true));
+  more.addEventListener('click', () => page(false));
+  if (retry) {
+    retry.addEventListener('click', async () => {
+      retry.disabled = true;
+      try {
+        const { data } = await api('POST', `/api/v1/jobs/${encodeURIComponent(status.jobId)}/retry-failed`);
+        onRetry(data.jobId);
+      } catch (e) {
+        retry.disabled = false;
+        clear(problems, problemBlock(e, 'The failed cases could not be retried.'));
+      }
+    });
+  }
+  await page(true);
+  return failedIds;
+}

@@ -1,0 +1,162 @@
+// One case: its fields, tasks and history, and a synchronous edit sent with If-Match, so
+// an edit made against an old version is refused (412) and shown as a conflict to settle
+// instead of silently overwriting someone else's change.
+
+import { api, get } from './api.js';
+import { h, clear, field, select, when, problemBlock, toast } from './dom.js';
+
+const PRIORITIES = ['Low', 'Medium', 'High', 'Critical'];
+const EDITABLE = ['title', 'status', 'statusReason', 'priority', 'assignee', 'tags'];
+
+function show(v) {
+  if (Array.isArray(v)) return v.join(', ');
+  return v === null || v === undefined || v === '' ? '—' : String(v);
+}
+
+export async function casePage(main, ctx, caseId) {
+  const path = `/api/v1/cases/${encodeURIComponent(caseId)}`;
+  let kase = await get(path);
+  document.title = `${kase.caseId} · docket`;
+  const facts = h('dl#case-facts.facts');
+  const editBox = h('section', { 'aria-labelledby': 'edit-heading' });
+  const tasks = h('section', { 'aria-labelledby': 'tasks-heading' });
+  const history = h('section', { 'aria-labelledby': 'history-heading' });
+  const heading = h('h1');
+  clear(main, h('p', h('a', { href: '/console/cases' }, '← All cases')), heading,
+    h('div.cols', h('div', facts, editBox), h('div', tasks, history)));
+
+  function renderFacts() {
+    heading.textContent = `${kase.caseId}: ${kase.title}`;
+    const rows = [['Status', kase.status], ['Status reason', kase.statusReason], ['Priority', kase.priority],
+      ['Assignee', kase.assignee], ['Tags', kase.tags], ['Open tasks', kase.openTasks], ['Version', kase.version],
+      ['Created', when(kase.createdAt)], ['Updated', when(kase.updatedAt)], ['Description', kase.description]];
+    for (const [k, v] of Object.entries(kase.fields || {})) rows.push([k, typeof v === 'object' ? JSON.stringify(v) : v]);
+    clear(facts, rows.map(([k, v]) => [h('dt', k), h('dd', { dataset: { fact: k } }, show(v))]));
+  }
+
+  /** The status choices from here: the current one and the workflow's moves from it. */
+  function statusChoices(current) {
+    const moves = (ctx.workflow && ctx.workflow.transitions[current]) || [];
+    return [current, ...moves.filter(s => s !== current)];
+  }
+
+  function renderEdit(draft, conflict) {
+    if (!ctx.can.write) { clear(editBox); return; }
+    const controls = {
+      title: h('input#edit-title', { value: draft.title, required: true, size: 40 }),
+      status: select('edit-status', statusChoices(kase.status), draft.status),
+      statusReason: h('input#edit-statusReason', { value: draft.statusReason || '', size: 40 }),
+      priority: select('edit-priority', PRIORITIES, draft.priority),
+      assignee: h('input#edit-assignee', { value: draft.assignee || '' }),
+      tags: h('input#edit-tags', { value: draft.tags.join(', '), 'aria-describedby': 'tags-help' }),
+    };
+    const problems = h('div');
+    const form = h('form#edit-form',
+      h('h2#edit-heading', 'Edit'),
+      conflict,
+      field('Title', controls.title), field('Status', controls.status), field('Status reason', controls.statusReason),
+      field('Priority', controls.priority), field('Assignee', controls.assignee),
+      field('Tags', controls.tags), h('p#tags-help.muted', 'Separate tags with commas.'),
+      problems,
+      h('div.actions', h('button#save-case.primary', { type: 'submit' }, 'Save'),
+        h('span.muted', `Editing version ${kase.version}`)));
+    form.addEventListener('submit', async e => {
+      e.preventDefault();
+      const mine = read(controls);
+      await save(mine, kase, problems);
+    });
+    clear(editBox, form);
+  }
+
+  function read(controls) {
+    const v = {};
+    for (const k of EDITABLE) v[k] = controls[k].value;
+    v.tags = v.tags.split(',').map(t => t.trim()).filter(Boolean);
+    v.assignee = v.assignee.trim() || null;
+    v.statusReason = v.statusReason.trim() || null;
+    return v;
+  }
+
+  /** The fields of `mine` that differ from `base`. */
+  function changes(mine, base) {
+    const out = {};
+    for (const k of EDITABLE) {
+      const a = JSON.stringify(mine[k] ?? null);
+      const b = JSON.stringify(base[k] ?? null);
+      if (a !== b) out[k] = mine[k];
+    }
+    return out;
+  }
+
+  async function save(mine, base, problems) {
+    const body = changes(mine, base);
+    if (Object.keys(body).length === 0) { toast('Nothing to save.'); return; }
+    try {
+      const { data } = await api('PATCH', path, { body, headers: { 'If-Match': `"${base.version}"` } });
+      kase = data;
+      renderFacts();
+      renderEdit(kase, null);
+      await renderHistory();
+      toast(`Saved: ${kase.caseId} is now at version ${kase.version}.`);
+    } catch (e) {
+      if (e.status === 412) return conflicted(mine, base);
+      clear(problems, problemBlock(e, 'The case was not saved.'));
+    }
+  }
+
+  /** Someone changed the case since it was loaded: show theirs beside ours, let the user choose. */
+  async function conflicted(mine, base) {
+    const latest = await get(path);
+    const ours = changes(mine, base);
+    const theirs = changes(latest, base);
+    const rows = Object.keys({ ...ours, ...theirs }).map(k => h('tr',
+      h('th', { scope: 'row' }, k), h('td', show(base[k])), h('td', k in theirs ? show(latest[k]) : '(unchanged)'),
+      h('td', k in ours ? show(mine[k]) : '(unchanged)')));
+    const keepMine = h('button#conflict-apply-mine.primary', { type: 'button' }, 'Apply my changes to the latest version');
+    const takeTheirs = h('button#conflict-discard', { type: 'button' }, 'Discard my changes');
+    const box = h('div#conflict.alert', { role: 'alert', tabindex: '-1' },
+      h('strong', `Someone else changed this case while you were editing (version ${base.version} → ${latest.version}).`),
+      h('p', 'Nothing was saved. Compare the changes and choose:'),
+      h('table', h('thead', h('tr', ['Field', `Was (v${base.version})`, `Theirs (v${latest.version})`, 'Yours'].map(t => h('th', { scope: 'col' }, t)))), h('tbody', rows)),
+      h('div.actions', keepMine, takeTheirs));
+    kase = latest;
+    renderFacts();
+    // The form now edits the latest version, with the user's own changes laid on top.
+    renderEdit({ ...latest, ...ours }, box);
+    keepMine.addEventListener('click', () => save({ ...latest, ...ours }, latest, box));
+    takeTheirs.addEventListener('click', () => { renderEdit(latest, null); toast('Your changes were discarded.'); });
+    box.focus();
+    await renderHistory();
+  }
+
+  async function renderTasks() {
+    const page = await get(`${path}/tasks`, { limit: 100 });
+    clear(tasks, h('h2#tasks-heading', 'Tasks'),
+      page.items.length === 0 ? h('p.muted', 'No tasks.') : h('table#task-table',
+        h('thead', h('tr', ['Task', 'Title', 'Status', 'Assignee'].map(t => h('th', { scope: 'col' }, t)))),
+        h('tbody', page.items.map(t => h('tr', h('td', t.taskId), h('td', t.title), h('td', t.status), h('td', t.assignee || ''))))));
+  }
+
+  async function renderHistory() {
+    const rows = h('tbody');
+    const more = h('button#history-more', { type: 'button' }, 'Older changes');
+    let cursor = '';
+    async function page() {
+      const res = await get(`${path}/history`, { limit: 50, cursor });
+      for (const e of res.items) {
+        rows.append(h('tr', h('td', when(e.at)), h('td', e.actor), h('td', e.field), h('td', show(e.from)), h('td', show(e.to)),
+          h('td', e.jobId ? h('a', { href: `/console/jobs/${e.jobId}` }, e.jobId) : '')));
+      }
+      cursor = res.nextCursor || '';
+      more.hidden = !cursor;
+    }
+    more.addEventListener('click', page);
+    clear(history, h('h2#history-heading', 'History'),
+      h('table#history-table', h('thead', h('tr', ['When', 'Who', 'Field', 'From', 'To', 'Job'].map(t => h('th', { scope: 'col' }, t)))), rows), more);
+    await page();
+  }
+
+  renderFacts();
+  renderEdit(kase, null);
+  await Promise.all([renderTasks(), renderHistory()]);
+}

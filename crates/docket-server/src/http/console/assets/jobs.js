@@ -1,0 +1,86 @@
+// Jobs: the running and past bulk jobs with their progress, and one job's page (live
+// progress, outcomes, cancel, retry failed, forget).
+
+import { api, get } from './api.js';
+import { h, clear, field, select, when, problemBlock, toast } from './dom.js';
+import { watchJob } from './bulk.js';
+
+const STATES = [['', 'Any state'], 'queued', 'running', 'completed', 'failed', 'cancelled'];
+const RUNNING = s => s === 'queued' || s === 'running';
+
+export async function jobsPage(main, ctx) {
+  document.title = 'Jobs · docket';
+  const params = new URLSearchParams(location.search);
+  const stateSel = select('jobs-status', STATES, params.get('status') || '');
+  const tbody = h('tbody');
+  const more = h('button#jobs-more', { type: 'button' }, 'Older jobs');
+  const problems = h('div');
+  let cursor = '';
+  let timer = null;
+  clear(main, h('h1', 'Jobs'),
+    h('div.row', field('State', stateSel)),
+    problems,
+    h('table#job-table', h('caption', 'Bulk jobs, newest first'),
+      h('thead', h('tr', ['Job', 'State', 'Outcome', 'Progress', 'Items', 'Failed', 'Created', 'Took', ''].map(t => h('th', { scope: 'col' }, t)))),
+      tbody),
+    more);
+
+  function row(j) {
+    const pct = j.total ? Math.floor((j.processed / j.total) * 100) : 0;
+    const cancel = ctx.can.write && RUNNING(j.status)
+      ? h('button.danger', { type: 'button', 'aria-label': `Cancel ${j.jobId}`, onclick: async () => {
+        try { await api('POST', `/api/v1/jobs/${j.jobId}/cancel`); toast(`Cancelling ${j.jobId}.`); refresh(); } catch (e) { clear(problems, problemBlock(e, 'The job could not be cancelled.')); }
+      } }, 'Cancel')
+      : null;
+    return h('tr', { dataset: { jobId: j.jobId } },
+      h('td', h('a', { href: `/console/jobs/${j.jobId}` }, j.jobId)),
+      h('td', h('span.badge', j.status)), h('td', j.outcome || ''),
+      h('td', h('progress', { max: 100, value: j.status === 'completed' ? 100 : pct, 'aria-label': `${j.jobId} progress` }), ` ${j.status === 'completed' ? 100 : pct}%`),
+      h('td.num', `${j.processed} / ${j.total}`), h('td.num', j.failed),
+      h('td', when(j.createdAt)), h('td.num', j.durationMs != null ? `${j.durationMs} ms` : ''), h('td', cancel));
+  }
+
+  async function load(reset) {
+    if (reset) { cursor = ''; }
+    let page;
+    try {
+      page = await get('/api/v1/jobs', { status: stateSel.value, limit: 50, cursor });
+    } catch (e) {
+      clear(problems, problemBlock(e, 'The jobs could not be listed.'));
+      return;
+    }
+    if (reset) tbody.replaceChildren();
+    for (const j of page.items) tbody.append(row(j));
+    if (!tbody.children.length) tbody.append(h('tr', h('td', { colSpan: 9 }, 'No jobs.')));
+    cursor = page.nextCursor || '';
+    more.hidden = !cursor;
+    // While some job shown is running, keep the first page current.
+    clearTimeout(timer);
+    if (page.items.some(j => RUNNING(j.status))) timer = setTimeout(refresh, 1500);
+  }
+  const refresh = () => load(true);
+  stateSel.addEventListener('change', refresh);
+  more.addEventListener('click', () => load(false));
+  await load(true);
+}
+
+export async function jobPage(main, ctx, jobId) {
+  document.title = `${jobId} · docket`;
+  const job = await get(`/api/v1/jobs/${encodeURIComponent(jobId)}/status`);
+  const box = h('div');
+  const facts = h('dl.facts',
+    h('dt', 'Type'), h('dd', job.type), h('dt', 'Created'), h('dd', when(job.createdAt)),
+    h('dt', 'Items'), h('dd', job.total), job.parentJobId ? [h('dt', 'Retry of'), h('dd', h('a', { href: `/console/jobs/${job.parentJobId}` }, job.parentJobId))] : null);
+  const forget = ctx.can.write && !RUNNING(job.status)
+    ? h('button#job-delete.danger', { type: 'button' }, 'Forget this job')
+    : null;
+  const problems = h('div');
+  clear(main, h('p', h('a', { href: '/console/jobs' }, '← All jobs')), h('h1', `Job ${jobId}`), facts, box, problems, forget);
+  if (forget) {
+    forget.addEventListener('click', async () => {
+      if (!confirm(`Forget ${jobId} and its results?`)) return;
+      try { await api('DELETE', `/api/v1/jobs/${encodeURIComponent(jobId)}`); location.assign('/console/jobs'); } catch (e) { clear(problems, problemBlock(e, 'The job could not be forgotten.')); }
+    });
+  }
+  watchJob(box, ctx, jobId);
+}
