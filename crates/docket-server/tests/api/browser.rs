@@ -224,6 +224,7 @@ async fn console_bulk_sets_status_on_250_cases_picked_across_pages_then_retries_
     assert!(done.contains("1 of 1 processed"), "{done}");
     wait_list_reload(&b, loads).await;
     b.click_on("#prev-page").await;
+    b.until("page 2 again", 15, "return document.querySelector('#case-table tbody tr').dataset.caseId === arguments[0]", json!([tagged[100]])).await;
     b.click_on("#prev-page").await;
     b.until(
         "page 1",
@@ -376,5 +377,44 @@ async fn console_read_only_key_sees_no_write_controls_and_its_forged_write_is_re
     .await;
     assert_eq!(now["status"], json!("Open"));
     assert_eq!(now["version"], json!(1));
+    b.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_jobs_page_shows_a_jobs_outcomes_and_the_settings_page_validates_and_saves() {
+    if !available("console jobs and settings") {
+        return;
+    }
+    let app = spawn_app().await;
+    let a = app.create(json!({"title": "a", "status": "Open"})).await;
+    let (_, token) = make_key(&app, "lead", &["admin"]).await;
+    let body = json!([{"caseId": a.case_id, "status": "Pending"}, {"caseId": "CASE-404404", "status": "Pending"}]);
+    let (s, _, job) = call(&app, "POST", "/api/v1/cases/bulk-update", Some(&token), Some(&body.to_string())).await;
+    assert_eq!(s, 200, "{job}");
+    let job_id = job["jobId"].as_str().unwrap().to_owned();
+
+    let b = Browser::start().await;
+    sign_in(&b, &app, &token, "/console/jobs").await;
+    b.click_on(&format!("#job-table a[href='/console/jobs/{job_id}']")).await;
+    let done = wait_job_text(&b, "Completed").await;
+    assert!(done.contains("1 succeeded, 1 failed"), "{done}");
+    let failed = b.text_of("#outcome-table tbody tr[data-outcome=failed]").await;
+    assert!(failed.contains("CASE-404404") && failed.contains("case_not_found"), "{failed}");
+
+    b.goto(&format!("{}/console/settings", app.base)).await;
+    let chunk = b.find("#set-Jobs-ChunkSize").await;
+    b.clear(&chunk).await;
+    b.type_into(&chunk, "0").await;
+    b.click_on("#save-settings").await;
+    let alert = b.text_of("#settings-form [role=alert]").await;
+    assert!(alert.contains("Jobs.ChunkSize"), "{alert}");
+    b.clear(&chunk).await;
+    b.type_into(&chunk, "250").await;
+    b.choose("#set-CaseManagement-BulkUpdateCacheInvalidation", "deferred").await;
+    b.click_on("#save-settings").await;
+    b.until("saved", 15, "const n = document.querySelector('#settings-form .notice'); return n && n.textContent", json!([])).await;
+    let (_, _, settings) = call(&app, "GET", "/api/v1/settings", Some(&token), None).await;
+    assert_eq!(settings["Jobs.ChunkSize"], json!(250), "{settings}");
+    assert_eq!(settings["CaseManagement.BulkUpdateCacheInvalidation"], json!("deferred"));
     b.quit().await;
 }

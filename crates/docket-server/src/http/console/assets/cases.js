@@ -52,6 +52,7 @@ export async function casesPage(main, ctx) {
   const statuses = ctx.workflow ? ctx.workflow.statuses : [];
   let cursors = [null]; // the cursor of each page seen, for "Previous"
   let page = null;
+  let current = 0; // index of the page shown
 
   const form = h('form#filters.filters', { role: 'search', 'aria-label': 'Filter cases' },
     field('Status', select('f-status', [['', 'Any status'], ...statuses], filter.status, { name: 'status' })),
@@ -98,7 +99,7 @@ export async function casesPage(main, ctx) {
   const errors = h('div');
 
   const bulk = ctx.can.write
-    ? bulkPanel(ctx, { selection, filter: () => ({ ...filter }), onDone: () => load(cursors.length - 1) })
+    ? bulkPanel(ctx, { selection, filter: () => ({ ...filter }), onDone: () => load(current) })
     : null;
 
   let loads = 0;
@@ -157,7 +158,6 @@ export async function casesPage(main, ctx) {
     renderRows();
   }
 
-  let current = 0;
   function go(step) { load(current + step); }
 
   function apply() {

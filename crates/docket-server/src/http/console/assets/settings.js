@@ -44,6 +44,7 @@ export async function settingsPage(main, ctx) {
   form.addEventListener('submit', async e => {
     e.preventDefault();
     const patch = {};
+    for (const c of Object.values(controls)) c.removeAttribute('aria-invalid');
     for (const [key, , kind] of KEYS) {
       const c = controls[key];
       const v = kind === 'boolean' ? c.checked : kind === 'number' ? Number(c.value) : c.value;
@@ -60,6 +61,10 @@ export async function settingsPage(main, ctx) {
       clear(problems, h('p.notice', { role: 'status' }, `Saved: ${Object.keys(patch).join(', ')}.`));
     } catch (err) {
       clear(problems, problemBlock(err, 'The settings were not saved.'));
+      for (const e of err.errors || []) {
+        const c = controls[e.field];
+        if (c) { c.setAttribute('aria-invalid', 'true'); c.focus(); }
+      }
     }
   });
   clear(main, h('h1', 'Settings'), h('p.muted', 'Stored in the database and shared by every node; changes apply at once.'), form);
