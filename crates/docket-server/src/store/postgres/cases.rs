@@ -423,8 +423,8 @@ impl Store for PgStore {
         let seqs: Vec<(i64, String)> = sqlx::query_as(
             "INSERT INTO cases (case_id, title, description, status, status_reason, priority, assignee, tags, fields, \
              open_tasks, version, created_at, updated_at, commit_seq) \
-             SELECT u.*, $13 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
-             $7::text[], $8::text[], $9::text[], $10::int[], $11::bigint[], $12::bigint[], $12::bigint[]) AS u \
+             SELECT u.*, $14 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+             $7::text[], $8::text[], $9::text[], $10::int[], $11::bigint[], $12::bigint[], $13::bigint[]) AS u \
              RETURNING seq, case_id",
         )
         .bind(col(&|c| Some(c.id.to_string())))
@@ -439,6 +439,7 @@ impl Store for PgStore {
         .bind(cases.iter().map(|c| i32::try_from(c.tasks.len()).unwrap_or(i32::MAX)).collect::<Vec<_>>())
         .bind(cases.iter().map(|c| i64::try_from(c.case.version).unwrap_or(1)).collect::<Vec<_>>())
         .bind(cases.iter().map(|c| c.case.created_at.0).collect::<Vec<_>>())
+        .bind(cases.iter().map(|c| c.case.updated_at.0).collect::<Vec<_>>())
         .bind(commit.0)
         .fetch_all(&mut *tx)
         .await
