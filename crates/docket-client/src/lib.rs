@@ -188,6 +188,8 @@ impl Client {
         .await
     }
 
+    /// A page of cases. `q.sort` picks the order; pass `next_cursor` back with the same
+    /// query to continue.
     pub async fn list_cases(&self, q: &CaseQuery) -> Result<Page<Case>> {
         Ok(self
             .send(self.request(Method::GET, "/api/v1/cases").query(q))

@@ -30,6 +30,7 @@ macro_rules! backend_test {
 
 mod auth;
 mod bulk;
+mod case_listing;
 mod cases;
 mod concurrency;
 mod consistency;
