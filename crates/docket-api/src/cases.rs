@@ -325,3 +325,24 @@ pub struct RefreshResponse {
     pub invalidated: u64,
     pub consistency_token: String,
 }
+
+/// Answer of `GET /api/v1/workflow`: the statuses this server's cases move through.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowInfo {
+    /// Every status, canonical names, in display order.
+    #[cfg_attr(feature = "openapi", schema(example = json!(["New", "Open", "Closed"])))]
+    pub statuses: Vec<String>,
+    /// The status of a case created without one.
+    #[cfg_attr(feature = "openapi", schema(example = "New"))]
+    pub initial: String,
+    /// Statuses a case does not leave unless `transitions` names a way out; entering
+    /// one closes the case's open tasks.
+    pub terminal: Vec<String>,
+    /// For every status (a key per status; use `statuses` for their order), the statuses
+    /// a case in it may move to, in display order. A status with nowhere to go maps to
+    /// `[]`; staying put is always allowed.
+    #[cfg_attr(feature = "openapi", schema(example = json!({"New": ["Open", "Closed"], "Open": ["Closed"], "Closed": []})))]
+    pub transitions: std::collections::BTreeMap<String, Vec<String>>,
+}

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use docket_api::{
     BulkAccepted, BulkRequest, Case, CasePatch, CaseQuery, Health, HistoryEntry, NewCase, NewTask,
-    Page, PageQuery, Problem, RefreshRequest, RefreshResponse, Task, TaskPatch,
+    Page, PageQuery, Problem, RefreshRequest, RefreshResponse, Task, TaskPatch, WorkflowInfo,
 };
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;
@@ -264,6 +264,14 @@ impl Client {
     pub async fn refresh_status(&self, body: &RefreshRequest) -> Result<Reply<RefreshResponse>> {
         self.json(Method::POST, "/api/v1/cases/refresh-status", body)
             .await
+    }
+
+    /// The server's workflow: statuses, initial and terminal ones, transitions.
+    pub async fn workflow(&self) -> Result<WorkflowInfo> {
+        Ok(self
+            .send(self.request(Method::GET, "/api/v1/workflow"))
+            .await?
+            .body)
     }
 
     /// The runtime settings (key -> value).

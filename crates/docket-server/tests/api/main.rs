@@ -43,3 +43,4 @@ mod metrics;
 mod openapi;
 mod targets;
 mod tasks;
+mod workflow;
