@@ -140,9 +140,13 @@ pub struct CaseQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", param(inline))]
     pub sort: Option<CaseSort>,
+    /// Cases per page (default and maximum set by the server: 50 and 1000 unless
+    /// configured otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", param(minimum = 1))]
     pub limit: Option<u32>,
+    /// The previous page's `nextCursor`, given with the same `sort` (and the same
+    /// filters, to continue the same listing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
 }
