@@ -3,9 +3,10 @@
 //! Most listings have one order and page by one integer: `n<position>`. The case
 //! listing has several orders, and a cursor continues only the order it came from, so
 //! its cursor names the order too: `n<seq>` for the default `createdAt` (the form every
-//! earlier cursor had, so those stay valid), `-createdAt.<seq>`, `updatedAt.<ms>.<seq>`
-//! and `-updatedAt.<ms>.<seq>` for the others. A cursor of another order, or one this
-//! server did not issue, is 400 `invalid_cursor`.
+//! earlier cursor had, so those stay valid), `createdAtDesc.<seq>`,
+//! `updatedAt.<ms>.<seq>` and `updatedAtDesc.<ms>.<seq>` for the others (no cursor
+//! starts with `-`, which a command line would take for an option). A cursor of another
+//! order, or one this server did not issue, is 400 `invalid_cursor`.
 
 use docket_api::codes;
 
@@ -40,7 +41,17 @@ fn legacy(c: &str) -> Option<i64> {
         .filter(|n| *n >= 0)
 }
 
-/// The name a case cursor gives its order: the `sort` value that asks for it.
+/// The name a case cursor gives its order.
+fn cursor_name(sort: CaseSort) -> &'static str {
+    match sort {
+        CaseSort::CreatedAt => "n",
+        CaseSort::CreatedAtDesc => "createdAtDesc",
+        CaseSort::UpdatedAt => "updatedAt",
+        CaseSort::UpdatedAtDesc => "updatedAtDesc",
+    }
+}
+
+/// The `sort` value that asks for an order.
 fn sort_name(sort: CaseSort) -> &'static str {
     docket_api::CaseSort::from(sort).as_str()
 }
@@ -49,8 +60,8 @@ fn sort_name(sort: CaseSort) -> &'static str {
 pub fn encode_case_cursor(sort: CaseSort, pos: CasePosition) -> String {
     match pos {
         CasePosition::Created(seq) if sort == CaseSort::CreatedAt => format!("n{seq}"),
-        CasePosition::Created(seq) => format!("{}.{seq}", sort_name(sort)),
-        CasePosition::Updated(at, seq) => format!("{}.{}.{seq}", sort_name(sort), at.0),
+        CasePosition::Created(seq) => format!("{}.{seq}", cursor_name(sort)),
+        CasePosition::Updated(at, seq) => format!("{}.{}.{seq}", cursor_name(sort), at.0),
     }
 }
 
@@ -83,7 +94,7 @@ fn parse_case_cursor(c: &str) -> Option<(CaseSort, CasePosition)> {
     // createdAt has only the `n` form.
     let sort = CaseSort::ALL
         .into_iter()
-        .find(|s| *s != CaseSort::CreatedAt && sort_name(*s) == name)?;
+        .find(|s| *s != CaseSort::CreatedAt && cursor_name(*s) == name)?;
     let seq = |s: &str| s.parse::<i64>().ok().filter(|n| *n >= 0);
     let pos = if sort.by_updated() {
         let (at, s) = rest.split_once('.')?;
@@ -105,7 +116,7 @@ mod tests {
             (
                 CaseSort::CreatedAtDesc,
                 CasePosition::Created(42),
-                "-createdAt.42",
+                "createdAtDesc.42",
             ),
             (
                 CaseSort::UpdatedAt,
@@ -115,7 +126,7 @@ mod tests {
             (
                 CaseSort::UpdatedAtDesc,
                 CasePosition::Updated(Timestamp(-5), 7),
-                "-updatedAt.-5.7",
+                "updatedAtDesc.-5.7",
             ),
         ];
         for (sort, pos, text) in cases {
@@ -136,14 +147,18 @@ mod tests {
             "x",
             "n-1",
             "n",
-            "-createdAt",
-            "-createdAt.",
-            "-createdAt.a",
+            "n.5",
+            "createdAtDesc",
+            "createdAtDesc.",
+            "createdAtDesc.a",
+            "createdAtDesc.-1",
             "updatedAt.1",
             "updatedAt.1.x",
             "updatedAt.1.2.3",
+            "updatedAtDesc..1",
             "createdAt.5",
-            "-updatedAt..1",
+            "-createdAt.5",
+            "-updatedAt.1.2",
         ] {
             for sort in CaseSort::ALL {
                 assert!(decode_case_cursor(Some(c), sort).is_err(), "{c} {sort:?}");

@@ -220,7 +220,7 @@ backend_test! {
         let (s, _, b) = app.raw("GET", "/api/v1/cases?cursor=n5&limit=2", None).await;
         assert_eq!(s, 200, "{b}");
         assert_eq!(b["items"][0]["caseId"], "CASE-000006");
-        for bad in ["x1", "updatedAt.1", "-updatedAt.a.1", "n-1"] {
+        for bad in ["x1", "updatedAt.1", "updatedAtDesc.a.1", "n-1", "-updatedAt.1.2"] {
             let (s, h, b) = app
                 .raw("GET", &format!("/api/v1/cases?sort=updatedAt&cursor={bad}"), None)
                 .await;
