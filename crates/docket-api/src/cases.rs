@@ -108,26 +108,108 @@ pub struct CasePatch {
     pub expected_version: Option<u64>,
 }
 
-/// Query of `GET /api/v1/cases`.
+/// Query of `GET /api/v1/cases`. Every filter given must hold (they combine with AND),
+/// whatever the `sort`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CaseQuery {
+    /// Only cases in this status (matched case-insensitively).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
+    /// Only cases assigned to exactly this name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", param(max_length = 200))]
     pub assignee: Option<String>,
+    /// Only cases carrying this tag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(max_length = 64))]
     pub tag: Option<String>,
+    /// Only cases changed at or after this time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", param(format = DateTime))]
     pub updated_since: Option<String>,
+    /// Only cases whose title contains this text, ignoring case (ASCII letters always;
+    /// other letters on PostgreSQL). `%`, `_` and `\` match themselves. Empty means
+    /// no filter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(max_length = 200, example = "refund"))]
+    pub q: Option<String>,
+    /// The order of the listing (default `createdAt`). A cursor continues only the
+    /// order it came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(inline))]
+    pub sort: Option<CaseSort>,
+    /// Cases per page (default and maximum set by the server: 50 and 1000 unless
+    /// configured otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", param(minimum = 1))]
     pub limit: Option<u32>,
+    /// The previous page's `nextCursor`, given with the same `sort` (and the same
+    /// filters, to continue the same listing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
+}
+
+/// The order of `GET /api/v1/cases`. Cases changed at the same millisecond keep their
+/// creation order (in the direction asked), so every order is total.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum CaseSort {
+    /// Oldest first, in creation order.
+    #[default]
+    #[serde(rename = "createdAt")]
+    CreatedAt,
+    /// Newest first.
+    #[serde(rename = "-createdAt")]
+    CreatedAtDesc,
+    /// Least recently changed first.
+    #[serde(rename = "updatedAt")]
+    UpdatedAt,
+    /// Most recently changed first.
+    #[serde(rename = "-updatedAt")]
+    UpdatedAtDesc,
+}
+
+impl CaseSort {
+    pub const ALL: [CaseSort; 4] = [
+        Self::CreatedAt,
+        Self::CreatedAtDesc,
+        Self::UpdatedAt,
+        Self::UpdatedAtDesc,
+    ];
+
+    /// The name on the wire: `createdAt`, `-createdAt`, `updatedAt`, `-updatedAt`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CreatedAt => "createdAt",
+            Self::CreatedAtDesc => "-createdAt",
+            Self::UpdatedAt => "updatedAt",
+            Self::UpdatedAtDesc => "-updatedAt",
+        }
+    }
+}
+
+impl std::fmt::Display for CaseSort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for CaseSort {
+    type Err = String;
+
+    /// Parses the wire name exactly (the names are case-sensitive, as JSON fields are).
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown sort '{s}' (expected createdAt, -createdAt, updatedAt or -updatedAt)"
+                )
+            })
+    }
 }
 
 /// Query of the paged sub-listings (history, tasks).
@@ -246,4 +328,25 @@ pub struct RefreshResponse {
     /// Cases dropped from every node's cache (0 without `forceCacheInvalidation`).
     pub invalidated: u64,
     pub consistency_token: String,
+}
+
+/// Answer of `GET /api/v1/workflow`: the statuses this server's cases move through.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowInfo {
+    /// Every status, canonical names, in display order.
+    #[cfg_attr(feature = "openapi", schema(example = json!(["New", "Open", "Closed"])))]
+    pub statuses: Vec<String>,
+    /// The status of a case created without one.
+    #[cfg_attr(feature = "openapi", schema(example = "New"))]
+    pub initial: String,
+    /// Statuses a case does not leave unless `transitions` names a way out; entering
+    /// one closes the case's open tasks.
+    pub terminal: Vec<String>,
+    /// For every status (a key per status; use `statuses` for their order), the statuses
+    /// a case in it may move to, in display order. A status with nowhere to go maps to
+    /// `[]`; staying put is always allowed.
+    #[cfg_attr(feature = "openapi", schema(example = json!({"New": ["Open", "Closed"], "Open": ["Closed"], "Closed": []})))]
+    pub transitions: std::collections::BTreeMap<String, Vec<String>>,
 }

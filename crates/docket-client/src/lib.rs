@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use docket_api::{
     BulkAccepted, BulkRequest, Case, CasePatch, CaseQuery, Health, HistoryEntry, NewCase, NewTask,
-    Page, PageQuery, Problem, RefreshRequest, RefreshResponse, Task, TaskPatch,
+    Page, PageQuery, Problem, RefreshRequest, RefreshResponse, Task, TaskPatch, WorkflowInfo,
 };
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;
@@ -188,6 +188,8 @@ impl Client {
         .await
     }
 
+    /// A page of cases. `q.sort` picks the order; pass `next_cursor` back with the same
+    /// query to continue.
     pub async fn list_cases(&self, q: &CaseQuery) -> Result<Page<Case>> {
         Ok(self
             .send(self.request(Method::GET, "/api/v1/cases").query(q))
@@ -262,6 +264,14 @@ impl Client {
     pub async fn refresh_status(&self, body: &RefreshRequest) -> Result<Reply<RefreshResponse>> {
         self.json(Method::POST, "/api/v1/cases/refresh-status", body)
             .await
+    }
+
+    /// The server's workflow: statuses, initial and terminal ones, transitions.
+    pub async fn workflow(&self) -> Result<WorkflowInfo> {
+        Ok(self
+            .send(self.request(Method::GET, "/api/v1/workflow"))
+            .await?
+            .body)
     }
 
     /// The runtime settings (key -> value).

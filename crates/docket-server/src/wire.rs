@@ -1,7 +1,7 @@
 //! Conversions from domain and store types to the wire types of `docket-api`, shared by
 //! the HTTP layer and the engine (callback payloads).
 
-use crate::domain::{Case, HistoryRecord, Job, Task, Timestamp};
+use crate::domain::{Case, HistoryRecord, Job, Status, Task, Timestamp, Workflow};
 use crate::store::{CommitSeq, DeliveryView, ItemRecord};
 
 pub fn case(c: Case) -> docket_api::Case {
@@ -118,5 +118,26 @@ pub fn api_key(k: &crate::domain::ApiKey) -> docket_api::ApiKey {
         scopes: k.scopes.iter().map(|s| s.as_str().to_owned()).collect(),
         created_at: k.created_at.to_rfc3339(),
         revoked_at: k.revoked_at.map(|t| t.to_rfc3339()),
+    }
+}
+
+/// The workflow as `GET /api/v1/workflow` shows it: every status a key of
+/// `transitions`, targets in display order, no status listed as a move to itself.
+pub fn workflow(wf: &Workflow) -> docket_api::WorkflowInfo {
+    fn names<'a>(it: impl Iterator<Item = &'a Status>) -> Vec<String> {
+        it.map(|s| s.as_str().to_owned()).collect()
+    }
+    let all = wf.statuses();
+    docket_api::WorkflowInfo {
+        statuses: names(all.iter()),
+        initial: wf.initial().as_str().to_owned(),
+        terminal: names(all.iter().filter(|s| wf.is_terminal(s))),
+        transitions: all
+            .iter()
+            .map(|from| {
+                let to = all.iter().filter(|to| *to != from && wf.allows(from, to));
+                (from.as_str().to_owned(), names(to))
+            })
+            .collect(),
     }
 }

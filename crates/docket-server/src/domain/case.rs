@@ -14,6 +14,8 @@ pub const MAX_TAGS: usize = 50;
 pub const MAX_TAG: usize = 64;
 pub const MAX_FIELDS: usize = 100;
 pub const MAX_FIELDS_BYTES: usize = 32 * 1024;
+/// Longest text a case listing's `q` (title search) may be.
+pub const MAX_TITLE_SEARCH: usize = 200;
 
 /// A case as the store keeps it.
 #[derive(Debug, Clone, PartialEq)]

@@ -71,6 +71,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/api/v1/cases/bulk-update", CASES_WRITE),
     // Reads the authoritative statuses; dropping cache entries changes no data.
     ("POST", "/api/v1/cases/refresh-status", CASES_READ),
+    ("GET", "/api/v1/workflow", CASES_READ),
     ("GET", "/api/v1/jobs", JOBS_READ),
     ("GET", "/api/v1/jobs/{jobId}", JOBS_READ),
     ("GET", "/api/v1/jobs/{jobId}/status", JOBS_READ),

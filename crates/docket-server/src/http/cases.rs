@@ -9,12 +9,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::Caller;
-use super::cursor::{decode_cursor, encode_cursor};
+use super::cursor::{decode_case_cursor, decode_cursor, encode_case_cursor, encode_cursor};
 use super::error::ApiError;
 use super::extract::{JsonBody, PathParam, QueryParams};
 use super::{AppState, with_token};
-use crate::domain::{CaseChange, CaseId, MAX_ASSIGNEE, MAX_TAG, NewCase, Timestamp};
-use crate::store::{self, CaseFilter, CommitSeq};
+use crate::domain::{
+    CaseChange, CaseId, MAX_ASSIGNEE, MAX_TAG, MAX_TITLE_SEARCH, NewCase, Timestamp,
+};
+use crate::store::{self, CaseFilter, CaseSort, CommitSeq};
 use crate::wire as dto;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -80,7 +82,13 @@ async fn create(
     Ok(with_token(res, commit))
 }
 
-/// List cases, oldest first, with filters and cursor paging.
+/// List cases, with filters, in a chosen order, with cursor paging.
+///
+/// Filters combine (every one given must hold) and work with every `sort`. `q` finds
+/// cases whose title contains the text, ignoring case. Paging is by keyset: pass
+/// `nextCursor` back unchanged, with the same `sort`, to continue; a cursor from
+/// another `sort` is 400 `invalid_cursor`. In the `updatedAt` orders a case changed
+/// while you page moves to its new place, so it may show twice or not at all.
 #[utoipa::path(
     get,
     path = "/api/v1/cases",
@@ -93,6 +101,18 @@ async fn list(
     State(s): State<AppState>,
     QueryParams(q): QueryParams<CaseQuery>,
 ) -> Result<Json<Page<docket_api::Case>>, ApiError> {
+    let filter = case_filter(&s, q)?;
+    let sort = filter.sort;
+    let page = s.store.list_cases(filter).await?;
+    Ok(Json(Page {
+        items: page.items.into_iter().map(dto::case).collect(),
+        next_cursor: page.next.map(|p| encode_case_cursor(sort, p)),
+    }))
+}
+
+/// Parses a listing's query; 400 `invalid_query` naming the parameter, or
+/// `invalid_cursor`.
+fn case_filter(s: &AppState, q: CaseQuery) -> Result<CaseFilter, ApiError> {
     let status = q
         .status
         .as_deref()
@@ -116,19 +136,18 @@ async fn list(
     };
     too_long("assignee", &q.assignee, MAX_ASSIGNEE)?;
     too_long("tag", &q.tag, MAX_TAG)?;
-    let filter = CaseFilter {
+    too_long("q", &q.q, MAX_TITLE_SEARCH)?;
+    let sort = q.sort.map(CaseSort::from).unwrap_or_default();
+    Ok(CaseFilter {
         status,
         assignee: q.assignee,
         tag: q.tag,
         updated_since,
-        after: decode_cursor(q.cursor.as_deref())?,
+        title_contains: q.q.filter(|t| !t.is_empty()),
+        sort,
+        after: decode_case_cursor(q.cursor.as_deref(), sort)?,
         limit: s.page_size(q.limit)?,
-    };
-    let page = s.store.list_cases(filter).await?;
-    Ok(Json(Page {
-        items: page.items.into_iter().map(dto::case).collect(),
-        next_cursor: encode_cursor(page.next),
-    }))
+    })
 }
 
 /// `X-Consistency-Token`, when the request carries one.

@@ -166,9 +166,21 @@ fn serde_urlencoded_from_str<T: DeserializeOwned>(q: &str) -> Result<T, ApiError
     .map(|axum::extract::Query(t)| t)
     .map_err(|e| {
         let text = e.body_text();
-        let field = between_backticks(&text).unwrap_or_else(|| "query".into());
+        let field = bad_value_of(&text)
+            .or_else(|| between_backticks(&text))
+            .unwrap_or_else(|| "query".into());
         ApiError::query(&field, text)
     })
+}
+
+/// The parameter whose value a query rejection refuses: axum prefixes the problem with
+/// the value's path (`...: limit: invalid digit`). An unknown parameter has no path; its
+/// name is the first quoted word instead.
+fn bad_value_of(text: &str) -> Option<String> {
+    let rest = text.strip_prefix("Failed to deserialize query string: ")?;
+    let (name, _) = rest.split_once(": ")?;
+    let ident = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    ident.then(|| name.to_owned())
 }
 
 /// Path parameters. A segment that is not text (a percent-encoded byte that is not
@@ -193,5 +205,34 @@ where
                     "the path names nothing this server has",
                 )
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_query_value_is_named_by_its_parameter_and_an_unknown_one_by_its_name() {
+        #[derive(Debug, serde::Deserialize)]
+        enum Sort {
+            #[serde(rename = "createdAt")]
+            CreatedAt,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Q {
+            limit: Option<u32>,
+            sort: Option<Sort>,
+        }
+        let field = |q: &str| {
+            serde_urlencoded_from_str::<Q>(q).unwrap_err().errors[0]
+                .field
+                .clone()
+        };
+        assert_eq!(field("limit=abc"), "limit");
+        assert_eq!(field("sort=title"), "sort");
+        assert_eq!(field("colour=red"), "colour");
     }
 }

@@ -17,6 +17,7 @@ mod refresh;
 pub mod serve;
 mod settings;
 mod tasks;
+mod workflow;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -84,6 +85,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(refresh::router())
         .merge(settings::router())
         .merge(keys::router())
+        .merge(workflow::router())
         .routes(utoipa_axum::routes!(openapi::document))
         .routes(utoipa_axum::routes!(openapi::docs))
         .split_for_parts();

@@ -4,6 +4,7 @@
 //! [`crate::domain`], which the store calls inside its transaction. Each method is one
 //! unit of work. Driver errors stop here, mapped to [`Error`].
 
+mod case_list;
 mod jobs;
 pub mod keys;
 mod postgres;
@@ -20,6 +21,7 @@ use crate::domain::{
     NewCase, NewTask, Status, Task, TaskChange, TaskId, Timestamp, Workflow,
 };
 
+pub use case_list::{CasePosition, CaseSort};
 pub use jobs::*;
 pub use postgres::PgStore;
 pub use signal::Signal;
@@ -56,23 +58,29 @@ impl CommitSeq {
     }
 }
 
-/// Filters and paging for listing cases.
+/// Filters, order and paging for listing cases. Every filter given must hold.
 #[derive(Debug, Clone, Default)]
 pub struct CaseFilter {
     pub status: Option<Status>,
     pub assignee: Option<String>,
     pub tag: Option<String>,
     pub updated_since: Option<Timestamp>,
-    /// Exclusive lower bound, from the previous page's cursor.
-    pub after: Option<i64>,
+    /// Text the title contains, ignoring (at least ASCII) case; matched literally, LIKE
+    /// metacharacters included. `None` or empty: no filter.
+    pub title_contains: Option<String>,
+    pub sort: CaseSort,
+    /// Start strictly after this position of `sort`'s order (the previous page's last
+    /// case). A position of another order is refused as `Other`.
+    pub after: Option<CasePosition>,
     pub limit: u32,
 }
 
-/// A page of results and the position to continue after.
+/// A page of results and the position to continue after (`P`: a position in the
+/// listing's order; most listings page by one integer key).
 #[derive(Debug, Clone)]
-pub struct Paged<T> {
+pub struct Paged<T, P = i64> {
     pub items: Vec<T>,
-    pub next: Option<i64>,
+    pub next: Option<P>,
 }
 
 /// Who writes and when.
@@ -124,7 +132,8 @@ pub trait Store: Send + Sync + 'static {
     async fn save_settings(&self, values: serde_json::Map<String, serde_json::Value>)
     -> Result<()>;
 
-    async fn list_cases(&self, filter: CaseFilter) -> Result<Paged<Case>>;
+    /// One page of cases in `filter.sort`'s order (keyset paging, no offsets).
+    async fn list_cases(&self, filter: CaseFilter) -> Result<Paged<Case, CasePosition>>;
 
     /// Applies `change` to one case in one transaction, through
     /// [`crate::domain::apply_change`]. The inner `Err` is the domain's refusal.
@@ -331,11 +340,21 @@ pub struct PoolStats {
 }
 
 /// Turns `limit + 1` fetched rows into a page and the position to continue after.
-pub fn page_of<T>(mut rows: Vec<(i64, T)>, limit: u32) -> Paged<T> {
+pub fn page_of<T>(rows: Vec<(i64, T)>, limit: u32) -> Paged<T> {
+    page_by(rows, limit, |(k, _)| *k)
+}
+
+/// Turns `limit + 1` fetched `(key, item)` rows into a page whose next position is
+/// `position` of the page's last row, when more rows follow.
+pub fn page_by<K, T, P>(
+    mut rows: Vec<(K, T)>,
+    limit: u32,
+    position: impl Fn(&(K, T)) -> P,
+) -> Paged<T, P> {
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
     let next = if more {
-        rows.last().map(|(k, _)| *k)
+        rows.last().map(position)
     } else {
         None
     };

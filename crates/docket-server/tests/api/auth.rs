@@ -35,6 +35,7 @@ pub const EXPECTED: &[(&str, &str, Option<&str>)] = &[
     ("PATCH", "/api/v1/cases/bulk-update", Some("cases:write")),
     ("POST", "/api/v1/cases/bulk-update", Some("cases:write")),
     ("POST", "/api/v1/cases/refresh-status", Some("cases:read")),
+    ("GET", "/api/v1/workflow", Some("cases:read")),
     ("GET", "/api/v1/jobs", Some("jobs:read")),
     ("GET", "/api/v1/jobs/{jobId}", Some("jobs:read")),
     ("GET", "/api/v1/jobs/{jobId}/status", Some("jobs:read")),

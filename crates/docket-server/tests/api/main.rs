@@ -31,6 +31,7 @@ macro_rules! backend_test {
 mod auth;
 mod browser;
 mod bulk;
+mod case_listing;
 mod cases;
 mod concurrency;
 mod consistency;
@@ -45,3 +46,4 @@ mod openapi;
 mod targets;
 mod tasks;
 mod webdriver;
+mod workflow;

@@ -1,7 +1,7 @@
 //! `docket cases`: create, get, list, update, history.
 
 use clap::Subcommand;
-use docket_api::{Case, CasePatch, CaseQuery, HistoryEntry, NewCase, PageQuery};
+use docket_api::{Case, CasePatch, CaseQuery, CaseSort, HistoryEntry, NewCase, PageQuery};
 use docket_client::Reply;
 use serde_json::{Map, Value};
 
@@ -32,6 +32,13 @@ pub enum Command {
         /// RFC 3339 time: only cases changed since.
         #[arg(long, value_name = "TIME")]
         updated_since: Option<String>,
+        /// Only cases whose title contains this text (ignoring case).
+        #[arg(long = "q", visible_alias = "search", value_name = "TEXT")]
+        q: Option<String>,
+        /// Order: createdAt (default), -createdAt, updatedAt or -updatedAt.
+        #[arg(long, value_name = "ORDER", allow_hyphen_values = true,
+              value_parser = |s: &str| s.parse::<CaseSort>())]
+        sort: Option<CaseSort>,
         #[command(flatten)]
         page: PageArgs,
     },
@@ -138,6 +145,8 @@ pub async fn run(cmd: Command, global: &Global) -> anyhow::Result<Exit> {
             assignee,
             tag,
             updated_since,
+            q,
+            sort,
             page,
         } => {
             let mut q = CaseQuery {
@@ -145,6 +154,8 @@ pub async fn run(cmd: Command, global: &Global) -> anyhow::Result<Exit> {
                 assignee,
                 tag,
                 updated_since,
+                q,
+                sort,
                 limit: page.limit.or(page.all.then_some(1000)),
                 cursor: page.cursor.clone(),
             };

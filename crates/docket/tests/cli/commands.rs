@@ -117,6 +117,46 @@ async fn cases_commands_create_get_list_update_and_show_history() {
     let page = cli(b, &["cases", "list", "--limit", "3"]).expect(0);
     assert!(page.stderr.contains("--cursor"), "{page}");
 
+    // Most recently changed first (CLI-1, just updated), continued by its cursor.
+    let recent = [
+        "cases",
+        "list",
+        "--sort",
+        "-updatedAt",
+        "--limit",
+        "2",
+        "-o",
+        "json",
+    ];
+    let first = cli(b, &recent).expect(0).json();
+    assert_eq!(first["items"][0]["caseId"], "CLI-1", "{first}");
+    let cursor = first["nextCursor"].as_str().unwrap();
+    let second = cli(b, &[&recent[..], &["--cursor", cursor]].concat())
+        .expect(0)
+        .json();
+    let times: Vec<&str> = [&first, &second]
+        .iter()
+        .flat_map(|p| p["items"].as_array().unwrap())
+        .map(|c| c["updatedAt"].as_str().unwrap())
+        .collect();
+    assert_eq!(times.len(), 4);
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "{times:?}");
+    let found = cli(b, &["cases", "list", "--q", "REFUND", "-o", "json"])
+        .expect(0)
+        .json();
+    let titles: Vec<&str> = found["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["title"].as_str().unwrap())
+        .collect();
+    assert!(titles.contains(&"Refund"), "{titles:?}");
+    assert!(
+        titles.iter().all(|t| t.to_lowercase().contains("refund")),
+        "{titles:?}"
+    );
+    cli(b, &["cases", "list", "--sort", "newest"]).expect(2);
+
     let missing = cli(b, &["cases", "get", "NOPE"]).expect(2);
     assert!(
         missing.stderr.contains("case_not_found (404): "),

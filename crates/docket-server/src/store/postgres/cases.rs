@@ -15,10 +15,11 @@ use crate::domain::{
     Applied, Case, CaseChange, CaseId, ChangeContext, HistoryRecord, ItemError, ItemOutcome, Job,
     JobState, NewCase, NewTask, Task, TaskChange, TaskId, TaskStatus, Timestamp, apply_change,
 };
+use crate::store::case_list::{Dialect, Param, list_sql};
 use crate::store::{
-    Actor, Attempt, CaseFilter, ChunkResult, Claim, CommitSeq, Delivery, DeliveryView, Error,
-    ImportCase, ItemRecord, JobChange, NewJob, Paged, Result, Store, SubmitLimits, Submitted,
-    Updated, page_of,
+    Actor, Attempt, CaseFilter, CasePosition, ChunkResult, Claim, CommitSeq, Delivery,
+    DeliveryView, Error, ImportCase, ItemRecord, JobChange, NewJob, Paged, Result, Store,
+    SubmitLimits, Submitted, Updated, page_by, page_of,
 };
 
 /// Loads a case and locks its row for the rest of the transaction.
@@ -221,26 +222,18 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn list_cases(&self, f: CaseFilter) -> Result<Paged<Case>> {
-        let sql = format!(
-            "SELECT {CASE_COLUMNS} FROM cases WHERE seq > $1 \
-             AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR assignee = $3) \
-             AND ($4::text IS NULL OR seq IN (SELECT case_seq FROM case_tags WHERE tag = $4)) \
-             AND ($5::bigint IS NULL OR updated_at >= $5) ORDER BY seq LIMIT $6"
-        );
-        let rows = sqlx::query(AssertSqlSafe(sql))
-            .bind(f.after.unwrap_or(0))
-            .bind(f.status.as_ref().map(|s| s.as_str().to_owned()))
-            .bind(&f.assignee)
-            .bind(&f.tag)
-            .bind(f.updated_since.map(|t| t.0))
-            .bind(i64::from(f.limit) + 1)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(page_of(
-            rows.iter().map(case_from_row).collect::<Result<_>>()?,
-            f.limit,
-        ))
+    async fn list_cases(&self, f: CaseFilter) -> Result<Paged<Case, CasePosition>> {
+        let q = list_sql(&f, CASE_COLUMNS, Dialect::Postgres)?;
+        let mut query = sqlx::query(AssertSqlSafe(q.sql));
+        for p in q.params {
+            query = match p {
+                Param::Int(i) => query.bind(i),
+                Param::Text(t) => query.bind(t),
+            };
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        let rows = rows.iter().map(case_from_row).collect::<Result<Vec<_>>>()?;
+        Ok(page_by(rows, f.limit, |(seq, c)| f.sort.position(*seq, c)))
     }
 
     async fn update_case(
@@ -423,8 +416,8 @@ impl Store for PgStore {
         let seqs: Vec<(i64, String)> = sqlx::query_as(
             "INSERT INTO cases (case_id, title, description, status, status_reason, priority, assignee, tags, fields, \
              open_tasks, version, created_at, updated_at, commit_seq) \
-             SELECT u.*, $13 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
-             $7::text[], $8::text[], $9::text[], $10::int[], $11::bigint[], $12::bigint[], $12::bigint[]) AS u \
+             SELECT u.*, $14 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+             $7::text[], $8::text[], $9::text[], $10::int[], $11::bigint[], $12::bigint[], $13::bigint[]) AS u \
              RETURNING seq, case_id",
         )
         .bind(col(&|c| Some(c.id.to_string())))
@@ -439,6 +432,7 @@ impl Store for PgStore {
         .bind(cases.iter().map(|c| i32::try_from(c.tasks.len()).unwrap_or(i32::MAX)).collect::<Vec<_>>())
         .bind(cases.iter().map(|c| i64::try_from(c.case.version).unwrap_or(1)).collect::<Vec<_>>())
         .bind(cases.iter().map(|c| c.case.created_at.0).collect::<Vec<_>>())
+        .bind(cases.iter().map(|c| c.case.updated_at.0).collect::<Vec<_>>())
         .bind(commit.0)
         .fetch_all(&mut *tx)
         .await

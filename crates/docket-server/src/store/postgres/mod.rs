@@ -30,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema.sql"),
     include_str!("nodes.sql"),
     include_str!("keys.sql"),
+    include_str!("case_sort.sql"),
 ];
 
 /// Key of the advisory lock that serialises migrations across nodes.

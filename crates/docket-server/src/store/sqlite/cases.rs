@@ -13,10 +13,11 @@ use crate::domain::{
     TaskChange, TaskId, TaskStatus, apply_change,
 };
 use crate::domain::{ItemOutcome, Job, JobState, Timestamp};
+use crate::store::case_list::{Dialect, Param, list_sql};
 use crate::store::{
-    Actor, Attempt, CaseFilter, ChunkResult, Claim, CommitSeq, Delivery, DeliveryView, Error,
-    ImportCase, ItemRecord, JobChange, NewJob, Paged, Result, Store, SubmitLimits, Submitted,
-    Updated,
+    Actor, Attempt, CaseFilter, CasePosition, ChunkResult, Claim, CommitSeq, Delivery,
+    DeliveryView, Error, ImportCase, ItemRecord, JobChange, NewJob, Paged, Result, Store,
+    SubmitLimits, Submitted, Updated, page_by,
 };
 
 pub(super) fn immediate(conn: &mut rusqlite::Connection) -> Result<Transaction<'_>> {
@@ -256,41 +257,18 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn list_cases(&self, f: CaseFilter) -> Result<Paged<Case>> {
+    async fn list_cases(&self, f: CaseFilter) -> Result<Paged<Case, CasePosition>> {
+        let q = list_sql(&f, CASE_COLUMNS, Dialect::Sqlite)?;
         self.read(move |conn, _| {
-            let mut wheres = vec!["seq > ?1".to_owned()];
-            let mut params = vec![Sql::Integer(f.after.unwrap_or(0))];
-            let mut add = |clause: &str, v: Sql| {
-                params.push(v);
-                wheres.push(clause.replace('?', &format!("?{}", params.len())));
-            };
-            if let Some(s) = &f.status {
-                add("status = ?", Sql::Text(s.as_str().to_owned()));
-            }
-            if let Some(a) = &f.assignee {
-                add("assignee = ?", Sql::Text(a.clone()));
-            }
-            if let Some(t) = &f.tag {
-                add(
-                    "seq IN (SELECT case_seq FROM case_tags WHERE tag = ?)",
-                    Sql::Text(t.clone()),
-                );
-            }
-            if let Some(u) = f.updated_since {
-                add("updated_at >= ?", Sql::Integer(u.0));
-            }
-            let sql = format!(
-                "SELECT {CASE_COLUMNS} FROM cases WHERE {} ORDER BY seq LIMIT {}",
-                wheres.join(" AND "),
-                i64::from(f.limit) + 1
-            );
-            let mut stmt = conn.prepare_cached(&sql)?;
-            let rows = stmt.query_map(rusqlite::params_from_iter(params), case_from_row)?;
-            let mut items = Vec::new();
-            for r in rows {
-                items.push(r?);
-            }
-            Ok(page(items, f.limit))
+            let params = q.params.into_iter().map(|p| match p {
+                Param::Int(i) => Sql::Integer(i),
+                Param::Text(t) => Sql::Text(t),
+            });
+            let rows = conn
+                .prepare_cached(&q.sql)?
+                .query_map(rusqlite::params_from_iter(params), case_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(page_by(rows, f.limit, |(seq, c)| f.sort.position(*seq, c)))
         })
         .await
     }

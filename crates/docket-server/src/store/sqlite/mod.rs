@@ -9,6 +9,8 @@ mod cases;
 mod job_admin;
 mod jobs;
 mod keys;
+#[cfg(test)]
+mod list_plan;
 mod rows;
 mod stats;
 
@@ -29,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("jobs.sql"),
     include_str!("settings.sql"),
     include_str!("keys.sql"),
+    include_str!("case_sort.sql"),
 ];
 
 /// Reader connections kept open for reuse.
