@@ -164,6 +164,7 @@ async fn console_bulk_sets_status_on_250_cases_picked_across_pages_then_retries_
             .await;
     }
     assert_eq!(b.text_of("#selection-count").await, "250 cases selected");
+    b.js("window.scrollTo(0, 0)", json!([])).await;
     save_screenshot("cases-list.png", &b.screenshot().await);
 
     // Bulk change, the confirmation driven from the keyboard.
@@ -177,6 +178,11 @@ async fn console_bulk_sets_status_on_250_cases_picked_across_pages_then_retries_
     assert!(done.contains("249 succeeded, 1 failed"), "{done}");
     let bar = b.find("#job-progress").await;
     assert_eq!(b.property(&bar, "value").await, json!(100));
+    b.js(
+        "document.querySelector('#bulk-job').scrollIntoView()",
+        json!([]),
+    )
+    .await;
     save_screenshot("bulk-progress.png", &b.screenshot().await);
 
     // Outcomes: the failed case, with its reason.
@@ -224,7 +230,13 @@ async fn console_bulk_sets_status_on_250_cases_picked_across_pages_then_retries_
     assert!(done.contains("1 of 1 processed"), "{done}");
     wait_list_reload(&b, loads).await;
     b.click_on("#prev-page").await;
-    b.until("page 2 again", 15, "return document.querySelector('#case-table tbody tr').dataset.caseId === arguments[0]", json!([tagged[100]])).await;
+    b.until(
+        "page 2 again",
+        15,
+        "return document.querySelector('#case-table tbody tr').dataset.caseId === arguments[0]",
+        json!([tagged[100]]),
+    )
+    .await;
     b.click_on("#prev-page").await;
     b.until(
         "page 1",
@@ -389,17 +401,30 @@ async fn console_jobs_page_shows_a_jobs_outcomes_and_the_settings_page_validates
     let a = app.create(json!({"title": "a", "status": "Open"})).await;
     let (_, token) = make_key(&app, "lead", &["admin"]).await;
     let body = json!([{"caseId": a.case_id, "status": "Pending"}, {"caseId": "CASE-404404", "status": "Pending"}]);
-    let (s, _, job) = call(&app, "POST", "/api/v1/cases/bulk-update", Some(&token), Some(&body.to_string())).await;
+    let (s, _, job) = call(
+        &app,
+        "POST",
+        "/api/v1/cases/bulk-update",
+        Some(&token),
+        Some(&body.to_string()),
+    )
+    .await;
     assert_eq!(s, 200, "{job}");
     let job_id = job["jobId"].as_str().unwrap().to_owned();
 
     let b = Browser::start().await;
     sign_in(&b, &app, &token, "/console/jobs").await;
-    b.click_on(&format!("#job-table a[href='/console/jobs/{job_id}']")).await;
+    b.click_on(&format!("#job-table a[href='/console/jobs/{job_id}']"))
+        .await;
     let done = wait_job_text(&b, "Completed").await;
     assert!(done.contains("1 succeeded, 1 failed"), "{done}");
-    let failed = b.text_of("#outcome-table tbody tr[data-outcome=failed]").await;
-    assert!(failed.contains("CASE-404404") && failed.contains("case_not_found"), "{failed}");
+    let failed = b
+        .text_of("#outcome-table tbody tr[data-outcome=failed]")
+        .await;
+    assert!(
+        failed.contains("CASE-404404") && failed.contains("case_not_found"),
+        "{failed}"
+    );
 
     b.goto(&format!("{}/console/settings", app.base)).await;
     let chunk = b.find("#set-Jobs-ChunkSize").await;
@@ -410,11 +435,24 @@ async fn console_jobs_page_shows_a_jobs_outcomes_and_the_settings_page_validates
     assert!(alert.contains("Jobs.ChunkSize"), "{alert}");
     b.clear(&chunk).await;
     b.type_into(&chunk, "250").await;
-    b.choose("#set-CaseManagement-BulkUpdateCacheInvalidation", "deferred").await;
+    b.choose(
+        "#set-CaseManagement-BulkUpdateCacheInvalidation",
+        "deferred",
+    )
+    .await;
     b.click_on("#save-settings").await;
-    b.until("saved", 15, "const n = document.querySelector('#settings-form .notice'); return n && n.textContent", json!([])).await;
+    b.until(
+        "saved",
+        15,
+        "const n = document.querySelector('#settings-form .notice'); return n && n.textContent",
+        json!([]),
+    )
+    .await;
     let (_, _, settings) = call(&app, "GET", "/api/v1/settings", Some(&token), None).await;
     assert_eq!(settings["Jobs.ChunkSize"], json!(250), "{settings}");
-    assert_eq!(settings["CaseManagement.BulkUpdateCacheInvalidation"], json!("deferred"));
+    assert_eq!(
+        settings["CaseManagement.BulkUpdateCacheInvalidation"],
+        json!("deferred")
+    );
     b.quit().await;
 }

@@ -70,7 +70,9 @@ pub fn router() -> Router<AppState> {
         .route("/console/{*page}", get(shell))
 }
 
-/// Headers every console response carries: nothing from elsewhere may run or load.
+/// Headers every console response carries: nothing from elsewhere may run or load. The
+/// referrer policy is `same-origin`, not `no-referrer`: under `no-referrer` browsers send
+/// `Origin: null` with form posts, which [`same_origin`] would refuse.
 fn guarded(mut res: Response) -> Response {
     let h = res.headers_mut();
     h.insert(
@@ -86,7 +88,7 @@ fn guarded(mut res: Response) -> Response {
     );
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     res

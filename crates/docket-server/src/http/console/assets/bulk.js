@@ -22,15 +22,16 @@ export function bulkPanel(ctx, { selection, filter, onDone }) {
 
   function valueControl() {
     const f = fieldSel.value;
-    const control = f === 'status' ? select('bulk-value', statuses, statuses[0])
-      : f === 'priority' ? select('bulk-value', PRIORITIES, 'Medium')
+    const choose = [['', 'Choose…']];
+    const control = f === 'status' ? select('bulk-value', [...choose, ...statuses], '')
+      : f === 'priority' ? select('bulk-value', [...choose, ...PRIORITIES], '')
       : h('input#bulk-value', { placeholder: 'name, or empty to unassign', size: 18 });
     clear(valueBox, h('label', { for: 'bulk-value' }, 'New value'), control);
   }
   fieldSel.addEventListener('change', valueControl);
   valueControl();
 
-  const showSelected = () => { selectedLabel.textContent = `The ${selection.size} selected cases`; };
+  const showSelected = () => { selectedLabel.textContent = selection.size === 1 ? 'The 1 selected case' : `The ${selection.size} selected cases`; };
   selection.onChange(showSelected);
   showSelected();
 
@@ -39,6 +40,11 @@ export function bulkPanel(ctx, { selection, filter, onDone }) {
     const f = fieldSel.value;
     const raw = document.getElementById('bulk-value').value;
     const value = f === 'assignee' ? (raw.trim() || null) : raw;
+    if (f !== 'assignee' && !value) {
+      clear(problems, h('div.alert', { role: 'alert' }, `Choose the new ${FIELDS[f].toLowerCase()} first.`));
+      document.getElementById('bulk-value').focus();
+      return;
+    }
     const byFilter = document.getElementById('bulk-target-filter').checked;
     let ids;
     review.disabled = true;

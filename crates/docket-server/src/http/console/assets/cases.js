@@ -121,14 +121,14 @@ export async function casesPage(main, ctx) {
       box.addEventListener('change', () => { selection.set(c.caseId, box.checked); renderRows(); });
       return h('tr', { class: selection.has(c.caseId) ? 'selected' : '', dataset: { caseId: c.caseId } },
         ctx.can.write ? h('td', box) : null,
-        h('td', h('a', { href: `/console/cases/${encodeURIComponent(c.caseId)}` }, c.caseId)),
+        h('td.nowrap', h('a', { href: `/console/cases/${encodeURIComponent(c.caseId)}` }, c.caseId)),
         h('td', c.title),
         h('td.status', h('span.badge', c.status)),
         h('td', c.priority),
         h('td', c.assignee || ''),
         h('td', c.tags.join(', ')),
-        h('td', when(c.updatedAt)),
-        h('td', when(c.createdAt)));
+        h('td.nowrap', when(c.updatedAt)),
+        h('td.nowrap', when(c.createdAt)));
     }));
     if (page.items.length === 0) clear(tbody, h('tr', h('td', { colSpan: 9 }, 'No case matches the filter.')));
     table.dataset.loads = String(loads);
