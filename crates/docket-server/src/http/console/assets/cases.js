@@ -34,7 +34,7 @@ function readFilter() {
     assignee: p.get('assignee') || '',
     tag: p.get('tag') || '',
     q: p.get('q') || '',
-    sort: p.get('sort') || '-updatedAt',
+    sort: p.get('sort') || '-createdAt',
     limit: PAGE_SIZES.includes(p.get('limit')) ? p.get('limit') : '50',
   };
 }
