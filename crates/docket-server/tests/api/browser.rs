@@ -159,7 +159,21 @@ async fn console_bulk_sets_status_on_250_cases_picked_across_pages_then_retries_
         json!([tagged[200]]),
     )
     .await;
-    for id in &tagged[200..250] {
+    // The first from the keyboard: Space ticks it and the focus stays on it.
+    b.js(
+        "document.getElementById('select-' + arguments[0]).focus()",
+        json!([tagged[200]]),
+    )
+    .await;
+    b.keys(" ").await;
+    let focus = b
+        .js(
+            "const a = document.activeElement; return [a.id, a.checked]",
+            json!([]),
+        )
+        .await;
+    assert_eq!(focus, json!([format!("select-{}", tagged[200]), true]));
+    for id in &tagged[201..250] {
         b.click_on(&format!("#case-table input[data-case-id='{id}']"))
             .await;
     }

@@ -120,19 +120,29 @@ fn next_page(next: Option<&str>) -> &str {
     }
 }
 
-/// Whether a form post comes from a page of this origin (browsers send `Origin` on every
-/// POST; a client that sends none is not a browser carrying someone else's cookies).
+/// Whether a form post comes from a page of this origin. Browsers say so themselves in
+/// `Sec-Fetch-Site`, which no page can set; older ones send `Origin`, compared with the
+/// host the browser used (`X-Forwarded-Host` when a proxy rewrote `Host`). A request with
+/// neither is not a browser carrying someone else's cookies.
 fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    if let Some(site) = text("sec-fetch-site") {
+        return site == "same-origin";
+    }
+    let Some(origin) = text(header::ORIGIN.as_str()) else {
         return true;
     };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    origin
-        .split_once("://")
-        .is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(host))
+    let Some((_, origin_host)) = origin.split_once("://") else {
+        return false;
+    };
+    [text("x-forwarded-host"), text(header::HOST.as_str())]
+        .into_iter()
+        .flatten()
+        .any(|host| origin_host.eq_ignore_ascii_case(host))
 }
 
 /// Whether the request came over TLS (directly or through a proxy that says so), so the

@@ -68,7 +68,12 @@ async function start() {
   }
   const can = abilities(identity);
   const ctx = { identity, can, workflow: null };
-  const parts = path.split('/').slice(2).map(decodeURIComponent); // after "/console"
+  let parts;
+  try {
+    parts = path.split('/').slice(2).map(decodeURIComponent); // after "/console"
+  } catch {
+    parts = ['?'];
+  }
   const page = parts[0] || 'cases';
   header(identity, can, page);
   try {

@@ -3,7 +3,7 @@
 // the job's event stream, the per-case outcomes, and "retry failed".
 
 import { api, get } from './api.js';
-import { h, clear, field, select, problemBlock, randomHex, toast } from './dom.js';
+import { h, clear, field, select, problemBlock, randomHex, toast, keepFocus } from './dom.js';
 
 const PRIORITIES = ['Low', 'Medium', 'High', 'Critical'];
 /** The most a request may carry unless the server was told otherwise (api.md). */
@@ -18,6 +18,7 @@ export function bulkPanel(ctx, { selection, filter, onDone }) {
   const valueBox = h('div.field');
   const review = h('button#bulk-review.primary', { type: 'button' }, 'Review change…');
   const out = h('div#bulk-job');
+  let stopWatching = null; // ends the stream of the job shown, before another replaces it
   const problems = h('div');
 
   function valueControl() {
@@ -47,11 +48,11 @@ export function bulkPanel(ctx, { selection, filter, onDone }) {
     }
     const byFilter = document.getElementById('bulk-target-filter').checked;
     let ids;
-    review.disabled = true;
     try {
       ids = byFilter ? await matching(filter(), problems) : [...selection.ids];
-    } finally {
-      review.disabled = false;
+    } catch (e) {
+      clear(problems, problemBlock(e, 'The matching cases could not be listed.'));
+      return;
     }
     if (!ids) return;
     if (ids.length === 0) {
@@ -61,17 +62,30 @@ export function bulkPanel(ctx, { selection, filter, onDone }) {
     const ok = await confirmDialog(FIELDS[f].toLowerCase(), value, ids.length);
     if (!ok) { review.focus(); return; }
     const updates = ids.map(caseId => ({ caseId, [f]: value }));
+    // A key that may not read jobs cannot follow one: it waits for the end in the request.
+    const wait = !ctx.can.readJobs;
+    review.disabled = true;
+    if (stopWatching) stopWatching();
     try {
       const { data } = await api('POST', '/api/v1/cases/bulk-update', {
-        body: { updates, options: { returnJobId: true } },
+        body: { updates, options: { returnJobId: true, waitForCompletion: wait } },
         headers: { 'Idempotency-Key': randomHex() },
       });
-      watchJob(out, ctx, data.jobId, status => {
+      if (wait) {
+        review.disabled = false;
+        clear(out, h('p.notice', { role: 'status' }, `Job ${data.jobId} ${data.status}: ${data.succeeded ?? '?'} succeeded, ${data.failed ?? '?'} failed.`));
+        onDone({ ...data, failedIds: [] });
+        return;
+      }
+      stopWatching = watchJob(out, ctx, data.jobId, status => {
+        review.disabled = false;
         const failed = new Set(status.failedIds || []);
         if (!byFilter) selection.replace([...selection.ids].filter(id => failed.has(id)));
         onDone(status);
       });
+      document.getElementById('job-heading').focus();
     } catch (e) {
+      review.disabled = false;
       clear(problems, problemBlock(e, 'The bulk change was not accepted.'));
     }
   });
@@ -135,13 +149,17 @@ function confirmDialog(what, value, n) {
 export function watchJob(box, ctx, jobId, onDone = () => {}) {
   const bar = h('progress#job-progress', { max: 100, value: 0, 'aria-labelledby': 'job-progress-label' });
   const label = h('span#job-progress-label', 'Job progress');
-  const text = h('p#job-progress-text', { 'aria-live': 'polite' }, 'Queued…');
+  const text = h('p#job-progress-text', 'Queued…');
+  // Announced at each quarter and at the end only: every progress event would be too chatty.
+  const announce = h('p#job-announce.visually-hidden', { 'aria-live': 'polite' });
+  let announced = -1;
   const cancel = ctx.can.write ? h('button#job-cancel.danger', { type: 'button' }, 'Cancel job') : null;
   const outcomes = h('div#job-outcomes');
   const state = h('span#job-state.badge', 'queued');
   clear(box, h('section.panel', { 'aria-labelledby': 'job-heading' },
-    h('h2#job-heading', 'Job ', h('a', { href: `/console/jobs/${jobId}` }, jobId), ' ', state),
+    h('h2#job-heading', { tabindex: '-1' }, 'Job ', h('a', { href: `/console/jobs/${jobId}` }, jobId), ' ', state),
     h('div.progress', label, bar, text, cancel),
+    announce,
     outcomes));
   let finished = false;
 
@@ -151,6 +169,8 @@ export function watchJob(box, ctx, jobId, onDone = () => {}) {
     state.textContent = s.status;
     const counts = `${s.processed} of ${s.total} processed (${s.status === 'completed' ? 100 : pct}%) · ${s.succeeded} succeeded · ${s.failed} failed`;
     text.textContent = s.status === 'queued' && s.queuePosition != null ? `Queued, position ${s.queuePosition}. ${counts}` : counts;
+    const quarter = Math.floor(pct / 25);
+    if (quarter > announced && quarter < 4) { announced = quarter; announce.textContent = `${pct}% processed`; }
   }
 
   async function end(s) {
@@ -162,9 +182,13 @@ export function watchJob(box, ctx, jobId, onDone = () => {}) {
       ? `Completed: ${s.succeeded} succeeded, ${s.failed} failed.`
       : `Job ${s.status}: ${s.succeeded} succeeded, ${s.failed} failed.`;
     text.textContent = `${s.processed} of ${s.total} processed (100%). ${summary}`;
+    announce.textContent = summary;
     toast(summary);
     let failedIds = [];
-    if (ctx.can.readJobs) failedIds = await outcomeTable(outcomes, ctx, s, newId => watchJob(box, ctx, newId, onDone));
+    failedIds = await outcomeTable(outcomes, ctx, s, newId => {
+      watchJob(box, ctx, newId, onDone);
+      document.getElementById('job-heading').focus();
+    });
     onDone({ ...s, failedIds });
   }
 
@@ -174,11 +198,7 @@ export function watchJob(box, ctx, jobId, onDone = () => {}) {
     });
   }
 
-  if (!ctx.can.readJobs) {
-    text.textContent = 'Submitted. This key may not read jobs, so progress cannot be shown.';
-    onDone({ status: 'unknown', failedIds: [] });
-    return;
-  }
+  const stop = () => { finished = true; es.close(); };
   const es = new EventSource(`/api/v1/jobs/${encodeURIComponent(jobId)}/events`);
   es.addEventListener('progress', e => show(JSON.parse(e.data)));
   for (const name of ['completed', 'failed', 'cancelled']) {
@@ -189,6 +209,7 @@ export function watchJob(box, ctx, jobId, onDone = () => {}) {
     es.close();
     poll();
   };
+  return stop;
 
   async function poll() {
     while (!finished) {
@@ -197,6 +218,7 @@ export function watchJob(box, ctx, jobId, onDone = () => {}) {
         if (['completed', 'failed', 'cancelled'].includes(s.status)) return end(s);
         show(s);
       } catch (e) {
+        if (e.status === 404 || e.status === 403) { text.textContent = `The job cannot be followed: ${e.message}`; return; }
         text.textContent = `Lost touch with the job (${e.message}); retrying…`;
         await new Promise(r => setTimeout(r, 2000));
       }

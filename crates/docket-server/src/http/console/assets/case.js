@@ -123,18 +123,28 @@ export async function casePage(main, ctx, caseId) {
     renderFacts();
     // The form now edits the latest version, with the user's own changes laid on top.
     renderEdit({ ...latest, ...ours }, box);
-    keepMine.addEventListener('click', () => save({ ...latest, ...ours }, latest, box));
+    // Saves what the form holds now (the user may have typed more since the conflict).
+    keepMine.addEventListener('click', () => document.getElementById('edit-form').requestSubmit());
     takeTheirs.addEventListener('click', () => { renderEdit(latest, null); toast('Your changes were discarded.'); });
     box.focus();
     await renderHistory();
   }
 
   async function renderTasks() {
-    const page = await get(`${path}/tasks`, { limit: 100 });
+    const rows = h('tbody');
+    const more = h('button#tasks-more', { type: 'button' }, 'More tasks');
+    let cursor = '';
+    async function page() {
+      const res = await get(`${path}/tasks`, { limit: 100, cursor });
+      for (const t of res.items) rows.append(h('tr', h('td', t.taskId), h('td', t.title), h('td', t.status), h('td', t.assignee || '')));
+      if (!rows.children.length) rows.append(h('tr', h('td', { colSpan: 4 }, 'No tasks.')));
+      cursor = res.nextCursor || '';
+      more.hidden = !cursor;
+    }
+    more.addEventListener('click', page);
     clear(tasks, h('h2#tasks-heading', 'Tasks'),
-      page.items.length === 0 ? h('p.muted', 'No tasks.') : h('table#task-table',
-        h('thead', h('tr', ['Task', 'Title', 'Status', 'Assignee'].map(t => h('th', { scope: 'col' }, t)))),
-        h('tbody', page.items.map(t => h('tr', h('td', t.taskId), h('td', t.title), h('td', t.status), h('td', t.assignee || ''))))));
+      h('table#task-table', h('thead', h('tr', ['Task', 'Title', 'Status', 'Assignee'].map(t => h('th', { scope: 'col' }, t)))), rows), more);
+    await page();
   }
 
   async function renderHistory() {

@@ -2,7 +2,7 @@
 // the bulk change of the selection or of everything the filter matches.
 
 import { get } from './api.js';
-import { h, clear, field, select, when, problemBlock } from './dom.js';
+import { h, clear, field, select, when, problemBlock, keepFocus } from './dom.js';
 import { bulkPanel } from './bulk.js';
 
 const SORTS = { createdAt: 'Created', updatedAt: 'Updated' };
@@ -65,7 +65,7 @@ export async function casesPage(main, ctx) {
   form.addEventListener('submit', e => { e.preventDefault(); apply(); });
 
   const count = h('span#selection-count', { 'aria-live': 'polite' });
-  const clearSel = h('button#clear-selection', { type: 'button', onclick: () => { selection.clear(); renderRows(); } }, 'Clear selection');
+  const clearSel = h('button#clear-selection', { type: 'button', onclick: () => { selection.clear(); marks(); pageBox.focus(); } }, 'Clear selection');
   const selectionBar = h('div.selection', count, clearSel);
   const showCount = () => {
     count.textContent = selection.size === 1 ? '1 case selected' : `${selection.size} cases selected`;
@@ -77,7 +77,7 @@ export async function casesPage(main, ctx) {
   const pageBox = h('input#select-page', { type: 'checkbox', 'aria-label': 'Select every case on this page' });
   pageBox.addEventListener('change', () => {
     for (const c of page.items) selection.set(c.caseId, pageBox.checked);
-    renderRows();
+    marks();
   });
   const sortHeader = key => {
     const cur = filter.sort.replace(/^-/, '');
@@ -113,12 +113,22 @@ export async function casesPage(main, ctx) {
       sortHeader('updatedAt'), sortHeader('createdAt')));
   }
 
+  /** Shows the selection on the rows in place (no re-render, so the focus stays put). */
+  function marks() {
+    showCount();
+    for (const box of tbody.querySelectorAll('input[type=checkbox]')) {
+      box.checked = selection.has(box.dataset.caseId);
+      box.closest('tr').classList.toggle('selected', box.checked);
+    }
+    pageBox.checked = !!page && page.items.length > 0 && page.items.every(c => selection.has(c.caseId));
+  }
+
   function renderRows() {
     showCount();
     if (!page) return;
     clear(tbody, page.items.map(c => {
-      const box = h('input', { type: 'checkbox', checked: selection.has(c.caseId), 'aria-label': `Select ${c.caseId}`, dataset: { caseId: c.caseId } });
-      box.addEventListener('change', () => { selection.set(c.caseId, box.checked); renderRows(); });
+      const box = h('input', { type: 'checkbox', id: `select-${c.caseId}`, checked: selection.has(c.caseId), 'aria-label': `Select ${c.caseId}`, dataset: { caseId: c.caseId } });
+      box.addEventListener('change', () => { selection.set(c.caseId, box.checked); marks(); });
       return h('tr', { class: selection.has(c.caseId) ? 'selected' : '', dataset: { caseId: c.caseId } },
         ctx.can.write ? h('td', box) : null,
         h('td.nowrap', h('a', { href: `/console/cases/${encodeURIComponent(c.caseId)}` }, c.caseId)),
@@ -135,16 +145,21 @@ export async function casesPage(main, ctx) {
     pageBox.checked = page.items.length > 0 && page.items.every(c => selection.has(c.caseId));
   }
 
+  let asked = 0; // the latest load; an older answer arriving late is dropped
   async function load(i) {
+    const mine = ++asked;
+    let got;
     try {
-      page = await get('/api/v1/cases', {
+      got = await get('/api/v1/cases', {
         status: filter.status, assignee: filter.assignee, tag: filter.tag, q: filter.q,
         sort: filter.sort, limit: filter.limit, cursor: cursors[i] || '',
       });
     } catch (e) {
-      clear(errors, problemBlock(e, 'The cases could not be listed.'));
+      if (mine === asked) clear(errors, problemBlock(e, 'The cases could not be listed.'));
       return;
     }
+    if (mine !== asked) return;
+    page = got;
     clear(errors);
     cursors = cursors.slice(0, i + 1);
     if (page.nextCursor) cursors.push(page.nextCursor);
@@ -154,8 +169,7 @@ export async function casesPage(main, ctx) {
     next.disabled = !page.nextCursor;
     current = i;
     loads += 1;
-    renderHead();
-    renderRows();
+    keepFocus(() => { renderHead(); renderRows(); });
   }
 
   function go(step) { load(current + step); }

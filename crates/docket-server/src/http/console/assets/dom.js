@@ -7,8 +7,8 @@ export function h(spec, attrs, ...children) {
   const el = document.createElement(tag);
   if (id) el.id = id;
   if (classes) el.className = classes.split('.').filter(Boolean).join(' ');
-  if (attrs && (typeof attrs !== 'object' || attrs instanceof Node || Array.isArray(attrs))) {
-    children.unshift(attrs);
+  if (attrs === null || attrs === undefined || typeof attrs !== 'object' || attrs instanceof Node || Array.isArray(attrs)) {
+    if (attrs !== null && attrs !== undefined) children.unshift(attrs);
     attrs = null;
   }
   for (const [k, v] of Object.entries(attrs || {})) {
@@ -44,8 +44,20 @@ export function field(text, control) {
 export function select(id, options, value, attrs = {}) {
   return h(`select#${id}`, attrs, options.map(o => {
     const [v, label] = Array.isArray(o) ? o : [o, o];
-    return h('option', { value: v, selected: v === value }, label);
+    // The attribute, not the property: it is the option's default, which form.reset() keeps.
+    return h('option', { value: v, selected: v === value ? '' : null }, label);
   }));
+}
+
+/**
+ * Runs `render` (which may replace the focused element) and gives the focus back to the
+ * element with the same id afterwards, so keyboard users do not fall back to the page top.
+ */
+export function keepFocus(render) {
+  const id = document.activeElement && document.activeElement.id;
+  const out = render();
+  if (id && document.activeElement?.id !== id) document.getElementById(id)?.focus();
+  return out;
 }
 
 let toastTimer;

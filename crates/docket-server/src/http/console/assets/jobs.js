@@ -2,7 +2,7 @@
 // progress, outcomes, cancel, retry failed, forget).
 
 import { api, get } from './api.js';
-import { h, clear, field, select, when, problemBlock, toast } from './dom.js';
+import { h, clear, field, select, when, problemBlock, toast, keepFocus } from './dom.js';
 import { watchJob } from './bulk.js';
 
 const STATES = [['', 'Any state'], 'queued', 'running', 'completed', 'failed', 'cancelled'];
@@ -28,7 +28,7 @@ export async function jobsPage(main, ctx) {
   function row(j) {
     const pct = j.total ? Math.floor((j.processed / j.total) * 100) : 0;
     const cancel = ctx.can.write && RUNNING(j.status)
-      ? h('button.danger', { type: 'button', 'aria-label': `Cancel ${j.jobId}`, onclick: async () => {
+      ? h('button.danger', { type: 'button', id: `cancel-${j.jobId}`, 'aria-label': `Cancel ${j.jobId}`, onclick: async () => {
         try { await api('POST', `/api/v1/jobs/${j.jobId}/cancel`); toast(`Cancelling ${j.jobId}.`); refresh(); } catch (e) { clear(problems, problemBlock(e, 'The job could not be cancelled.')); }
       } }, 'Cancel')
       : null;
@@ -49,18 +49,22 @@ export async function jobsPage(main, ctx) {
       clear(problems, problemBlock(e, 'The jobs could not be listed.'));
       return;
     }
-    if (reset) tbody.replaceChildren();
-    for (const j of page.items) tbody.append(row(j));
-    if (!tbody.children.length) tbody.append(h('tr', h('td', { colSpan: 9 }, 'No jobs.')));
+    keepFocus(() => {
+      if (reset) tbody.replaceChildren();
+      for (const j of page.items) tbody.append(row(j));
+      if (!tbody.children.length) tbody.append(h('tr', h('td', { colSpan: 9 }, 'No jobs.')));
+    });
     cursor = page.nextCursor || '';
     more.hidden = !cursor;
     // While some job shown is running, keep the first page current.
     clearTimeout(timer);
-    if (page.items.some(j => RUNNING(j.status))) timer = setTimeout(refresh, 1500);
+    // (Only while the first page alone is shown: a refresh would drop the older pages.)
+    if (!showingOlder && page.items.some(j => RUNNING(j.status))) timer = setTimeout(refresh, 1500);
   }
+  let showingOlder = false;
   const refresh = () => load(true);
-  stateSel.addEventListener('change', refresh);
-  more.addEventListener('click', () => load(false));
+  stateSel.addEventListener('change', () => { showingOlder = false; refresh(); });
+  more.addEventListener('click', () => { showingOlder = true; load(false); });
   await load(true);
 }
 
