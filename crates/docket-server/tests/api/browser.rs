@@ -59,6 +59,17 @@ async fn wait_list_reload(b: &Browser, after: i64) {
     .await;
 }
 
+/// Waits until the case table's first row is `id` (a page, an order has loaded).
+async fn first_row_is(b: &Browser, what: &str, id: &str) {
+    b.until(
+        what,
+        15,
+        "const r = document.querySelector('#case-table tbody tr'); return r && r.dataset.caseId === arguments[0]",
+        json!([id]),
+    )
+    .await;
+}
+
 /// The status shown in each row of the case table, in order.
 async fn shown_statuses(b: &Browser) -> Vec<String> {
     let v = b
@@ -122,43 +133,19 @@ async fn console_bulk_sets_status_on_250_cases_picked_across_pages_then_retries_
     )
     .await;
     // Newest first by default; one click on "Created" turns it to oldest first.
-    b.until(
-        "newest first",
-        15,
-        "return document.querySelector('#case-table tbody tr').dataset.caseId === arguments[0]",
-        json!([tagged[299]]),
-    )
-    .await;
+    first_row_is(&b, "newest first", &tagged[299]).await;
     b.click_on("#sort-createdAt").await; // createdAt: oldest first
-    b.until(
-        "oldest first",
-        15,
-        "return document.querySelector('#case-table tbody tr').dataset.caseId === arguments[0]",
-        json!([tagged[0]]),
-    )
-    .await;
+    first_row_is(&b, "oldest first", &tagged[0]).await;
     let rows = b.all("#case-table tbody tr").await.len();
     assert_eq!(rows, 100, "no untagged case on the page");
 
     // Select 250 across pages: two whole pages, then 50 rows of the third one by one.
     b.click_on("#select-page").await;
     b.click_on("#next-page").await;
-    b.until(
-        "page 2",
-        15,
-        "return document.querySelector('#case-table tbody tr').dataset.caseId === arguments[0]",
-        json!([tagged[100]]),
-    )
-    .await;
+    first_row_is(&b, "page 2", &tagged[100]).await;
     b.click_on("#select-page").await;
     b.click_on("#next-page").await;
-    b.until(
-        "page 3",
-        15,
-        "return document.querySelector('#case-table tbody tr').dataset.caseId === arguments[0]",
-        json!([tagged[200]]),
-    )
-    .await;
+    first_row_is(&b, "page 3", &tagged[200]).await;
     // The first from the keyboard: Space ticks it and the focus stays on it.
     b.js(
         "document.getElementById('select-' + arguments[0]).focus()",
@@ -244,21 +231,9 @@ async fn console_bulk_sets_status_on_250_cases_picked_across_pages_then_retries_
     assert!(done.contains("1 of 1 processed"), "{done}");
     wait_list_reload(&b, loads).await;
     b.click_on("#prev-page").await;
-    b.until(
-        "page 2 again",
-        15,
-        "return document.querySelector('#case-table tbody tr').dataset.caseId === arguments[0]",
-        json!([tagged[100]]),
-    )
-    .await;
+    first_row_is(&b, "page 2 again", &tagged[100]).await;
     b.click_on("#prev-page").await;
-    b.until(
-        "page 1",
-        15,
-        "return document.querySelector('#case-table tbody tr').dataset.caseId === arguments[0]",
-        json!([tagged[0]]),
-    )
-    .await;
+    first_row_is(&b, "page 1", &tagged[0]).await;
     let shown = shown_statuses(&b).await;
     assert!(shown.iter().all(|s| s == "Under Review"), "{shown:?}");
     let (_, _, case) = call(

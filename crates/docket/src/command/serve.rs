@@ -57,6 +57,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     let addr = server.local_addr()?;
     tracing::info!(%addr, database = %server.state().config.database.url, "docket listening");
+    tracing::info!("web console at http://{addr}/console, API reference at http://{addr}/docs");
     server.run(docket_server::shutdown_signal()).await?;
     tracing::info!("docket stopped");
     Ok(())
