@@ -445,3 +445,56 @@ async fn console_jobs_page_shows_a_jobs_outcomes_and_the_settings_page_validates
     );
     b.quit().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_bulk_change_of_every_case_matching_the_filter_spans_pages_and_spares_the_rest() {
+    if !available("console bulk by filter") {
+        return;
+    }
+    let app = spawn_app().await;
+    for i in 0..130 {
+        let assignee = if i % 2 == 0 { "dana" } else { "eli" };
+        app.create(
+            json!({"title": format!("Water leak {i}"), "status": "Open", "assignee": assignee}),
+        )
+        .await;
+    }
+    let (_, token) = make_key(&app, "lead", &["cases:read", "cases:write", "jobs:read"]).await;
+    let b = Browser::start().await;
+    sign_in(
+        &b,
+        &app,
+        &token,
+        "/console/cases?assignee=dana&q=LEAK&limit=25",
+    )
+    .await;
+    b.until(
+        "the filtered list",
+        15,
+        "return document.querySelectorAll('#case-table tbody tr').length === 25",
+        json!([]),
+    )
+    .await;
+    b.click_on("#bulk-target-filter").await;
+    b.choose("#bulk-field", "Priority").await;
+    b.choose("#bulk-value", "Critical").await;
+    b.click_on("#bulk-review").await;
+    assert_eq!(
+        b.text_of("#bulk-confirm-count").await,
+        "65",
+        "every match, not one page"
+    );
+    b.click_on("#bulk-confirm-apply").await;
+    let done = wait_job_text(&b, "Completed").await;
+    assert!(done.contains("65 succeeded, 0 failed"), "{done}");
+    let (_, _, page) = call(&app, "GET", "/api/v1/cases?limit=200", Some(&token), None).await;
+    for c in page["items"].as_array().unwrap() {
+        let want = if c["assignee"] == json!("dana") {
+            "Critical"
+        } else {
+            "Medium"
+        };
+        assert_eq!(c["priority"], json!(want), "{c}");
+    }
+    b.quit().await;
+}
