@@ -52,4 +52,17 @@ pub struct Identity {
     pub name: Option<String>,
     /// What the caller may do; with `admin`, everything.
     pub scopes: Vec<String>,
+    /// The server's limits that shape a client's requests.
+    pub limits: Limits,
+}
+
+/// Limits a client needs to size its requests (part of `GET /api/v1/whoami`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Limits {
+    /// Most items one bulk update may carry (`Jobs.MaxItemsPerRequest`, now).
+    pub max_items_per_request: u32,
+    /// Largest `limit` a listing takes.
+    pub max_page_size: u32,
 }

@@ -11,7 +11,7 @@ pub mod problem;
 
 pub use cases::*;
 pub use jobs::*;
-pub use keys::{ApiKey, CreatedApiKey, Identity, NewApiKey};
+pub use keys::{ApiKey, CreatedApiKey, Identity, Limits, NewApiKey};
 pub use problem::{FieldError, Problem};
 
 use serde::{Deserialize, Deserializer, Serialize};

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use docket_api::{CreatedApiKey, Identity, NewApiKey, Page, Problem, codes};
+use docket_api::{CreatedApiKey, Identity, Limits, NewApiKey, Page, Problem, codes};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -133,7 +133,8 @@ async fn revoke(
     Ok(Json(wire::api_key(&key)))
 }
 
-/// The caller: its key and scopes (every scope when the server is open).
+/// The caller: its key and scopes (every scope when the server is open), and the limits
+/// its requests must keep to.
 #[utoipa::path(
     get,
     path = "/api/v1/whoami",
@@ -141,19 +142,25 @@ async fn revoke(
     tag = "keys",
     responses((status = 200, description = "The caller's key and scopes.", body = Identity))
 )]
-async fn whoami(caller: Caller) -> Json<Identity> {
+async fn whoami(State(s): State<AppState>, caller: Caller) -> Json<Identity> {
+    let limits = Limits {
+        max_items_per_request: s.engine.settings.get().max_items_per_request,
+        max_page_size: s.config.limits.max_page_size,
+    };
     Json(match caller {
         Caller::Open => Identity {
             open: true,
             key_id: None,
             name: None,
             scopes: Scope::ALL.iter().map(|s| s.as_str().to_owned()).collect(),
+            limits,
         },
         Caller::Key(k) => Identity {
             open: false,
             key_id: Some(k.id.clone()),
             name: k.name.clone(),
             scopes: k.scopes.iter().map(|s| s.as_str().to_owned()).collect(),
+            limits,
         },
     })
 }

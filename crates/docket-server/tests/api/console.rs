@@ -218,6 +218,10 @@ async fn whoami_in_open_mode_grants_every_scope() {
         me["scopes"],
         json!(["cases:read", "cases:write", "jobs:read", "admin"])
     );
+    assert_eq!(
+        me["limits"],
+        json!({"maxItemsPerRequest": 10000, "maxPageSize": 1000})
+    );
     // Nothing to sign in with: the form goes straight on.
     let res = sign_in(&app, "anything", None).await;
     assert_eq!(res.status(), 303);

@@ -6,8 +6,8 @@ import { api, get } from './api.js';
 import { h, clear, field, select, problemBlock, randomHex, toast, keepFocus } from './dom.js';
 
 const PRIORITIES = ['Low', 'Medium', 'High', 'Critical'];
-/** The most a request may carry unless the server was told otherwise (api.md). */
-const MAX_ITEMS = 10000;
+/** The most cases one bulk change from the console reaches (ids are held in the page). */
+const MAX_MATCHES = 1000000;
 const FIELDS = { status: 'Status', priority: 'Priority', assignee: 'Assignee' };
 
 export function bulkPanel(ctx, { selection, filter, onDone }) {
@@ -49,7 +49,7 @@ export function bulkPanel(ctx, { selection, filter, onDone }) {
     const byFilter = document.getElementById('bulk-target-filter').checked;
     let ids;
     try {
-      ids = byFilter ? await matching(filter(), problems) : [...selection.ids];
+      ids = byFilter ? await matching(filter(), problems, ctx.identity.limits.maxPageSize) : [...selection.ids];
     } catch (e) {
       clear(problems, problemBlock(e, 'The matching cases could not be listed.'));
       return;
@@ -59,13 +59,21 @@ export function bulkPanel(ctx, { selection, filter, onDone }) {
       clear(problems, h('div.alert', { role: 'alert' }, byFilter ? 'No case matches the filter.' : 'No case is selected: tick some cases first.'));
       return;
     }
-    const ok = await confirmDialog(FIELDS[f].toLowerCase(), value, ids.length);
+    // More cases than one request may carry run as several jobs, one after another.
+    const batches = chunks(ids, ctx.identity.limits.maxItemsPerRequest);
+    const ok = await confirmDialog(FIELDS[f].toLowerCase(), value, ids.length, batches.length);
     if (!ok) { review.focus(); return; }
-    const updates = ids.map(caseId => ({ caseId, [f]: value }));
     // A key that may not read jobs cannot follow one: it waits for the end in the request.
     const wait = !ctx.can.readJobs;
     review.disabled = true;
     if (stopWatching) stopWatching();
+    if (batches.length > 1) {
+      await runBatches(out, ctx, batches, f, value, wait);
+      review.disabled = false;
+      onDone({ failedIds: [] });
+      return;
+    }
+    const updates = ids.map(caseId => ({ caseId, [f]: value }));
     try {
       const { data } = await api('POST', '/api/v1/cases/bulk-update', {
         body: { updates, options: { returnJobId: true, waitForCompletion: wait } },
@@ -104,16 +112,16 @@ export function bulkPanel(ctx, { selection, filter, onDone }) {
     problems, out);
 }
 
-/** Every case id the filter matches (at most MAX_ITEMS), reading the list page by page. */
-async function matching(f, problems) {
+/** Every case id the filter matches (at most MAX_MATCHES), reading the list page by page. */
+async function matching(f, problems, maxPage) {
   const ids = [];
   let cursor = '';
   for (;;) {
-    const page = await get('/api/v1/cases', { status: f.status, assignee: f.assignee, tag: f.tag, q: f.q, limit: 1000, cursor });
+    const page = await get('/api/v1/cases', { status: f.status, assignee: f.assignee, tag: f.tag, q: f.q, limit: Math.min(1000, maxPage), cursor });
     for (const c of page.items) ids.push(c.caseId);
-    if (ids.length > MAX_ITEMS) {
+    if (ids.length > MAX_MATCHES) {
       clear(problems, h('div.alert', { role: 'alert' },
-        `More than ${MAX_ITEMS.toLocaleString()} cases match the filter; one bulk change takes at most that many. Narrow the filter.`));
+        `More than ${MAX_MATCHES.toLocaleString()} cases match the filter; the console changes at most that many at once. Narrow the filter.`));
       return null;
     }
     if (!page.nextCursor) return ids;
@@ -121,8 +129,67 @@ async function matching(f, problems) {
   }
 }
 
+function chunks(ids, size) {
+  const out = [];
+  for (let i = 0; i < ids.length; i += size) out.push(ids.slice(i, i + size));
+  return out;
+}
+
+/**
+ * Runs one job per batch, one after another, each followed like a single job, with an
+ * overall progress bar and a row per finished job (its page has the outcomes and "retry
+ * failed"). Stops at the first batch the server refuses; the jobs before it have run.
+ */
+async function runBatches(out, ctx, batches, f, value, wait) {
+  const total = batches.reduce((n, b) => n + b.length, 0);
+  const bar = h('progress#batch-progress', { max: total, value: 0, 'aria-labelledby': 'batch-label' });
+  const text = h('p#batch-text', `0 of ${total} processed`);
+  const announce = h('p#batch-announce.visually-hidden', { 'aria-live': 'polite' });
+  const tbody = h('tbody');
+  const current = h('div#batch-current');
+  const heading = h('h2#batch-heading', { tabindex: '-1' }, `Bulk change of ${total} cases in ${batches.length} jobs`);
+  clear(out, h('section.panel', { 'aria-labelledby': 'batch-heading' }, heading,
+    h('div.progress', h('span#batch-label', 'Overall progress'), bar, text), announce,
+    h('table#batch-table', h('caption', 'Jobs of this change'),
+      h('thead', h('tr', ['Job', 'State', 'Items', 'Succeeded', 'Failed'].map(t => h('th', { scope: 'col' }, t)))), tbody),
+    current));
+  heading.focus();
+  const key = randomHex();
+  let done = 0, succeeded = 0, failed = 0;
+  for (let i = 0; i < batches.length; i++) {
+    const updates = batches[i].map(caseId => ({ caseId, [f]: value }));
+    const where = `job ${i + 1} of ${batches.length}`;
+    let end;
+    try {
+      const { data } = await api('POST', '/api/v1/cases/bulk-update', {
+        body: { updates, options: { returnJobId: true, waitForCompletion: wait } },
+        headers: { 'Idempotency-Key': `${key}-${i}` },
+      });
+      end = wait ? data : await new Promise(resolve => watchJob(current, ctx, data.jobId, resolve, s => {
+        bar.value = done + s.processed;
+        text.textContent = `${done + s.processed} of ${total} processed · ${where}`;
+      }));
+    } catch (e) {
+      current.prepend(problemBlock(e, `The ${where} was not accepted; the jobs before it ran.`));
+      break;
+    }
+    done += end.total || 0;
+    succeeded += end.succeeded || 0;
+    failed += end.failed || 0;
+    bar.value = done;
+    text.textContent = `${done} of ${total} processed · ${succeeded} succeeded · ${failed} failed`;
+    tbody.append(h('tr', { dataset: { jobId: end.jobId } },
+      h('td', h('a', { href: `/console/jobs/${end.jobId}` }, end.jobId)), h('td', h('span.badge', end.status)),
+      h('td.num', end.total), h('td.num', end.succeeded), h('td.num', end.failed)));
+  }
+  const summary = `${tbody.children.length} of ${batches.length} jobs ended: ${succeeded} succeeded, ${failed} failed.`;
+  text.textContent = `${done} of ${total} processed. ${summary}`;
+  announce.textContent = summary;
+  toast(summary);
+}
+
 /** Asks "set X to Y on N cases?"; resolves true on confirm. Keyboard: Tab, Enter, Escape. */
-function confirmDialog(what, value, n) {
+function confirmDialog(what, value, n, jobs) {
   return new Promise(resolve => {
     const shown = value === null ? 'nobody' : `“${value}”`;
     const yes = h('button#bulk-confirm-apply.primary', { type: 'button' }, `Apply to ${n} ${n === 1 ? 'case' : 'cases'}`);
@@ -130,6 +197,7 @@ function confirmDialog(what, value, n) {
     const dlg = h('dialog#bulk-confirm', { 'aria-labelledby': 'bulk-confirm-title', 'aria-describedby': 'bulk-confirm-text' },
       h('h2#bulk-confirm-title', 'Confirm bulk change'),
       h('p#bulk-confirm-text', `Set ${what} to ${shown} on `, h('strong#bulk-confirm-count', String(n)), ` ${n === 1 ? 'case' : 'cases'}?`),
+      jobs > 1 ? h('p#bulk-confirm-jobs', `That is more than one request may carry, so it runs as ${jobs} jobs, one after another.`) : null,
       h('div.actions', yes, no));
     document.body.append(dlg);
     const done = v => { dlg.close(); dlg.remove(); resolve(v); };
@@ -146,7 +214,7 @@ function confirmDialog(what, value, n) {
  * long-polling the status if the stream breaks), then its outcomes. Calls onDone(status)
  * once the job ends; `completed` means every read is fresh, so callers reload then.
  */
-export function watchJob(box, ctx, jobId, onDone = () => {}) {
+export function watchJob(box, ctx, jobId, onDone = () => {}, onProgress = () => {}) {
   const bar = h('progress#job-progress', { max: 100, value: 0, 'aria-labelledby': 'job-progress-label' });
   const label = h('span#job-progress-label', 'Job progress');
   const text = h('p#job-progress-text', 'Queued…');
@@ -164,6 +232,7 @@ export function watchJob(box, ctx, jobId, onDone = () => {}) {
   let finished = false;
 
   function show(s) {
+    onProgress(s);
     const pct = s.total ? Math.floor((s.processed / s.total) * 100) : 0;
     bar.value = s.status === 'completed' ? 100 : pct;
     state.textContent = s.status;
