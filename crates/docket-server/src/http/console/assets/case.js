@@ -157,6 +157,7 @@ export async function casePage(main, ctx, caseId) {
         rows.append(h('tr', h('td', when(e.at)), h('td', e.actor), h('td', e.field), h('td', show(e.from)), h('td', show(e.to)),
           h('td', e.jobId ? h('a', { href: `/console/jobs/${e.jobId}` }, e.jobId) : '')));
       }
+      if (!rows.children.length) rows.append(h('tr', h('td', { colSpan: 6 }, 'No changes yet.')));
       cursor = res.nextCursor || '';
       more.hidden = !cursor;
     }
