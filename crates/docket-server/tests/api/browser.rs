@@ -1,17 +1,18 @@
 //! The console in a real headless Chromium (Debian's `chromium` and `chromium-driver`),
 //! driven over WebDriver against the real server: sign in, filter, select across pages,
 //! bulk-change with live progress, outcomes with a failure, retry failed, a fresh list;
-//! an edit that meets a concurrent change; a read-only key. Screenshots of the list, the
-//! progress and the outcomes are taken on the way; with `UPDATE_SCREENSHOTS=1` they
-//! replace the README's (docs/screenshots/).
+//! a change of every case a filter matches, split into jobs. The other pages are in
+//! `browser_pages.rs`; the helpers here serve both. Screenshots of the list, the progress
+//! and the outcomes are taken on the way; with `UPDATE_SCREENSHOTS=1` they replace the
+//! README's (docs/screenshots/).
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::auth::{call, make_key};
 use crate::helpers::*;
 use crate::webdriver::{Browser, available};
 
-async fn sign_in(b: &Browser, app: &TestApp, token: &str, page: &str) {
+pub async fn sign_in(b: &Browser, app: &TestApp, token: &str, page: &str) {
     // An unauthenticated visit lands on the sign-in form, which comes back to the page.
     b.goto(&format!("{}{page}", app.base)).await;
     let key = b.find("#key").await;
@@ -27,7 +28,7 @@ async fn sign_in(b: &Browser, app: &TestApp, token: &str, page: &str) {
     .await;
 }
 
-fn save_screenshot(name: &str, png: &[u8]) {
+pub fn save_screenshot(name: &str, png: &[u8]) {
     assert!(png.starts_with(b"\x89PNG"), "{name} is a PNG");
     let dir = if std::env::var_os("UPDATE_SCREENSHOTS").is_some() {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots")
@@ -39,7 +40,7 @@ fn save_screenshot(name: &str, png: &[u8]) {
 }
 
 /// How many times the case list has loaded (the page counts it on the table).
-async fn list_loads(b: &Browser) -> i64 {
+pub async fn list_loads(b: &Browser) -> i64 {
     b.js(
         "return Number(document.querySelector('#case-table').dataset.loads || 0)",
         json!([]),
@@ -49,7 +50,7 @@ async fn list_loads(b: &Browser) -> i64 {
     .unwrap()
 }
 
-async fn wait_list_reload(b: &Browser, after: i64) {
+pub async fn wait_list_reload(b: &Browser, after: i64) {
     b.until(
         "the case list to reload",
         30,
@@ -60,7 +61,7 @@ async fn wait_list_reload(b: &Browser, after: i64) {
 }
 
 /// Waits until the case table's first row is `id` (a page, an order has loaded).
-async fn first_row_is(b: &Browser, what: &str, id: &str) {
+pub async fn first_row_is(b: &Browser, what: &str, id: &str) {
     b.until(
         what,
         15,
@@ -71,7 +72,7 @@ async fn first_row_is(b: &Browser, what: &str, id: &str) {
 }
 
 /// The status shown in each row of the case table, in order.
-async fn shown_statuses(b: &Browser) -> Vec<String> {
+pub async fn shown_statuses(b: &Browser) -> Vec<String> {
     let v = b
         .js(
             "return [...document.querySelectorAll('#case-table tbody td.status')].map(td => td.textContent)",
@@ -81,7 +82,7 @@ async fn shown_statuses(b: &Browser) -> Vec<String> {
     serde_json::from_value(v).unwrap()
 }
 
-async fn wait_job_text(b: &Browser, contains: &str) -> String {
+pub async fn wait_job_text(b: &Browser, contains: &str) -> String {
     b.until(
         &format!("the job to say {contains:?}"),
         60,
@@ -245,204 +246,6 @@ async fn console_bulk_sets_status_on_250_cases_picked_across_pages_then_retries_
     )
     .await;
     assert_eq!(case["status"], json!("Under Review"));
-    b.quit().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn console_edit_that_meets_a_concurrent_change_shows_the_conflict_and_keeps_both() {
-    if !available("console conflict") {
-        return;
-    }
-    let app = spawn_app().await;
-    let case = app
-        .create(json!({"title": "Broken boiler", "status": "Open"}))
-        .await;
-    let id = case.case_id.clone();
-    let (_, token) = make_key(&app, "lead", &["admin"]).await;
-    let b = Browser::start().await;
-    sign_in(&b, &app, &token, &format!("/console/cases/{id}")).await;
-
-    let title = b.find("#edit-title").await;
-    b.clear(&title).await;
-    b.type_into(&title, "Broken boiler, flat 3").await;
-    // Meanwhile someone else raises the priority.
-    let (s, _, _) = call(
-        &app,
-        "PATCH",
-        &format!("/api/v1/cases/{id}"),
-        Some(&token),
-        Some(r#"{"priority":"High"}"#),
-    )
-    .await;
-    assert_eq!(s, 200);
-    b.click_on("#save-case").await;
-    let conflict = b.text_of("#conflict").await;
-    assert!(conflict.contains("version 1 → 2"), "{conflict}");
-    assert!(
-        conflict.contains("High") && conflict.contains("Broken boiler, flat 3"),
-        "{conflict}"
-    );
-    let (_, _, now) = call(
-        &app,
-        "GET",
-        &format!("/api/v1/cases/{id}"),
-        Some(&token),
-        None,
-    )
-    .await;
-    assert_eq!(
-        now["title"],
-        json!("Broken boiler"),
-        "nothing saved on conflict"
-    );
-
-    b.click_on("#conflict-apply-mine").await;
-    b.until(
-        "the saved case",
-        15,
-        "return document.querySelector('[data-fact=Version]').textContent === '3'",
-        json!([]),
-    )
-    .await;
-    let (_, _, now) = call(
-        &app,
-        "GET",
-        &format!("/api/v1/cases/{id}"),
-        Some(&token),
-        None,
-    )
-    .await;
-    assert_eq!(now["title"], json!("Broken boiler, flat 3"));
-    assert_eq!(now["priority"], json!("High"), "their change kept");
-    b.quit().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn console_read_only_key_sees_no_write_controls_and_its_forged_write_is_refused() {
-    if !available("console read-only") {
-        return;
-    }
-    let app = spawn_app().await;
-    let case = app
-        .create(json!({"title": "Look only", "status": "Open"}))
-        .await;
-    let id = case.case_id.clone();
-    let (_, admin) = make_key(&app, "lead", &["admin"]).await;
-    let (_, reader) = make_key(&app, "auditor", &["cases:read", "jobs:read"]).await;
-    let b = Browser::start().await;
-    sign_in(&b, &app, &reader, "/console/cases").await;
-    b.find("#case-table tbody tr").await;
-    for write in [
-        "#bulk-review",
-        "#bulk-field",
-        "#select-page",
-        "#case-table tbody input",
-    ] {
-        assert!(
-            b.all(write).await.is_empty(),
-            "{write} is shown to a read-only key"
-        );
-    }
-    b.goto(&format!("{}/console/cases/{id}", app.base)).await;
-    b.find("#case-facts").await;
-    b.find("#history-table").await;
-    assert!(b.all("#edit-form").await.is_empty());
-    assert!(b.all("[data-nav=settings]:not([hidden])").await.is_empty());
-
-    // A write forged from the page itself, CSRF token and all, is refused by scope.
-    let res = b
-        .js_async(
-            "const done = arguments[arguments.length - 1];
-             const csrf = (document.cookie.match(/docket_csrf=([^;]+)/) || [])[1] || '';
-             fetch(arguments[0], {method: 'PATCH', headers: {'Content-Type': 'application/json', 'X-CSRF-Token': csrf},
-                                  body: JSON.stringify({status: 'Closed'})})
-               .then(async r => done({status: r.status, body: await r.json()}));",
-            json!([format!("/api/v1/cases/{id}")]),
-        )
-        .await;
-    assert_eq!(res["status"], json!(403), "{res}");
-    assert_eq!(res["body"]["code"], json!("forbidden"), "{res}");
-    // The session cookie is out of the page's reach.
-    let cookie: Value = b.js("return document.cookie", json!([])).await;
-    assert!(
-        !cookie.as_str().unwrap().contains("docket_session"),
-        "{cookie}"
-    );
-    let (_, _, now) = call(
-        &app,
-        "GET",
-        &format!("/api/v1/cases/{id}"),
-        Some(&admin),
-        None,
-    )
-    .await;
-    assert_eq!(now["status"], json!("Open"));
-    assert_eq!(now["version"], json!(1));
-    b.quit().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn console_jobs_page_shows_a_jobs_outcomes_and_the_settings_page_validates_and_saves() {
-    if !available("console jobs and settings") {
-        return;
-    }
-    let app = spawn_app().await;
-    let a = app.create(json!({"title": "a", "status": "Open"})).await;
-    let (_, token) = make_key(&app, "lead", &["admin"]).await;
-    let body = json!([{"caseId": a.case_id, "status": "Pending"}, {"caseId": "CASE-404404", "status": "Pending"}]);
-    let (s, _, job) = call(
-        &app,
-        "POST",
-        "/api/v1/cases/bulk-update",
-        Some(&token),
-        Some(&body.to_string()),
-    )
-    .await;
-    assert_eq!(s, 200, "{job}");
-    let job_id = job["jobId"].as_str().unwrap().to_owned();
-
-    let b = Browser::start().await;
-    sign_in(&b, &app, &token, "/console/jobs").await;
-    b.click_on(&format!("#job-table a[href='/console/jobs/{job_id}']"))
-        .await;
-    let done = wait_job_text(&b, "Completed").await;
-    assert!(done.contains("1 succeeded, 1 failed"), "{done}");
-    let failed = b
-        .text_of("#outcome-table tbody tr[data-outcome=failed]")
-        .await;
-    assert!(
-        failed.contains("CASE-404404") && failed.contains("case_not_found"),
-        "{failed}"
-    );
-
-    b.goto(&format!("{}/console/settings", app.base)).await;
-    let chunk = b.find("#set-Jobs-ChunkSize").await;
-    b.clear(&chunk).await;
-    b.type_into(&chunk, "0").await;
-    b.click_on("#save-settings").await;
-    let alert = b.text_of("#settings-form [role=alert]").await;
-    assert!(alert.contains("Jobs.ChunkSize"), "{alert}");
-    b.clear(&chunk).await;
-    b.type_into(&chunk, "250").await;
-    b.choose(
-        "#set-CaseManagement-BulkUpdateCacheInvalidation",
-        "deferred",
-    )
-    .await;
-    b.click_on("#save-settings").await;
-    b.until(
-        "saved",
-        15,
-        "const n = document.querySelector('#settings-form .notice'); return n && n.textContent",
-        json!([]),
-    )
-    .await;
-    let (_, _, settings) = call(&app, "GET", "/api/v1/settings", Some(&token), None).await;
-    assert_eq!(settings["Jobs.ChunkSize"], json!(250), "{settings}");
-    assert_eq!(
-        settings["CaseManagement.BulkUpdateCacheInvalidation"],
-        json!("deferred")
-    );
     b.quit().await;
 }
 
