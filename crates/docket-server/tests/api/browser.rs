@@ -17,6 +17,7 @@ pub async fn sign_in(b: &Browser, app: &TestApp, token: &str, page: &str) {
     b.goto(&format!("{}{page}", app.base)).await;
     let key = b.find("#key").await;
     assert!(b.url().await.contains("/console/sign-in?next="));
+    audit_accessibility(b, "the sign-in page").await;
     b.type_into(&key, token).await;
     b.click_on("#sign-in").await;
     b.until(
@@ -37,6 +38,55 @@ pub fn save_screenshot(name: &str, png: &[u8]) {
     };
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(name), png).unwrap();
+}
+
+/// Checks what the page shows now against WCAG AA: every visible control has an
+/// accessible name (a `<label for>`, `aria-label`, `aria-labelledby`, or a button's text),
+/// and every visible text has a contrast of at least 4.5:1 against its background (3:1
+/// for large text), computed from the browser's own computed colours.
+pub async fn audit_accessibility(b: &Browser, page: &str) {
+    let found = b
+        .js(
+            r#"
+const lum = c => {
+  const [r, g, b] = c.map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+};
+const rgba = s => (s.match(/[\d.]+/g) || []).map(Number);
+const background = el => {
+  for (let e = el; e; e = e.parentElement) {
+    const c = rgba(getComputedStyle(e).backgroundColor);
+    if (c.length === 3 || (c.length === 4 && c[3] > 0.5)) return c.slice(0, 3);
+  }
+  return [255, 255, 255];
+};
+const visible = el => { const r = el.getBoundingClientRect(); return r.width > 1 && r.height > 1 && getComputedStyle(el).visibility !== 'hidden'; };
+const problems = [];
+for (const el of document.querySelectorAll('input:not([type=hidden]), select, textarea, button')) {
+  if (!visible(el)) continue;
+  const named = el.getAttribute('aria-label') || el.getAttribute('aria-labelledby')
+    || (el.id && document.querySelector(`label[for="${el.id}"]`)) || (el.tagName === 'BUTTON' && el.textContent.trim());
+  if (!named) problems.push(`unlabelled ${el.tagName.toLowerCase()}#${el.id}`);
+}
+const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+while (walker.nextNode()) {
+  const t = walker.currentNode;
+  const el = t.parentElement;
+  if (!t.textContent.trim() || !el || !visible(el) || el.closest('.visually-hidden, [hidden]')) continue;
+  const st = getComputedStyle(el);
+  if (el.closest('button:disabled')) continue; // WCAG exempts inactive controls
+  const fg = rgba(st.color).slice(0, 3), bg = background(el);
+  const [hi, lo] = [lum(fg), lum(bg)].sort((a, b) => b - a);
+  const ratio = (hi + 0.05) / (lo + 0.05);
+  const large = parseFloat(st.fontSize) >= 24 || (parseFloat(st.fontSize) >= 18.66 && Number(st.fontWeight) >= 700);
+  if (ratio < (large ? 3 : 4.5)) problems.push(`${ratio.toFixed(2)}:1 for "${t.textContent.trim().slice(0, 30)}" (${st.color} on rgb(${bg}))`);
+}
+return problems;
+"#,
+            json!([]),
+        )
+        .await;
+    assert_eq!(found, json!([]), "accessibility problems on {page}");
 }
 
 /// How many times the case list has loaded (the page counts it on the table).
@@ -168,6 +218,7 @@ async fn console_bulk_sets_status_on_250_cases_picked_across_pages_then_retries_
     assert_eq!(b.text_of("#selection-count").await, "250 cases selected");
     b.js("window.scrollTo(0, 0)", json!([])).await;
     save_screenshot("cases-list.png", &b.screenshot().await);
+    audit_accessibility(&b, "the case list").await;
 
     // Bulk change, the confirmation driven from the keyboard.
     b.choose("#bulk-value", "Under Review").await;
@@ -208,6 +259,7 @@ async fn console_bulk_sets_status_on_250_cases_picked_across_pages_then_retries_
     )
     .await;
     save_screenshot("bulk-outcomes.png", &b.screenshot().await);
+    audit_accessibility(&b, "the outcomes").await;
 
     // The list reloaded when the job completed, and shows the new statuses at once.
     wait_list_reload(&b, loads).await;

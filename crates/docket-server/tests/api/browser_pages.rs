@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::auth::{call, make_key};
-use crate::browser::{sign_in, wait_job_text};
+use crate::browser::{audit_accessibility, sign_in, wait_job_text};
 use crate::helpers::*;
 use crate::webdriver::{Browser, available};
 
@@ -56,6 +56,7 @@ async fn console_edit_that_meets_a_concurrent_change_shows_the_conflict_and_keep
         json!("Broken boiler"),
         "nothing saved on conflict"
     );
+    audit_accessibility(&b, "a case with a conflict").await;
 
     b.click_on("#conflict-apply-mine").await;
     b.until(
@@ -108,6 +109,7 @@ async fn console_read_only_key_sees_no_write_controls_and_its_forged_write_is_re
     b.find("#case-facts").await;
     b.find("#history-table").await;
     assert!(b.all("#edit-form").await.is_empty());
+    audit_accessibility(&b, "a case, read-only").await;
     assert!(b.all("[data-nav=settings]:not([hidden])").await.is_empty());
 
     // A write forged from the page itself, CSRF token and all, is refused by scope.
@@ -182,6 +184,7 @@ async fn console_jobs_page_shows_a_jobs_outcomes_and_the_settings_page_validates
     b.type_into(&chunk, "0").await;
     b.click_on("#save-settings").await;
     let alert = b.text_of("#settings-form [role=alert]").await;
+    audit_accessibility(&b, "the settings with an error").await;
     assert!(alert.contains("Jobs.ChunkSize"), "{alert}");
     b.clear(&chunk).await;
     b.type_into(&chunk, "250").await;
