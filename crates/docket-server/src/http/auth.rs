@@ -268,6 +268,9 @@ fn bearer(req: &Request) -> Option<&str> {
 pub const SESSION_COOKIE: &str = "docket_session";
 /// The console's CSRF cookie: readable by its scripts, which echo it in [`CSRF_HEADER`].
 pub const CSRF_COOKIE: &str = "docket_csrf";
+/// The prefix the cookies carry when set over TLS: a `__Host-` cookie is only accepted
+/// from this host, `Secure`, on `/`, so a sibling subdomain cannot plant one.
+pub const HOST_PREFIX: &str = "__Host-";
 /// The header a write authenticated by the session cookie must carry.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
@@ -299,9 +302,11 @@ enum Presented<'a> {
 }
 
 fn presented(req: &Request) -> Option<Presented<'_>> {
-    bearer(req)
-        .map(Presented::Header)
-        .or_else(|| cookie(req.headers(), SESSION_COOKIE).map(Presented::Session))
+    bearer(req).map(Presented::Header).or_else(|| {
+        cookie(req.headers(), &format!("{HOST_PREFIX}{SESSION_COOKIE}"))
+            .or_else(|| cookie(req.headers(), SESSION_COOKIE))
+            .map(Presented::Session)
+    })
 }
 
 /// Whether a write sent with the session cookie carries the session's CSRF token.

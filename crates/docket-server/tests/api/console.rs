@@ -227,3 +227,39 @@ async fn whoami_in_open_mode_grants_every_scope() {
     assert_eq!(res.status(), 303);
     assert_eq!(res.headers()["location"], "/console/jobs");
 }
+
+#[tokio::test]
+async fn over_tls_the_cookies_are_secure_host_only_and_still_sign_in() {
+    let app = spawn_app().await;
+    let (_, token) = make_key(&app, "lead", &["cases:read"]).await;
+    let res = no_redirects()
+        .post(format!("{}/console/sign-in", app.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-forwarded-proto", "https")
+        .body(format!("key={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let set = cookies(res.headers());
+    let session = set
+        .iter()
+        .find(|c| c.starts_with("__Host-docket_session="))
+        .unwrap();
+    assert!(
+        session.contains("; Secure") && session.contains("HttpOnly"),
+        "{session}"
+    );
+    assert!(
+        set.iter()
+            .any(|c| c.starts_with("__Host-docket_csrf=") && c.contains("; Secure"))
+    );
+    let res = app
+        .http
+        .get(format!("{}/api/v1/whoami", app.base))
+        .header("cookie", format!("__Host-docket_session={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}

@@ -25,7 +25,7 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use super::AppState;
-use super::auth::{CSRF_COOKIE, SESSION_COOKIE, csrf_token, key_of};
+use super::auth::{CSRF_COOKIE, HOST_PREFIX, SESSION_COOKIE, csrf_token, key_of};
 
 /// A file of the console, compiled in.
 struct Asset {
@@ -202,16 +202,20 @@ async fn sign_in(State(s): State<AppState>, headers: HeaderMap, Form(f): Form<Si
         );
         return redirect(&back);
     }
-    let secure = if over_tls(&headers) { "; Secure" } else { "" };
+    let (prefix, secure) = if over_tls(&headers) {
+        (HOST_PREFIX, "; Secure")
+    } else {
+        ("", "")
+    };
     let mut res = redirect(&next);
     set_cookie(
         &mut res,
-        format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{secure}"),
+        format!("{prefix}{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{secure}"),
     );
     set_cookie(
         &mut res,
         format!(
-            "{CSRF_COOKIE}={}; Path=/; SameSite=Strict{secure}",
+            "{prefix}{CSRF_COOKIE}={}; Path=/; SameSite=Strict{secure}",
             csrf_token(token)
         ),
     );
@@ -223,11 +227,18 @@ async fn sign_out(headers: HeaderMap) -> Response {
         return forbidden_origin();
     }
     let mut res = redirect("/console/sign-in?signedOut=1");
+    let tls = over_tls(&headers);
     for name in [SESSION_COOKIE, CSRF_COOKIE] {
         set_cookie(
             &mut res,
             format!("{name}=; Path=/; Max-Age=0; SameSite=Strict"),
         );
+        if tls {
+            set_cookie(
+                &mut res,
+                format!("{HOST_PREFIX}{name}=; Path=/; Max-Age=0; SameSite=Strict; Secure"),
+            );
+        }
     }
     res
 }

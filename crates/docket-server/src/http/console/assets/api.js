@@ -15,7 +15,8 @@ export class Problem extends Error {
 }
 
 function csrf() {
-  const m = document.cookie.match(/(?:^|;\s*)docket_csrf=([^;]+)/);
+  // `__Host-docket_csrf` over TLS, `docket_csrf` on plain HTTP (see console/mod.rs).
+  const m = document.cookie.match(/(?:^|;\s*)(?:__Host-)?docket_csrf=([^;]+)/);
   return m ? m[1] : '';
 }
 
