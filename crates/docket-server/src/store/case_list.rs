@@ -1,6 +1,6 @@
 //! Listing cases: the orders a listing takes, positions in them, and the one query both
-//! backends run for a [`CaseFilter`] (they differ only in placeholders and in the
-//! case-insensitive `LIKE`).
+//! backends run for a [`CaseFilter`] (they differ in placeholders, in the
+//! case-insensitive `LIKE` and in how a title search uses the title's trigram index).
 //!
 //! Paging is by keyset, never by offset: a page starts strictly after the previous
 //! page's last case in the listing's order, so the thousandth page costs what the first
@@ -13,6 +13,18 @@
 //! A case changed while a client pages by `updatedAt` moves in that order: it may show
 //! again later (ascending) or not at all (descending). That is what ordering by a
 //! changing key means; the createdAt orders never move.
+//!
+//! A title search (`q`) cannot be served by a walk alone: the walk stops after a page of
+//! matches, which for a common word is soon, but for a word no title contains is never
+//! before the end of the table. On SQLite, a trigram index on the title (an FTS5 table,
+//! without statistics) bounds it: a search of 3+ characters first counts, up to
+//! [`INDEXED_MATCHES_MAX`], the cases the index offers ([`title_probe_sql`]); when they
+//! are fewer ([`TitleSearch::Indexed`]) the listing takes just those and sorts them (a
+//! bounded sort, so no longer an index walk), otherwise it walks as before, and at least
+//! that many matches fill a page quickly. Either way the `LIKE` stays, so the index only
+//! narrows and never changes what matches. A trigram index finds nothing for 1 or 2
+//! characters: such a search always walks. PostgreSQL has no title index yet: there the
+//! listing is always written as a walk.
 
 use super::{CaseFilter, Error, Result};
 use crate::domain::{Case, Timestamp};
@@ -120,6 +132,17 @@ impl Dialect {
         }
     }
 
+    /// The `seq`s of the cases the title index offers for the phrase bound to `?`, where
+    /// the listing chooses when to use it.
+    fn title_index(self) -> Option<&'static str> {
+        match self {
+            Self::Sqlite => {
+                Some("SELECT rowid AS hit FROM cases_title_fts WHERE cases_title_fts MATCH ?")
+            }
+            Self::Postgres => None,
+        }
+    }
+
     /// Case-insensitive LIKE: SQLite's `LIKE` already ignores ASCII case.
     fn ilike(self) -> &'static str {
         match self {
@@ -127,6 +150,55 @@ impl Dialect {
             Self::Postgres => "ILIKE",
         }
     }
+}
+
+/// Most cases a search may match for its listing to take them from the title index: the
+/// probe stops counting here, and the listing sorts at most this many cases.
+pub const INDEXED_MATCHES_MAX: i64 = 2000;
+
+/// How a listing finds the titles that contain `q`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TitleSearch {
+    /// Test each title met on the walk in the listing's order.
+    #[default]
+    Walk,
+    /// Take only the cases the title index offers (fewer than [`INDEXED_MATCHES_MAX`]).
+    Indexed,
+}
+
+impl TitleSearch {
+    /// The choice for a search whose probe counted `matches` (capped at the maximum).
+    pub fn for_matches(matches: i64) -> Self {
+        if matches < INDEXED_MATCHES_MAX {
+            Self::Indexed
+        } else {
+            Self::Walk
+        }
+    }
+}
+
+/// The query counting, up to [`INDEXED_MATCHES_MAX`], the cases the title index offers
+/// for `f`'s search; its one row is the count. `None` when there is no search, when it is
+/// shorter than a trigram (the index finds nothing), or when the backend has no title
+/// index (PostgreSQL): then the listing is [`TitleSearch::Walk`].
+pub fn title_probe_sql(f: &CaseFilter, dialect: Dialect) -> Option<ListSql> {
+    let q = f.title_contains.as_deref()?;
+    if q.chars().count() < 3 {
+        return None;
+    }
+    let offered = dialect.title_index()?.replace('?', &dialect.placeholder(1));
+    Some(ListSql {
+        sql: format!("SELECT count(*) FROM ({offered} LIMIT {INDEXED_MATCHES_MAX}) offered"),
+        params: vec![Param::Text(fts_phrase(q))],
+    })
+}
+
+/// `q` as an FTS5 phrase (`"` doubled inside `"..."`): with the trigram tokenizer it
+/// matches the titles containing `q`, every character literal. (`LIKE` on the FTS table
+/// would need `ESCAPE` for `%` and `_`, and a three-argument `LIKE` is not offered to the
+/// table's index, so it would scan it.)
+fn fts_phrase(q: &str) -> String {
+    format!("\"{}\"", q.replace('"', "\"\""))
 }
 
 /// A value bound to a placeholder.
@@ -144,10 +216,29 @@ pub struct ListSql {
 }
 
 /// The `SELECT {columns} FROM cases ...` that fetches one page of `f` plus one row (to
-/// know whether more follow). `Other` when `f.after` is a position of another order.
-pub fn list_sql(f: &CaseFilter, columns: &str, dialect: Dialect) -> Result<ListSql> {
+/// know whether more follow), finding its search by `search`. `Other` when `f.after` is a
+/// position of another order.
+pub fn list_sql(
+    f: &CaseFilter,
+    columns: &str,
+    dialect: Dialect,
+    search: TitleSearch,
+) -> Result<ListSql> {
     let mut wheres: Vec<String> = Vec::new();
     let mut params: Vec<Param> = Vec::new();
+    let mut from = String::from("cases");
+    let search_q = f.title_contains.as_deref().filter(|q| !q.is_empty());
+    if let (TitleSearch::Indexed, Some(q), Some(offered)) =
+        (search, search_q, dialect.title_index())
+    {
+        // The index's matches drive the join (CROSS JOIN keeps SQLite from reordering
+        // it): each case is looked up by `seq`. As `seq IN (...)`, a status filter
+        // would walk every case in the status through its index, testing each.
+        params.push(Param::Text(fts_phrase(q)));
+        let offered = offered.replace('?', &dialect.placeholder(params.len()));
+        from = format!("({offered}) AS hits CROSS JOIN cases");
+        wheres.push("seq = hits.hit".into());
+    }
     // Each `?` of a clause becomes the next numbered placeholder, bound to its value.
     let mut add = |clause: &str, values: Vec<Param>| {
         let mut parts = clause.split('?');
@@ -174,7 +265,7 @@ pub fn list_sql(f: &CaseFilter, columns: &str, dialect: Dialect) -> Result<ListS
     if let Some(u) = f.updated_since {
         add("updated_at >= ?", vec![Param::Int(u.0)]);
     }
-    if let Some(q) = f.title_contains.as_deref().filter(|q| !q.is_empty()) {
+    if let Some(q) = search_q {
         add(
             &format!("title {} ? ESCAPE '\\'", dialect.ilike()),
             vec![Param::Text(like_pattern(q))],
@@ -206,7 +297,7 @@ pub fn list_sql(f: &CaseFilter, columns: &str, dialect: Dialect) -> Result<ListS
         format!(" WHERE {}", wheres.join(" AND "))
     };
     let sql = format!(
-        "SELECT {columns} FROM cases{filter} ORDER BY {} LIMIT {}",
+        "SELECT {columns} FROM {from}{filter} ORDER BY {} LIMIT {}",
         f.sort.order_by(),
         dialect.placeholder(params.len())
     );
@@ -239,6 +330,14 @@ mod tests {
     }
 
     #[test]
+    fn a_search_takes_the_index_under_the_cap_and_quotes_its_phrase() {
+        assert_eq!(fts_phrase("say \"hi\" 50%"), "\"say \"\"hi\"\" 50%\"");
+        assert_eq!(TitleSearch::for_matches(0), TitleSearch::Indexed);
+        assert_eq!(TitleSearch::for_matches(1999), TitleSearch::Indexed);
+        assert_eq!(TitleSearch::for_matches(2000), TitleSearch::Walk);
+    }
+
+    #[test]
     fn descending_updated_listing_after_a_position_binds_it_as_a_row_value() {
         let f = CaseFilter {
             status: Some(Status::from_stored("Open".into())),
@@ -248,7 +347,7 @@ mod tests {
             limit: 10,
             ..Default::default()
         };
-        let q = list_sql(&f, "seq", Dialect::Postgres).unwrap();
+        let q = list_sql(&f, "seq", Dialect::Postgres, TitleSearch::Walk).unwrap();
         assert_eq!(
             q.sql,
             "SELECT seq FROM cases WHERE status = $1 AND title ILIKE $2 ESCAPE '\\' \
@@ -264,14 +363,20 @@ mod tests {
                 Param::Int(11)
             ]
         );
-        let q = list_sql(&CaseFilter::default(), "seq", Dialect::Sqlite).unwrap();
+        let q = list_sql(
+            &CaseFilter::default(),
+            "seq",
+            Dialect::Sqlite,
+            TitleSearch::Walk,
+        )
+        .unwrap();
         assert_eq!(q.sql, "SELECT seq FROM cases ORDER BY seq LIMIT ?1");
         let f = CaseFilter {
             sort: CaseSort::UpdatedAt,
             after: Some(CasePosition::Updated(Timestamp(7), 3)),
             ..Default::default()
         };
-        let q = list_sql(&f, "seq", Dialect::Sqlite).unwrap();
+        let q = list_sql(&f, "seq", Dialect::Sqlite, TitleSearch::Walk).unwrap();
         assert_eq!(
             q.sql,
             "SELECT seq FROM cases WHERE (updated_at, seq) > (?1, ?2) ORDER BY updated_at, seq LIMIT ?3"
@@ -285,7 +390,7 @@ mod tests {
             after: Some(CasePosition::Created(3)),
             ..Default::default()
         };
-        assert!(list_sql(&f, "seq", Dialect::Sqlite).is_err());
+        assert!(list_sql(&f, "seq", Dialect::Sqlite, TitleSearch::Walk).is_err());
         assert!(CasePosition::Created(3).fits(CaseSort::CreatedAtDesc));
         assert!(!CasePosition::Updated(Timestamp(1), 3).fits(CaseSort::CreatedAt));
     }

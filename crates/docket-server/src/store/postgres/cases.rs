@@ -15,7 +15,7 @@ use crate::domain::{
     Applied, Case, CaseChange, CaseId, ChangeContext, HistoryRecord, ItemError, ItemOutcome, Job,
     JobState, NewCase, NewTask, Task, TaskChange, TaskId, TaskStatus, Timestamp, apply_change,
 };
-use crate::store::case_list::{Dialect, Param, list_sql};
+use crate::store::case_list::{Dialect, Param, TitleSearch, list_sql};
 use crate::store::{
     Actor, Attempt, CaseFilter, CasePosition, ChunkResult, Claim, CommitSeq, Delivery,
     DeliveryView, Error, ImportCase, ItemRecord, JobChange, NewJob, Paged, Result, Store,
@@ -223,7 +223,7 @@ impl Store for PgStore {
     }
 
     async fn list_cases(&self, f: CaseFilter) -> Result<Paged<Case, CasePosition>> {
-        let q = list_sql(&f, CASE_COLUMNS, Dialect::Postgres)?;
+        let q = list_sql(&f, CASE_COLUMNS, Dialect::Postgres, TitleSearch::Walk)?;
         let mut query = sqlx::query(AssertSqlSafe(q.sql));
         for p in q.params {
             query = match p {
