@@ -14,18 +14,10 @@
 //! again later (ascending) or not at all (descending). That is what ordering by a
 //! changing key means; the createdAt orders never move.
 //!
-//! A title search (`q`) cannot be served by a walk alone: the walk stops after a page of
-//! matches, which for a common word is soon, but for a word no title contains is never
-//! before the end of the table. On SQLite, a trigram index on the title (an FTS5 table,
-//! without statistics) bounds it: a search of 3+ characters first counts, up to
-//! [`INDEXED_MATCHES_MAX`], the cases the index offers ([`title_probe_sql`]); when they
-//! are fewer ([`TitleSearch::Indexed`]) the listing takes just those and sorts them (a
-//! bounded sort, so no longer an index walk), otherwise it walks as before, and at least
-//! that many matches fill a page quickly. Either way the `LIKE` stays, so the index only
-//! narrows and never changes what matches. A trigram index finds nothing for 1 or 2
-//! characters: such a search always walks. PostgreSQL has no title index yet: there the
-//! listing is always written as a walk.
+//! A title search (`q`) also uses the title's trigram index: see [`super::title_search`].
 
+use super::title_search::indexable;
+pub use super::title_search::{TitleSearch, like_pattern, title_probe_sql};
 use super::{CaseFilter, Error, Result};
 use crate::domain::{Case, Timestamp};
 
@@ -125,21 +117,10 @@ pub enum Dialect {
 }
 
 impl Dialect {
-    fn placeholder(self, n: usize) -> String {
+    pub(super) fn placeholder(self, n: usize) -> String {
         match self {
             Self::Sqlite => format!("?{n}"),
             Self::Postgres => format!("${n}"),
-        }
-    }
-
-    /// The `seq`s of the cases the title index offers for the phrase bound to `?`, where
-    /// the listing chooses when to use it.
-    fn title_index(self) -> Option<&'static str> {
-        match self {
-            Self::Sqlite => {
-                Some("SELECT rowid AS hit FROM cases_title_fts WHERE cases_title_fts MATCH ?")
-            }
-            Self::Postgres => None,
         }
     }
 
@@ -150,55 +131,6 @@ impl Dialect {
             Self::Postgres => "ILIKE",
         }
     }
-}
-
-/// Most cases a search may match for its listing to take them from the title index: the
-/// probe stops counting here, and the listing sorts at most this many cases.
-pub const INDEXED_MATCHES_MAX: i64 = 2000;
-
-/// How a listing finds the titles that contain `q`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum TitleSearch {
-    /// Test each title met on the walk in the listing's order.
-    #[default]
-    Walk,
-    /// Take only the cases the title index offers (fewer than [`INDEXED_MATCHES_MAX`]).
-    Indexed,
-}
-
-impl TitleSearch {
-    /// The choice for a search whose probe counted `matches` (capped at the maximum).
-    pub fn for_matches(matches: i64) -> Self {
-        if matches < INDEXED_MATCHES_MAX {
-            Self::Indexed
-        } else {
-            Self::Walk
-        }
-    }
-}
-
-/// The query counting, up to [`INDEXED_MATCHES_MAX`], the cases the title index offers
-/// for `f`'s search; its one row is the count. `None` when there is no search, when it is
-/// shorter than a trigram (the index finds nothing), or when the backend has no title
-/// index (PostgreSQL): then the listing is [`TitleSearch::Walk`].
-pub fn title_probe_sql(f: &CaseFilter, dialect: Dialect) -> Option<ListSql> {
-    let q = f.title_contains.as_deref()?;
-    if q.chars().count() < 3 {
-        return None;
-    }
-    let offered = dialect.title_index()?.replace('?', &dialect.placeholder(1));
-    Some(ListSql {
-        sql: format!("SELECT count(*) FROM ({offered} LIMIT {INDEXED_MATCHES_MAX}) offered"),
-        params: vec![Param::Text(fts_phrase(q))],
-    })
-}
-
-/// `q` as an FTS5 phrase (`"` doubled inside `"..."`): with the trigram tokenizer it
-/// matches the titles containing `q`, every character literal. (`LIKE` on the FTS table
-/// would need `ESCAPE` for `%` and `_`, and a three-argument `LIKE` is not offered to the
-/// table's index, so it would scan it.)
-fn fts_phrase(q: &str) -> String {
-    format!("\"{}\"", q.replace('"', "\"\""))
 }
 
 /// A value bound to a placeholder.
@@ -228,13 +160,12 @@ pub fn list_sql(
     let mut params: Vec<Param> = Vec::new();
     let mut from = String::from("cases");
     let search_q = f.title_contains.as_deref().filter(|q| !q.is_empty());
-    if let (TitleSearch::Indexed, Some(q), Some(offered)) =
-        (search, search_q, dialect.title_index())
-    {
+    if let (TitleSearch::Indexed, Some(q), true) = (search, search_q, dialect.probes()) {
         // The index's matches drive the join (CROSS JOIN keeps SQLite from reordering
         // it): each case is looked up by `seq`. As `seq IN (...)`, a status filter
         // would walk every case in the status through its index, testing each.
-        params.push(Param::Text(fts_phrase(q)));
+        let (offered, param) = dialect.title_index(q);
+        params.push(param);
         let offered = offered.replace('?', &dialect.placeholder(params.len()));
         from = format!("({offered}) AS hits CROSS JOIN cases");
         wheres.push("seq = hits.hit".into());
@@ -264,6 +195,10 @@ pub fn list_sql(
     }
     if let Some(u) = f.updated_since {
         add("updated_at >= ?", vec![Param::Int(u.0)]);
+    }
+    if let Some(q) = search_q.filter(|q| !dialect.probes() && indexable(q)) {
+        let (offered, param) = dialect.title_index(q);
+        add(&format!("seq IN ({offered})"), vec![param]);
     }
     if let Some(q) = search_q {
         add(
@@ -304,38 +239,10 @@ pub fn list_sql(
     Ok(ListSql { sql, params })
 }
 
-/// `%q%` with `%`, `_` and `\` escaped by `\`, so the text matches itself.
-pub fn like_pattern(q: &str) -> String {
-    let mut p = String::with_capacity(q.len() + 2);
-    p.push('%');
-    for c in q.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            p.push('\\');
-        }
-        p.push(c);
-    }
-    p.push('%');
-    p
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::Status;
-
-    #[test]
-    fn like_metacharacters_are_escaped() {
-        assert_eq!(like_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
-        assert_eq!(like_pattern("Plain"), "%Plain%");
-    }
-
-    #[test]
-    fn a_search_takes_the_index_under_the_cap_and_quotes_its_phrase() {
-        assert_eq!(fts_phrase("say \"hi\" 50%"), "\"say \"\"hi\"\" 50%\"");
-        assert_eq!(TitleSearch::for_matches(0), TitleSearch::Indexed);
-        assert_eq!(TitleSearch::for_matches(1999), TitleSearch::Indexed);
-        assert_eq!(TitleSearch::for_matches(2000), TitleSearch::Walk);
-    }
 
     #[test]
     fn descending_updated_listing_after_a_position_binds_it_as_a_row_value() {

@@ -5,7 +5,7 @@
 //!
 //! A title search under the cap takes its cases from the trigram index instead: the plan
 //! looks them up by `seq` and sorts them, a sort bounded by
-//! [`INDEXED_MATCHES_MAX`](crate::store::case_list::INDEXED_MATCHES_MAX) cases, not by the
+//! [`INDEXED_MATCHES_MAX`](crate::store::title_search::INDEXED_MATCHES_MAX) cases, not by the
 //! table. Over the cap it walks like any other listing.
 
 use rusqlite::Connection;
