@@ -1,6 +1,6 @@
 //! Listing cases: the orders a listing takes, positions in them, and the one query both
-//! backends run for a [`CaseFilter`] (they differ only in placeholders and in the
-//! case-insensitive `LIKE`).
+//! backends run for a [`CaseFilter`] (they differ in placeholders, in the
+//! case-insensitive `LIKE` and in how a title search uses the title's trigram index).
 //!
 //! Paging is by keyset, never by offset: a page starts strictly after the previous
 //! page's last case in the listing's order, so the thousandth page costs what the first
@@ -13,7 +13,11 @@
 //! A case changed while a client pages by `updatedAt` moves in that order: it may show
 //! again later (ascending) or not at all (descending). That is what ordering by a
 //! changing key means; the createdAt orders never move.
+//!
+//! A title search (`q`) also uses the title's trigram index: see [`super::title_search`].
 
+use super::title_search::indexable;
+pub use super::title_search::{TitleSearch, like_pattern, title_probe_sql};
 use super::{CaseFilter, Error, Result};
 use crate::domain::{Case, Timestamp};
 
@@ -113,7 +117,7 @@ pub enum Dialect {
 }
 
 impl Dialect {
-    fn placeholder(self, n: usize) -> String {
+    pub(super) fn placeholder(self, n: usize) -> String {
         match self {
             Self::Sqlite => format!("?{n}"),
             Self::Postgres => format!("${n}"),
@@ -144,10 +148,28 @@ pub struct ListSql {
 }
 
 /// The `SELECT {columns} FROM cases ...` that fetches one page of `f` plus one row (to
-/// know whether more follow). `Other` when `f.after` is a position of another order.
-pub fn list_sql(f: &CaseFilter, columns: &str, dialect: Dialect) -> Result<ListSql> {
+/// know whether more follow), finding its search by `search`. `Other` when `f.after` is a
+/// position of another order.
+pub fn list_sql(
+    f: &CaseFilter,
+    columns: &str,
+    dialect: Dialect,
+    search: TitleSearch,
+) -> Result<ListSql> {
     let mut wheres: Vec<String> = Vec::new();
     let mut params: Vec<Param> = Vec::new();
+    let mut from = String::from("cases");
+    let search_q = f.title_contains.as_deref().filter(|q| !q.is_empty());
+    if let (TitleSearch::Indexed, Some(q), true) = (search, search_q, dialect.probes()) {
+        // The index's matches drive the join (CROSS JOIN keeps SQLite from reordering
+        // it): each case is looked up by `seq`. As `seq IN (...)`, a status filter
+        // would walk every case in the status through its index, testing each.
+        let (offered, param) = dialect.title_index(q);
+        params.push(param);
+        let offered = offered.replace('?', &dialect.placeholder(params.len()));
+        from = format!("({offered}) AS hits CROSS JOIN cases");
+        wheres.push("seq = hits.hit".into());
+    }
     // Each `?` of a clause becomes the next numbered placeholder, bound to its value.
     let mut add = |clause: &str, values: Vec<Param>| {
         let mut parts = clause.split('?');
@@ -174,7 +196,11 @@ pub fn list_sql(f: &CaseFilter, columns: &str, dialect: Dialect) -> Result<ListS
     if let Some(u) = f.updated_since {
         add("updated_at >= ?", vec![Param::Int(u.0)]);
     }
-    if let Some(q) = f.title_contains.as_deref().filter(|q| !q.is_empty()) {
+    if let Some(q) = search_q.filter(|q| !dialect.probes() && indexable(q)) {
+        let (offered, param) = dialect.title_index(q);
+        add(&format!("seq IN ({offered})"), vec![param]);
+    }
+    if let Some(q) = search_q {
         add(
             &format!("title {} ? ESCAPE '\\'", dialect.ilike()),
             vec![Param::Text(like_pattern(q))],
@@ -206,37 +232,17 @@ pub fn list_sql(f: &CaseFilter, columns: &str, dialect: Dialect) -> Result<ListS
         format!(" WHERE {}", wheres.join(" AND "))
     };
     let sql = format!(
-        "SELECT {columns} FROM cases{filter} ORDER BY {} LIMIT {}",
+        "SELECT {columns} FROM {from}{filter} ORDER BY {} LIMIT {}",
         f.sort.order_by(),
         dialect.placeholder(params.len())
     );
     Ok(ListSql { sql, params })
 }
 
-/// `%q%` with `%`, `_` and `\` escaped by `\`, so the text matches itself.
-pub fn like_pattern(q: &str) -> String {
-    let mut p = String::with_capacity(q.len() + 2);
-    p.push('%');
-    for c in q.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            p.push('\\');
-        }
-        p.push(c);
-    }
-    p.push('%');
-    p
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::Status;
-
-    #[test]
-    fn like_metacharacters_are_escaped() {
-        assert_eq!(like_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
-        assert_eq!(like_pattern("Plain"), "%Plain%");
-    }
 
     #[test]
     fn descending_updated_listing_after_a_position_binds_it_as_a_row_value() {
@@ -248,7 +254,7 @@ mod tests {
             limit: 10,
             ..Default::default()
         };
-        let q = list_sql(&f, "seq", Dialect::Postgres).unwrap();
+        let q = list_sql(&f, "seq", Dialect::Postgres, TitleSearch::Walk).unwrap();
         assert_eq!(
             q.sql,
             "SELECT seq FROM cases WHERE status = $1 AND title ILIKE $2 ESCAPE '\\' \
@@ -264,14 +270,20 @@ mod tests {
                 Param::Int(11)
             ]
         );
-        let q = list_sql(&CaseFilter::default(), "seq", Dialect::Sqlite).unwrap();
+        let q = list_sql(
+            &CaseFilter::default(),
+            "seq",
+            Dialect::Sqlite,
+            TitleSearch::Walk,
+        )
+        .unwrap();
         assert_eq!(q.sql, "SELECT seq FROM cases ORDER BY seq LIMIT ?1");
         let f = CaseFilter {
             sort: CaseSort::UpdatedAt,
             after: Some(CasePosition::Updated(Timestamp(7), 3)),
             ..Default::default()
         };
-        let q = list_sql(&f, "seq", Dialect::Sqlite).unwrap();
+        let q = list_sql(&f, "seq", Dialect::Sqlite, TitleSearch::Walk).unwrap();
         assert_eq!(
             q.sql,
             "SELECT seq FROM cases WHERE (updated_at, seq) > (?1, ?2) ORDER BY updated_at, seq LIMIT ?3"
@@ -285,7 +297,7 @@ mod tests {
             after: Some(CasePosition::Created(3)),
             ..Default::default()
         };
-        assert!(list_sql(&f, "seq", Dialect::Sqlite).is_err());
+        assert!(list_sql(&f, "seq", Dialect::Sqlite, TitleSearch::Walk).is_err());
         assert!(CasePosition::Created(3).fits(CaseSort::CreatedAtDesc));
         assert!(!CasePosition::Updated(Timestamp(1), 3).fits(CaseSort::CreatedAt));
     }

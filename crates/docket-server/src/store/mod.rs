@@ -10,6 +10,7 @@ pub mod keys;
 mod postgres;
 mod signal;
 mod sqlite;
+mod title_search;
 
 use std::sync::Arc;
 

@@ -46,5 +46,6 @@ mod metrics;
 mod openapi;
 mod targets;
 mod tasks;
+mod title_search;
 mod webdriver;
 mod workflow;

@@ -15,7 +15,7 @@ use crate::domain::{
     Applied, Case, CaseChange, CaseId, ChangeContext, HistoryRecord, ItemError, ItemOutcome, Job,
     JobState, NewCase, NewTask, Task, TaskChange, TaskId, TaskStatus, Timestamp, apply_change,
 };
-use crate::store::case_list::{Dialect, Param, list_sql};
+use crate::store::case_list::{Dialect, Param, TitleSearch, list_sql};
 use crate::store::{
     Actor, Attempt, CaseFilter, CasePosition, ChunkResult, Claim, CommitSeq, Delivery,
     DeliveryView, Error, ImportCase, ItemRecord, JobChange, NewJob, Paged, Result, Store,
@@ -223,8 +223,13 @@ impl Store for PgStore {
     }
 
     async fn list_cases(&self, f: CaseFilter) -> Result<Paged<Case, CasePosition>> {
-        let q = list_sql(&f, CASE_COLUMNS, Dialect::Postgres)?;
-        let mut query = sqlx::query(AssertSqlSafe(q.sql));
+        // A search is planned for its text each time (an unnamed statement never gets a
+        // generic plan): only for the text does the planner know whether the title's
+        // trigram index (a rare text) or the walk (a common one) is quicker. A generic
+        // plan, blind to the text, may walk: for a text no title has, every case.
+        let persistent = f.title_contains.is_none();
+        let q = list_sql(&f, CASE_COLUMNS, Dialect::Postgres, TitleSearch::Walk)?;
+        let mut query = sqlx::query(AssertSqlSafe(q.sql)).persistent(persistent);
         for p in q.params {
             query = match p {
                 Param::Int(i) => query.bind(i),

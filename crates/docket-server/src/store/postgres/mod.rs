@@ -31,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("nodes.sql"),
     include_str!("keys.sql"),
     include_str!("case_sort.sql"),
+    include_str!("title_search.sql"),
 ];
 
 /// Key of the advisory lock that serialises migrations across nodes.

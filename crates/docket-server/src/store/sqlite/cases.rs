@@ -13,7 +13,7 @@ use crate::domain::{
     TaskChange, TaskId, TaskStatus, apply_change,
 };
 use crate::domain::{ItemOutcome, Job, JobState, Timestamp};
-use crate::store::case_list::{Dialect, Param, list_sql};
+use crate::store::case_list::{Dialect, Param, TitleSearch, list_sql, title_probe_sql};
 use crate::store::{
     Actor, Attempt, CaseFilter, CasePosition, ChunkResult, Claim, CommitSeq, Delivery,
     DeliveryView, Error, ImportCase, ItemRecord, JobChange, NewJob, Paged, Result, Store,
@@ -258,15 +258,24 @@ impl Store for SqliteStore {
     }
 
     async fn list_cases(&self, f: CaseFilter) -> Result<Paged<Case, CasePosition>> {
-        let q = list_sql(&f, CASE_COLUMNS, Dialect::Sqlite)?;
         self.read(move |conn, _| {
-            let params = q.params.into_iter().map(|p| match p {
-                Param::Int(i) => Sql::Integer(i),
-                Param::Text(t) => Sql::Text(t),
-            });
+            let bind = |params: Vec<Param>| {
+                rusqlite::params_from_iter(params.into_iter().map(|p| match p {
+                    Param::Int(i) => Sql::Integer(i),
+                    Param::Text(t) => Sql::Text(t),
+                }))
+            };
+            let search = match title_probe_sql(&f, Dialect::Sqlite) {
+                Some(p) => TitleSearch::for_matches(
+                    conn.prepare_cached(&p.sql)?
+                        .query_row(bind(p.params), |r| r.get(0))?,
+                ),
+                None => TitleSearch::Walk,
+            };
+            let q = list_sql(&f, CASE_COLUMNS, Dialect::Sqlite, search)?;
             let rows = conn
                 .prepare_cached(&q.sql)?
-                .query_map(rusqlite::params_from_iter(params), case_from_row)?
+                .query_map(bind(q.params), case_from_row)?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(page_by(rows, f.limit, |(seq, c)| f.sort.position(*seq, c)))
         })

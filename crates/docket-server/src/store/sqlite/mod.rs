@@ -32,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("settings.sql"),
     include_str!("keys.sql"),
     include_str!("case_sort.sql"),
+    include_str!("title_search.sql"),
 ];
 
 /// Reader connections kept open for reuse.
@@ -272,6 +273,33 @@ impl From<rusqlite::Error> for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_title_index_migration_indexes_the_cases_already_there() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        // Back to the schema before it, with a case written then.
+        conn.execute_batch(
+            "DROP TABLE cases_title_fts;
+             DROP TRIGGER cases_title_fts_insert;
+             DROP TRIGGER cases_title_fts_delete;
+             DROP TRIGGER cases_title_fts_update;
+             DELETE FROM schema_migrations WHERE version = 6;
+             INSERT INTO cases (case_id, title, description, status, priority, tags, fields,
+                                version, created_at, updated_at, commit_seq)
+             VALUES ('CASE-000001', 'Printer jam', '', 'Open', 'normal', '[]', '{}', 1, 0, 0, 0);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let found: i64 = conn
+            .query_row(
+                "SELECT rowid FROM cases_title_fts WHERE cases_title_fts MATCH '\"TER JA\"'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(found, 1);
+    }
 
     #[test]
     fn urls_name_relative_and_absolute_files() {
