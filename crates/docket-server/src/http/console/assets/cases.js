@@ -58,7 +58,9 @@ export async function casesPage(main, ctx) {
     field('Status', select('f-status', [['', 'Any status'], ...statuses], filter.status, { name: 'status' })),
     field('Assignee', h('input#f-assignee', { name: 'assignee', value: filter.assignee, size: 14 })),
     field('Tag', h('input#f-tag', { name: 'tag', value: filter.tag, size: 12 })),
-    field('Title contains', h('input#f-q', { name: 'q', type: 'search', value: filter.q, size: 18 })),
+    // Three characters at least: the title index works on trigrams, and a shorter text
+    // would make the server walk every case (see store/title_search.rs).
+    field('Title contains', h('input#f-q', { name: 'q', type: 'search', value: filter.q, size: 18, minlength: '3', title: 'At least 3 characters' })),
     field('Per page', select('f-limit', PAGE_SIZES, filter.limit, { name: 'limit' })),
     h('button#apply-filter.primary', { type: 'submit' }, 'Apply'),
     h('button#reset-filter', { type: 'button', onclick: () => { form.reset(); for (const el of form.elements) if (el.name && el.name !== 'limit') el.value = ''; apply(); } }, 'Reset'));
