@@ -12,8 +12,8 @@ mod task;
 mod workflow;
 
 pub use apikey::{
-    ApiKey, IssuedKey, MAX_KEY_NAME, Scope, is_key_id, issue_key, parse_new_key, token_hash,
-    token_key_id,
+    ApiKey, IssuedKey, MAX_KEY_NAME, Scope, is_key_id, issue_key, parse_new_key, same_bytes,
+    token_hash, token_key_id,
 };
 pub use apply::{Applied, ChangeContext, HistoryRecord, ItemError, apply_change};
 pub use case::{

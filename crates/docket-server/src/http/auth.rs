@@ -28,7 +28,7 @@ use docket_api::codes;
 
 use super::AppState;
 use super::error::ApiError;
-use crate::domain::{ApiKey, Scope, token_key_id};
+use crate::domain::{ApiKey, Scope, same_bytes, token_key_id};
 use crate::store::{self, Store};
 
 /// What a route asks of its caller.
@@ -271,6 +271,8 @@ pub const CSRF_COOKIE: &str = "docket_csrf";
 /// The prefix the cookies carry when set over TLS: a `__Host-` cookie is only accepted
 /// from this host, `Secure`, on `/`, so a sibling subdomain cannot plant one.
 pub const HOST_PREFIX: &str = "__Host-";
+/// [`SESSION_COOKIE`] as set over TLS.
+const HOST_SESSION_COOKIE: &str = "__Host-docket_session";
 /// The header a write authenticated by the session cookie must carry.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
@@ -282,7 +284,7 @@ pub fn csrf_token(token: &str) -> String {
 }
 
 /// A cookie's value in the request's `Cookie` headers.
-pub fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -294,19 +296,15 @@ pub fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a 
         .filter(|v| !v.is_empty())
 }
 
-/// How a request presented its key.
-enum Presented<'a> {
-    Header(&'a str),
-    /// The console's session cookie; writes must also prove they come from a console page.
-    Session(&'a str),
-}
-
-fn presented(req: &Request) -> Option<Presented<'_>> {
-    bearer(req).map(Presented::Header).or_else(|| {
-        cookie(req.headers(), &format!("{HOST_PREFIX}{SESSION_COOKIE}"))
-            .or_else(|| cookie(req.headers(), SESSION_COOKIE))
-            .map(Presented::Session)
-    })
+/// The token a request presents, and whether it came in the console's session cookie
+/// (whose writes must also prove they come from a console page: [`csrf_ok`]).
+fn presented(req: &Request) -> Option<(&str, bool)> {
+    if let Some(t) = bearer(req) {
+        return Some((t, false));
+    }
+    cookie(req.headers(), HOST_SESSION_COOKIE)
+        .or_else(|| cookie(req.headers(), SESSION_COOKIE))
+        .map(|t| (t, true))
 }
 
 /// Whether a write sent with the session cookie carries the session's CSRF token.
@@ -319,13 +317,7 @@ fn csrf_ok(req: &Request, token: &str) -> bool {
         .get(CSRF_HEADER)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let want = csrf_token(token);
-    sent.len() == want.len()
-        && sent
-            .bytes()
-            .zip(want.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+    same_bytes(sent.as_bytes(), csrf_token(token).as_bytes())
 }
 
 /// The live key a token belongs to, or why it has none.
@@ -364,12 +356,12 @@ pub async fn authorize(State(s): State<AppState>, mut req: Request, next: Next) 
             "no API key exists; create one with `docket keys create --database-url URL --scope admin`",
         );
     }
-    let (token, session) = match presented(&req) {
-        Some(Presented::Header(t)) => (t, false),
-        Some(Presented::Session(t)) => (t, true),
-        None => {
-            return unauthorized("this route needs an API key: send Authorization: Bearer <token>");
-        }
+    let Some((token, session)) = presented(&req) else {
+        return unauthorized("this route needs an API key: send Authorization: Bearer <token>");
+    };
+    let key = match key_of(&keys, token) {
+        Ok(k) => k,
+        Err(why) => return unauthorized(why),
     };
     if session && !csrf_ok(&req, token) {
         return ApiError::new(
@@ -381,10 +373,6 @@ pub async fn authorize(State(s): State<AppState>, mut req: Request, next: Next) 
         )
         .into_response();
     }
-    let key = match key_of(&keys, token) {
-        Ok(k) => k,
-        Err(why) => return unauthorized(why),
-    };
     if let Access::Scope(scope) = need {
         if !key.grants(scope) {
             return ApiError::new(
@@ -410,5 +398,13 @@ mod tests {
         assert_eq!(access(&Method::PUT, Some("/api/v1/cases")), AnyKey);
         assert_eq!(access(&Method::GET, None), AnyKey);
         assert_eq!(access(&Method::GET, Some("/healthz")), Open);
+    }
+
+    #[test]
+    fn the_tls_session_cookie_is_the_session_cookie_with_the_host_prefix() {
+        assert_eq!(
+            HOST_SESSION_COOKIE,
+            format!("{HOST_PREFIX}{SESSION_COOKIE}")
+        );
     }
 }

@@ -3,7 +3,7 @@
 // the job's event stream, the per-case outcomes, and "retry failed".
 
 import { api, get } from './api.js';
-import { h, clear, field, select, problemBlock, randomHex, toast, keepFocus } from './dom.js';
+import { h, clear, field, select, problemBlock, randomHex, toast } from './dom.js';
 
 const PRIORITIES = ['Low', 'Medium', 'High', 'Critical'];
 /** The most cases one bulk change from the console reaches (ids are held in the page). */
@@ -73,12 +73,8 @@ export function bulkPanel(ctx, { selection, filter, onDone }) {
       onDone({ failedIds: [] });
       return;
     }
-    const updates = ids.map(caseId => ({ caseId, [f]: value }));
     try {
-      const { data } = await api('POST', '/api/v1/cases/bulk-update', {
-        body: { updates, options: { returnJobId: true, waitForCompletion: wait } },
-        headers: { 'Idempotency-Key': randomHex() },
-      });
+      const data = await submit(ids, f, value, wait, randomHex());
       if (wait) {
         review.disabled = false;
         clear(out, h('p.notice', { role: 'status' }, `Job ${data.jobId} ${data.status}: ${data.succeeded ?? '?'} succeeded, ${data.failed ?? '?'} failed.`));
@@ -129,6 +125,19 @@ async function matching(f, problems, maxPage) {
   }
 }
 
+/**
+ * Submits one bulk job setting `f` to `value` on `ids`; with `wait`, the answer is the
+ * job's end (the request waits for it). The idempotency key makes a resent submit
+ * return the same job instead of a second one.
+ */
+async function submit(ids, f, value, wait, idempotencyKey) {
+  const { data } = await api('POST', '/api/v1/cases/bulk-update', {
+    body: { updates: ids.map(caseId => ({ caseId, [f]: value })), options: { returnJobId: true, waitForCompletion: wait } },
+    headers: { 'Idempotency-Key': idempotencyKey },
+  });
+  return data;
+}
+
 function chunks(ids, size) {
   const out = [];
   for (let i = 0; i < ids.length; i += size) out.push(ids.slice(i, i + size));
@@ -157,14 +166,10 @@ async function runBatches(out, ctx, batches, f, value, wait) {
   const key = randomHex();
   let done = 0, succeeded = 0, failed = 0;
   for (let i = 0; i < batches.length; i++) {
-    const updates = batches[i].map(caseId => ({ caseId, [f]: value }));
     const where = `job ${i + 1} of ${batches.length}`;
     let end;
     try {
-      const { data } = await api('POST', '/api/v1/cases/bulk-update', {
-        body: { updates, options: { returnJobId: true, waitForCompletion: wait } },
-        headers: { 'Idempotency-Key': `${key}-${i}` },
-      });
+      const data = await submit(batches[i], f, value, wait, `${key}-${i}`);
       end = wait ? data : await new Promise(resolve => watchJob(current, ctx, data.jobId, resolve, s => {
         bar.value = done + s.processed;
         text.textContent = `${done + s.processed} of ${total} processed · ${where}`;

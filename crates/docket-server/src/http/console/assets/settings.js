@@ -2,7 +2,7 @@
 // shape and by the server for meaning; only changed keys are sent.
 
 import { api, get } from './api.js';
-import { h, clear, field, select, problemBlock, toast } from './dom.js';
+import { h, clear, select, problemBlock, toast } from './dom.js';
 
 const KEYS = [
   ['CaseManagement.CacheTimeout', 'Cache timeout (seconds)', 'number', 'How long a case-metadata cache entry lives.'],
