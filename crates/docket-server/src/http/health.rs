@@ -43,7 +43,9 @@ async fn healthz() -> Json<Health> {
     )
 )]
 async fn readyz(State(s): State<AppState>) -> (StatusCode, Json<Health>) {
-    match s.store.schema_version().await {
+    let version = s.store.schema_version().await;
+    crate::store::outage::note(&version);
+    match version {
         Ok(v) if v > 0 => (
             StatusCode::OK,
             Json(Health {
