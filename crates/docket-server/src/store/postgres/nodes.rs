@@ -125,7 +125,7 @@ impl PgStore {
             "INSERT INTO nodes (node_id, started_at, heartbeat_at, applied_commit) \
              VALUES ($1, (extract(epoch FROM clock_timestamp()) * 1000)::bigint, \
                      (extract(epoch FROM clock_timestamp()) * 1000)::bigint, $2) \
-             ON CONFLICT (node_id) DO UPDATE SET heartbeat_at = EXCLUDED.heartbeat_at, \
+             ON CONFLICT (node_id) DO UPDATE SET heartbeat_at = GREATEST(nodes.heartbeat_at, EXCLUDED.heartbeat_at), \
                  applied_commit = GREATEST(nodes.applied_commit, EXCLUDED.applied_commit)",
         )
         .bind(node)
