@@ -81,8 +81,8 @@ impl PgStore {
         let mut options = PgConnectOptions::from_str(&url).context("parsing the PostgreSQL URL")?;
         if let Some(s) = &schema {
             anyhow::ensure!(
-                s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
-                "schema name '{s}' may contain only letters, digits and '_'"
+                s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && s.len() <= 56,
+                "schema name '{s}' may contain only letters, digits and '_', at most 56 (its signal channel is docket_<schema>)"
             );
             let admin = PgPoolOptions::new()
                 .max_connections(1)

@@ -12,14 +12,25 @@ use tokio::sync::mpsc;
 use super::{PgStore, Tx, next_commit};
 use crate::store::{CommitSeq, Result, Signal};
 
-/// The channel every node listens on.
-const CHANNEL: &str = "docket";
+/// The channel every node of one store listens on, as PostgreSQL computes it from the
+/// session's schema: `docket` in the default schema, `docket_S` in schema `S`. `NOTIFY`
+/// channels are per database, not per schema, and clusters in two schemas of one
+/// database must not hear each other (another cluster's commit positions would let a
+/// node claim it applied invalidations it never saw). Computed in SQL, so every
+/// statement that signals agrees with the listener without carrying the name around.
+macro_rules! channel_sql {
+    () => {
+        "CASE WHEN current_schema() = 'public' THEN 'docket' ELSE 'docket_' || current_schema() END"
+    };
+}
+
+const NOTIFY_SQL: &str = concat!("SELECT pg_notify(", channel_sql!(), ", $1)");
+const CHANNEL_SQL: &str = concat!("SELECT ", channel_sql!());
 
 /// Sends a signal as part of the caller's transaction (delivered at commit).
 pub(super) async fn notify(tx: &mut Tx, signal: &Signal) -> Result<()> {
     for payload in signal.encode() {
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(CHANNEL)
+        sqlx::query(NOTIFY_SQL)
             .bind(payload)
             .execute(&mut **tx)
             .await?;
@@ -98,7 +109,10 @@ impl PgStore {
         // A lost connection ends `try_recv` with `Ok(None)` at once; the loop above
         // makes the next one (and says so).
         listener.eager_reconnect(false);
-        listener.listen(CHANNEL).await?;
+        let channel: String = sqlx::query_scalar(CHANNEL_SQL)
+            .fetch_one(&self.pool)
+            .await?;
+        listener.listen(&channel).await?;
         let position = super::counter(&self.pool, "commit").await?;
         Ok((listener, position))
     }
