@@ -83,14 +83,23 @@ impl Engine {
     }
 
     pub(super) async fn dispatch_callbacks(&self, mut stop: watch::Receiver<bool>) {
+        // Said once when reading due callbacks starts failing, once when it works again.
+        let mut failing = false;
         loop {
             let notified = self.wake_callbacks.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             let due = match self.store.due_deliveries(Timestamp::now(), 16).await {
-                Ok(d) => d,
+                Ok(d) => {
+                    if std::mem::take(&mut failing) {
+                        tracing::info!("reading due callbacks works again");
+                    }
+                    d
+                }
                 Err(e) => {
-                    tracing::warn!(error = %e, "reading due callbacks failed");
+                    if !std::mem::replace(&mut failing, true) {
+                        tracing::warn!(error = %e, "reading due callbacks failed; retrying until it works");
+                    }
                     Vec::new()
                 }
             };
@@ -103,7 +112,7 @@ impl Engine {
             if idle {
                 tokio::select! {
                     () = notified => {}
-                    () = tokio::time::sleep(Duration::from_millis(250)) => {}
+                    () = tokio::time::sleep(Duration::from_millis(if failing { 2000 } else { 250 })) => {}
                     () = stopped(&mut stop) => return,
                 }
             } else if *stop.borrow() {

@@ -27,15 +27,26 @@ impl Engine {
 
     pub(super) async fn sweep(&self, mut stop: watch::Receiver<bool>) {
         let every = Duration::from_millis(self.jobs.retention_sweep_ms);
+        let mut failing = false;
         loop {
             tokio::select! {
                 () = tokio::time::sleep(every) => {}
                 () = stopped(&mut stop) => return,
             }
             match self.purge_expired().await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(rows = n, "purged expired jobs"),
-                Err(e) => tracing::warn!(error = %e, "retention sweep failed"),
+                Ok(n) => {
+                    if std::mem::take(&mut failing) {
+                        tracing::info!("retention sweep works again");
+                    }
+                    if n > 0 {
+                        tracing::info!(rows = n, "purged expired jobs");
+                    }
+                }
+                // Once per outage, not once per sweep.
+                Err(e) if !std::mem::replace(&mut failing, true) => {
+                    tracing::warn!(error = %e, "retention sweep failed; retrying until it works");
+                }
+                Err(_) => {}
             }
         }
     }

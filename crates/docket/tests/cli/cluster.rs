@@ -282,3 +282,65 @@ async fn kill_dash_nine_of_the_working_node_another_finishes_the_job_exactly_onc
     );
     crate::crash::assert_every_case_applied_once(&http, &other.base, N).await;
 }
+
+/// `psql -Atc SQL` against the base test database; `None` (saying so) without psql.
+fn psql(sql: &str) -> Option<String> {
+    let base = pg_url()?;
+    let out = std::process::Command::new("psql")
+        .args([base.as_str(), "-Atc", sql])
+        .output()
+        .ok()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clusters_in_two_schemas_of_one_database_do_not_hear_each_other() {
+    let (Some((dir_a, url_a)), Some((dir_b, url_b))) = (
+        cluster_setup("", "[settings]\n\"Jobs.ChunkSize\" = 1\n"),
+        cluster_setup("", "[settings]\n\"Jobs.ChunkSize\" = 1\n"),
+    ) else {
+        return;
+    };
+    if psql("SELECT 1").is_none() {
+        eprintln!("skipped: psql is not installed, so this test cannot read the nodes table");
+        return;
+    }
+    seed(&url_a, 10);
+    seed(&url_b, 10);
+    let a = Server::start(dir_a.path(), &url_a).await;
+    let b = Server::start(dir_b.path(), &url_b).await;
+    let http = reqwest::Client::new();
+    // 200 commits in B (one item a chunk), none in A.
+    for _ in 0..20 {
+        let updates: Vec<Value> = (1..=10)
+            .map(|i| json!({"caseId": format!("CASE-{i:06}"), "fields": {"n": 1}}))
+            .collect();
+        let res = http
+            .patch(format!("{}/api/v1/cases/bulk-update", b.base))
+            .json(&json!({"updates": updates, "options": {"waitForCompletion": true}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    }
+    // A's nodes record heartbeats every 200 ms; give them a few.
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let schema_a = url_a.rsplit("schema=").next().unwrap();
+    let row = psql(&format!(
+        "SELECT (SELECT max(applied_commit) FROM {schema_a}.nodes) || ' ' || \
+         (SELECT value FROM {schema_a}.counters WHERE name = 'commit')"
+    ))
+    .unwrap();
+    let (applied, commit) = row.split_once(' ').unwrap();
+    let (applied, commit): (i64, i64) = (applied.parse().unwrap(), commit.parse().unwrap());
+    assert!(
+        applied <= commit,
+        "a node of A reports invalidations applied up to {applied}, but A has only committed up to {commit}: it heard B's signals"
+    );
+    drop((a, b));
+}
