@@ -322,6 +322,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<u64> {
         Ok(0)
     }
+
+    /// Whether the store can accept writes now (for `/readyz`): `Err(Unavailable)` while
+    /// it cannot (disk full, read-only, unreachable).
+    async fn writable(&self) -> Result<()> {
+        self.schema_version().await.map(|_| ())
+    }
 }
 
 /// Jobs by state and the queue depth, for `/metrics`.

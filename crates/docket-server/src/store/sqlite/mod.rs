@@ -4,8 +4,13 @@
 //! (a write waits for the previous one; nothing is lost or interleaved) and a small pool
 //! of reader connections that WAL lets run beside it. All SQLite calls run on tokio's
 //! blocking pool, never on the async runtime's threads.
+//!
+//! A full disk (or a read-only file) puts the store in a write-health state that refuses
+//! writes, shrinks the WAL and recovers by itself: see [`health`] for how and why, and
+//! for the free-space reserve kept beside the database.
 
 mod cases;
+mod health;
 mod job_admin;
 mod jobs;
 mod keys;
@@ -24,6 +29,7 @@ use rusqlite::{Connection, OpenFlags};
 use super::{Error, Result};
 use crate::config::SqliteConfig;
 use crate::domain::Workflow;
+use health::{State, WriteHealth};
 
 /// Migrations, applied in order at start; the schema version is the count applied.
 const MIGRATIONS: &[&str] = &[
@@ -52,6 +58,8 @@ struct Inner {
     stop: Arc<AtomicBool>,
     /// Reader connections in use (for `/metrics`).
     busy_readers: AtomicU64,
+    /// Whether writes can run (disk full, read-only), and the free-space reserve.
+    health: Arc<WriteHealth>,
 }
 
 impl Drop for Inner {
@@ -67,25 +75,74 @@ const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(2
 /// wait for a checkpoint's `fsync`s (SQLite's automatic checkpoint runs inside the commit
 /// that crosses the threshold; with the WAL mostly copied already, it has little left to
 /// do). PASSIVE never blocks readers or the writer.
+///
+/// While the disk is full it runs TRUNCATE instead, which also cuts the WAL file to zero
+/// bytes (when no reader still needs it), and probes whether space is back; while the
+/// file is read-only it tries a small write. A failing checkpoint is logged when it
+/// starts and stops failing, not every time.
 fn spawn_checkpointer(
     path: PathBuf,
     config: SqliteConfig,
     stop: Arc<AtomicBool>,
+    health: Arc<WriteHealth>,
 ) -> anyhow::Result<()> {
     let conn = open_conn(&path, &config)?;
     std::thread::Builder::new()
         .name("docket-checkpoint".into())
         .spawn(move || {
+            let mut failing = false;
             while !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(CHECKPOINT_EVERY);
-                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                    tracing::warn!(error = %e, "WAL checkpoint failed");
+                let state = health.state();
+                let mode = if state == State::Full {
+                    "TRUNCATE"
+                } else {
+                    "PASSIVE"
+                };
+                let done = conn
+                    .query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(()))
+                    .map_err(map_err);
+                if done.is_err() {
+                    // Only its errors tell: an empty WAL checkpoints without writing.
+                    health.observe(&done);
+                }
+                match (&done, failing) {
+                    (Err(e), false) => {
+                        tracing::warn!(error = %e, mode, "WAL checkpoint failed");
+                        failing = true;
+                    }
+                    (Ok(()), true) => {
+                        tracing::info!(mode, "WAL checkpoint succeeds again");
+                        failing = false;
+                    }
+                    _ => {}
+                }
+                match state {
+                    State::Full => health.probe_if_due(),
+                    State::ReadOnly if health.read_only_probe_due() => {
+                        health.observe(&probe_write(&conn));
+                    }
+                    _ => {}
                 }
             }
             // Leave a small WAL behind on a clean stop.
             let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
         })?;
     Ok(())
+}
+
+/// A write that changes nothing, to learn whether the file can be written again.
+fn probe_write(conn: &Connection) -> Result<()> {
+    let out = conn.execute_batch(
+        "BEGIN IMMEDIATE;
+         UPDATE schema_migrations SET applied_at = applied_at
+          WHERE version = (SELECT MAX(version) FROM schema_migrations);
+         COMMIT;",
+    );
+    if !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    out.map_err(map_err)
 }
 
 /// The file path named by a `sqlite:` URL: `sqlite://rel.db`, `sqlite:///abs.db`,
@@ -124,8 +181,9 @@ impl SqliteStore {
             writer.execute_batch(
                 "PRAGMA wal_autocheckpoint = 16384; PRAGMA journal_size_limit = 67108864;",
             )?;
+            let health = Arc::new(WriteHealth::open(&path, config.reserve_bytes));
             let stop = Arc::new(AtomicBool::new(false));
-            spawn_checkpointer(path.clone(), config.clone(), stop.clone())
+            spawn_checkpointer(path.clone(), config.clone(), stop.clone(), health.clone())
                 .context("starting the WAL checkpointer")?;
             let inner = Inner {
                 path,
@@ -135,6 +193,7 @@ impl SqliteStore {
                 config,
                 stop,
                 busy_readers: AtomicU64::new(0),
+                health,
             };
             Ok(Self {
                 inner: Arc::new(inner),
@@ -144,7 +203,8 @@ impl SqliteStore {
         .context("store start-up task")?
     }
 
-    /// Runs `f` with the writer connection on the blocking pool.
+    /// Runs `f` with the writer connection on the blocking pool. While the disk is full
+    /// the write is refused (`Unavailable`) without running, until space is back.
     async fn write<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
@@ -153,7 +213,10 @@ impl SqliteStore {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = lock(&inner.writer);
-            f(&mut conn, &inner.workflow)
+            inner.health.admit()?;
+            let out = f(&mut conn, &inner.workflow);
+            inner.health.observe(&out);
+            out
         })
         .await
         .map_err(|e| Error::Other(anyhow::anyhow!("store task failed: {e}")))?
@@ -246,17 +309,32 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     tx.commit()
 }
 
-/// Maps a driver error to the store's error.
+/// Maps a driver error to the store's error. Running out of space and a read-only file
+/// are `Unavailable` (a `503`: nothing was written, the client may retry), with a detail
+/// that starts with [`health::DISK_FULL`] or [`health::READ_ONLY`], which the write-health
+/// state recognises.
 fn map_err(e: rusqlite::Error) -> Error {
-    use rusqlite::ErrorCode;
+    use rusqlite::{ErrorCode, ffi};
     match &e {
         rusqlite::Error::QueryReturnedNoRows => Error::NotFound,
         rusqlite::Error::SqliteFailure(f, _) => match f.code {
             ErrorCode::ConstraintViolation => Error::Conflict(e.to_string()),
+            // SQLITE_FULL: a write stopped with ENOSPC. The I/O errors that mean the same:
+            // a failed write other than ENOSPC (EDQUOT, a quota's "full") or
+            // preallocation, and the shared-memory file that cannot grow.
+            ErrorCode::DiskFull => Error::Unavailable(format!("{}: {e}", health::DISK_FULL)),
+            ErrorCode::SystemIoFailure
+                if matches!(
+                    f.extended_code,
+                    ffi::SQLITE_IOERR_WRITE | ffi::SQLITE_IOERR_SHMSIZE
+                ) =>
+            {
+                Error::Unavailable(format!("{} (I/O error writing): {e}", health::DISK_FULL))
+            }
+            ErrorCode::ReadOnly => Error::Unavailable(format!("{}: {e}", health::READ_ONLY)),
             ErrorCode::DatabaseBusy
             | ErrorCode::DatabaseLocked
             | ErrorCode::CannotOpen
-            | ErrorCode::DiskFull
             | ErrorCode::SystemIoFailure => Error::Unavailable(e.to_string()),
             _ => Error::Other(e.into()),
         },
