@@ -379,6 +379,93 @@ mod tests {
         assert_eq!(found, 1);
     }
 
+    /// `max_page_count` makes SQLite answer SQLITE_FULL as a full disk does, on any disk.
+    #[tokio::test]
+    async fn a_full_database_refuses_writes_with_unavailable_and_recovers_by_itself() {
+        use crate::store::{Actor, Store};
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("d.db").display());
+        let config = SqliteConfig {
+            reserve_bytes: 64 * 1024,
+            ..SqliteConfig::default()
+        };
+        let wf = Arc::new(Workflow::default());
+        let store = SqliteStore::open(&url, wf.clone(), &config).await.unwrap();
+        let reserve = dir.path().join("d.db-reserve");
+        assert_eq!(std::fs::metadata(&reserve).unwrap().len(), 64 * 1024);
+        let new = |t: &str| {
+            crate::domain::NewCase::parse(
+                docket_api::NewCase {
+                    title: Some(t.into()),
+                    ..Default::default()
+                },
+                &wf,
+            )
+            .unwrap()
+        };
+        let actor = || Actor {
+            name: "t".into(),
+            at: crate::domain::Timestamp::now(),
+        };
+        store.create_case(new("before"), actor()).await.unwrap();
+        store.writable().await.unwrap();
+
+        let pages: i64 = {
+            let w = lock(&store.inner.writer);
+            let n = w.query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap();
+            w.query_row(&format!("PRAGMA max_page_count = {n}"), [], |_| Ok(()))
+                .unwrap();
+            n
+        };
+        let big = "x".repeat(400);
+        let mut refused = None;
+        for i in 0..200 {
+            if let Err(e) = store.create_case(new(&format!("{big}{i}")), actor()).await {
+                refused = Some(e);
+                break;
+            }
+        }
+        let refused = refused.expect("no write failed");
+        assert!(
+            matches!(&refused, Error::Unavailable(d) if d.starts_with(health::DISK_FULL)),
+            "{refused:?}"
+        );
+        assert!(!reserve.exists(), "the reserve is released");
+        assert!(matches!(store.writable().await, Err(Error::Unavailable(_))));
+        // Refused without running: the page limit is unchanged and the error the same.
+        let again = store.create_case(new("while full"), actor()).await;
+        assert!(
+            matches!(&again, Err(Error::Unavailable(d)) if d.contains("refused until space is freed")),
+            "{again:?}"
+        );
+
+        // "Space is freed"; the checkpointer's probe finds it within about a second.
+        lock(&store.inner.writer)
+            .query_row(&format!("PRAGMA max_page_count = {}", pages * 100), [], |_| Ok(()))
+            .unwrap();
+        let started = std::time::Instant::now();
+        while store.writable().await.is_err() {
+            assert!(started.elapsed() < std::time::Duration::from_secs(5), "still not writable");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(std::fs::metadata(&reserve).unwrap().len(), 64 * 1024);
+        store.create_case(new("after"), actor()).await.unwrap();
+    }
+
+    #[test]
+    fn read_only_is_unavailable_not_a_failure() {
+        let e = map_err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_READONLY),
+            None,
+        ));
+        assert!(matches!(&e, Error::Unavailable(d) if d.starts_with(health::READ_ONLY)), "{e:?}");
+        let e = map_err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR_WRITE),
+            None,
+        ));
+        assert!(matches!(&e, Error::Unavailable(d) if d.starts_with(health::DISK_FULL)), "{e:?}");
+    }
+
     #[test]
     fn urls_name_relative_and_absolute_files() {
         assert_eq!(
