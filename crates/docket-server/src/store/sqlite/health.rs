@@ -174,7 +174,10 @@ impl WriteHealth {
             }
             Err(Error::Unavailable(d)) if d.starts_with(DISK_FULL) => self.went_full(d),
             Err(Error::Unavailable(d)) if d.starts_with(READ_ONLY) => {
-                let mut p = self.lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut p = self
+                    .lock
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 if self.state() == State::Ok {
                     tracing::warn!(
                         path = %self.db.display(), error = %d,
@@ -189,7 +192,10 @@ impl WriteHealth {
     }
 
     fn went_full(&self, error: &str) {
-        let mut p = self.lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut p = self
+            .lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if self.state() != State::Full {
             tracing::warn!(
                 path = %self.db.display(), error = %error,
@@ -222,7 +228,10 @@ impl WriteHealth {
     /// While `Full`: at most once per [`PROBE_EVERY`], checks whether twice the reserve
     /// is free (writing the reserve back), and if so returns to `Ok`.
     pub(super) fn probe_if_due(&self) {
-        let mut p = self.lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut p = self
+            .lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if self.state() != State::Full || p.last.is_some_and(|t| t.elapsed() < PROBE_EVERY) {
             return;
         }
@@ -234,7 +243,10 @@ impl WriteHealth {
 
     /// Whether `ReadOnly` is due a probe (the checkpointer runs it with its connection).
     pub(super) fn read_only_probe_due(&self) -> bool {
-        let mut p = self.lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut p = self
+            .lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if self.state() != State::ReadOnly || p.last.is_some_and(|t| t.elapsed() < PROBE_EVERY) {
             return false;
         }

@@ -441,11 +441,18 @@ mod tests {
 
         // "Space is freed"; the checkpointer's probe finds it within about a second.
         lock(&store.inner.writer)
-            .query_row(&format!("PRAGMA max_page_count = {}", pages * 100), [], |_| Ok(()))
+            .query_row(
+                &format!("PRAGMA max_page_count = {}", pages * 100),
+                [],
+                |_| Ok(()),
+            )
             .unwrap();
         let started = std::time::Instant::now();
         while store.writable().await.is_err() {
-            assert!(started.elapsed() < std::time::Duration::from_secs(5), "still not writable");
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(5),
+                "still not writable"
+            );
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         assert_eq!(std::fs::metadata(&reserve).unwrap().len(), 64 * 1024);
@@ -458,12 +465,18 @@ mod tests {
             rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_READONLY),
             None,
         ));
-        assert!(matches!(&e, Error::Unavailable(d) if d.starts_with(health::READ_ONLY)), "{e:?}");
+        assert!(
+            matches!(&e, Error::Unavailable(d) if d.starts_with(health::READ_ONLY)),
+            "{e:?}"
+        );
         let e = map_err(rusqlite::Error::SqliteFailure(
             rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR_WRITE),
             None,
         ));
-        assert!(matches!(&e, Error::Unavailable(d) if d.starts_with(health::DISK_FULL)), "{e:?}");
+        assert!(
+            matches!(&e, Error::Unavailable(d) if d.starts_with(health::DISK_FULL)),
+            "{e:?}"
+        );
     }
 
     #[test]
