@@ -5,6 +5,13 @@
 #
 #   bash bench/cache.sh                       # honours CARGO_TARGET_DIR
 #   CASES=20000 DURATION=3 bash bench/cache.sh
+#
+# With PG_URL set (e.g. postgres://postgres@127.0.0.1:5432/postgres) it also measures
+# cached GETs on a cluster node: one `docket serve` on a fresh schema of that database,
+# which holds the cache lease (it hears its own heartbeats back through LISTEN/NOTIFY),
+# so every cached read also checks the lease. DOCKET_BIN and BENCH_BIN run other builds
+# of the two binaries (e.g. an older commit's, to measure the lease's cost).
+#   PG_URL=postgres://postgres@127.0.0.1:5432/postgres ONLY=pg bash bench/cache.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -12,8 +19,12 @@ cd "$(dirname "$0")/.."
 CASES="${CASES:-100000}"
 DURATION="${DURATION:-10}"
 CHECK_CASES="${CHECK_CASES:-10000}"
+ONLY="${ONLY:-}"
 bench_machine
 bench_build
+DOCKET="${DOCKET_BIN:-$DOCKET}"
+BENCH="${BENCH_BIN:-$BENCH}"
+echo "docket: $DOCKET ($("$DOCKET" --version 2>/dev/null || true))"
 
 TMP="$(mktemp -d)"
 SERVER_PID=""
@@ -36,6 +47,7 @@ stop() {
     SERVER_PID=""
 }
 
+if [ "$ONLY" != "pg" ]; then
 echo "== seed $CASES cases"
 "$DOCKET" seed --database-url "sqlite://$TMP/cache.db" --cases "$CASES"
 
@@ -58,3 +70,22 @@ for mode in default ttl; do
     "$DOCKET" check-consistency --server "http://$ADDR" --cases "$CHECK_CASES" || echo "(exit code $?)"
     stop
 done
+fi
+
+if [ -n "${PG_URL:-}" ]; then
+    schema="dkt_bench_$RANDOM$RANDOM"
+    sep='?'; case "$PG_URL" in *\?*) sep='&';; esac
+    url="$PG_URL${sep}schema=$schema"
+    drop_schema() { psql "$PG_URL" -qc "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1 || true; }
+    trap 'cleanup; drop_schema' EXIT
+    echo "== seed $CASES cases on PostgreSQL (schema $schema)"
+    "$DOCKET" seed --database-url "$url" --cases "$CASES"
+    echo "== GET, cache: default, one cluster node on PostgreSQL (cache lease checked on every hit)"
+    serve "$TMP/default.toml" "$url"
+    curl -fsS "http://$ADDR/metrics" | grep -E '^docket_cache_trusted' || true
+    for c in 1 32; do
+        "$BENCH" http --url "http://$ADDR" --op get --concurrency "$c" --duration-secs "$DURATION" --cases "$CASES"
+    done
+    curl -fsS "http://$ADDR/metrics" | grep -E '^docket_cache_(hits|misses)_total' || true
+    stop
+fi

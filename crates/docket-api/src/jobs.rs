@@ -136,6 +136,22 @@ pub struct JobStatus {
     pub atomic: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback_url: Option<String>,
+    /// While an unfinished job cannot progress on the node that answers (its store is
+    /// unreachable or cannot write): why, and since when. It resumes by itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stalled: Option<JobStall>,
+}
+
+/// Why a job is not progressing: `JobStatus.stalled`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct JobStall {
+    /// `service_unavailable`: the store cannot be reached or cannot write.
+    pub code: String,
+    pub detail: String,
+    /// RFC 3339.
+    pub since: String,
 }
 
 impl JobStatus {

@@ -37,12 +37,7 @@ impl Server {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let validated = config.validate()?;
         let workflow = Arc::new(validated.workflow);
-        let store = store::open(
-            &config.database.url,
-            workflow.clone(),
-            &config.database.sqlite,
-        )
-        .await?;
+        let store = store::open(&config.database.url, workflow.clone(), &config).await?;
         // One node owns a SQLite file: leases left by an earlier (crashed) run are void.
         // A PostgreSQL store is shared: the other nodes' leases are theirs, and a crashed
         // node's expire.

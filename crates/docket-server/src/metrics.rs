@@ -121,6 +121,12 @@ pub struct Snapshot {
     pub cache_misses: u64,
     pub cache_invalidations: u64,
     pub cache_entries: u64,
+    /// Whether the cache may serve reads now (its lease holds).
+    pub cache_trusted: bool,
+    /// Times this node lost its notification connection (and flushed its cache).
+    pub cache_connection_lost: u64,
+    /// Whether the store answered this scrape and no outage is in progress.
+    pub store_available: bool,
     pub pool: crate::store::PoolStats,
 }
 
@@ -374,6 +380,11 @@ fn render_cache(out: &mut String, snap: &Snapshot) {
             "Cache entries dropped because their case changed (or a sweep).",
             snap.cache_invalidations,
         ),
+        (
+            "docket_cache_connection_lost_total",
+            "Times this node lost its notification connection: the cache stops serving until it listens again, then drops what it read before.",
+            snap.cache_connection_lost,
+        ),
     ] {
         header(out, name, "counter", help);
         let _ = writeln!(out, "{name} {v}");
@@ -385,6 +396,24 @@ fn render_cache(out: &mut String, snap: &Snapshot) {
         "Cases in this node's cache.",
     );
     let _ = writeln!(out, "docket_cache_entries {}", snap.cache_entries);
+    header(
+        out,
+        "docket_cache_trusted",
+        "gauge",
+        "1 while this node's cache lease holds and reads may be served from it, else 0.",
+    );
+    let _ = writeln!(out, "docket_cache_trusted {}", u8::from(snap.cache_trusted));
+    header(
+        out,
+        "docket_store_available",
+        "gauge",
+        "1 while the store answers and accepts writes as far as this node knows, else 0 (requests get 503).",
+    );
+    let _ = writeln!(
+        out,
+        "docket_store_available {}",
+        u8::from(snap.store_available)
+    );
 }
 
 #[cfg(test)]

@@ -74,7 +74,22 @@ pub fn job_status(j: &Job) -> docket_api::JobStatus {
         parent_job_id: j.parent_id.clone(),
         atomic: j.atomic.then_some(true),
         callback_url: j.callback_url.clone(),
+        stalled: None,
     }
+}
+
+/// A job's status as this node sees it: with why it is stalled, while it is unfinished
+/// and this node's workers cannot move jobs on.
+pub fn job_status_here(j: &Job, engine: &crate::engine::Engine) -> docket_api::JobStatus {
+    let mut st = job_status(j);
+    if !j.state.is_finished() {
+        st.stalled = engine.stall().map(|s| docket_api::JobStall {
+            code: s.code.to_owned(),
+            detail: s.detail,
+            since: s.since.to_rfc3339(),
+        });
+    }
+    st
 }
 
 pub fn item_result(r: ItemRecord) -> docket_api::ItemResult {

@@ -5,6 +5,7 @@
 
 pub mod cache;
 pub mod callbacks;
+pub mod coherence;
 pub mod hub;
 mod nodes;
 mod reads;
@@ -29,6 +30,8 @@ use settings::SettingsHandle;
 pub struct Engine {
     pub store: Arc<dyn Store>,
     pub cache: Arc<cache::CaseCache>,
+    /// Whether the cache may serve reads now (the cache lease).
+    pub coherence: coherence::Coherence,
     pub settings: SettingsHandle,
     /// The configured settings, under which stored changes are applied on reload.
     base_settings: settings::Settings,
@@ -41,11 +44,24 @@ pub struct Engine {
     pub callbacks: CallbacksConfig,
     wake_workers: Notify,
     wake_callbacks: Notify,
+    /// Sends a heartbeat now (after signals moved how far this node has applied).
+    beat_now: Notify,
     http: reqwest::Client,
     /// Flips to true when the server shuts down: waiters answer with what they have.
     stopping: watch::Sender<bool>,
     /// This node's counters for `/metrics`.
     pub metrics: crate::metrics::Metrics,
+    /// Why this node's workers cannot move jobs on, while they cannot.
+    stall: std::sync::Mutex<Option<Stall>>,
+}
+
+/// Why jobs are not progressing on this node: shown in unfinished jobs' status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stall {
+    /// `service_unavailable` (the store cannot be reached or cannot write) or `internal`.
+    pub code: &'static str,
+    pub detail: String,
+    pub since: crate::domain::Timestamp,
 }
 
 impl Engine {
@@ -68,6 +84,7 @@ impl Engine {
         Ok(Arc::new(Self {
             store,
             cache: Arc::new(cache::CaseCache::new(cache_capacity)),
+            coherence: coherence::Coherence::new(Duration::from_secs(jobs.node_ttl_seconds)),
             settings,
             base_settings,
             hub: JobHub::default(),
@@ -77,9 +94,11 @@ impl Engine {
             callbacks,
             wake_workers: Notify::new(),
             wake_callbacks: Notify::new(),
+            beat_now: Notify::new(),
             http,
             stopping: watch::Sender::new(false),
             metrics: crate::metrics::Metrics::default(),
+            stall: std::sync::Mutex::new(None),
         }))
     }
 
@@ -124,6 +143,35 @@ impl Engine {
         if let Ok(Some(job)) = self.store.get_job(job_id).await {
             self.metrics.job_ended(&job);
         }
+    }
+
+    /// Why unfinished jobs are not moving on this node now, if they are not.
+    pub fn stall(&self) -> Option<Stall> {
+        self.stall
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_stall(&self, error: Option<&store::Error>) {
+        let stall = error.map(|e| match e {
+            store::Error::Unavailable(d) => Stall {
+                code: docket_api::codes::SERVICE_UNAVAILABLE,
+                detail: format!(
+                    "the store is unavailable: {d}; the job resumes by itself when it is back"
+                ),
+                since: crate::domain::Timestamp::now(),
+            },
+            _ => Stall {
+                code: docket_api::codes::INTERNAL,
+                detail: "job steps fail on this node; see its log".into(),
+                since: crate::domain::Timestamp::now(),
+            },
+        });
+        *self
+            .stall
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = stall;
     }
 
     /// Tells the callback dispatcher a delivery is due.

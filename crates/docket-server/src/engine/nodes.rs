@@ -12,7 +12,6 @@ use tokio::sync::{mpsc, watch};
 
 use super::settings::Invalidation;
 use super::{Engine, stopped};
-use crate::domain::Timestamp;
 use crate::store::{self, CommitSeq, Signal};
 
 impl Engine {
@@ -22,6 +21,7 @@ impl Engine {
         stop: watch::Receiver<bool>,
     ) -> store::Result<Vec<tokio::task::JoinHandle<()>>> {
         let Some(signals) = self.store.subscribe().await? else {
+            self.coherence.set_alone();
             return Ok(Vec::new());
         };
         self.beat().await?;
@@ -29,27 +29,38 @@ impl Engine {
         let listen = tokio::spawn(async move { engine.listen(signals, s).await });
         let (engine, mut s) = (self.clone(), stop);
         let beat = tokio::spawn(async move {
+            let mut failing = false;
             loop {
                 tokio::select! {
                     () = tokio::time::sleep(Duration::from_millis(engine.jobs.heartbeat_ms)) => {}
+                    () = engine.beat_now.notified() => {}
                     () = stopped(&mut s) => return,
                 }
-                if let Err(e) = engine.beat().await {
-                    tracing::warn!(error = %e, "heartbeat failed");
+                // Said once when beats start failing and once when they work again.
+                match engine.beat().await {
+                    Err(e) if !failing => {
+                        failing = true;
+                        tracing::warn!(error = %e, "heartbeat failed; this node's cache lease will run out");
+                    }
+                    Ok(()) if failing => {
+                        failing = false;
+                        tracing::info!("heartbeat recorded again");
+                    }
+                    _ => {}
                 }
             }
         });
         Ok(vec![listen, beat])
     }
 
+    /// Records this node's heartbeat and how far it has applied; the beat comes back as
+    /// a signal, which renews the cache lease.
     async fn beat(&self) -> store::Result<()> {
-        self.store
-            .heartbeat(
-                &self.node,
-                self.applied.load(Ordering::Acquire),
-                Timestamp::now(),
-            )
-            .await
+        let seq = self.coherence.beat();
+        let applied = self.applied.load(Ordering::Acquire);
+        let r = self.store.heartbeat(&self.node, applied, seq).await;
+        crate::store::outage::note(&r);
+        r
     }
 
     async fn listen(&self, mut signals: mpsc::Receiver<Signal>, mut stop: watch::Receiver<bool>) {
@@ -59,14 +70,13 @@ impl Engine {
                 () = stopped(&mut stop) => return,
             };
             let mut reached = self.apply(first).await;
-            // Apply whatever else has arrived, then say how far this node got.
+            // Apply whatever else has arrived, then say how far this node got (the
+            // heartbeat loop sends it, so a slow store never holds up this loop).
             while let Ok(s) = signals.try_recv() {
                 reached |= self.apply(s).await;
             }
             if reached {
-                if let Err(e) = self.beat().await {
-                    tracing::warn!(error = %e, "recording applied invalidations failed");
-                }
+                self.beat_now.notify_one();
             }
         }
     }
@@ -86,10 +96,29 @@ impl Engine {
                 self.applied.fetch_max(commit, Ordering::AcqRel) < commit
             }
             Signal::Sweep { commit } => {
-                if mode != Invalidation::Ttl || commit == i64::MAX {
+                if mode != Invalidation::Ttl {
                     self.cache.invalidate_before(commit);
                 }
-                commit != i64::MAX && self.applied.fetch_max(commit, Ordering::AcqRel) < commit
+                self.applied.fetch_max(commit, Ordering::AcqRel) < commit
+            }
+            Signal::Beat { node, seq } => {
+                if node == self.node {
+                    self.coherence.heard(seq);
+                }
+                false
+            }
+            Signal::Lost => {
+                self.coherence.revoke();
+                false
+            }
+            Signal::Resync { position } => {
+                // Whatever was missed is at or before `position`: drop every entry read
+                // before it (the cache fills again from here), and catch up on what
+                // the lost signals would have said: settings, and work to do.
+                self.cache.invalidate_before(position);
+                self.reload_settings().await;
+                self.wake();
+                self.applied.fetch_max(position, Ordering::AcqRel) < position
             }
             Signal::Job(id) => {
                 self.hub.publish(&id);
@@ -100,34 +129,40 @@ impl Engine {
                 false
             }
             Signal::Settings => {
-                match self
-                    .store
-                    .load_settings()
-                    .await
-                    .map(|saved| self.base_settings.patched(&saved))
-                {
-                    Ok(Ok(s)) => self.settings.set(s),
-                    Ok(Err(e)) => tracing::warn!(error = ?e, "ignoring invalid stored settings"),
-                    Err(e) => tracing::warn!(error = %e, "reloading settings failed"),
-                }
+                self.reload_settings().await;
                 false
             }
         }
     }
 
+    async fn reload_settings(&self) {
+        match self
+            .store
+            .load_settings()
+            .await
+            .map(|saved| self.base_settings.patched(&saved))
+        {
+            Ok(Ok(s)) => self.settings.set(s),
+            Ok(Err(e)) => tracing::warn!(error = ?e, "ignoring invalid stored settings"),
+            Err(e) => tracing::warn!(error = %e, "reloading settings failed"),
+        }
+    }
+
     /// Waits until every live node has applied invalidations up to `commit`. A node whose
-    /// heartbeat is older than `jobs.node_ttl_seconds` no longer counts, so a dead node
-    /// never holds a job back for longer than that.
-    /// This node is not asked: it applied its own job's invalidations synchronously.
+    /// heartbeat is older than `jobs.node_ttl_seconds` (by the store's clock) no longer
+    /// counts, and no node holds a job back for longer than that: a node that has not
+    /// applied the change by then has not heard its own heartbeat for that long either,
+    /// so its cache lease (half the TTL, see `coherence.rs`) has run out and it reads
+    /// the store. This node is not asked: it applied its own job's invalidations
+    /// synchronously.
     pub async fn sync_invalidations(&self, commit: CommitSeq) -> store::Result<()> {
         let ttl = Duration::from_secs(self.jobs.node_ttl_seconds);
+        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
         let deadline = tokio::time::Instant::now() + ttl;
         loop {
-            let live_since =
-                Timestamp(Timestamp::now().0 - i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX));
             let behind = self
                 .store
-                .nodes_behind(commit.0, live_since, &self.node)
+                .nodes_behind(commit.0, ttl_ms, &self.node)
                 .await?;
             if behind == 0 {
                 return Ok(());
@@ -136,7 +171,7 @@ impl Engine {
                 tracing::warn!(
                     behind,
                     commit = commit.0,
-                    "nodes did not confirm invalidations in time"
+                    "nodes did not confirm invalidations within node_ttl; their cache leases have run out"
                 );
                 return Ok(());
             }

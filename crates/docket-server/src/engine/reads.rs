@@ -14,14 +14,15 @@ use crate::store::{self, CommitSeq};
 
 impl Engine {
     /// Reads a case through the cache. With `token`, the answer reflects every write up to
-    /// it: an entry read before the token is not used.
+    /// it: an entry read before the token is not used. The cache serves only while its
+    /// lease holds (see `coherence.rs`); otherwise the store answers.
     pub async fn read_case(
         &self,
         id: &CaseId,
         token: Option<CommitSeq>,
     ) -> store::Result<Option<Case>> {
         let ttl = Duration::from_secs(self.settings.get().cache_timeout);
-        if !ttl.is_zero() {
+        if !ttl.is_zero() && self.coherence.trusted() {
             if let Some(c) = self.cache.get(id.as_str(), ttl, token.map(|t| t.0)) {
                 return Ok(Some(c));
             }

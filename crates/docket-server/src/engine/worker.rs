@@ -26,7 +26,7 @@ impl Engine {
         let now = Timestamp::now();
         let candidates = self.store.runnable_jobs(owner, now, 8).await?;
         let settings = self.settings.get();
-        let (finish, before_commit) = self.chunk_policy(&settings, now);
+        let (finish, before_commit) = self.chunk_policy(&settings);
         for job_id in candidates {
             let claim = Claim {
                 owner: owner.to_owned(),
@@ -72,11 +72,7 @@ impl Engine {
     /// it changed from this node's cache just before its commit. Its last chunk may also
     /// complete the job unless completion must wait for something after that commit: a
     /// `deferred` sweep, or, with `SyncStatusAfterBulkUpdate`, other live nodes' caches.
-    fn chunk_policy(
-        &self,
-        s: &super::settings::Settings,
-        now: Timestamp,
-    ) -> (FinishDrained, Option<BeforeCommit>) {
+    fn chunk_policy(&self, s: &super::settings::Settings) -> (FinishDrained, Option<BeforeCommit>) {
         let ttl_ms = i64::try_from(self.jobs.node_ttl_seconds * 1000).unwrap_or(i64::MAX);
         let finish = match s.bulk_update_cache_invalidation {
             Invalidation::Deferred => FinishDrained::Never,
@@ -84,7 +80,7 @@ impl Engine {
             Invalidation::Immediate if !s.sync_status_after_bulk_update => FinishDrained::Always,
             Invalidation::Immediate => FinishDrained::IfAlone {
                 node: self.node.clone(),
-                live_since: Timestamp(now.0.saturating_sub(ttl_ms)),
+                ttl_ms,
             },
         };
         let before_commit =
@@ -119,10 +115,15 @@ impl Engine {
     }
 
     /// A worker's loop: tick while there is work; when idle, wait for a wake-up (a
-    /// submitted job) or the poll interval (expired leases, other nodes' jobs).
+    /// submitted job) or the poll interval (expired leases, other nodes' jobs). A step
+    /// that fails is retried after a growing pause (up to 5 s); the failure is logged
+    /// when it starts or changes and when steps work again, and shown in the status of
+    /// unfinished jobs meanwhile ([`Engine::stall`]).
     pub(super) async fn work(&self, index: usize, mut stop: watch::Receiver<bool>) {
         let owner = format!("{}/w{index}", self.node);
         let poll = Duration::from_millis(self.jobs.poll_interval_ms);
+        let mut failing: Option<String> = None;
+        let mut pause = poll;
         loop {
             if *stop.borrow() {
                 return;
@@ -130,14 +131,35 @@ impl Engine {
             let notified = self.wake_workers.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            match self.tick(&owner).await {
-                Ok(Tick::Worked) => continue,
-                Ok(Tick::Idle) => {}
-                Err(e) => tracing::warn!(error = %e, worker = %owner, "job step failed; retrying"),
+            let result = self.tick(&owner).await;
+            if let Ok(Tick::Worked) = result {
+                crate::store::outage::end();
             }
+            match result {
+                Ok(t) => {
+                    if failing.take().is_some() {
+                        tracing::info!(worker = %owner, "job steps work again");
+                        self.set_stall(None);
+                    }
+                    pause = poll;
+                    if t == Tick::Worked {
+                        continue;
+                    }
+                }
+                Err(e) => {
+                    let text = e.to_string();
+                    if failing.as_deref() != Some(text.as_str()) {
+                        tracing::warn!(error = %text, worker = %owner, "job step failed; retrying until it works");
+                        self.set_stall(Some(&e));
+                        failing = Some(text);
+                    }
+                    pause = (pause * 2).clamp(poll, Duration::from_secs(5).max(poll));
+                }
+            }
+            let wait = if failing.is_some() { pause } else { poll };
             tokio::select! {
-                () = notified => {}
-                () = tokio::time::sleep(poll) => {}
+                () = notified, if failing.is_none() => {}
+                () = tokio::time::sleep(wait) => {}
                 () = stopped(&mut stop) => return,
             }
         }

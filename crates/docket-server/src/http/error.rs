@@ -103,7 +103,9 @@ impl From<store::Error> for ApiError {
             }
             store::Error::Conflict(d) => Self::new(StatusCode::CONFLICT, codes::CONFLICT, d),
             store::Error::Unavailable(d) => {
-                tracing::warn!(error = %d, "store unavailable");
+                // Logged once per outage, not once per request.
+                store::outage::begin(&d);
+                tracing::debug!(error = %d, "store unavailable");
                 Self {
                     retry_after: Some(1),
                     ..Self::new(

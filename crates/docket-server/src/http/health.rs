@@ -43,10 +43,13 @@ async fn healthz() -> Json<Health> {
     )
 )]
 async fn readyz(State(s): State<AppState>) -> (StatusCode, Json<Health>) {
+    // Whether it can write, not only answer: a store that reads but cannot write (disk
+    // full) is in an outage too, so a readiness check must not end one.
     let version = match s.store.writable().await {
         Ok(()) => s.store.schema_version().await,
         Err(e) => Err(e),
     };
+    crate::store::outage::note(&version);
     match version {
         Ok(v) if v > 0 => (
             StatusCode::OK,

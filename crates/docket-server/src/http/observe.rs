@@ -83,7 +83,11 @@ pub fn span(req: &Request) -> tracing::Span {
     )
 )]
 pub async fn metrics(State(s): State<AppState>) -> Result<Response, ApiError> {
-    let jobs = s.store.job_stats().await?;
+    // Rendered during an outage too (the cache and HTTP figures matter most then); the
+    // job figures read from the store are left at zero.
+    let jobs = s.store.job_stats().await;
+    let store_available = jobs.is_ok() && crate::store::outage::current().is_none();
+    let jobs = jobs.unwrap_or_default();
     let cache = &s.engine.cache;
     let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
     let snap = Snapshot {
@@ -93,6 +97,9 @@ pub async fn metrics(State(s): State<AppState>) -> Result<Response, ApiError> {
         cache_misses: load(&cache.misses),
         cache_invalidations: load(&cache.invalidations),
         cache_entries: cache.len() as u64,
+        cache_trusted: s.engine.coherence.trusted(),
+        cache_connection_lost: load(&s.engine.coherence.lost),
+        store_available,
         pool: s.store.pool_stats(),
     };
     Ok((

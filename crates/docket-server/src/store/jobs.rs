@@ -80,9 +80,10 @@ pub enum FinishDrained {
     Never,
     /// Always: nothing but this node's cache needs the change first.
     Always,
-    /// Only if no node but `node` has a heartbeat at or after `live_since` (checked in
-    /// the transaction): otherwise their caches must confirm the change first.
-    IfAlone { node: String, live_since: Timestamp },
+    /// Only if no node but `node` has a heartbeat in the last `ttl_ms` by the store's
+    /// clock (checked in the transaction): otherwise their caches must confirm the
+    /// change first.
+    IfAlone { node: String, ttl_ms: i64 },
 }
 
 /// What one chunk step did.

@@ -7,6 +7,7 @@
 mod case_list;
 mod jobs;
 pub mod keys;
+pub mod outage;
 mod postgres;
 mod signal;
 mod sqlite;
@@ -307,19 +308,16 @@ pub trait Store: Send + Sync + 'static {
         self.current_commit().await
     }
 
-    /// Records that `node` is alive and has applied invalidations up to `applied`.
-    async fn heartbeat(&self, _node: &str, _applied: i64, _now: Timestamp) -> Result<()> {
+    /// Records that `node` is alive and has applied invalidations up to `applied`, and
+    /// sends [`Signal::Beat`] `beat` in the same transaction (the node's cache lease is
+    /// renewed when it hears that beat). The time recorded is the store's clock.
+    async fn heartbeat(&self, _node: &str, _applied: i64, _beat: u64) -> Result<()> {
         Ok(())
     }
 
-    /// Live nodes (heartbeat at or after `live_since`), other than `except`, that have
-    /// not yet applied invalidations up to `commit`.
-    async fn nodes_behind(
-        &self,
-        _commit: i64,
-        _live_since: Timestamp,
-        _except: &str,
-    ) -> Result<u64> {
+    /// Live nodes (a heartbeat in the last `ttl_ms` by the store's clock), other than
+    /// `except`, that have not yet applied invalidations up to `commit`.
+    async fn nodes_behind(&self, _commit: i64, _ttl_ms: i64, _except: &str) -> Result<u64> {
         Ok(0)
     }
 
@@ -390,17 +388,22 @@ pub fn item_change(item: &str, wf: &Workflow) -> std::result::Result<CaseChange,
     CaseChange::parse(patch, wf).map_err(ItemError::Validation)
 }
 
-/// Opens the store named by `url` (`sqlite://path`, `sqlite:///abs/path`).
+/// Opens the store named by `url` (`sqlite://path`, `sqlite:///abs/path`,
+/// `postgres://…`) with the settings of `config` that concern it.
 pub async fn open(
     url: &str,
     workflow: Arc<Workflow>,
-    sqlite: &crate::config::SqliteConfig,
+    config: &crate::config::Config,
 ) -> anyhow::Result<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
-        let store = SqliteStore::open(url, workflow, sqlite).await?;
+        let store = SqliteStore::open(url, workflow, &config.database.sqlite).await?;
         Ok(Arc::new(store))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Ok(Arc::new(PgStore::open(url, workflow, 16).await?))
+        // A transaction left idle (its node hung mid-chunk) may hold a job's row lock
+        // no longer than the job's lease: PostgreSQL ends it, the locks go, and another
+        // node takes the job over once the lease has run out.
+        let idle = std::time::Duration::from_secs(config.jobs.lease_seconds.max(1));
+        Ok(Arc::new(PgStore::open(url, workflow, 16, idle).await?))
     } else {
         anyhow::bail!("unsupported database URL '{url}': expected sqlite://PATH or postgres://…")
     }

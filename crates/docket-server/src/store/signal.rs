@@ -21,6 +21,15 @@ pub enum Signal {
     Queued,
     /// Settings changed.
     Settings,
+    /// A node's heartbeat, sent in the heartbeat's transaction: when a node hears its
+    /// own beat `seq`, it has heard every signal committed before that beat was sent.
+    Beat { node: String, seq: u64 },
+    /// Made by the listener, never sent: the notification connection was lost, so
+    /// signals may be missing until the next [`Signal::Resync`].
+    Lost,
+    /// Made by the listener, never sent: listening again; every signal committed after
+    /// `position` will arrive, the ones at or before it may have been missed.
+    Resync { position: i64 },
 }
 
 /// Largest payload PostgreSQL accepts is 8000 bytes; stay well under it.
@@ -56,6 +65,9 @@ impl Signal {
             Signal::Job(id) => vec![format!("p|{id}")],
             Signal::Queued => vec!["q".into()],
             Signal::Settings => vec!["c".into()],
+            Signal::Beat { node, seq } => vec![format!("h|{seq}|{node}")],
+            // Local events of the listener: nothing to send.
+            Signal::Lost | Signal::Resync { .. } => Vec::new(),
         }
     }
 
@@ -84,6 +96,10 @@ impl Signal {
             "p" => Some(Signal::Job(parts.next()?.to_owned())),
             "q" => Some(Signal::Queued),
             "c" => Some(Signal::Settings),
+            "h" => Some(Signal::Beat {
+                seq: parts.next()?.parse().ok()?,
+                node: parts.next()?.to_owned(),
+            }),
             _ => None,
         }
     }
@@ -100,6 +116,10 @@ mod tests {
             Signal::Job("job-1".into()),
             Signal::Queued,
             Signal::Settings,
+            Signal::Beat {
+                node: "node-a1b2c3".into(),
+                seq: 42,
+            },
         ] {
             assert_eq!(Signal::decode(&s.encode()[0]), Some(s));
         }

@@ -109,7 +109,7 @@ async fn direct(args: &StoreArgs) -> anyhow::Result<Direct> {
         docket_server::domain::Workflow::new(&config.workflow)
             .map_err(|e| anyhow::anyhow!("workflow: {e}"))?,
     );
-    let store = docket_server::store::open(url, workflow, &config.database.sqlite).await?;
+    let store = docket_server::store::open(url, workflow, &config).await?;
     Ok(Some(store))
 }
 

@@ -28,12 +28,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     let workflow =
         Arc::new(Workflow::new(&config.workflow).map_err(|e| anyhow::anyhow!("workflow: {e}"))?);
-    let store = store::open(
-        &config.database.url,
-        workflow.clone(),
-        &config.database.sqlite,
-    )
-    .await?;
+    let store = store::open(&config.database.url, workflow.clone(), &config).await?;
     let started = Instant::now();
     let (first, last) = demo::seed(store.as_ref(), &workflow, args.cases, 10_000).await?;
     let secs = started.elapsed().as_secs_f64();

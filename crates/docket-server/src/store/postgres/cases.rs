@@ -617,12 +617,12 @@ impl Store for PgStore {
         self.sweep_impl().await
     }
 
-    async fn heartbeat(&self, node: &str, applied: i64, now: Timestamp) -> Result<()> {
-        self.heartbeat_impl(node, applied, now).await
+    async fn heartbeat(&self, node: &str, applied: i64, beat: u64) -> Result<()> {
+        self.heartbeat_impl(node, applied, beat).await
     }
 
-    async fn nodes_behind(&self, commit: i64, live_since: Timestamp, except: &str) -> Result<u64> {
-        self.nodes_behind_impl(commit, live_since, except).await
+    async fn nodes_behind(&self, commit: i64, ttl_ms: i64, except: &str) -> Result<u64> {
+        self.nodes_behind_impl(commit, ttl_ms, except).await
     }
 
     async fn create_key(&self, key: crate::domain::ApiKey) -> Result<()> {

@@ -592,11 +592,13 @@ impl PgStore {
             && match &claim.finish {
                 FinishDrained::Never => false,
                 FinishDrained::Always => true,
-                FinishDrained::IfAlone { node, live_since } => {
+                FinishDrained::IfAlone { node, ttl_ms } => {
+                    // The store's clock, as heartbeats record it (see nodes.rs).
                     let others: i64 = sqlx::query_scalar(
-                        "SELECT count(*) FROM nodes WHERE heartbeat_at >= $1 AND node_id <> $2",
+                        "SELECT count(*) FROM nodes WHERE node_id <> $2 \
+                         AND heartbeat_at >= (extract(epoch FROM clock_timestamp()) * 1000)::bigint - $1",
                     )
-                    .bind(live_since.0)
+                    .bind(ttl_ms)
                     .bind(node)
                     .fetch_one(&mut *tx)
                     .await?;

@@ -75,6 +75,7 @@ impl PgStore {
         url: &str,
         workflow: Arc<Workflow>,
         max_connections: u32,
+        idle_in_transaction: Duration,
     ) -> anyhow::Result<Self> {
         let (url, schema) = split_schema(url);
         let mut options = PgConnectOptions::from_str(&url).context("parsing the PostgreSQL URL")?;
@@ -103,6 +104,8 @@ impl PgStore {
             admin.close().await;
             options = options.options([("search_path", s.as_str())]);
         }
+        let idle_ms = idle_in_transaction.as_millis().max(1).to_string();
+        options = options.options([("idle_in_transaction_session_timeout", idle_ms.as_str())]);
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(2))
             .acquire_timeout(Duration::from_secs(10))
@@ -174,22 +177,45 @@ impl From<sqlx::Error> for Error {
             sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => {
                 Error::Conflict(db.message().to_owned())
             }
-            sqlx::Error::Database(db)
-                if matches!(db.code().as_deref(), Some("40001" | "40P01" | "55P03")) =>
-            {
+            sqlx::Error::Database(db) if db.code().as_deref().is_some_and(transient) => {
                 Error::Unavailable(db.message().to_owned())
             }
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                Error::Unavailable(e.to_string())
-            }
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::WorkerCrashed => Error::Unavailable(e.to_string()),
             _ => Error::Other(e.into()),
         }
     }
 }
 
+/// SQLSTATEs that say "not now" rather than "never": the server is shutting down,
+/// starting, out of connections or resources, the connection broke, a serialisation or
+/// lock wait failed, or this session was ended (an idle transaction past its limit).
+/// Retrying later can succeed, so the client gets 503 with `Retry-After`, not 500.
+fn transient(code: &str) -> bool {
+    matches!(
+        code,
+        "40001" | "40P01" | "55P03" | "57014" | "25P03" | "57P01" | "57P02" | "57P03" | "57P05"
+    ) || code.starts_with("08")
+        || code.starts_with("53")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shutdown_and_connection_failures_are_transient() {
+        for code in ["57P01", "57P03", "08006", "53300", "25P03", "40001"] {
+            assert!(transient(code), "{code}");
+        }
+        for code in ["23503", "42P01", "22P02"] {
+            assert!(!transient(code), "{code}");
+        }
+    }
 
     #[test]
     fn schema_parameter_is_split_off() {

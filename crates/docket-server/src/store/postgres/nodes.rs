@@ -1,12 +1,15 @@
 //! PostgreSQL: the cluster side of the store. Signals travel on one `NOTIFY` channel;
 //! those about writes are sent inside the writing transaction, so every node receives
-//! them in commit order. Nodes record their heartbeat and how far they have applied.
+//! them in commit order. Nodes record their heartbeat (by the store's clock) and how far
+//! they have applied; each heartbeat is also a signal, which renews the sender's cache
+//! lease when it hears it back (see `engine/coherence.rs`).
+
+use std::time::Duration;
 
 use sqlx::postgres::PgListener;
 use tokio::sync::mpsc;
 
 use super::{PgStore, Tx, next_commit};
-use crate::domain::Timestamp;
 use crate::store::{CommitSeq, Result, Signal};
 
 /// The channel every node listens on.
@@ -24,37 +27,80 @@ pub(super) async fn notify(tx: &mut Tx, signal: &Signal) -> Result<()> {
     Ok(())
 }
 
+/// How long the listener waits before trying to listen again, at most.
+const RECONNECT_MAX: Duration = Duration::from_secs(2);
+
 impl PgStore {
+    /// Listens on its own connection, and makes it again whenever it fails. A lost
+    /// connection loses the signals sent meanwhile, so the node hears
+    /// [`Signal::Lost`] at once and, once listening again, [`Signal::Resync`] with the
+    /// commit read *after* `LISTEN` took effect: a later commit's signals reach the new
+    /// connection (commits take positions in commit order), earlier ones may be gone.
+    /// sqlx's own reconnect is not used: it resumes silently when its first attempt
+    /// fails, which is the gap that left caches stale.
     pub(super) async fn subscribe_impl(&self) -> Result<Option<mpsc::Receiver<Signal>>> {
-        let mut listener = PgListener::connect_with(&self.pool).await?;
-        listener.listen(CHANNEL).await?;
+        let first = self.listen_from_now().await?;
         let (tx, rx) = mpsc::channel(4096);
+        let store = Self {
+            pool: self.pool.clone(),
+            workflow: self.workflow.clone(),
+        };
         tokio::spawn(async move {
+            let mut listening = Some(first);
+            let mut backoff = Duration::from_millis(50);
             loop {
-                match listener.try_recv().await {
-                    Ok(Some(n)) => {
-                        if let Some(s) = Signal::decode(n.payload()) {
-                            if tx.send(s).await.is_err() {
-                                return;
+                let (mut listener, position) = match listening.take() {
+                    Some(l) => l,
+                    None => match store.listen_from_now().await {
+                        Ok(l) => {
+                            tracing::info!("listening to the other nodes again");
+                            backoff = Duration::from_millis(50);
+                            l
+                        }
+                        Err(_) => {
+                            tokio::time::sleep(backoff).await;
+                            backoff = (backoff * 2).min(RECONNECT_MAX);
+                            continue;
+                        }
+                    },
+                };
+                if tx.send(Signal::Resync { position }).await.is_err() {
+                    return;
+                }
+                let error = loop {
+                    match listener.try_recv().await {
+                        Ok(Some(n)) => {
+                            if let Some(s) = Signal::decode(n.payload()) {
+                                if tx.send(s).await.is_err() {
+                                    return;
+                                }
                             }
                         }
+                        Ok(None) => break "the connection closed".to_owned(),
+                        Err(e) => break e.to_string(),
                     }
-                    // The connection dropped (and will be re-made): signals sent meanwhile
-                    // are lost, so tell the node to forget everything it cached.
-                    Ok(None) => {
-                        tracing::warn!("lost the notification connection; dropping the cache");
-                        if tx.send(Signal::Sweep { commit: i64::MAX }).await.is_err() {
-                            return;
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "notification listener failed; retrying");
-                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                    }
+                };
+                tracing::warn!(
+                    error = %error,
+                    "lost the notification connection; this node stops serving from its cache until it listens again"
+                );
+                if tx.send(Signal::Lost).await.is_err() {
+                    return;
                 }
             }
         });
         Ok(Some(rx))
+    }
+
+    /// A listener on the channel, and the latest commit read after it listens.
+    async fn listen_from_now(&self) -> Result<(PgListener, i64)> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        // A lost connection ends `try_recv` with `Ok(None)` at once; the loop above
+        // makes the next one (and says so).
+        listener.eager_reconnect(false);
+        listener.listen(CHANNEL).await?;
+        let position = super::counter(&self.pool, "commit").await?;
+        Ok((listener, position))
     }
 
     pub(super) async fn publish_impl(&self, signal: Signal) -> Result<()> {
@@ -72,34 +118,40 @@ impl PgStore {
         Ok(commit)
     }
 
-    pub(super) async fn heartbeat_impl(
-        &self,
-        node: &str,
-        applied: i64,
-        now: Timestamp,
-    ) -> Result<()> {
+    pub(super) async fn heartbeat_impl(&self, node: &str, applied: i64, beat: u64) -> Result<()> {
+        let mut tx = self.begin().await?;
+        // The store's clock, so every node judges liveness by one clock.
         sqlx::query(
-            "INSERT INTO nodes (node_id, started_at, heartbeat_at, applied_commit) VALUES ($1, $2, $2, $3) \
-             ON CONFLICT (node_id) DO UPDATE SET heartbeat_at = $2, applied_commit = GREATEST(nodes.applied_commit, $3)",
+            "INSERT INTO nodes (node_id, started_at, heartbeat_at, applied_commit) \
+             VALUES ($1, (extract(epoch FROM clock_timestamp()) * 1000)::bigint, \
+                     (extract(epoch FROM clock_timestamp()) * 1000)::bigint, $2) \
+             ON CONFLICT (node_id) DO UPDATE SET heartbeat_at = GREATEST(nodes.heartbeat_at, EXCLUDED.heartbeat_at), \
+                 applied_commit = GREATEST(nodes.applied_commit, EXCLUDED.applied_commit)",
         )
         .bind(node)
-        .bind(now.0)
         .bind(applied)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        let signal = Signal::Beat {
+            node: node.to_owned(),
+            seq: beat,
+        };
+        notify(&mut tx, &signal).await?;
+        tx.commit().await?;
         Ok(())
     }
 
     pub(super) async fn nodes_behind_impl(
         &self,
         commit: i64,
-        live_since: Timestamp,
+        ttl_ms: i64,
         except: &str,
     ) -> Result<u64> {
         let n: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM nodes WHERE heartbeat_at >= $1 AND node_id <> $2 AND applied_commit < $3",
+            "SELECT count(*) FROM nodes WHERE node_id <> $2 AND applied_commit < $3 \
+             AND heartbeat_at >= (extract(epoch FROM clock_timestamp()) * 1000)::bigint - $1",
         )
-        .bind(live_since.0)
+        .bind(ttl_ms)
         .bind(except)
         .bind(commit)
         .fetch_one(&self.pool)
