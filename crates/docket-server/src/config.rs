@@ -86,6 +86,9 @@ pub struct SqliteConfig {
     pub synchronous_full: bool,
     /// Page cache per connection, MiB.
     pub cache_size_mib: u32,
+    /// Size of the free-space reserve kept beside the database (`<database>-reserve`),
+    /// released when the disk fills so the store can shrink its WAL and recover. 0: none.
+    pub reserve_bytes: u64,
 }
 
 impl Default for SqliteConfig {
@@ -93,6 +96,7 @@ impl Default for SqliteConfig {
         Self {
             synchronous_full: false,
             cache_size_mib: 64,
+            reserve_bytes: 8 * 1024 * 1024,
         }
     }
 }

@@ -31,19 +31,24 @@ async fn healthz() -> Json<Health> {
     })
 }
 
-/// The store answers and its migrations are applied.
+/// The store answers, its migrations are applied and it can accept writes.
 #[utoipa::path(
     get,
     path = "/readyz",
     operation_id = "readyz",
     tag = "operations",
     responses(
-        (status = 200, description = "Ready: the store answers, with its schema version.", body = Health),
-        (status = 503, description = "Not ready: the store does not answer.", body = Health)
+        (status = 200, description = "Ready: the store answers and can accept writes, with its schema version.", body = Health),
+        (status = 503, description = "Not ready: the store does not answer or cannot accept writes (disk full, read-only).", body = Health)
     )
 )]
 async fn readyz(State(s): State<AppState>) -> (StatusCode, Json<Health>) {
-    let version = s.store.schema_version().await;
+    // Whether it can write, not only answer: a store that reads but cannot write (disk
+    // full) is in an outage too, so a readiness check must not end one.
+    let version = match s.store.writable().await {
+        Ok(()) => s.store.schema_version().await,
+        Err(e) => Err(e),
+    };
     crate::store::outage::note(&version);
     match version {
         Ok(v) if v > 0 => (

@@ -320,6 +320,12 @@ pub trait Store: Send + Sync + 'static {
     async fn nodes_behind(&self, _commit: i64, _ttl_ms: i64, _except: &str) -> Result<u64> {
         Ok(0)
     }
+
+    /// Whether the store can accept writes now (for `/readyz`): `Err(Unavailable)` while
+    /// it cannot (disk full, read-only, unreachable).
+    async fn writable(&self) -> Result<()> {
+        self.schema_version().await.map(|_| ())
+    }
 }
 
 /// Jobs by state and the queue depth, for `/metrics`.

@@ -127,6 +127,13 @@ pub(super) fn write_applied(
 
 #[async_trait]
 impl Store for SqliteStore {
+    /// `Err` while the disk is full (until the checkpointer's probe finds space back) or
+    /// the file is read-only; otherwise the store answers.
+    async fn writable(&self) -> Result<()> {
+        self.inner.health.check()?;
+        self.schema_version().await.map(|_| ())
+    }
+
     async fn schema_version(&self) -> Result<u32> {
         self.read(|conn, _| {
             let v: i64 = conn.query_row(

@@ -4,8 +4,13 @@
 //! (a write waits for the previous one; nothing is lost or interleaved) and a small pool
 //! of reader connections that WAL lets run beside it. All SQLite calls run on tokio's
 //! blocking pool, never on the async runtime's threads.
+//!
+//! A full disk (or a read-only file) puts the store in a write-health state that refuses
+//! writes, shrinks the WAL and recovers by itself: see [`health`] for how and why, and
+//! for the free-space reserve kept beside the database.
 
 mod cases;
+mod health;
 mod job_admin;
 mod jobs;
 mod keys;
@@ -24,6 +29,7 @@ use rusqlite::{Connection, OpenFlags};
 use super::{Error, Result};
 use crate::config::SqliteConfig;
 use crate::domain::Workflow;
+use health::{State, WriteHealth};
 
 /// Migrations, applied in order at start; the schema version is the count applied.
 const MIGRATIONS: &[&str] = &[
@@ -52,6 +58,8 @@ struct Inner {
     stop: Arc<AtomicBool>,
     /// Reader connections in use (for `/metrics`).
     busy_readers: AtomicU64,
+    /// Whether writes can run (disk full, read-only), and the free-space reserve.
+    health: Arc<WriteHealth>,
 }
 
 impl Drop for Inner {
@@ -67,25 +75,74 @@ const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(2
 /// wait for a checkpoint's `fsync`s (SQLite's automatic checkpoint runs inside the commit
 /// that crosses the threshold; with the WAL mostly copied already, it has little left to
 /// do). PASSIVE never blocks readers or the writer.
+///
+/// While the disk is full it runs TRUNCATE instead, which also cuts the WAL file to zero
+/// bytes (when no reader still needs it), and probes whether space is back; while the
+/// file is read-only it tries a small write. A failing checkpoint is logged when it
+/// starts and stops failing, not every time.
 fn spawn_checkpointer(
     path: PathBuf,
     config: SqliteConfig,
     stop: Arc<AtomicBool>,
+    health: Arc<WriteHealth>,
 ) -> anyhow::Result<()> {
     let conn = open_conn(&path, &config)?;
     std::thread::Builder::new()
         .name("docket-checkpoint".into())
         .spawn(move || {
+            let mut failing = false;
             while !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(CHECKPOINT_EVERY);
-                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                    tracing::warn!(error = %e, "WAL checkpoint failed");
+                let state = health.state();
+                let mode = if state == State::Full {
+                    "TRUNCATE"
+                } else {
+                    "PASSIVE"
+                };
+                let done = conn
+                    .query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(()))
+                    .map_err(map_err);
+                if done.is_err() {
+                    // Only its errors tell: an empty WAL checkpoints without writing.
+                    health.observe(&done);
+                }
+                match (&done, failing) {
+                    (Err(e), false) => {
+                        tracing::warn!(error = %e, mode, "WAL checkpoint failed");
+                        failing = true;
+                    }
+                    (Ok(()), true) => {
+                        tracing::info!(mode, "WAL checkpoint succeeds again");
+                        failing = false;
+                    }
+                    _ => {}
+                }
+                match state {
+                    State::Full => health.probe_if_due(),
+                    State::ReadOnly if health.read_only_probe_due() => {
+                        health.observe(&probe_write(&conn));
+                    }
+                    _ => {}
                 }
             }
             // Leave a small WAL behind on a clean stop.
             let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
         })?;
     Ok(())
+}
+
+/// A write that changes nothing, to learn whether the file can be written again.
+fn probe_write(conn: &Connection) -> Result<()> {
+    let out = conn.execute_batch(
+        "BEGIN IMMEDIATE;
+         UPDATE schema_migrations SET applied_at = applied_at
+          WHERE version = (SELECT MAX(version) FROM schema_migrations);
+         COMMIT;",
+    );
+    if !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    out.map_err(map_err)
 }
 
 /// The file path named by a `sqlite:` URL: `sqlite://rel.db`, `sqlite:///abs.db`,
@@ -124,8 +181,9 @@ impl SqliteStore {
             writer.execute_batch(
                 "PRAGMA wal_autocheckpoint = 16384; PRAGMA journal_size_limit = 67108864;",
             )?;
+            let health = Arc::new(WriteHealth::open(&path, config.reserve_bytes));
             let stop = Arc::new(AtomicBool::new(false));
-            spawn_checkpointer(path.clone(), config.clone(), stop.clone())
+            spawn_checkpointer(path.clone(), config.clone(), stop.clone(), health.clone())
                 .context("starting the WAL checkpointer")?;
             let inner = Inner {
                 path,
@@ -135,6 +193,7 @@ impl SqliteStore {
                 config,
                 stop,
                 busy_readers: AtomicU64::new(0),
+                health,
             };
             Ok(Self {
                 inner: Arc::new(inner),
@@ -144,7 +203,8 @@ impl SqliteStore {
         .context("store start-up task")?
     }
 
-    /// Runs `f` with the writer connection on the blocking pool.
+    /// Runs `f` with the writer connection on the blocking pool. While the disk is full
+    /// the write is refused (`Unavailable`) without running, until space is back.
     async fn write<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
@@ -153,7 +213,10 @@ impl SqliteStore {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = lock(&inner.writer);
-            f(&mut conn, &inner.workflow)
+            inner.health.admit()?;
+            let out = f(&mut conn, &inner.workflow);
+            inner.health.observe(&out);
+            out
         })
         .await
         .map_err(|e| Error::Other(anyhow::anyhow!("store task failed: {e}")))?
@@ -246,17 +309,32 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     tx.commit()
 }
 
-/// Maps a driver error to the store's error.
+/// Maps a driver error to the store's error. Running out of space and a read-only file
+/// are `Unavailable` (a `503`: nothing was written, the client may retry), with a detail
+/// that starts with [`health::DISK_FULL`] or [`health::READ_ONLY`], which the write-health
+/// state recognises.
 fn map_err(e: rusqlite::Error) -> Error {
-    use rusqlite::ErrorCode;
+    use rusqlite::{ErrorCode, ffi};
     match &e {
         rusqlite::Error::QueryReturnedNoRows => Error::NotFound,
         rusqlite::Error::SqliteFailure(f, _) => match f.code {
             ErrorCode::ConstraintViolation => Error::Conflict(e.to_string()),
+            // SQLITE_FULL: a write stopped with ENOSPC. The I/O errors that mean the same:
+            // a failed write other than ENOSPC (EDQUOT, a quota's "full") or
+            // preallocation, and the shared-memory file that cannot grow.
+            ErrorCode::DiskFull => Error::Unavailable(format!("{}: {e}", health::DISK_FULL)),
+            ErrorCode::SystemIoFailure
+                if matches!(
+                    f.extended_code,
+                    ffi::SQLITE_IOERR_WRITE | ffi::SQLITE_IOERR_SHMSIZE
+                ) =>
+            {
+                Error::Unavailable(format!("{} (I/O error writing): {e}", health::DISK_FULL))
+            }
+            ErrorCode::ReadOnly => Error::Unavailable(format!("{}: {e}", health::READ_ONLY)),
             ErrorCode::DatabaseBusy
             | ErrorCode::DatabaseLocked
             | ErrorCode::CannotOpen
-            | ErrorCode::DiskFull
             | ErrorCode::SystemIoFailure => Error::Unavailable(e.to_string()),
             _ => Error::Other(e.into()),
         },
@@ -299,6 +377,106 @@ mod tests {
             )
             .unwrap();
         assert_eq!(found, 1);
+    }
+
+    /// `max_page_count` makes SQLite answer SQLITE_FULL as a full disk does, on any disk.
+    #[tokio::test]
+    async fn a_full_database_refuses_writes_with_unavailable_and_recovers_by_itself() {
+        use crate::store::{Actor, Store};
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("d.db").display());
+        let config = SqliteConfig {
+            reserve_bytes: 64 * 1024,
+            ..SqliteConfig::default()
+        };
+        let wf = Arc::new(Workflow::default());
+        let store = SqliteStore::open(&url, wf.clone(), &config).await.unwrap();
+        let reserve = dir.path().join("d.db-reserve");
+        assert_eq!(std::fs::metadata(&reserve).unwrap().len(), 64 * 1024);
+        let new = |t: &str| {
+            crate::domain::NewCase::parse(
+                docket_api::NewCase {
+                    title: Some(t.into()),
+                    ..Default::default()
+                },
+                &wf,
+            )
+            .unwrap()
+        };
+        let actor = || Actor {
+            name: "t".into(),
+            at: crate::domain::Timestamp::now(),
+        };
+        store.create_case(new("before"), actor()).await.unwrap();
+        store.writable().await.unwrap();
+
+        let pages: i64 = {
+            let w = lock(&store.inner.writer);
+            let n = w.query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap();
+            w.query_row(&format!("PRAGMA max_page_count = {n}"), [], |_| Ok(()))
+                .unwrap();
+            n
+        };
+        let big = "x".repeat(400);
+        let mut refused = None;
+        for i in 0..200 {
+            if let Err(e) = store.create_case(new(&format!("{big}{i}")), actor()).await {
+                refused = Some(e);
+                break;
+            }
+        }
+        let refused = refused.expect("no write failed");
+        assert!(
+            matches!(&refused, Error::Unavailable(d) if d.starts_with(health::DISK_FULL)),
+            "{refused:?}"
+        );
+        assert!(!reserve.exists(), "the reserve is released");
+        assert!(matches!(store.writable().await, Err(Error::Unavailable(_))));
+        // Refused without running: the page limit is unchanged and the error the same.
+        let again = store.create_case(new("while full"), actor()).await;
+        assert!(
+            matches!(&again, Err(Error::Unavailable(d)) if d.contains("refused until space is freed")),
+            "{again:?}"
+        );
+
+        // "Space is freed"; the checkpointer's probe finds it within about a second.
+        lock(&store.inner.writer)
+            .query_row(
+                &format!("PRAGMA max_page_count = {}", pages * 100),
+                [],
+                |_| Ok(()),
+            )
+            .unwrap();
+        let started = std::time::Instant::now();
+        while store.writable().await.is_err() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(5),
+                "still not writable"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(std::fs::metadata(&reserve).unwrap().len(), 64 * 1024);
+        store.create_case(new("after"), actor()).await.unwrap();
+    }
+
+    #[test]
+    fn read_only_is_unavailable_not_a_failure() {
+        let e = map_err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_READONLY),
+            None,
+        ));
+        assert!(
+            matches!(&e, Error::Unavailable(d) if d.starts_with(health::READ_ONLY)),
+            "{e:?}"
+        );
+        let e = map_err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR_WRITE),
+            None,
+        ));
+        assert!(
+            matches!(&e, Error::Unavailable(d) if d.starts_with(health::DISK_FULL)),
+            "{e:?}"
+        );
     }
 
     #[test]
