@@ -53,6 +53,11 @@ async fn job_during(fault: Fault) {
     for _ in 0..2 {
         read_all(&http, &nodes[2].base, CASES, 16, None, &log).await;
     }
+    let warm = cache_hits(&http, &nodes[2].base).await;
+    assert!(
+        warm >= CASES as u64,
+        "precondition: node 3 served only {warm} reads of its warm-up from its cache"
+    );
     match fault {
         Fault::Cut => proxy.cut(),
         Fault::Silence => proxy.blackhole(),
@@ -83,6 +88,10 @@ async fn job_during(fault: Fault) {
     // reads hang up to the request timeout, so this pass is time-boxed.
     let deadline = Instant::now() + Duration::from_secs(30);
     let during = read_all(&http, &nodes[2].base, CASES, 32, Some(deadline), &log).await;
+    eprintln!(
+        "{fault:?}: {} reads on node 3 during the fault; statuses so far {log:?}",
+        during.len()
+    );
     let bad = stale(&during, &truth);
     assert!(
         bad.is_empty(),

@@ -18,7 +18,8 @@ use crate::proxy::Proxy;
 use crate::run::seed;
 use crate::server::Server;
 use crate::setup::{
-    NODE_TTL, Read, SLACK, StatusLog, client, cluster, get_case, id, pg_url, read_all, send,
+    NODE_TTL, Read, SLACK, StatusLog, cache_hits, client, cluster, get_case, id, pg_url, read_all,
+    send,
 };
 
 const CASES: usize = 300;
@@ -114,6 +115,11 @@ async fn patches_during(fault: Fault) {
             "node 3 could not warm up"
         );
     }
+    let hits = cache_hits(&http, &nodes[2].base).await;
+    assert!(
+        hits >= CASES as u64,
+        "precondition: node 3 served only {hits} reads of its warm-up from its cache"
+    );
     let stop = Arc::new(AtomicBool::new(false));
     let reads = Arc::new(Mutex::new(Vec::new()));
     let tasks = readers(&http, &nodes[2].base, &stop, &reads, &log);
