@@ -24,8 +24,9 @@ pub fn pg_url() -> Option<String> {
 }
 
 /// A fresh schema on the test database and the config the nodes share (`jobs` lines in
-/// `[jobs]`, `server` lines in `[server]`, then `extra`). A request runs for at most
-/// 10 s on a node, so a read the store cannot answer ends as a 503 `timeout`, not a hang.
+/// `[jobs]`, `server` lines in `[server]`, then `extra`). Unless `server` sets its own
+/// `request_timeout_seconds`, a request runs for at most 10 s on a node, so a read a
+/// silent store cannot answer ends as a 503 `timeout`, not a hang.
 /// `None`, saying so, without `DOCKET_TEST_DATABASE_URL`.
 pub fn cluster(jobs: &str, server: &str, extra: &str) -> Option<(tempfile::TempDir, String)> {
     let Some(base) = pg_url() else {
@@ -36,10 +37,15 @@ pub fn cluster(jobs: &str, server: &str, extra: &str) -> Option<(tempfile::TempD
     let hex: String = (0..8).map(|_| format!("{:x}", rand_nibble())).collect();
     let sep = if base.contains('?') { '&' } else { '?' };
     let url = format!("{base}{sep}schema=dkt_{hex}");
+    let timeout = if server.contains("request_timeout_seconds") {
+        ""
+    } else {
+        "request_timeout_seconds = 10\n"
+    };
     std::fs::write(
         dir.path().join("docket.toml"),
         format!(
-            "[log]\nfilter = \"warn\"\n[server]\nrequest_timeout_seconds = 10\n{server}\
+            "[log]\nfilter = \"warn\"\n[server]\n{timeout}{server}\
              [jobs]\nheartbeat_ms = 200\nnode_ttl_seconds = {}\n{jobs}{extra}",
             NODE_TTL.as_secs()
         ),
