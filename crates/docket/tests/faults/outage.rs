@@ -7,8 +7,8 @@
 //! by a drop guard even when the test fails.
 
 use std::process::Command;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 use crate::run::seed;
 use crate::server::Server;
 use crate::setup::{
-    StatusLog, client, cluster, get_case, id, job_status, read_all, readyz_becomes, stale, submit,
-    truth, wait_completed,
+    NODE_TTL, Read, SLACK, StatusLog, client, cluster, get_case, id, job_status, read_all,
+    readyz_becomes, stale, submit, truth, untrusted, wait_completed,
 };
 
 const CASES: usize = 10_000;
@@ -117,14 +117,27 @@ async fn postgresql_stopped_mid_job_leaves_no_stale_reads_and_no_500() {
     let stopped = Instant::now();
     // Reads keep coming on every node through the outage: 503s, never a 500.
     let stop = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(Mutex::new(Vec::new()));
     let readers: Vec<_> = nodes
         .iter()
         .map(|n| {
             let (http, base, log, stop) = (http.clone(), n.base.clone(), log.clone(), stop.clone());
+            let seen = seen.clone();
             tokio::spawn(async move {
                 let mut i = 0;
                 while !stop.load(Ordering::Relaxed) {
-                    get_case(&http, &base, i % CASES + 1, &log).await;
+                    let case = i % CASES + 1;
+                    let started = Instant::now();
+                    let (code, _) = get_case(&http, &base, case, &log).await;
+                    let ended = Instant::now();
+                    let version = None;
+                    seen.lock().unwrap().push(Read {
+                        case,
+                        started,
+                        ended,
+                        code,
+                        version,
+                    });
                     i += 1;
                 }
             })
@@ -139,6 +152,7 @@ async fn postgresql_stopped_mid_job_leaves_no_stale_reads_and_no_500() {
         );
     }
     tokio::time::sleep(Duration::from_secs(15).saturating_sub(stopped.elapsed())).await;
+    let restarting = Instant::now();
     drop(guard);
     assert!(pg_ready(), "PostgreSQL is not back");
 
@@ -154,6 +168,15 @@ async fn postgresql_stopped_mid_job_leaves_no_stale_reads_and_no_500() {
     for r in readers {
         r.await.unwrap();
     }
+    let seen = seen.lock().unwrap().clone();
+    let cached = untrusted(&seen, stopped + NODE_TTL + SLACK, restarting);
+    assert!(
+        cached.is_empty(),
+        "{} reads answered 200 with PostgreSQL stopped for longer than node_ttl_seconds \
+         (from a cache the node could not trust), e.g. {:?}",
+        cached.len(),
+        cached.first()
+    );
     let token = done["consistencyToken"].as_str().unwrap();
     let truth = truth(&http, &nodes[0].base, CASES, token, &log).await;
     for (k, n) in nodes.iter().enumerate() {

@@ -19,7 +19,7 @@ use crate::run::seed;
 use crate::server::Server;
 use crate::setup::{
     NODE_TTL, Read, SLACK, StatusLog, cache_hits, client, cluster, get_case, id, pg_url, read_all,
-    send,
+    send, untrusted,
 };
 
 const CASES: usize = 300;
@@ -65,6 +65,7 @@ fn readers(
                     reads.lock().unwrap().push(Read {
                         case,
                         started,
+                        ended: Instant::now(),
                         code,
                         version: if code == 200 { version } else { None },
                     });
@@ -213,6 +214,17 @@ async fn patches_during(fault: Fault) {
         stale[0],
         stale[0].started.duration_since(acks[&stale[0].case].at),
     );
+
+    if matches!(fault, Fault::Cut(_) | Fault::Silence(_)) {
+        let cached = untrusted(&reads, began + NODE_TTL + SLACK, healed);
+        assert!(
+            cached.is_empty(),
+            "{fault:?}: node 3 served {} reads with 200 while cut off for longer than \
+             node_ttl_seconds (from a cache it could not trust), e.g. {:?}",
+            cached.len(),
+            cached.first()
+        );
+    }
 
     // Healed and past the bound: every case reads 200 and fresh.
     let last = read_all(&http, &nodes[2].base, CASES, 16, None, &log).await;

@@ -143,11 +143,12 @@ pub async fn get_case(
     send(http.get(format!("{base}/api/v1/cases/{}", id(i))), log).await
 }
 
-/// One read of a case: when it started, and the version a 200 showed.
+/// One read of a case: when it started and ended, and the version a 200 showed.
 #[derive(Debug, Clone, Copy)]
 pub struct Read {
     pub case: usize,
     pub started: Instant,
+    pub ended: Instant,
     pub code: u16,
     pub version: Option<u64>,
 }
@@ -175,6 +176,7 @@ pub async fn read_all(
             Read {
                 case: i,
                 started,
+                ended: Instant::now(),
                 code,
                 version: if code == 200 { version } else { None },
             }
@@ -214,6 +216,16 @@ pub fn stale<'a>(reads: &'a [Read], truth: &BTreeMap<usize, u64>) -> Vec<&'a Rea
     reads
         .iter()
         .filter(|r| r.code == 200 && r.version < truth.get(&r.case).copied())
+        .collect()
+}
+
+/// The 200s of `reads` that started after `from` and ended before `to`: while a node
+/// cannot reach PostgreSQL and can no longer trust its cache (from `node_ttl_seconds`
+/// after it lost PostgreSQL), it has nothing to serve a 200 from.
+pub fn untrusted(reads: &[Read], from: Instant, to: Instant) -> Vec<&Read> {
+    reads
+        .iter()
+        .filter(|r| r.code == 200 && r.started > from && r.ended < to)
         .collect()
 }
 
