@@ -3,7 +3,8 @@
 //! through a proxy, a node hung with SIGSTOP mid-job, and PostgreSQL itself stopped.
 //! Every test counts stale reads (must be 0) and records every HTTP status it got (no
 //! 500, ever). Needs `DOCKET_TEST_DATABASE_URL`; the outage test also
-//! `DOCKET_TEST_FAULTS=1`. Not part of `cargo test --workspace` (`test = false`): run
+//! `DOCKET_TEST_FAULTS=1`. `disk.rs` fills a small tmpfs under a SQLite node (root and
+//! `DOCKET_TEST_FAULTS=1`). Not part of `cargo test --workspace` (`test = false`): run
 //! with `cargo test -p docket --test faults -- --test-threads=1`.
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
@@ -15,6 +16,7 @@ mod run;
 #[allow(dead_code)]
 mod server;
 
+mod disk;
 mod hang;
 mod outage;
 mod partition;
