@@ -123,7 +123,11 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::internal().into_response()
         }))
-        .layer(TraceLayer::new_for_http().make_span_with(observe::span))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(observe::span)
+                .on_failure(observe::on_failure),
+        )
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             observe::observe,

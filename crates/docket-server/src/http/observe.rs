@@ -111,3 +111,23 @@ pub async fn metrics(State(s): State<AppState>) -> Result<Response, ApiError> {
     )
         .into_response())
 }
+
+/// Logs a 5xx answer. A 503 is the expected answer while the store is unavailable or a
+/// request runs too long: the outage is logged once by `store::outage`, so each 503 is
+/// only a debug line (a flood of errors would bury the one that matters). Anything else
+/// is an error.
+pub fn on_failure(
+    class: tower_http::classify::ServerErrorsFailureClass,
+    latency: std::time::Duration,
+    _span: &tracing::Span,
+) {
+    let latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
+    match class {
+        tower_http::classify::ServerErrorsFailureClass::StatusCode(s)
+            if s == axum::http::StatusCode::SERVICE_UNAVAILABLE =>
+        {
+            tracing::debug!(latency_ms, "answered 503");
+        }
+        other => tracing::error!(classification = %other, latency_ms, "response failed"),
+    }
+}
