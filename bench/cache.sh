@@ -47,13 +47,14 @@ stop() {
     SERVER_PID=""
 }
 
+printf '[log]\nfilter = "warn,docket=info"\n' >"$TMP/default.toml"
+printf '[log]\nfilter = "warn,docket=info"\n[cache]\ncapacity = 0\n' >"$TMP/nocache.toml"
+printf '[log]\nfilter = "warn,docket=info"\n[settings]\n"CaseManagement.BulkUpdateCacheInvalidation" = "ttl"\n' >"$TMP/ttl.toml"
+
 if [ "$ONLY" != "pg" ]; then
 echo "== seed $CASES cases"
 "$DOCKET" seed --database-url "sqlite://$TMP/cache.db" --cases "$CASES"
 
-printf '[log]\nfilter = "warn,docket=info"\n' >"$TMP/default.toml"
-printf '[log]\nfilter = "warn,docket=info"\n[cache]\ncapacity = 0\n' >"$TMP/nocache.toml"
-printf '[log]\nfilter = "warn,docket=info"\n[settings]\n"CaseManagement.BulkUpdateCacheInvalidation" = "ttl"\n' >"$TMP/ttl.toml"
 
 for mode in default nocache; do
     echo "== GET, cache: $mode"
