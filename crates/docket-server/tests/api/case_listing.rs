@@ -270,3 +270,16 @@ backend_test! {
         assert_eq!(newest.items[0].case_id, "CASE-000012");
     }
 }
+
+backend_test! {
+    async fn a_nul_in_a_text_filter_is_400_naming_it_not_a_500() {
+        let app = spawn_app().await;
+        for (param, value) in [("q", "ab%00cd"), ("q", "%00"), ("assignee", "a%00"), ("tag", "%00vip")] {
+            let (s, h, b) = app
+                .raw("GET", &format!("/api/v1/cases?{param}={value}"), None)
+                .await;
+            assert_problem(s, &h, &b, 400, "invalid_query");
+            assert_eq!(b["errors"][0]["field"], param, "{param}={value}: {b}");
+        }
+    }
+}
