@@ -131,7 +131,8 @@ pub struct CaseQuery {
     pub updated_since: Option<String>,
     /// Only cases whose title contains this text, ignoring case (ASCII letters always;
     /// other letters on PostgreSQL). `%`, `_` and `\` match themselves. Empty means
-    /// no filter.
+    /// no filter; otherwise at least 3 characters (shorter text could only be found by
+    /// reading every case, so it is refused with 400 `invalid_query`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", param(max_length = 200, example = "refund"))]
     pub q: Option<String>,

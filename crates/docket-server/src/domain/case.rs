@@ -16,6 +16,9 @@ pub const MAX_FIELDS: usize = 100;
 pub const MAX_FIELDS_BYTES: usize = 32 * 1024;
 /// Longest text a case listing's `q` (title search) may be.
 pub const MAX_TITLE_SEARCH: usize = 200;
+/// Shortest title search: the title index works on trigrams, and a shorter text could
+/// only be found by reading every case (0.5-0.75 s at 200,000 cases).
+pub const MIN_TITLE_SEARCH: usize = 3;
 
 /// A case as the store keeps it.
 #[derive(Debug, Clone, PartialEq)]

@@ -18,7 +18,7 @@ pub use apikey::{
 pub use apply::{Applied, ChangeContext, HistoryRecord, ItemError, apply_change};
 pub use case::{
     Case, CaseChange, MAX_ASSIGNEE, MAX_DESCRIPTION, MAX_FIELDS, MAX_FIELDS_BYTES, MAX_REASON,
-    MAX_TAG, MAX_TAGS, MAX_TITLE, MAX_TITLE_SEARCH, NewCase, parse_tags,
+    MAX_TAG, MAX_TAGS, MAX_TITLE, MAX_TITLE_SEARCH, MIN_TITLE_SEARCH, NewCase, parse_tags,
 };
 pub use ids::{CaseId, TaskId};
 pub use job::{ItemOutcome, Job, JobState, new_job_id, random_hex};

@@ -14,7 +14,8 @@ use super::error::ApiError;
 use super::extract::{JsonBody, PathParam, QueryParams};
 use super::{AppState, with_token};
 use crate::domain::{
-    CaseChange, CaseId, MAX_ASSIGNEE, MAX_TAG, MAX_TITLE_SEARCH, NewCase, Timestamp,
+    CaseChange, CaseId, MAX_ASSIGNEE, MAX_TAG, MAX_TITLE_SEARCH, MIN_TITLE_SEARCH, NewCase,
+    Timestamp,
 };
 use crate::store::{self, CaseFilter, CaseSort, CommitSeq};
 use crate::wire as dto;
@@ -144,6 +145,14 @@ fn case_filter(s: &AppState, q: CaseQuery) -> Result<CaseFilter, ApiError> {
     too_long("assignee", &q.assignee, MAX_ASSIGNEE)?;
     too_long("tag", &q.tag, MAX_TAG)?;
     too_long("q", &q.q, MAX_TITLE_SEARCH)?;
+    if let Some(t) = q.q.as_deref().filter(|t| !t.is_empty()) {
+        if t.chars().count() < MIN_TITLE_SEARCH {
+            return Err(ApiError::query(
+                "q",
+                format!("must be at least {MIN_TITLE_SEARCH} characters (or empty)"),
+            ));
+        }
+    }
     let sort = q.sort.map(CaseSort::from).unwrap_or_default();
     Ok(CaseFilter {
         status,

@@ -47,11 +47,11 @@ backend_test! {
         );
         // Unescaped, `50%` would match "500 off", `%` everything and `e_c` "snakeXcase".
         assert_eq!(titles(&app, "50%", None).await, ["50% off coupon misapplied"]);
-        assert_eq!(titles(&app, "%", None).await, ["50% off coupon misapplied"]);
+        assert_eq!(titles(&app, "0% ", None).await, ["50% off coupon misapplied"]);
         assert_eq!(titles(&app, "e_c", None).await, ["snake_case field name"]);
-        assert_eq!(titles(&app, "_", None).await, ["snake_case field name"]);
+        assert_eq!(titles(&app, "e_case", None).await, ["snake_case field name"]);
         assert_eq!(titles(&app, "C:\\temp", None).await, ["path C:\\temp is full"]);
-        assert_eq!(titles(&app, "\\", None).await, ["path C:\\temp is full"]);
+        assert_eq!(titles(&app, ":\\t", None).await, ["path C:\\temp is full"]);
         assert!(titles(&app, "nothing like it", None).await.is_empty());
         // An empty search filters nothing.
         assert_eq!(titles(&app, "", None).await.len(), 9);

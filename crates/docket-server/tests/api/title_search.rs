@@ -1,14 +1,15 @@
 //! `GET /api/v1/cases?q=` through the title's trigram index: a rare search (fewer than
 //! the cap of matches, taken from the index) and a common one (walked as before) list
 //! exactly the cases a plain scan would, in every order and across pages; the index
-//! follows title changes; short searches and LIKE metacharacters behave as before.
+//! follows title changes; searches under 3 characters are refused; LIKE metacharacters
+//! match themselves.
 
 use docket_api::{CaseQuery, CaseSort};
 use docket_server::domain::{Status, Timestamp};
 use docket_server::store::ImportCase;
 use serde_json::json;
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, assert_problem, spawn_app};
 
 /// Cases imported: above the index's cap of 2,000 matches for "refund".
 const N: u64 = 2_200;
@@ -82,6 +83,19 @@ async fn pages(app: &TestApp, q: &str, sort: CaseSort, limit: u32, pages: usize)
     ids
 }
 
+/// `s` percent-encoded byte by byte (every byte but ASCII letters and digits).
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 /// Titles found by `q`, in creation order.
 async fn titles(app: &TestApp, q: &str) -> Vec<String> {
     let query = CaseQuery {
@@ -140,7 +154,7 @@ backend_test! {
 }
 
 backend_test! {
-    async fn short_searches_and_like_metacharacters_match_as_before() {
+    async fn short_searches_are_refused_and_like_metacharacters_match_themselves() {
         let app = spawn_app().await;
         for title in [
             "Printer jam",
@@ -153,11 +167,18 @@ backend_test! {
         ] {
             app.create(json!({"title": title})).await;
         }
-        // One and two characters: shorter than a trigram, found by the scan.
-        assert_eq!(titles(&app, "J").await, ["Printer jam"]);
-        assert_eq!(titles(&app, "jA").await, ["Printer jam"]);
-        assert_eq!(titles(&app, "%").await, ["50% off coupon misapplied"]);
-        assert_eq!(titles(&app, "e_").await, ["snake_case field name"]);
+        // One and two characters: shorter than a trigram, they could only be found by
+        // reading every case, so they are refused.
+        for short in ["J", "jA", "%", "e_", "é"] {
+            let (s, h, b) = app
+                .raw("GET", &format!("/api/v1/cases?q={}", encode(short)), None)
+                .await;
+            assert_problem(s, &h, &b, 400, "invalid_query");
+            assert_eq!(b["errors"][0]["field"], "q", "{short}: {b}");
+        }
+        assert_eq!(titles(&app, "jam").await, ["Printer jam"]);
+        assert_eq!(titles(&app, "0% ").await, ["50% off coupon misapplied"]);
+        assert_eq!(titles(&app, "e_c").await, ["snake_case field name"]);
         // Three and more, through the index: still literal.
         assert_eq!(titles(&app, "50% off").await, ["50% off coupon misapplied"]);
         assert_eq!(titles(&app, "E_CASE").await, ["snake_case field name"]);
