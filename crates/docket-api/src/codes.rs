@@ -19,6 +19,8 @@ pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
 pub const QUEUE_FULL: &str = "queue_full";
 pub const UNAUTHORIZED: &str = "unauthorized";
 pub const FORBIDDEN: &str = "forbidden";
+/// An open server (no API key) answered a request whose `Host` is not a loopback name.
+pub const MISDIRECTED_REQUEST: &str = "misdirected_request";
 pub const JOB_NOT_FOUND: &str = "job_not_found";
 pub const IDEMPOTENCY_KEY_REUSED: &str = "idempotency_key_reused";
 pub const SERVICE_UNAVAILABLE: &str = "service_unavailable";

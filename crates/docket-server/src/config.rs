@@ -195,6 +195,11 @@ pub struct AuthConfig {
     /// How long API keys read from the store are trusted before being read again: a key
     /// created or revoked on another node takes effect here within this time.
     pub key_cache_ms: u64,
+    /// While the server is open (no key exists), let `POST /api/v1/keys` create a key.
+    /// Off by default: anyone (or any web page, through DNS rebinding) who reaches an open
+    /// server could otherwise mint an admin key; `docket keys create --database-url`
+    /// makes the first key in the store instead.
+    pub allow_open_key_creation: bool,
 }
 
 impl Default for AuthConfig {
@@ -202,6 +207,7 @@ impl Default for AuthConfig {
         Self {
             allow_unauthenticated_public_bind: false,
             key_cache_ms: 1000,
+            allow_open_key_creation: false,
         }
     }
 }

@@ -80,6 +80,10 @@ impl Server {
             store.clone(),
             Duration::from_millis(config.auth.key_cache_ms),
             open_allowed,
+            http::auth::OpenPolicy {
+                any_host: config.auth.allow_unauthenticated_public_bind,
+                key_creation: config.auth.allow_open_key_creation,
+            },
         ));
         let listener = TcpListener::bind(validated.bind)
             .await

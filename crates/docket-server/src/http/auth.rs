@@ -181,17 +181,31 @@ pub struct KeyRing {
     /// Whether the server may run open (no key at all): a loopback bind, or the operator
     /// said so.
     pub open_allowed: bool,
+    /// How an open server treats callers.
+    pub open: OpenPolicy,
     snapshot: RwLock<Option<(Instant, Keys)>>,
     /// One refresh at a time; the others wait for it and use what it read.
     refresh: tokio::sync::Mutex<()>,
 }
 
+/// What an open server (no key in the store) allows.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OpenPolicy {
+    /// Any `Host` (the operator serves open behind an authenticating proxy). Otherwise
+    /// only loopback names and addresses: a web page the operator visits cannot reach
+    /// the API through DNS rebinding (its requests carry the attacker's host name).
+    pub any_host: bool,
+    /// `POST /api/v1/keys` may create a key.
+    pub key_creation: bool,
+}
+
 impl KeyRing {
-    pub fn new(store: Arc<dyn Store>, ttl: Duration, open_allowed: bool) -> Self {
+    pub fn new(store: Arc<dyn Store>, ttl: Duration, open_allowed: bool, open: OpenPolicy) -> Self {
         Self {
             store,
             ttl,
             open_allowed,
+            open,
             snapshot: RwLock::new(None),
             refresh: tokio::sync::Mutex::new(()),
         }
@@ -332,6 +346,40 @@ pub fn key_of(keys: &Keys, token: &str) -> Result<Arc<ApiKey>, &'static str> {
     Ok(key.clone())
 }
 
+/// Whether the request's `Host` names this machine: `localhost` (or a name under
+/// `.localhost`), 127.0.0.0/8 or `[::1]`, with any port. A request without one (HTTP/1.0)
+/// is not from a browser and passes.
+fn loopback_host(req: &Request) -> bool {
+    let Some(host) = req.headers().get(header::HOST) else {
+        return req.uri().host().is_none_or(is_loopback_name);
+    };
+    let Ok(host) = host.to_str() else {
+        return false;
+    };
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    is_loopback_name(name)
+}
+
+fn is_loopback_name(name: &str) -> bool {
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name == "localhost"
+        || name.ends_with(".localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+fn creates_a_key(req: &Request) -> bool {
+    req.method() == Method::POST
+        && req
+            .extensions()
+            .get::<MatchedPath>()
+            .is_some_and(|p| p.as_str() == "/api/v1/keys")
+}
+
 /// Middleware: lets a request through to its route only if its caller may use it.
 pub async fn authorize(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
     let need = access(
@@ -349,6 +397,25 @@ pub async fn authorize(State(s): State<AppState>, mut req: Request, next: Next) 
     };
     if keys.is_empty() {
         if s.keys.open_allowed {
+            if !s.keys.open.any_host && !loopback_host(&req) {
+                return ApiError::new(
+                    StatusCode::MISDIRECTED_REQUEST,
+                    codes::MISDIRECTED_REQUEST,
+                    "this server has no API key, so it answers only requests addressed to a \
+                     loopback name or address (Host: localhost, 127.0.0.1, [::1])",
+                )
+                .into_response();
+            }
+            if !s.keys.open.key_creation && creates_a_key(&req) {
+                return ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    codes::FORBIDDEN,
+                    "this server has no API key: create the first one with `docket keys \
+                     create --database-url URL --scope admin` (or set \
+                     auth.allow_open_key_creation = true)",
+                )
+                .into_response();
+            }
             req.extensions_mut().insert(Caller::Open);
             return next.run(req).await;
         }
@@ -398,6 +465,30 @@ mod tests {
         assert_eq!(access(&Method::PUT, Some("/api/v1/cases")), AnyKey);
         assert_eq!(access(&Method::GET, None), AnyKey);
         assert_eq!(access(&Method::GET, Some("/healthz")), Open);
+    }
+
+    #[test]
+    fn loopback_names_and_addresses_are_told_from_others() {
+        for ok in [
+            "localhost",
+            "LOCALHOST.",
+            "app.localhost",
+            "127.0.0.1",
+            "127.8.9.1",
+            "::1",
+        ] {
+            assert!(is_loopback_name(ok), "{ok}");
+        }
+        for bad in [
+            "example.com",
+            "localhost.example.com",
+            "10.0.0.1",
+            "0.0.0.0",
+            "",
+            "::",
+        ] {
+            assert!(!is_loopback_name(bad), "{bad}");
+        }
     }
 
     #[test]

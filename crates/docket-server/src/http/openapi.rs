@@ -100,6 +100,11 @@ pub fn complete(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
             });
             if need != Access::Open {
                 add(op, "401", "No valid API key (`unauthorized`).");
+                add(
+                    op,
+                    "421",
+                    "The server is open (no API key exists) and the request's `Host` is not a loopback name or address (`misdirected_request`).",
+                );
             }
             if matches!(need, Access::Scope(_)) {
                 add(

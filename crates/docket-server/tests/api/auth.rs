@@ -175,12 +175,24 @@ backend_test! {
         // No key yet: open.
         let (s, _, _) = call(&app, "GET", "/api/v1/cases", None, None).await;
         assert_eq!(s, 200);
-        // The first key, through the admin API while the server is open.
-        let (s, h, created) = call(
+        // Not through the API while the server is open (anyone who reaches it could
+        // mint an admin key): the first key is made in the store.
+        let (s, h, b) = call(
             &app,
             "POST",
             "/api/v1/keys",
             None,
+            Some(r#"{"name":"ops","scopes":["admin"]}"#),
+        )
+        .await;
+        assert_problem(s, &h, &b, 403, "forbidden");
+        assert_eq!(call(&app, "GET", "/api/v1/cases", None, None).await.0, 200, "still open");
+        let (_, first) = make_key(&app, "first", &["admin"]).await;
+        let (s, h, created) = call(
+            &app,
+            "POST",
+            "/api/v1/keys",
+            Some(&first),
             Some(r#"{"name":"ops","scopes":["admin"]}"#),
         )
         .await;
@@ -245,7 +257,7 @@ backend_test! {
         // Listing shows keys, never tokens or hashes.
         let (s, _, list) = call(&app, "GET", "/api/v1/keys", Some(&admin), None).await;
         assert_eq!(s, 200);
-        assert_eq!(list["items"].as_array().unwrap().len(), 2);
+        assert_eq!(list["items"].as_array().unwrap().len(), 3, "first, ops, ci-bot");
         assert!(!list.to_string().contains(&writer[20..]));
         assert!(list["items"][0].get("token").is_none());
 
@@ -273,13 +285,17 @@ backend_test! {
         assert_problem(s, &h, &b, 422, "validation_failed");
         assert_eq!(b["errors"][0]["field"], "scopes[0]");
         let (_, _, list) = call(&app, "GET", "/api/v1/keys", Some(&admin), None).await;
-        assert_eq!(list["items"].as_array().unwrap().len(), 2);
+        assert_eq!(list["items"].as_array().unwrap().len(), 3);
     }
 }
 
 backend_test! {
     async fn a_key_made_on_one_node_works_on_another_and_its_revocation_reaches_it() {
-        let a = spawn_app_with(|c| c.auth.key_cache_ms = 200).await;
+        let a = spawn_app_with(|c| {
+            c.auth.key_cache_ms = 200;
+            c.auth.allow_open_key_creation = true;
+        })
+        .await;
         let url = a.state.config.database.url.clone();
         let b = spawn_app_with(move |c| {
             c.auth.key_cache_ms = 200;
@@ -363,5 +379,58 @@ backend_test! {
         tokio::spawn(public.run(std::future::pending()));
         let res = reqwest::get(format!("http://127.0.0.1:{port}/api/v1/cases")).await.unwrap();
         assert_eq!(res.status().as_u16(), 401);
+    }
+}
+
+backend_test! {
+    async fn an_open_server_answers_only_loopback_hosts_and_mints_no_key_unless_allowed() {
+        let app = spawn_app().await;
+        // A web page that rebinds its own name to 127.0.0.1 sends its name as Host.
+        for host in ["rebind.invalid", "rebind.invalid:8080", "10.0.0.1", "localhost.invalid"] {
+            let res = app
+                .http
+                .get(format!("{}/api/v1/cases", app.base))
+                .header("host", host)
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            let body: Value = res.json().await.unwrap();
+            assert_eq!(status, 421, "Host {host}: {body}");
+            assert_eq!(body["code"], "misdirected_request", "{body}");
+        }
+        for host in ["localhost", "localhost:8080", "127.0.0.1:1", "[::1]:8080", "LocalHost"] {
+            let res = app
+                .http
+                .get(format!("{}/api/v1/cases", app.base))
+                .header("host", host)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status().as_u16(), 200, "Host {host}");
+        }
+        // Health checks answer whatever the Host (load balancers use their own names).
+        let res = app
+            .http
+            .get(format!("{}/readyz", app.base))
+            .header("host", "rebind.invalid")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 200);
+
+        // With the operator's opt-in, the first key can be made over HTTP.
+        let app = spawn_app_with(|c| c.auth.allow_open_key_creation = true).await;
+        let (s, _, created) = call(
+            &app,
+            "POST",
+            "/api/v1/keys",
+            None,
+            Some(r#"{"name":"ops","scopes":["admin"]}"#),
+        )
+        .await;
+        assert_eq!(s, 201, "{created}");
+        let (s, h, b) = call(&app, "GET", "/api/v1/cases", None, None).await;
+        assert_problem(s, &h, &b, 401, "unauthorized");
     }
 }
