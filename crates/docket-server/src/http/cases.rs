@@ -195,10 +195,12 @@ pub fn consistency_token(headers: &HeaderMap) -> Result<Option<CommitSeq>, ApiEr
     tag = "cases",
     params(
         ("caseId" = String, Path, description = "The case's id.", example = "CASE-000001"),
-        ("X-Consistency-Token" = Option<String>, Header, description = "Read at least this fresh.")
+        ("X-Consistency-Token" = Option<String>, Header, description = "Read at least this fresh."),
+        ("If-None-Match" = Option<String>, Header, description = "An `ETag` read before: 304 while it is still the case's version.")
     ),
     responses(
         (status = 200, description = "The case; `ETag` is its version.", body = docket_api::Case, headers(("ETag" = String))),
+        (status = 304, description = "`If-None-Match` names the current version: the copy the client has is current.", headers(("ETag" = String))),
         (status = 400, description = "Not a token this service issued (`invalid_consistency_token`).", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such case (`case_not_found`).", body = Problem, content_type = "application/problem+json")
     )
@@ -217,9 +219,28 @@ async fn read(
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
     match s.engine.read_case(&id, token).await? {
+        Some(case) if none_match(&headers, case.version) => {
+            let mut res = StatusCode::NOT_MODIFIED.into_response();
+            res.headers_mut().insert(header::ETAG, etag(case.version));
+            Ok(res)
+        }
         Some(case) => Ok(case_response(StatusCode::OK, case)),
         None => Err(ApiError::case_not_found(&raw)),
     }
+}
+
+/// Whether `If-None-Match` names the case's current version (`"3"`, `W/"3"`, a list of
+/// them, or `*`): the client's copy is current, so the answer is 304 without a body.
+fn none_match(headers: &HeaderMap, version: u64) -> bool {
+    let Some(v) = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    v.split(',').map(str::trim).any(|tag| {
+        tag == "*" || tag.trim_start_matches("W/").trim_matches('"').parse() == Ok(version)
+    })
 }
 
 /// Parses `If-Match`: `"3"`, `W/"3"`, `3`, or `*` (any version).

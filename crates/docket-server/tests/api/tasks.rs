@@ -148,3 +148,58 @@ backend_test! {
         );
     }
 }
+
+backend_test! {
+    async fn the_etag_changes_with_open_tasks_and_a_current_etag_gets_304() {
+        let app = spawn_app().await;
+        app.create(json!({"title": "t", "status": "Open"})).await;
+        let etag_of = |h: &reqwest::header::HeaderMap| {
+            h.get("etag").unwrap().to_str().unwrap().to_owned()
+        };
+        let (s, h, b) = app.raw("GET", "/api/v1/cases/CASE-000001", None).await;
+        assert_eq!(s, 200, "{b}");
+        let first = etag_of(&h);
+        // The copy the client holds is current: 304, no body, the same ETag.
+        for tag in [first.clone(), format!("W/{first}"), format!("\"999\", {first}"), "*".into()] {
+            let res = app
+                .http
+                .get(format!("{}/api/v1/cases/CASE-000001", app.base))
+                .header("if-none-match", &tag)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status().as_u16(), 304, "If-None-Match {tag}");
+            assert_eq!(etag_of(res.headers()), first);
+            assert!(res.bytes().await.unwrap().is_empty());
+        }
+        // A task changes openTasks, so the representation and its ETag.
+        let t = NewTask {
+            title: Some("Call back".into()),
+            assignee: None,
+        };
+        let task = app.client.create_task("CASE-000001", &t).await.unwrap().body;
+        let res = app
+            .http
+            .get(format!("{}/api/v1/cases/CASE-000001", app.base))
+            .header("if-none-match", &first)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 200, "openTasks changed: the old ETag is stale");
+        let second = etag_of(res.headers());
+        assert_ne!(second, first);
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["openTasks"], 1);
+        // Closing it changes them again; renaming it does not change the case.
+        let path = format!("/api/v1/cases/CASE-000001/tasks/{}", task.task_id);
+        let (s, _, b) = app.raw("PATCH", &path, Some(r#"{"title": "Call back today"}"#)).await;
+        assert_eq!(s, 200, "{b}");
+        let (_, h, _) = app.raw("GET", "/api/v1/cases/CASE-000001", None).await;
+        assert_eq!(etag_of(&h), second, "a renamed task leaves the case as it was");
+        let (s, _, b) = app.raw("PATCH", &path, Some(r#"{"status": "done"}"#)).await;
+        assert_eq!(s, 200, "{b}");
+        let (_, h, b) = app.raw("GET", "/api/v1/cases/CASE-000001", None).await;
+        assert_eq!(b["openTasks"], 0);
+        assert_ne!(etag_of(&h), second);
+    }
+}

@@ -319,11 +319,16 @@ impl Store for PgStore {
             actor.at,
         )
         .await?;
-        sqlx::query("UPDATE cases SET open_tasks = open_tasks + 1, commit_seq = $2 WHERE seq = $1")
-            .bind(seq)
-            .bind(commit.0)
-            .execute(&mut *tx)
-            .await?;
+        // `openTasks` is part of the case: its version (the ETag) moves with it.
+        sqlx::query(
+            "UPDATE cases SET open_tasks = open_tasks + 1, version = version + 1, \
+             updated_at = $3, commit_seq = $2 WHERE seq = $1",
+        )
+        .bind(seq)
+        .bind(commit.0)
+        .bind(actor.at.0)
+        .execute(&mut *tx)
+        .await?;
         notify_write(&mut tx, case, commit).await?;
         tx.commit().await?;
         Ok(Ok((t, commit)))
@@ -398,12 +403,16 @@ impl Store for PgStore {
             (TaskStatus::Done, TaskStatus::Open) => 1,
             _ => 0,
         };
+        // A task opened or closed changes `openTasks`, so the case's version too.
         sqlx::query(
-            "UPDATE cases SET open_tasks = open_tasks + $2, commit_seq = $3 WHERE seq = $1",
+            "UPDATE cases SET open_tasks = open_tasks + $2, commit_seq = $3, \
+             version = version + CASE WHEN $2 <> 0 THEN 1 ELSE 0 END, \
+             updated_at = CASE WHEN $2 <> 0 THEN $4 ELSE updated_at END WHERE seq = $1",
         )
         .bind(seq)
         .bind(delta)
         .bind(commit.0)
+        .bind(t.updated_at.0)
         .execute(&mut *tx)
         .await?;
         notify_write(&mut tx, case, commit).await?;

@@ -372,10 +372,12 @@ impl Store for SqliteStore {
                 task.assignee.as_deref(),
                 actor.at,
             )?;
+            // `openTasks` is part of the case: its version (the ETag) moves with it.
             tx.prepare_cached(
-                "UPDATE cases SET open_tasks = open_tasks + 1, commit_seq = ?2 WHERE seq = ?1",
+                "UPDATE cases SET open_tasks = open_tasks + 1, version = version + 1, \
+                 updated_at = ?3, commit_seq = ?2 WHERE seq = ?1",
             )?
-            .execute((seq, commit.0))?;
+            .execute((seq, commit.0, actor.at.0))?;
             tx.commit()?;
             Ok(Ok((t, commit)))
         })
@@ -447,10 +449,13 @@ impl Store for SqliteStore {
                 (TaskStatus::Done, TaskStatus::Open) => 1,
                 _ => 0,
             };
+            // A task opened or closed changes `openTasks`, so the case's version too.
             tx.prepare_cached(
-                "UPDATE cases SET open_tasks = open_tasks + ?2, commit_seq = ?3 WHERE seq = ?1",
+                "UPDATE cases SET open_tasks = open_tasks + ?2, commit_seq = ?3, \
+                 version = version + (?2 <> 0), \
+                 updated_at = CASE WHEN ?2 <> 0 THEN ?4 ELSE updated_at END WHERE seq = ?1",
             )?
-            .execute((seq, delta, commit.0))?;
+            .execute((seq, delta, commit.0, t.updated_at.0))?;
             tx.commit()?;
             Ok(Ok((t, commit)))
         })
