@@ -421,12 +421,24 @@ mod tests {
                 "postgres://docket:***@db.internal:5432/docket?sslmode=require&schema=a",
             ),
             ("postgres://docket@db/docket", "postgres://docket@db/docket"),
-            ("postgres://db/docket?password=s3cret&user=u", "postgres://db/docket?password=***&user=u"),
-            ("postgresql://u:p%40ss@127.0.0.1/d", "postgresql://u:***@127.0.0.1/d"),
-            ("postgres://u:pa@s/s?x@127.0.0.1/d", "postgres://u:***@127.0.0.1/d"),
+            (
+                "postgres://db/docket?password=s3cret&user=u",
+                "postgres://db/docket?password=***&user=u",
+            ),
+            (
+                "postgresql://u:p%40ss@127.0.0.1/d",
+                "postgresql://u:***@127.0.0.1/d",
+            ),
+            (
+                "postgres://u:pa@s/s?x@127.0.0.1/d",
+                "postgres://u:***@127.0.0.1/d",
+            ),
             ("postgres://u:@h/d", "postgres://u:***@h/d"),
             ("sqlite://docket.db", "sqlite://docket.db"),
-            ("sqlite:///var/lib/docket/docket.db", "sqlite:///var/lib/docket/docket.db"),
+            (
+                "sqlite:///var/lib/docket/docket.db",
+                "sqlite:///var/lib/docket/docket.db",
+            ),
             ("not a url", "not a url"),
         ];
         for (url, shown) in cases {
@@ -435,7 +447,10 @@ mod tests {
         let mut config = Config::default();
         config.database.url = "postgres://u:s3cret@h/d".into();
         let debug = format!("{config:?}");
-        assert!(!debug.contains("s3cret") && debug.contains("u:***@h/d"), "{debug}");
+        assert!(
+            !debug.contains("s3cret") && debug.contains("u:***@h/d"),
+            "{debug}"
+        );
     }
 
     #[test]

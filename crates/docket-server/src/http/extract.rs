@@ -283,11 +283,21 @@ mod tests {
     #[test]
     fn a_control_character_in_a_query_value_is_refused_naming_its_parameter_but_tab_and_newlines_are_text()
      {
-        let field = |q: &str| refuse_control_characters(q).unwrap_err().errors[0].field.clone();
+        let field = |q: &str| {
+            refuse_control_characters(q).unwrap_err().errors[0]
+                .field
+                .clone()
+        };
         assert_eq!(field("limit=5&q=ab%00cd"), "q");
         assert_eq!(field("cursor=%7F"), "cursor");
         assert_eq!(field("a%01b=1"), "query");
-        for fine in ["", "q=a+b", "q=caf%C3%A9", "q=two%09words%0Aand%0D", "q=%ZZ"] {
+        for fine in [
+            "",
+            "q=a+b",
+            "q=caf%C3%A9",
+            "q=two%09words%0Aand%0D",
+            "q=%ZZ",
+        ] {
             assert!(refuse_control_characters(fine).is_ok(), "{fine}");
         }
     }

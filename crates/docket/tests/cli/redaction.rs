@@ -35,7 +35,9 @@ fn pg_url_with_password() -> Option<String> {
         .unwrap()
         .subsec_nanos();
     let schema = format!("dkt_redact_{:x}_{nanos:x}", std::process::id());
-    Some(format!("{scheme}://{user}:{SECRET}@{host}{sep}schema={schema}"))
+    Some(format!(
+        "{scheme}://{user}:{SECRET}@{host}{sep}schema={schema}"
+    ))
 }
 
 #[test]
@@ -49,21 +51,25 @@ fn serve_help_does_not_show_the_password_of_the_database_url_in_the_environment(
         assert!(out.status.success(), "{}", shown(&out));
         let text = shown(&out);
         assert!(text.contains("DOCKET_DATABASE_URL"), "{text}");
-        assert!(!text.contains(SECRET), "{cmd:?} shows the password:\n{text}");
+        assert!(
+            !text.contains(SECRET),
+            "{cmd:?} shows the password:\n{text}"
+        );
     }
 }
 
 #[test]
 fn a_failed_start_does_not_show_the_password_of_the_database_url() {
     let dir = tempfile::tempdir().unwrap();
-    let mut urls = vec![UNREACHABLE.to_owned(), "mysql://u:s3cret@127.0.0.1:1/db".to_owned()];
+    let mut urls = vec![
+        UNREACHABLE.to_owned(),
+        "mysql://u:s3cret@127.0.0.1:1/db".to_owned(),
+    ];
     // Reachable, but an empty store refuses a public address, naming the command that
     // makes a key with the database URL in it.
     match pg_url_with_password() {
         Some(u) => urls.push(u),
-        None => eprintln!(
-            "skipped the PostgreSQL case: DOCKET_TEST_DATABASE_URL is not set"
-        ),
+        None => eprintln!("skipped the PostgreSQL case: DOCKET_TEST_DATABASE_URL is not set"),
     }
     for url in &urls {
         let out = docket()
@@ -74,7 +80,10 @@ fn a_failed_start_does_not_show_the_password_of_the_database_url() {
             .unwrap();
         let text = shown(&out);
         assert!(!out.status.success(), "{url}: {text}");
-        assert!(!text.contains(SECRET), "{url}: the password is shown:\n{text}");
+        assert!(
+            !text.contains(SECRET),
+            "{url}: the password is shown:\n{text}"
+        );
         if url.contains("schema=") {
             assert!(text.contains("refusing to serve"), "{text}");
         }
@@ -84,12 +93,20 @@ fn a_failed_start_does_not_show_the_password_of_the_database_url() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_start_up_log_names_the_database_without_its_password() {
     let Some(url) = pg_url_with_password() else {
-        eprintln!("skipped: DOCKET_TEST_DATABASE_URL is not set, so this PostgreSQL test did not run");
+        eprintln!(
+            "skipped: DOCKET_TEST_DATABASE_URL is not set, so this PostgreSQL test did not run"
+        );
         return;
     };
     let port = free_port();
     let mut child = docket()
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--database-url", &url])
+        .args([
+            "serve",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--database-url",
+            &url,
+        ])
         .env("DOCKET_LOG", "info")
         .env_remove("DOCKET_DATABASE_URL")
         .stdout(Stdio::piped())
@@ -114,7 +131,11 @@ async fn the_start_up_log_names_the_database_without_its_password() {
     let mut seen = Vec::new();
     let listening = loop {
         let Ok(line) = lines.recv_timeout(Duration::from_millis(100)) else {
-            assert!(Instant::now() < until, "no 'docket listening' line:\n{}", seen.join("\n"));
+            assert!(
+                Instant::now() < until,
+                "no 'docket listening' line:\n{}",
+                seen.join("\n")
+            );
             continue;
         };
         if line.contains("docket listening") {
