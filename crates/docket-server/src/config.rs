@@ -61,7 +61,7 @@ impl Default for ServerConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
     /// `sqlite://docket.db` (relative), `sqlite:///abs/path.db`.
@@ -76,6 +76,51 @@ impl Default for DatabaseConfig {
             sqlite: SqliteConfig::default(),
         }
     }
+}
+
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &redact_url(&self.url))
+            .field("sqlite", &self.sqlite)
+            .finish()
+    }
+}
+
+/// A database URL fit to print or log: the password (of the user-info, or a `password`
+/// parameter) replaced by `***`; the scheme, user, host, database and other parameters
+/// kept, so the message still says which database. Every place that shows a database
+/// URL goes through here.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return redact_params(url);
+    };
+    // The user-info ends at the last '@': a password may hold an unencoded '@', '/' or
+    // '?' (the URL is then malformed, and still secret). An '@' in a parameter hides
+    // more than it must, never less.
+    let rest = match rest.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{user}:***@{}", redact_params(host)),
+            None => format!("{userinfo}@{}", redact_params(host)),
+        },
+        None => redact_params(rest),
+    };
+    format!("{scheme}://{rest}")
+}
+
+/// `password=…` parameters of a URL's query, replaced by `password=***`.
+fn redact_params(url: &str) -> String {
+    let Some((head, query)) = url.split_once('?') else {
+        return url.to_owned();
+    };
+    let params: Vec<String> = query
+        .split('&')
+        .map(|p| match p.split_once('=') {
+            Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+            _ => p.to_owned(),
+        })
+        .collect();
+    format!("{head}?{}", params.join("&"))
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -373,6 +418,46 @@ pub struct Validated {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_redacted_database_url_keeps_everything_but_the_password() {
+        let cases = [
+            (
+                "postgres://docket:s3cret@db.internal:5432/docket?sslmode=require&schema=a",
+                "postgres://docket:***@db.internal:5432/docket?sslmode=require&schema=a",
+            ),
+            ("postgres://docket@db/docket", "postgres://docket@db/docket"),
+            (
+                "postgres://db/docket?password=s3cret&user=u",
+                "postgres://db/docket?password=***&user=u",
+            ),
+            (
+                "postgresql://u:p%40ss@127.0.0.1/d",
+                "postgresql://u:***@127.0.0.1/d",
+            ),
+            (
+                "postgres://u:pa@s/s?x@127.0.0.1/d",
+                "postgres://u:***@127.0.0.1/d",
+            ),
+            ("postgres://u:@h/d", "postgres://u:***@h/d"),
+            ("sqlite://docket.db", "sqlite://docket.db"),
+            (
+                "sqlite:///var/lib/docket/docket.db",
+                "sqlite:///var/lib/docket/docket.db",
+            ),
+            ("not a url", "not a url"),
+        ];
+        for (url, shown) in cases {
+            assert_eq!(redact_url(url), shown, "{url}");
+        }
+        let mut config = Config::default();
+        config.database.url = "postgres://u:s3cret@h/d".into();
+        let debug = format!("{config:?}");
+        assert!(
+            !debug.contains("s3cret") && debug.contains("u:***@h/d"),
+            "{debug}"
+        );
+    }
 
     #[test]
     fn printed_default_config_is_the_default() {

@@ -68,7 +68,7 @@ impl Server {
                  loopback address such as 127.0.0.1, or, behind a proxy that \
                  authenticates, set auth.allow_unauthenticated_public_bind = true",
                 validated.bind,
-                config.database.url
+                config::redact_url(&config.database.url)
             );
             tracing::warn!(
                 bind = %validated.bind,

@@ -86,7 +86,9 @@ const RECENT_ENDS: usize = 4096;
 
 /// This node's metrics.
 pub struct Metrics {
-    http: RwLock<BTreeMap<(String, String), Arc<RouteSeries>>>,
+    /// By method label and route template: both from fixed sets (the method a
+    /// `&'static str` by type), so the number of series is bounded.
+    http: RwLock<BTreeMap<(&'static str, String), Arc<RouteSeries>>>,
     /// Jobs ended on this node, by end state: completed, failed, cancelled.
     jobs_ended: [AtomicU64; 3],
     /// Items of the jobs ended on this node, by outcome: succeeded, failed, cancelled.
@@ -142,9 +144,10 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
 }
 
 impl Metrics {
-    /// Counts one answered request.
-    pub fn http(&self, method: &str, route: &str, status: u16, took: Duration) {
-        let key = (method.to_owned(), route.to_owned());
+    /// Counts one answered request. `route` must be a route template or another fixed
+    /// label, never a raw path.
+    pub fn http(&self, method: &'static str, route: &str, status: u16, took: Duration) {
+        let key = (method, route.to_owned());
         let found = self
             .http
             .read()

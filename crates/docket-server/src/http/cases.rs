@@ -135,13 +135,8 @@ fn case_filter(s: &AppState, q: CaseQuery) -> Result<CaseFilter, ApiError> {
         )),
         _ => Ok(()),
     };
-    // Neither store can hold a NUL in text (PostgreSQL refuses it, SQLite's full-text
-    // query syntax cannot quote it): no title, assignee or tag contains one.
-    for (name, v) in [("q", &q.q), ("assignee", &q.assignee), ("tag", &q.tag)] {
-        if v.as_deref().is_some_and(|v| v.contains('\0')) {
-            return Err(ApiError::query(name, "must not contain a NUL character"));
-        }
-    }
+    // A NUL (or another control character) in q, assignee or tag never gets here:
+    // `QueryParams` refuses it for every route.
     too_long("assignee", &q.assignee, MAX_ASSIGNEE)?;
     too_long("tag", &q.tag, MAX_TAG)?;
     too_long("q", &q.q, MAX_TITLE_SEARCH)?;

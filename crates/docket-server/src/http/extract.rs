@@ -141,7 +141,8 @@ fn between_backticks(s: &str) -> Option<String> {
     Some(s[start..start + len].to_owned())
 }
 
-/// A query string. A bad or unknown parameter is 400 `invalid_query`.
+/// A query string. A bad or unknown parameter is 400 `invalid_query`, and so is a value
+/// holding a control character (see [`refused_in_query`]).
 pub struct QueryParams<T>(pub T);
 
 impl<S, T> FromRequestParts<S> for QueryParams<T>
@@ -153,8 +154,43 @@ where
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let q = parts.uri.query().unwrap_or_default();
+        refuse_control_characters(q)?;
         serde_urlencoded_from_str(q).map(QueryParams)
     }
+}
+
+/// Whether a query value holds a character that no stored text holds: a control
+/// character other than tab, line feed and carriage return (text fields allow those
+/// three; see `domain::case`). A NUL above all: PostgreSQL refuses it in text and
+/// SQLite's full-text syntax cannot quote it, so it would fail in a store as a 500.
+fn refused_in_query(c: char) -> bool {
+    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
+}
+
+/// 400 `invalid_query` naming the first parameter whose value (once percent-decoded)
+/// holds a refused character: checked here, for every route, so no handler and no
+/// store sees one.
+fn refuse_control_characters(q: &str) -> Result<(), ApiError> {
+    // A control character can only arrive percent-encoded (the URI grammar has none).
+    if !q.contains('%') {
+        return Ok(());
+    }
+    let pairs: Vec<(String, String)> = serde_urlencoded_from_str(q)?;
+    for (name, value) in pairs {
+        if name.chars().any(refused_in_query) {
+            return Err(ApiError::query(
+                "query",
+                "a parameter name must not contain control characters",
+            ));
+        }
+        if value.chars().any(refused_in_query) {
+            return Err(ApiError::query(
+                &name,
+                "must not contain control characters (such as NUL)",
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn serde_urlencoded_from_str<T: DeserializeOwned>(q: &str) -> Result<T, ApiError> {
@@ -184,7 +220,8 @@ fn bad_value_of(text: &str) -> Option<String> {
 }
 
 /// Path parameters. A segment that is not text (a percent-encoded byte that is not
-/// UTF-8) names nothing this server has: 404 `not_found`.
+/// UTF-8) or that holds a control character names nothing this server has (no id holds
+/// one): 404 `not_found`, before a handler or a store sees it.
 pub struct PathParam<T>(pub T);
 
 impl<S, T> FromRequestParts<S> for PathParam<T>
@@ -195,16 +232,23 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let names_nothing = || {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                codes::NOT_FOUND,
+                "the path names nothing this server has",
+            )
+        };
+        let raw = axum::extract::RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| names_nothing())?;
+        if raw.iter().any(|(_, v)| v.chars().any(char::is_control)) {
+            return Err(names_nothing());
+        }
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Path(t)| PathParam(t))
-            .map_err(|_| {
-                ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    codes::NOT_FOUND,
-                    "the path names nothing this server has",
-                )
-            })
+            .map_err(|_| names_nothing())
     }
 }
 
@@ -234,5 +278,27 @@ mod tests {
         assert_eq!(field("limit=abc"), "limit");
         assert_eq!(field("sort=title"), "sort");
         assert_eq!(field("colour=red"), "colour");
+    }
+
+    #[test]
+    fn a_control_character_in_a_query_value_is_refused_naming_its_parameter_but_tab_and_newlines_are_text()
+     {
+        let field = |q: &str| {
+            refuse_control_characters(q).unwrap_err().errors[0]
+                .field
+                .clone()
+        };
+        assert_eq!(field("limit=5&q=ab%00cd"), "q");
+        assert_eq!(field("cursor=%7F"), "cursor");
+        assert_eq!(field("a%01b=1"), "query");
+        for fine in [
+            "",
+            "q=a+b",
+            "q=caf%C3%A9",
+            "q=two%09words%0Aand%0D",
+            "q=%ZZ",
+        ] {
+            assert!(refuse_control_characters(fine).is_ok(), "{fine}");
+        }
     }
 }

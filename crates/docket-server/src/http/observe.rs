@@ -1,13 +1,18 @@
 //! What operators see of each request: an `X-Request-Id` (the client's, when it sent a
 //! sane one, else a new one) on the response and in the `request` span every log line
 //! of the request carries; its count and latency in `/metrics`, by route template.
+//!
+//! Metric labels come from fixed sets only (the standard methods, the route templates,
+//! `unmatched`): a label taken from the request would let any caller, with or without
+//! a key, add series that are kept for the life of the process.
 
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use docket_api::codes;
 
 use super::AppState;
 use super::error::ApiError;
@@ -30,27 +35,68 @@ fn sane_request_id(headers: &HeaderMap) -> Option<HeaderValue> {
     ok.then(|| v.clone())
 }
 
+/// The route label of a request that matched no route.
+const UNMATCHED: &str = "unmatched";
+
 /// The route template a request matched (`/api/v1/cases/{caseId}`), or `unmatched`:
 /// never the raw path, so ids do not become metric labels.
 pub fn route_of(req: &Request) -> String {
     req.extensions()
         .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned())
+        .map_or_else(|| UNMATCHED.to_owned(), |m| m.as_str().to_owned())
 }
+
+/// The metric label of a standard method (RFC 9110 and PATCH), `None` for any other.
+/// HTTP lets a method be any token of any length, so the method itself is never a label.
+pub fn method_label(method: &Method) -> Option<&'static str> {
+    Some(match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => return None,
+    })
+}
+
+/// The label under which requests with a made-up method are counted (one series).
+const OTHER_METHOD: &str = "other";
 
 /// Middleware (outermost): request id in, request id out, count and latency.
 pub async fn observe(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
     let id = sane_request_id(req.headers()).unwrap_or_else(|| {
         HeaderValue::from_str(&random_hex(8)).unwrap_or(HeaderValue::from_static("none"))
     });
+    let Some(method) = method_label(req.method()) else {
+        // No route takes a made-up method: it is answered here, before the span, the
+        // auth check or a handler make anything of the request, and counted in one
+        // fixed series whatever its path.
+        s.engine.metrics.http(
+            OTHER_METHOD,
+            UNMATCHED,
+            StatusCode::METHOD_NOT_ALLOWED.as_u16(),
+            started.elapsed(),
+        );
+        let mut res = ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            codes::METHOD_NOT_ALLOWED,
+            "this server takes only the standard HTTP methods",
+        )
+        .into_response();
+        res.headers_mut().insert(REQUEST_ID, id);
+        return res;
+    };
     req.headers_mut().insert(REQUEST_ID, id.clone());
-    let method = req.method().as_str().to_owned();
     let route = route_of(&req);
-    let started = Instant::now();
     let mut res = next.run(req).await;
     s.engine
         .metrics
-        .http(&method, &route, res.status().as_u16(), started.elapsed());
+        .http(method, &route, res.status().as_u16(), started.elapsed());
     res.headers_mut().insert(REQUEST_ID, id);
     res
 }

@@ -405,6 +405,9 @@ pub async fn open(
         let idle = std::time::Duration::from_secs(config.jobs.lease_seconds.max(1));
         Ok(Arc::new(PgStore::open(url, workflow, 16, idle).await?))
     } else {
-        anyhow::bail!("unsupported database URL '{url}': expected sqlite://PATH or postgres://…")
+        anyhow::bail!(
+            "unsupported database URL '{}': expected sqlite://PATH or postgres://…",
+            crate::config::redact_url(url)
+        )
     }
 }

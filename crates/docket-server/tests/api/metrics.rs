@@ -138,3 +138,63 @@ backend_test! {
         assert_ne!(a, b);
     }
 }
+
+/// The text of one scrape.
+async fn scrape_text(app: &TestApp) -> String {
+    let res = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    res.text().await.unwrap()
+}
+
+backend_test! {
+    async fn requests_with_made_up_methods_are_refused_and_add_no_series_to_the_metrics() {
+        let app = spawn_app().await;
+        // Every normal series a scrape shows, then the size to compare with.
+        scrape_text(&app).await;
+        let (s, _, _) = app.raw("GET", "/api/v1/cases", None).await;
+        assert_eq!(s, 200);
+        let (s, _, _) = app.raw("GET", "/no/such/route/42", None).await;
+        assert_eq!(s, 404);
+        let before = scrape_text(&app).await.len();
+        assert!(!scrape_text(&app).await.contains("/no/such/route/42"), "a raw path became a label");
+
+        let mut answers = Vec::new();
+        for i in 0..50 {
+            // 4 KiB of letters, different for each request, with a marker to look for.
+            let name = format!("JUNKMETHOD{i:02}{}", docket_server::domain::random_hex(2048).to_uppercase());
+            let method = reqwest::Method::from_bytes(name.as_bytes()).unwrap();
+            let path = ["/api/v1/cases", "/metrics", &format!("/nowhere/{i}")][i % 3].to_owned();
+            let res = app
+                .http
+                .request(method, format!("{}{path}", app.base))
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            let ct = res.headers().get("content-type").cloned();
+            let body: serde_json::Value = res.json().await.unwrap_or_default();
+            answers.push((path, status, ct, body));
+        }
+
+        let after = scrape_text(&app).await;
+        assert!(
+            after.len() < 2 * before,
+            "/metrics grew from {before} to {} bytes",
+            after.len()
+        );
+        assert!(!after.contains("JUNKMETHOD"), "a made-up method became a label");
+        assert!(!after.contains("/nowhere/"), "a raw path became a label");
+        assert!(after.contains("method=\"other\""), "made-up methods are counted as `other`");
+        // Each was refused as a method no route takes, whatever its path.
+        for (path, status, ct, body) in answers {
+            assert_eq!(status, 405, "{path}: {body}");
+            assert_eq!(ct.unwrap(), "application/problem+json");
+            assert_eq!(body["code"], "method_not_allowed");
+        }
+    }
+}

@@ -11,7 +11,8 @@ use docket_server::{demo, store};
 #[derive(clap::Args)]
 pub struct Args {
     /// Database URL, as for `docket serve`.
-    #[arg(long, env = "DOCKET_DATABASE_URL")]
+    // Its password is a secret: `--help` must not show the variable's value.
+    #[arg(long, env = "DOCKET_DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
     /// How many cases to write (numbered after the highest existing CASE-n).
     #[arg(long)]

@@ -13,7 +13,8 @@ pub struct Args {
     bind: Option<String>,
     /// Database URL: sqlite://docket.db (relative) or sqlite:///absolute/path.db
     /// [default: sqlite://docket.db].
-    #[arg(long, env = "DOCKET_DATABASE_URL")]
+    // Its password is a secret: `--help` must not show the variable's value.
+    #[arg(long, env = "DOCKET_DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
     /// Configuration file (TOML); see `docket config print-default`.
     #[arg(long, env = "DOCKET_CONFIG")]
@@ -56,7 +57,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     let addr = server.local_addr()?;
-    tracing::info!(%addr, database = %server.state().config.database.url, "docket listening");
+    let database = docket_server::config::redact_url(&server.state().config.database.url);
+    tracing::info!(%addr, %database, "docket listening");
     tracing::info!("web console at http://{addr}/console, API reference at http://{addr}/docs");
     server.run(docket_server::shutdown_signal()).await?;
     tracing::info!("docket stopped");

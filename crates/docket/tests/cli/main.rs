@@ -8,6 +8,7 @@ mod commands;
 mod crash;
 mod keys;
 mod logs;
+mod redaction;
 mod restart;
 mod run;
 mod server;
