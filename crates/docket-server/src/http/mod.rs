@@ -12,6 +12,7 @@ mod job_control;
 mod jobs;
 pub mod keys;
 pub mod observe;
+mod objects_only;
 pub mod openapi;
 mod refresh;
 pub mod serve;

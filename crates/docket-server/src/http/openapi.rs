@@ -139,7 +139,7 @@ pub fn complete(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
                 add(
                     op,
                     "422",
-                    "A value is invalid; `errors` names each field (`validation_failed`).",
+                    "A value is invalid, or an array stands where an object belongs; `errors` names each field (`validation_failed`).",
                 );
             }
             if path.starts_with("/api/v1/") && path != "/api/v1/openapi.json" {
