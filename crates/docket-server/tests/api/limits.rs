@@ -138,7 +138,7 @@ backend_test! {
 }
 
 backend_test! {
-    async fn a_request_running_past_the_request_timeout_is_503_timeout() {
+    async fn a_request_running_past_the_request_timeout_is_503_timeout_with_retry_after() {
         use docket_server::domain::Timestamp;
         let dir = tempfile::tempdir().unwrap();
         let mut config = docket_server::config::Config::default();
@@ -191,6 +191,7 @@ backend_test! {
         let (s, h) = (res.status().as_u16(), res.headers().clone());
         let b: Value = res.json().await.unwrap();
         assert_problem(s, &h, &b, 503, "timeout");
+        assert!(h.get("retry-after").is_some(), "a 503 says when to retry");
         assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
         // The job is still there, one item applied, untouched by the timed-out request.
         let st: Value = reqwest::get(format!("{base}/api/v1/jobs/{id}/status")).await.unwrap().json().await.unwrap();

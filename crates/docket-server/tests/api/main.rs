@@ -39,6 +39,7 @@ mod consistency;
 mod console;
 mod errors;
 mod fuzz;
+mod headers;
 mod helpers;
 mod jobs;
 mod limits;
