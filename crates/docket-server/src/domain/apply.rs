@@ -291,17 +291,39 @@ mod tests {
             c.fields.insert(format!("a{i}"), json!(i));
         }
         let change = |pairs: &[(&str, Value)]| CaseChange {
-            fields: Some(pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()),
+            fields: Some(
+                pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                    .collect(),
+            ),
             ..Default::default()
         };
         let e = apply_change(&c, &change(&[("b", json!(1))]), &wf, &ctx()).unwrap_err();
-        assert!(matches!(&e, ItemError::Validation(f) if f[0].field == "fields"), "{e}");
+        assert!(
+            matches!(&e, ItemError::Validation(f) if f[0].field == "fields"),
+            "{e}"
+        );
         let swap = change(&[("a0", Value::Null), ("b", json!(1))]);
-        assert_eq!(apply_change(&c, &swap, &wf, &ctx()).unwrap().case.fields.len(), 100);
+        assert_eq!(
+            apply_change(&c, &swap, &wf, &ctx())
+                .unwrap()
+                .case
+                .fields
+                .len(),
+            100
+        );
         // A case stored over the limit (before merged fields were checked) can shrink.
         c.fields.insert("over".into(), json!(0));
         let shrink = change(&[("a0", Value::Null), ("a1", Value::Null)]);
-        assert_eq!(apply_change(&c, &shrink, &wf, &ctx()).unwrap().case.fields.len(), 99);
+        assert_eq!(
+            apply_change(&c, &shrink, &wf, &ctx())
+                .unwrap()
+                .case
+                .fields
+                .len(),
+            99
+        );
         assert!(apply_change(&c, &change(&[("a0", json!("longer"))]), &wf, &ctx()).is_err());
     }
 

@@ -260,8 +260,10 @@ mod tests {
 
     #[test]
     fn objects_read_as_before() {
-        let o: Outer = read(r#"{"items":[{"a":1}],"one":{"a":2},"big":340282366920938463463374607431768211455}"#)
-            .unwrap();
+        let o: Outer = read(
+            r#"{"items":[{"a":1}],"one":{"a":2},"big":340282366920938463463374607431768211455}"#,
+        )
+        .unwrap();
         assert_eq!(o.items, [Inner { a: 1 }]);
         assert_eq!(o.one, Some(Inner { a: 2 }));
         assert_eq!(o.big, Some(u128::MAX));
@@ -278,7 +280,10 @@ mod tests {
             r#"{"items":[],"one":[1]}"#,
         ] {
             let e = read::<Outer>(body).unwrap_err();
-            assert!(e.to_string().starts_with("invalid type: sequence"), "{body}: {e}");
+            assert!(
+                e.to_string().starts_with("invalid type: sequence"),
+                "{body}: {e}"
+            );
         }
     }
 }

@@ -12,9 +12,9 @@ use std::sync::Arc;
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use utoipa::OpenApi;
+use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::{Content, Object, Ref, RefOr, ResponseBuilder, Type};
 
 use super::auth::{Access, ROUTES, access};
