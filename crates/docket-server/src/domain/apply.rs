@@ -3,11 +3,12 @@
 //! Invariants (property-tested below): an applied change raises the version by exactly
 //! one and records one history entry per changed field; a change that changes nothing
 //! leaves the case (and its version) untouched; no change leaves a terminal status
-//! unless the workflow allows it; a case entering a terminal status closes its tasks.
+//! unless the workflow allows it; a case entering a terminal status closes its tasks;
+//! no change takes a case's custom fields over their limits.
 
 use serde_json::{Value, json};
 
-use super::case::{Case, CaseChange};
+use super::case::{Case, CaseChange, check_merged_fields};
 use super::workflow::Workflow;
 use super::{FieldError, Timestamp};
 
@@ -156,6 +157,8 @@ pub fn apply_change(
                 next.fields.insert(k.clone(), v.clone());
             }
         }
+        check_merged_fields(&case.fields, &next.fields)
+            .map_err(|m| ItemError::Validation(vec![FieldError::new("fields", &m)]))?;
     }
     if !history.is_empty() {
         next.version = case.version + 1;
@@ -278,6 +281,50 @@ mod tests {
         let a = apply_change(&c, &ch, &wf, &ctx()).unwrap();
         assert_eq!(json!(a.case.fields), json!({"b": 2, "c": "x"}));
         assert_eq!(a.history.len(), 2);
+    }
+
+    #[test]
+    fn custom_field_limits_hold_on_the_merged_fields_and_an_oversized_case_may_shrink() {
+        let wf = Workflow::default();
+        let mut c = case_in(&wf, "Open", 0);
+        for i in 0..100 {
+            c.fields.insert(format!("a{i}"), json!(i));
+        }
+        let change = |pairs: &[(&str, Value)]| CaseChange {
+            fields: Some(
+                pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                    .collect(),
+            ),
+            ..Default::default()
+        };
+        let e = apply_change(&c, &change(&[("b", json!(1))]), &wf, &ctx()).unwrap_err();
+        assert!(
+            matches!(&e, ItemError::Validation(f) if f[0].field == "fields"),
+            "{e}"
+        );
+        let swap = change(&[("a0", Value::Null), ("b", json!(1))]);
+        assert_eq!(
+            apply_change(&c, &swap, &wf, &ctx())
+                .unwrap()
+                .case
+                .fields
+                .len(),
+            100
+        );
+        // A case stored over the limit (before merged fields were checked) can shrink.
+        c.fields.insert("over".into(), json!(0));
+        let shrink = change(&[("a0", Value::Null), ("a1", Value::Null)]);
+        assert_eq!(
+            apply_change(&c, &shrink, &wf, &ctx())
+                .unwrap()
+                .case
+                .fields
+                .len(),
+            99
+        );
+        assert!(apply_change(&c, &change(&[("a0", json!("longer"))]), &wf, &ctx()).is_err());
     }
 
     #[test]

@@ -8,6 +8,7 @@ use docket_api::{FieldError, codes};
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
+use super::objects_only::ObjectsOnly;
 
 /// A JSON request body, unparsed: the content type and size are checked.
 pub struct RawJson(pub Bytes);
@@ -70,10 +71,11 @@ where
 }
 
 /// Parses a JSON document, mapping serde's errors to problems that name the field
-/// (with its path, e.g. `updates[3].status`).
+/// (with its path, e.g. `updates[3].status`). Every struct, at any depth, must be a JSON
+/// object: an array in its place is 422 (see [`ObjectsOnly`]).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let value = serde_path_to_error::deserialize(ObjectsOnly(&mut de)).map_err(|e| {
         let path = e.path().to_string();
         json_error(&path, e.into_inner())
     })?;
@@ -109,10 +111,14 @@ fn json_error(path: &str, e: serde_json::Error) -> ApiError {
                     )
                 }
             } else {
+                // A value of the wrong type is named by its place (`updates[1]`), or is
+                // the body itself.
                 let field = if msg.starts_with("missing field") {
                     named.unwrap_or_default()
-                } else {
+                } else if path.is_empty() {
                     String::from("body")
+                } else {
+                    path.to_owned()
                 };
                 ApiError {
                     errors: vec![FieldError {

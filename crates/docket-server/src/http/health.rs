@@ -2,7 +2,8 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use docket_api::Health;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -39,10 +40,11 @@ async fn healthz() -> Json<Health> {
     tag = "operations",
     responses(
         (status = 200, description = "Ready: the store answers and can accept writes, with its schema version.", body = Health),
-        (status = 503, description = "Not ready: the store does not answer or cannot accept writes (disk full, read-only).", body = Health)
+        (status = 503, description = "Not ready: the store does not answer or cannot accept writes (disk full, read-only).", body = Health,
+            headers(("Retry-After" = u64)))
     )
 )]
-async fn readyz(State(s): State<AppState>) -> (StatusCode, Json<Health>) {
+async fn readyz(State(s): State<AppState>) -> Response {
     // Whether it can write, not only answer: a store that reads but cannot write (disk
     // full) is in an outage too, so a readiness check must not end one.
     let version = match s.store.writable().await {
@@ -57,13 +59,17 @@ async fn readyz(State(s): State<AppState>) -> (StatusCode, Json<Health>) {
                 status: "ready".into(),
                 schema_version: Some(v),
             }),
-        ),
+        )
+            .into_response(),
+        // Like every 503, it says when to ask again.
         _ => (
             StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "1")],
             Json(Health {
                 status: "unavailable".into(),
                 schema_version: None,
             }),
-        ),
+        )
+            .into_response(),
     }
 }

@@ -11,6 +11,7 @@ mod health;
 mod job_control;
 mod jobs;
 pub mod keys;
+mod objects_only;
 pub mod observe;
 pub mod openapi;
 mod refresh;
@@ -24,7 +25,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use docket_api::codes;
@@ -132,6 +133,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             observe::observe,
         ))
+        .layer(axum::middleware::from_fn(no_stale_reads))
         .with_state(state)
 }
 
@@ -147,16 +149,40 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
+/// API reads are `Cache-Control: private, no-cache` (errors too, so a 401 or 404 is not
+/// kept either), unless the handler chose its own: a case can change the moment after it
+/// is read, so no shared cache may keep one and a browser must ask again before reusing
+/// it. Outermost, so every answer to an API read gets it, whichever layer made it.
+async fn no_stale_reads(req: Request, next: Next) -> Response {
+    let read = matches!(*req.method(), Method::GET | Method::HEAD)
+        && req.uri().path().starts_with("/api/v1/");
+    let mut res = next.run(req).await;
+    if read {
+        res.headers_mut()
+            .entry(header::CACHE_CONTROL)
+            .or_insert(HeaderValue::from_static(API_READ_CACHE_CONTROL));
+    }
+    res
+}
+
+/// The `Cache-Control` of API reads (see [`no_stale_reads`]).
+pub const API_READ_CACHE_CONTROL: &str = "private, no-cache";
+
 /// Answers 503 `timeout` when a handler takes longer than the configured time to
 /// produce its response head (streamed bodies are not cut).
 async fn request_timeout(State(limit): State<Duration>, req: Request, next: Next) -> Response {
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(res) => res,
-        Err(_) => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            codes::TIMEOUT,
-            "the request took too long",
-        )
+        Err(_) => ApiError {
+            // The work may still be running (a bulk job, a slow store); a retry a moment
+            // later usually finds it done or the store less busy.
+            retry_after: Some(1),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                codes::TIMEOUT,
+                "the request took too long",
+            )
+        }
         .into_response(),
     }
 }

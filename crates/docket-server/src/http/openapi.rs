@@ -12,9 +12,10 @@ use std::sync::Arc;
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use utoipa::OpenApi;
+use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
+use utoipa::openapi::{Content, Object, Ref, RefOr, ResponseBuilder, Type};
 
 use super::auth::{Access, ROUTES, access};
 
@@ -144,7 +145,7 @@ pub fn complete(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
                 add(
                     op,
                     "422",
-                    "A value is invalid; `errors` names each field (`validation_failed`).",
+                    "A value is invalid, or an array stands where an object belongs; `errors` names each field (`validation_failed`).",
                 );
             }
             if path.starts_with("/api/v1/") && path != "/api/v1/openapi.json" {
@@ -159,9 +160,45 @@ pub fn complete(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
                     "The store is busy (`service_unavailable`, see `Retry-After`) or the request ran over `server.request_timeout_seconds` (`timeout`).",
                 );
             }
+            headers(path, method, op);
         }
     }
     doc
+}
+
+/// The headers the router's layers add: `Retry-After` on every 503 and 429, and
+/// `Cache-Control` on API reads (`super::no_stale_reads`).
+fn headers(path: &str, method: &str, op: &mut Operation) {
+    let read = method == "GET" && path.starts_with("/api/v1/");
+    for (status, response) in op.responses.responses.iter_mut() {
+        let RefOr::T(response) = response else {
+            continue;
+        };
+        if status == "503" || status == "429" {
+            response
+                .headers
+                .entry("Retry-After".into())
+                .or_insert_with(|| {
+                    HeaderBuilder::new()
+                        .schema(Object::with_type(Type::Integer))
+                        .description(Some("Seconds to wait before retrying."))
+                        .build()
+                });
+        }
+        if read {
+            response
+                .headers
+                .entry("Cache-Control".into())
+                .or_insert_with(|| {
+                    HeaderBuilder::new()
+                        .description(Some(format!(
+                            "`{}`: revalidate before reusing; no shared cache may keep it.",
+                            super::API_READ_CACHE_CONTROL
+                        )))
+                        .build()
+                });
+        }
+    }
 }
 
 fn operations(item: &mut PathItem) -> Vec<(&'static str, &mut Operation)> {
@@ -286,8 +323,13 @@ pub async fn document(axum::Extension(doc): axum::Extension<Served>) -> Response
     path = "/docs",
     operation_id = "docs",
     tag = "operations",
-    responses((status = 200, description = "The API reference page.", content_type = "text/html", body = String))
+    responses((status = 200, description = "The API reference page.", content_type = "text/html", body = String,
+        headers(("Cache-Control" = String, description = "`no-cache`."))))
 )]
-pub async fn docs() -> Html<&'static str> {
-    Html(include_str!("docs.html"))
+pub async fn docs() -> impl IntoResponse {
+    // Revalidated, like the console's pages: an upgraded server serves a new page.
+    (
+        [(header::CACHE_CONTROL, "no-cache")],
+        Html(include_str!("docs.html")),
+    )
 }

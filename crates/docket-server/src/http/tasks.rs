@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use docket_api::{Page, PageQuery, Problem, codes};
 use utoipa_axum::router::OpenApiRouter;
@@ -32,7 +32,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     params(("caseId" = String, Path, description = "The case's id.", example = "CASE-000001")),
     request_body(content = docket_api::NewTask, content_type = "application/json"),
     responses(
-        (status = 201, description = "The new task.", body = docket_api::Task, headers(("X-Consistency-Token" = String))),
+        (status = 201, description = "The new task; `Location` names it.", body = docket_api::Task,
+            headers(("Location" = String), ("X-Consistency-Token" = String))),
         (status = 404, description = "No such case (`case_not_found`).", body = Problem, content_type = "application/problem+json")
     )
 )]
@@ -46,10 +47,12 @@ async fn create(
     let new = NewTask::parse(body).map_err(ApiError::validation)?;
     let (task, commit) = s.store.create_task(&id, new, caller.actor()).await??;
     s.engine.invalidate(&[id.as_str()], commit);
-    Ok(with_token(
-        (StatusCode::CREATED, Json(dto::task(task))).into_response(),
-        commit,
-    ))
+    let location = format!("/api/v1/cases/{id}/tasks/{}", task.id);
+    let mut res = (StatusCode::CREATED, Json(dto::task(task))).into_response();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(with_token(res, commit))
 }
 
 /// A case's tasks, oldest first.

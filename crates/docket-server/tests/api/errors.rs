@@ -297,3 +297,45 @@ backend_test! {
         assert_eq!(app.count_cases().await, 1);
     }
 }
+
+backend_test! {
+    async fn a_json_array_where_an_object_belongs_is_422_and_changes_nothing() {
+        // serde reads an array into a struct's fields in order, which would bypass the
+        // field names (and "unknown fields are rejected"): every body and item that is
+        // an object in the API must be one.
+        let app = app_with_one_case().await;
+        let (s, _, _) = app
+            .send_json("POST", "/api/v1/cases/CASE-000001/tasks", &json!({"title": "call"}))
+            .await;
+        assert_eq!(s, 201);
+        let settings = app.raw("GET", "/api/v1/settings", None).await.2;
+        for (method, path, body) in [
+            ("POST", "/api/v1/cases", r#"["t"]"#),
+            ("PATCH", "/api/v1/cases/CASE-000001", r#"["new title"]"#),
+            ("POST", "/api/v1/cases/CASE-000001/tasks", r#"["t"]"#),
+            ("PATCH", "/api/v1/cases/CASE-000001/tasks/TASK-000001", r#"["x","done","bob"]"#),
+            ("POST", "/api/v1/cases/refresh-status", r#"[["CASE-000001"],true]"#),
+            ("PATCH", "/api/v1/settings", r#"[60]"#),
+            ("POST", "/api/v1/keys", r#"[null,["cases:read"]]"#),
+            ("PATCH", "/api/v1/cases/bulk-update", r#"[["CASE-000001","Pending"]]"#),
+            ("PATCH", "/api/v1/cases/bulk-update", r#"{"updates":[["CASE-000001","Pending"]]}"#),
+            ("PATCH", "/api/v1/cases/bulk-update", r#"{"updates":[{"caseId":"CASE-000001","status":"Pending"}],"options":[true]}"#),
+            ("PATCH", "/api/v1/cases/bulk-update", r#"[{"caseId":"CASE-000002","status":"Pending"},["CASE-000001","Pending"]]"#),
+        ] {
+            fails_without_change(&app, method, path, Some(body), 422, "validation_failed").await;
+        }
+        // The array item is named by its place.
+        let (_, _, b) = app
+            .raw("PATCH", "/api/v1/cases/bulk-update", Some(r#"{"updates":[{"caseId":"CASE-000001"},[]]}"#))
+            .await;
+        assert_eq!(b["errors"][0]["field"], "updates[1]", "{b}");
+        assert_eq!(app.job_count().await, 0, "a refused bulk body made a job");
+        assert_eq!(app.raw("GET", "/api/v1/settings", None).await.2, settings);
+        let (s, _, keys) = app.raw("GET", "/api/v1/keys", None).await;
+        assert_eq!(s, 200, "the server left open mode: {keys}");
+        assert_eq!(keys["items"], json!([]), "a key was created");
+        let (_, _, tasks) = app.raw("GET", "/api/v1/cases/CASE-000001/tasks", None).await;
+        assert_eq!(tasks["items"][0]["title"], "call", "{tasks}");
+        assert_eq!(tasks["items"][0]["status"], "open", "{tasks}");
+    }
+}

@@ -138,7 +138,7 @@ backend_test! {
 }
 
 backend_test! {
-    async fn a_request_running_past_the_request_timeout_is_503_timeout() {
+    async fn a_request_running_past_the_request_timeout_is_503_timeout_with_retry_after() {
         use docket_server::domain::Timestamp;
         let dir = tempfile::tempdir().unwrap();
         let mut config = docket_server::config::Config::default();
@@ -191,6 +191,7 @@ backend_test! {
         let (s, h) = (res.status().as_u16(), res.headers().clone());
         let b: Value = res.json().await.unwrap();
         assert_problem(s, &h, &b, 503, "timeout");
+        assert!(h.get("retry-after").is_some(), "a 503 says when to retry");
         assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
         // The job is still there, one item applied, untouched by the timed-out request.
         let st: Value = reqwest::get(format!("{base}/api/v1/jobs/{id}/status")).await.unwrap().json().await.unwrap();
@@ -260,5 +261,48 @@ backend_test! {
             .expect("the waiting connection was not served once a slot was free")
             .unwrap();
         assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    }
+}
+
+/// `n` custom fields named `{prefix}0`, `{prefix}1`, ... with values of `len` characters.
+fn fields_named(prefix: &str, n: usize, len: usize) -> Value {
+    Value::Object(
+        (0..n)
+            .map(|i| (format!("{prefix}{i}"), json!("v".repeat(len))))
+            .collect(),
+    )
+}
+
+backend_test! {
+    async fn custom_field_limits_hold_on_the_merged_case_for_patches_and_bulk_items() {
+        let app = spawn_app().await;
+        app.create(json!({"title": "t", "fields": fields_named("a", 60, 1)})).await;
+        let path = "/api/v1/cases/CASE-000001";
+        // 60 + 41 keys: each patch is under 100, the case would not be.
+        refused(&app, "PATCH", path, &json!({"fields": fields_named("b", 41, 1)}), "fields").await;
+        let (s, _, b) = app.send_json("PATCH", path, &json!({"fields": fields_named("b", 40, 1)})).await;
+        assert_eq!(s, 200, "{b}");
+        refused(&app, "PATCH", path, &json!({"fields": {"c0": 1}}), "fields").await;
+        // At the limit, a key may still be replaced, or removed to make room for another.
+        let (s, _, b) = app.send_json("PATCH", path, &json!({"fields": {"a0": "w", "a1": null, "c0": 1}})).await;
+        assert_eq!(s, 200, "{b}");
+        assert_eq!(b["fields"].as_object().unwrap().len(), 100);
+        // Size: two 20,000-character values pass one at a time, not together.
+        let (s, _, b) = app.send_json("PATCH", path, &json!({"fields": {"a2": "x".repeat(20_000)}})).await;
+        assert_eq!(s, 200, "{b}");
+        refused(&app, "PATCH", path, &json!({"fields": {"a3": "x".repeat(20_000)}}), "fields").await;
+        // A bulk item that would take the case over a limit fails alone, changing nothing.
+        app.create(json!({"title": "other"})).await;
+        let before = app.snapshot("CASE-000001").await;
+        let body = json!({"updates": [
+            {"caseId": "CASE-000001", "fields": {"c1": 1}},
+            {"caseId": "CASE-000002", "fields": {"c1": 1}},
+        ], "options": {"waitForCompletion": true}});
+        let (s, _, job) = app.send_json("PATCH", "/api/v1/cases/bulk-update", &body).await;
+        assert_eq!(s, 200, "{job}");
+        assert_eq!((job["succeeded"].as_u64(), job["failed"].as_u64()), (Some(1), Some(1)), "{job}");
+        assert_eq!(job["results"][0]["error"]["code"], "validation_failed", "{job}");
+        assert_eq!(app.snapshot("CASE-000001").await, before, "the failed item changed the case");
+        assert_eq!(app.client.get_case("CASE-000002").await.unwrap().body.fields["c1"], 1);
     }
 }

@@ -40,6 +40,7 @@ mod console;
 mod control_chars;
 mod errors;
 mod fuzz;
+mod headers;
 mod helpers;
 mod jobs;
 mod limits;
