@@ -85,3 +85,43 @@ backend_test! {
         assert!(doc["paths"]["/api/v1/cases/{caseId}"]["patch"]["responses"]["200"]["headers"]["Cache-Control"].is_null());
     }
 }
+
+/// `GET path` with `Accept-Encoding: enc` (none when empty): status, `Content-Encoding`
+/// and the body's size as sent.
+async fn get_encoded(
+    app: &crate::helpers::TestApp,
+    path: &str,
+    enc: &str,
+) -> (u16, Option<String>, usize) {
+    let mut rb = app.http.get(format!("{}{path}", app.base));
+    if !enc.is_empty() {
+        rb = rb.header("accept-encoding", enc);
+    }
+    let res = rb.send().await.unwrap();
+    let status = res.status().as_u16();
+    let ce = res
+        .headers()
+        .get("content-encoding")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, ce, res.bytes().await.unwrap().len())
+}
+
+backend_test! {
+    async fn large_answers_are_compressed_when_asked_and_small_ones_are_not() {
+        let app = spawn_app().await;
+        app.seed(300).await;
+        let page = "/api/v1/cases?limit=300";
+        let (s, ce, plain) = get_encoded(&app, page, "").await;
+        assert_eq!((s, ce), (200, None), "nothing asked, nothing compressed");
+        assert!(plain > 20_000, "a page of 300 cases is {plain} bytes");
+        for (asked, got) in [("gzip", "gzip"), ("br", "br"), ("br;q=1.0, gzip;q=0.5", "br")] {
+            let (s, ce, size) = get_encoded(&app, page, asked).await;
+            assert_eq!(s, 200);
+            assert_eq!(ce.as_deref(), Some(got), "Accept-Encoding: {asked}");
+            assert!(size * 4 < plain, "{got}: {size} bytes of {plain}");
+        }
+        // One case is under 1 KiB: sent as it is.
+        let (s, ce, _) = get_encoded(&app, "/api/v1/cases/CASE-000001", "gzip").await;
+        assert_eq!((s, ce), (200, None));
+    }
+}
