@@ -17,6 +17,8 @@ pub const INVALID_CURSOR: &str = "invalid_cursor";
 pub const NOT_FOUND: &str = "not_found";
 pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
 pub const QUEUE_FULL: &str = "queue_full";
+/// Too many requests of one kind in a short time (with `Retry-After`).
+pub const RATE_LIMITED: &str = "rate_limited";
 pub const UNAUTHORIZED: &str = "unauthorized";
 pub const FORBIDDEN: &str = "forbidden";
 /// An open server (no API key) answered a request whose `Host` is not a loopback name.

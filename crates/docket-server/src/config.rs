@@ -270,10 +270,16 @@ pub struct CallbacksConfig {
     pub max_backoff_seconds: u64,
     /// No new attempt this long after the job ended.
     pub give_up_after_seconds: u64,
-    /// When not empty, the only hosts callbacks may go to: `hooks.example.com`, or
-    /// `*.example.com` for its subdomains. Link-local and cloud-metadata addresses are
-    /// refused whatever this says.
+    /// Receivers allowed even when loopback or private, and, when not empty, the only
+    /// ones callbacks may go to: `hooks.example.com`, `*.example.com` for its
+    /// subdomains, an address (`127.0.0.1`) or a CIDR block (`10.1.0.0/16`).
+    /// Link-local and cloud-metadata addresses are refused whatever this says.
     pub allowed_hosts: Vec<String>,
+    /// Deliveries attempted at once, across all receivers.
+    pub max_in_flight: usize,
+    /// Deliveries attempted at once to one receiver (`host:port` of its URL), so a
+    /// slow receiver cannot take every slot.
+    pub max_per_host: usize,
 }
 
 impl Default for CallbacksConfig {
@@ -285,6 +291,8 @@ impl Default for CallbacksConfig {
             max_backoff_seconds: 3600,
             give_up_after_seconds: 86_400,
             allowed_hosts: Vec::new(),
+            max_in_flight: 32,
+            max_per_host: 4,
         }
     }
 }
@@ -298,6 +306,8 @@ impl std::fmt::Debug for CallbacksConfig {
             .field("max_backoff_seconds", &self.max_backoff_seconds)
             .field("give_up_after_seconds", &self.give_up_after_seconds)
             .field("allowed_hosts", &self.allowed_hosts)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("max_per_host", &self.max_per_host)
             .finish()
     }
 }
@@ -403,6 +413,10 @@ impl Config {
         anyhow::ensure!(
             self.callbacks.timeout_seconds >= 1,
             "callbacks.timeout_seconds must be at least 1"
+        );
+        anyhow::ensure!(
+            self.callbacks.max_in_flight >= 1 && self.callbacks.max_per_host >= 1,
+            "callbacks.max_in_flight and callbacks.max_per_host must be at least 1"
         );
         Ok(Validated { bind, workflow })
     }

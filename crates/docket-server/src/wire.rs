@@ -73,7 +73,10 @@ pub fn job_status(j: &Job) -> docket_api::JobStatus {
         consistency_token: finished.then(|| CommitSeq(j.last_commit).token()),
         parent_job_id: j.parent_id.clone(),
         atomic: j.atomic.then_some(true),
-        callback_url: j.callback_url.clone(),
+        callback_url: j
+            .callback_url
+            .as_deref()
+            .map(crate::engine::targets::redact_url),
         stalled: None,
     }
 }
@@ -107,7 +110,7 @@ pub fn item_result(r: ItemRecord) -> docket_api::ItemResult {
 pub fn delivery(d: DeliveryView) -> docket_api::CallbackDelivery {
     docket_api::CallbackDelivery {
         delivery_id: d.id,
-        url: d.url,
+        url: crate::engine::targets::redact_url(&d.url),
         event: d.event,
         state: d.state,
         next_attempt_at: d.next_attempt_at.map(Timestamp::to_rfc3339),

@@ -4,11 +4,14 @@
 //!
 //! Signature: `X-Docket-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tokio::sync::watch;
+use tokio::task::{self, JoinSet};
 
 use super::targets::{check_url, refusal};
 use super::{Engine, stopped};
@@ -74,6 +77,34 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// The receiver a delivery counts against for `callbacks.max_per_host`: the URL's
+/// `host:port` (the same host on another port is another receiver).
+fn receiver(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => format!(
+            "{}:{}",
+            u.host_str().unwrap_or_default().to_ascii_lowercase(),
+            u.port_or_known_default().unwrap_or(0)
+        ),
+        Err(_) => url.to_owned(),
+    }
+}
+
+/// Drops a finished attempt from the ones under way.
+fn forget(
+    in_flight: &mut HashMap<task::Id, (String, String)>,
+    done: Result<(task::Id, ()), task::JoinError>,
+) {
+    let id = match done {
+        Ok((id, ())) => id,
+        Err(e) => {
+            tracing::error!(error = %e, "a callback attempt panicked");
+            e.id()
+        }
+    };
+    in_flight.remove(&id);
+}
+
 impl Engine {
     /// Delay before attempt `n + 1` after `n` failed ones: `initial * 2^(n-1)`, capped.
     pub fn backoff(&self, failed_attempts: u32) -> Duration {
@@ -82,41 +113,81 @@ impl Engine {
         Duration::from_millis(ms.min(self.callbacks.max_backoff_seconds.saturating_mul(1000)))
     }
 
-    pub(super) async fn dispatch_callbacks(&self, mut stop: watch::Receiver<bool>) {
+    /// Attempts due deliveries concurrently: up to `callbacks.max_in_flight` at once,
+    /// and up to `callbacks.max_per_host` to one receiver (`host:port`), so a receiver
+    /// that hangs until the timeout holds only its own slots. Each attempt is recorded
+    /// as before; a delivery is never attempted twice at once.
+    pub(super) async fn dispatch_callbacks(self: &Arc<Self>, mut stop: watch::Receiver<bool>) {
+        let max_in_flight = self.callbacks.max_in_flight.max(1);
+        let max_per_host = self.callbacks.max_per_host.max(1);
+        // The attempts under way: their task -> (delivery id, receiver).
+        let mut in_flight: HashMap<task::Id, (String, String)> = HashMap::new();
+        let mut running: JoinSet<()> = JoinSet::new();
         // Said once when reading due callbacks starts failing, once when it works again.
         let mut failing = false;
         loop {
             let notified = self.wake_callbacks.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let due = match self.store.due_deliveries(Timestamp::now(), 16).await {
-                Ok(d) => {
-                    if std::mem::take(&mut failing) {
-                        tracing::info!("reading due callbacks works again");
+            let mut started = 0;
+            if in_flight.len() < max_in_flight {
+                // The oldest due deliveries come first, the ones under way among them;
+                // read past them and past those of receivers at their cap.
+                let limit = in_flight.len() + max_in_flight * 4;
+                let limit = u32::try_from(limit).unwrap_or(u32::MAX);
+                let due = match self.store.due_deliveries(Timestamp::now(), limit).await {
+                    Ok(d) => {
+                        if std::mem::take(&mut failing) {
+                            tracing::info!("reading due callbacks works again");
+                        }
+                        d
                     }
-                    d
-                }
-                Err(e) => {
-                    if !std::mem::replace(&mut failing, true) {
-                        tracing::warn!(error = %e, "reading due callbacks failed; retrying until it works");
+                    Err(e) => {
+                        if !std::mem::replace(&mut failing, true) {
+                            tracing::warn!(error = %e, "reading due callbacks failed; retrying until it works");
+                        }
+                        Vec::new()
                     }
-                    Vec::new()
-                }
-            };
-            let idle = due.is_empty();
-            for d in due {
-                if let Err(e) = self.deliver(&d).await {
-                    tracing::warn!(error = %e, delivery = %d.id, "recording a callback attempt failed");
+                };
+                for d in due {
+                    if in_flight.len() >= max_in_flight {
+                        break;
+                    }
+                    if in_flight.values().any(|(id, _)| *id == d.id) {
+                        continue;
+                    }
+                    let host = receiver(&d.url);
+                    if in_flight.values().filter(|(_, h)| *h == host).count() >= max_per_host {
+                        continue;
+                    }
+                    let (engine, id) = (self.clone(), d.id.clone());
+                    let handle = running.spawn(async move {
+                        if let Err(e) = engine.deliver(&d).await {
+                            tracing::warn!(error = %e, delivery = %d.id, "recording a callback attempt failed");
+                        }
+                    });
+                    in_flight.insert(handle.id(), (id, host));
+                    started += 1;
                 }
             }
-            if idle {
-                tokio::select! {
-                    () = notified => {}
-                    () = tokio::time::sleep(Duration::from_millis(if failing { 2000 } else { 250 })) => {}
-                    () = stopped(&mut stop) => return,
+            // More may be due than one read returned: read again at once while slots
+            // are free and the last read started something.
+            if started > 0 && in_flight.len() < max_in_flight && !*stop.borrow() {
+                continue;
+            }
+            tokio::select! {
+                () = notified => {}
+                Some(done) = running.join_next_with_id(), if !running.is_empty() => {
+                    forget(&mut in_flight, done);
                 }
-            } else if *stop.borrow() {
-                return;
+                () = tokio::time::sleep(Duration::from_millis(if failing { 2000 } else { 250 })) => {}
+                () = stopped(&mut stop) => {
+                    // As before, the attempts under way finish and are recorded.
+                    while let Some(done) = running.join_next_with_id().await {
+                        forget(&mut in_flight, done);
+                    }
+                    return;
+                }
             }
         }
     }
@@ -154,7 +225,7 @@ impl Engine {
     /// POSTs the signed payload; the receiver's status, or why there was none.
     async fn send(&self, d: &Delivery) -> Result<u16, Failure> {
         let failed = |m: &str| Failure::Failed(m.to_owned());
-        let url = check_url(&d.url, &self.callbacks.allowed_hosts)
+        let url = check_url(&d.url, &self.allowed_hosts)
             .map_err(|m| Failure::Refused(format!("refused: the URL {m}")))?;
         let secret = self
             .callbacks

@@ -42,6 +42,10 @@ pub struct Engine {
     pub node: String,
     pub jobs: JobsConfig,
     pub callbacks: CallbacksConfig,
+    /// `callbacks.allowed_hosts`, parsed once.
+    pub allowed_hosts: Arc<targets::AllowList>,
+    /// When each job's callback was last redelivered on request (the rate limit).
+    redelivered: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
     wake_workers: Notify,
     wake_callbacks: Notify,
     /// Sends a heartbeat now (after signals moved how far this node has applied).
@@ -73,13 +77,15 @@ impl Engine {
         callbacks: CallbacksConfig,
         cache_capacity: usize,
     ) -> anyhow::Result<Arc<Self>> {
+        let allowed_hosts = Arc::new(targets::AllowList::new(&callbacks.allowed_hosts));
         let http = reqwest::Client::builder()
             .user_agent(concat!("docket/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
             // Callbacks go straight to their receiver, through the resolver that refuses
-            // metadata and link-local addresses (a proxy would resolve names itself).
+            // metadata, link-local and unlisted private addresses (a proxy would resolve
+            // names itself).
             .no_proxy()
-            .dns_resolver(targets::GuardedResolver)
+            .dns_resolver(targets::GuardedResolver(allowed_hosts.clone()))
             .build()?;
         Ok(Arc::new(Self {
             store,
@@ -92,6 +98,8 @@ impl Engine {
             node: format!("node-{}", random_hex(6)),
             jobs,
             callbacks,
+            allowed_hosts,
+            redelivered: std::sync::Mutex::default(),
             wake_workers: Notify::new(),
             wake_callbacks: Notify::new(),
             beat_now: Notify::new(),
@@ -175,6 +183,30 @@ impl Engine {
     }
 
     /// Tells the callback dispatcher a delivery is due.
+    /// Whether a job's callback may be redelivered on request now: at most once per
+    /// `REDELIVER_INTERVAL` per job on this node, so a caller cannot turn a receiver
+    /// into a target of docket's own requests. `Err` says how long to wait.
+    pub fn redeliver_permit(&self, job_id: &str) -> Result<(), Duration> {
+        const REDELIVER_INTERVAL: Duration = Duration::from_secs(1);
+        let now = std::time::Instant::now();
+        let mut map = self
+            .redelivered
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(last) = map.get(job_id) {
+            let since = now.duration_since(*last);
+            if since < REDELIVER_INTERVAL {
+                return Err(REDELIVER_INTERVAL - since);
+            }
+        }
+        // Entries older than the interval limit nothing: drop them so the map stays small.
+        if map.len() > 1024 {
+            map.retain(|_, t| now.duration_since(*t) < REDELIVER_INTERVAL);
+        }
+        map.insert(job_id.to_owned(), now);
+        Ok(())
+    }
+
     pub fn wake_callbacks(&self) {
         self.wake_callbacks.notify_waiters();
     }

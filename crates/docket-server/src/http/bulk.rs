@@ -120,8 +120,7 @@ fn check(items: &[BulkItem], options: &BulkOptions, s: &AppState) -> Result<(), 
                 m,
             )])
         };
-        crate::engine::targets::check_url(url, &s.engine.callbacks.allowed_hosts)
-            .map_err(|m| invalid(&m))?;
+        crate::engine::targets::check_url(url, &s.engine.allowed_hosts).map_err(|m| invalid(&m))?;
         if s.engine.callbacks.secret.is_none() {
             return Err(invalid(
                 "callbacks are disabled: the server has no callbacks.secret to sign them with",

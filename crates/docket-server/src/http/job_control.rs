@@ -211,7 +211,9 @@ async fn callbacks(
     responses(
         (status = 202, description = "Scheduled now.", body = docket_api::CallbackDelivery),
         (status = 404, description = "No such job (`job_not_found`), or it has no callback (`callback_not_found`).", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The job has not ended (`job_not_finished`).", body = Problem, content_type = "application/problem+json")
+        (status = 409, description = "The job has not ended (`job_not_finished`).", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Redelivered less than a second ago (`rate_limited`); see `Retry-After`.", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64)))
     )
 )]
 async fn redeliver(
@@ -225,6 +227,18 @@ async fn redeliver(
             codes::JOB_NOT_FINISHED,
             format!("job {id} has not ended; its callback is not due yet"),
         ));
+    }
+    // Each redelivery is a request docket makes on the caller's behalf: without a limit
+    // a caller could make it hammer the receiver.
+    if let Err(wait) = s.engine.redeliver_permit(&id) {
+        return Err(ApiError {
+            retry_after: Some(wait.as_secs_f64().ceil().max(1.0) as u64),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                codes::RATE_LIMITED,
+                format!("job {id}'s callback was redelivered less than a second ago"),
+            )
+        });
     }
     let view = s
         .store

@@ -286,6 +286,8 @@ mod callbacks {
             let app = spawn_app_with(|c| {
                 c.callbacks.secret = Some(SECRET.into());
                 c.callbacks.initial_backoff_ms = 50;
+                // The receiver is on loopback, refused unless listed.
+                c.callbacks.allowed_hosts = vec!["127.0.0.1".into()];
             })
             .await;
             app.seed(3).await;

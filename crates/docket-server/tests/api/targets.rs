@@ -1,7 +1,14 @@
 //! Callback targets: link-local and cloud-metadata addresses are refused when a job is
-//! submitted and again at delivery; `callbacks.allowed_hosts` limits the hosts.
+//! submitted and again at delivery; loopback and private ones too unless
+//! `callbacks.allowed_hosts` lists them; a non-empty list limits the hosts. Callback
+//! URLs are shown redacted; redelivery is rate limited; a slow receiver delays no
+//! other's callbacks.
+//!
+//! Every receiver here is started by its test on 127.0.0.1; refusals are tested with
+//! URLs refused before anything is contacted.
 
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -32,6 +39,9 @@ backend_test! {
             "http://[::ffff:169.254.169.254]/",
             "http://metadata.google.internal/computeMetadata/v1/",
             "http://100.100.100.200/latest/meta-data/",
+            "http://192.0.0.192/",
+            "http://[::169.254.169.254]/",
+            "http://[64:ff9b:1::a9fe:a9fe]/",
             "ftp://example.com/hook",
             "javascript:alert(1)",
         ] {
@@ -40,9 +50,6 @@ backend_test! {
             assert_eq!(b["errors"][0]["field"], "options.callbackUrl", "{url}: {b}");
         }
         assert_eq!(app.job_count().await, 0);
-        // Loopback receivers (tests, sidecars) are fine.
-        let (s, _, b) = submit_with_callback(&app, "http://127.0.0.1:9/hook").await;
-        assert_eq!(s, 200, "{b}");
     }
 }
 
@@ -54,7 +61,12 @@ backend_test! {
         })
         .await;
         app.seed(1).await;
-        for url in ["http://127.0.0.1:9/hook", "https://evil.example.net/", "https://corp.example/"] {
+        for url in [
+            "http://127.0.0.1:9/hook",
+            "https://evil.example.net/",
+            "https://corp.example/",
+            "http://8.8.8.8/",
+        ] {
             let (s, h, b) = submit_with_callback(&app, url).await;
             assert_problem(s, &h, &b, 422, "validation_failed");
             assert!(b["detail"].as_str().unwrap().contains("allowed_hosts"), "{b}");
@@ -112,5 +124,267 @@ backend_test! {
         assert!(attempts[0]["statusCode"].is_null());
         let error = attempts[0]["error"].as_str().unwrap();
         assert!(error.starts_with("refused") && error.contains("metadata"), "{error}");
+    }
+}
+
+/// A receiver on 127.0.0.1 that records each request's path and query, answering 200
+/// after `delay`.
+async fn receiver(delay: Duration) -> (std::net::SocketAddr, Arc<Mutex<Vec<String>>>) {
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let record = seen.clone();
+    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let record = record.clone();
+        async move {
+            record.lock().unwrap().push(uri.to_string());
+            tokio::time::sleep(delay).await;
+            "ok"
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (addr, seen)
+}
+
+/// Polls a job's callback delivery until it leaves `pending` (bounded).
+async fn settled_delivery(app: &TestApp, job: &str) -> Value {
+    let mut view = Value::Null;
+    for _ in 0..400 {
+        view = app
+            .raw("GET", &format!("/api/v1/jobs/{job}/callbacks"), None)
+            .await
+            .2;
+        if view["items"][0]["state"] != "pending" && !view["items"][0].is_null() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    view["items"][0].clone()
+}
+
+backend_test! {
+    async fn loopback_private_and_unspecified_callback_urls_are_refused_unless_listed() {
+        let app = spawn_app_with(|c| c.callbacks.secret = Some("s".into())).await;
+        app.seed(1).await;
+        for url in [
+            "http://127.0.0.1:9/hook",
+            "http://127.8.8.8/",
+            "http://2130706433/",
+            "http://[::1]/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://[::127.0.0.1]/",
+            "http://10.0.0.1/",
+            "http://172.16.0.1/",
+            "http://192.168.1.1/",
+            "http://100.64.0.1/",
+            "http://[fc00::1]/",
+            "http://[fd12::1]/",
+            "http://0.0.0.0/",
+            "http://[::]/",
+        ] {
+            let (s, h, b) = submit_with_callback(&app, url).await;
+            assert_problem(s, &h, &b, 422, "validation_failed");
+            assert_eq!(b["errors"][0]["field"], "options.callbackUrl", "{url}: {b}");
+        }
+        // A listed host is refused nonetheless when not loopback-listed itself.
+        let listed = spawn_app_with(|c| {
+            c.callbacks.secret = Some("s".into());
+            c.callbacks.allowed_hosts = vec!["127.0.0.1".into()];
+        })
+        .await;
+        listed.seed(1).await;
+        for url in ["http://127.0.0.2/", "http://10.0.0.1/"] {
+            let (s, h, b) = submit_with_callback(&listed, url).await;
+            assert_problem(s, &h, &b, 422, "validation_failed");
+        }
+        assert_eq!(app.job_count().await + listed.job_count().await, 0);
+    }
+}
+
+backend_test! {
+    async fn a_loopback_receiver_gets_its_callback_when_listed_by_address_or_block() {
+        for entry in ["127.0.0.1", "127.0.0.0/8"] {
+            let (addr, seen) = receiver(Duration::ZERO).await;
+            let app = spawn_app_with(|c| {
+                c.callbacks.secret = Some("s".into());
+                c.callbacks.allowed_hosts = vec![entry.into()];
+            })
+            .await;
+            app.seed(1).await;
+            let (s, _, b) = submit_with_callback(&app, &format!("http://{addr}/hook")).await;
+            assert_eq!(s, 200, "{entry}: {b}");
+            let d = settled_delivery(&app, b["jobId"].as_str().unwrap()).await;
+            assert_eq!(d["state"], "delivered", "{entry}: {d}");
+            assert_eq!(seen.lock().unwrap().len(), 1);
+        }
+    }
+}
+
+backend_test! {
+    async fn a_name_resolving_to_loopback_is_refused_at_connect_and_nothing_is_contacted() {
+        let (addr, seen) = receiver(Duration::ZERO).await;
+        let app = spawn_app_with(|c| {
+            c.callbacks.secret = Some("s".into());
+            c.callbacks.initial_backoff_ms = 10;
+        })
+        .await;
+        app.seed(1).await;
+        // A name passes at submission: only its addresses tell, at delivery.
+        let url = format!("http://localhost:{}/hook", addr.port());
+        let (s, _, b) = submit_with_callback(&app, &url).await;
+        assert_eq!(s, 200, "{b}");
+        let d = settled_delivery(&app, b["jobId"].as_str().unwrap()).await;
+        assert_eq!(d["state"], "failed", "{d}");
+        let attempts = d["attempts"].as_array().unwrap();
+        assert_eq!(attempts.len(), 1, "a refused target was retried: {d}");
+        let error = attempts[0]["error"].as_str().unwrap();
+        assert!(error.starts_with("refused") && error.contains("loopback"), "{error}");
+        assert!(seen.lock().unwrap().is_empty(), "the receiver was contacted");
+    }
+}
+
+backend_test! {
+    async fn a_callback_url_over_2048_bytes_is_refused() {
+        let app = spawn_app_with(|c| c.callbacks.secret = Some("s".into())).await;
+        app.seed(1).await;
+        let url = format!("https://hooks.example.com/{}", "a".repeat(2048));
+        let (s, h, b) = submit_with_callback(&app, &url).await;
+        assert_problem(s, &h, &b, 422, "validation_failed");
+        assert_eq!(b["errors"][0]["field"], "options.callbackUrl", "{b}");
+        assert_eq!(app.job_count().await, 0);
+    }
+}
+
+backend_test! {
+    async fn callback_urls_are_shown_without_userinfo_or_query_but_delivered_whole() {
+        let (addr, seen) = receiver(Duration::ZERO).await;
+        let app = spawn_app_with(|c| {
+            c.callbacks.secret = Some("s".into());
+            c.callbacks.allowed_hosts = vec!["127.0.0.1".into()];
+        })
+        .await;
+        app.seed(1).await;
+        let url = format!("http://hookuser:hookpass@{addr}/hook?token=s3cret");
+        let (s, _, b) = submit_with_callback(&app, &url).await;
+        assert_eq!(s, 200, "{b}");
+        let job = b["jobId"].as_str().unwrap().to_owned();
+        let d = settled_delivery(&app, &job).await;
+        assert_eq!(d["state"], "delivered", "{d}");
+        assert_eq!(seen.lock().unwrap().as_slice(), ["/hook?token=s3cret"]);
+        let shown = format!("http://***@{addr}/hook?***");
+        assert_eq!(d["url"], shown.as_str());
+        let status = app.raw("GET", &format!("/api/v1/jobs/{job}/status"), None).await.2;
+        assert_eq!(status["callbackUrl"], shown.as_str(), "{status}");
+        let list = app.raw("GET", "/api/v1/jobs", None).await.2;
+        assert_eq!(list["items"][0]["callbackUrl"], shown.as_str(), "{list}");
+        for body in [d, status, list] {
+            let text = body.to_string();
+            assert!(!text.contains("s3cret") && !text.contains("hookpass"), "{text}");
+        }
+    }
+}
+
+backend_test! {
+    async fn redelivering_a_callback_twice_within_a_second_is_429_with_retry_after() {
+        let (addr, _seen) = receiver(Duration::ZERO).await;
+        let app = spawn_app_with(|c| {
+            c.callbacks.secret = Some("s".into());
+            c.callbacks.allowed_hosts = vec!["127.0.0.1".into()];
+        })
+        .await;
+        app.seed(1).await;
+        let (_, _, b) = submit_with_callback(&app, &format!("http://{addr}/hook")).await;
+        let job = b["jobId"].as_str().unwrap().to_owned();
+        settled_delivery(&app, &job).await;
+        let path = format!("/api/v1/jobs/{job}/callbacks/redeliver");
+        let (s, _, b) = app.raw("POST", &path, None).await;
+        assert_eq!(s, 202, "{b}");
+        let (s, h, b) = app.raw("POST", &path, None).await;
+        assert_problem(s, &h, &b, 429, "rate_limited");
+        let wait: u64 = h["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=2).contains(&wait), "{wait}");
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let (s, _, b) = app.raw("POST", &path, None).await;
+        assert_eq!(s, 202, "{b}");
+    }
+}
+
+/// Submits a one-item job with a callback to `addr` and waits for the job to end.
+async fn job_calling(app: &TestApp, case: u64, addr: std::net::SocketAddr) {
+    let body = json!({
+        "updates": [{"caseId": format!("CASE-{case:06}"), "status": "Pending"}],
+        "options": {"callbackUrl": format!("http://{addr}/hook")}
+    });
+    let (s, _, b) = app
+        .send_json("PATCH", "/api/v1/cases/bulk-update", &body)
+        .await;
+    assert_eq!(s, 200, "{b}");
+    app.wait_job(b["jobId"].as_str().unwrap()).await;
+}
+
+/// Waits until `seen` has `n` requests (bounded by `within`); how long it took.
+async fn arrivals(seen: &Mutex<Vec<String>>, n: usize, within: Duration) -> Duration {
+    let start = Instant::now();
+    while seen.lock().unwrap().len() < n && start.elapsed() < within {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    start.elapsed()
+}
+
+backend_test! {
+    async fn hanging_receivers_do_not_delay_another_receivers_callback() {
+        let hang = Duration::from_secs(10);
+        let app = spawn_app_with(|c| {
+            c.callbacks.secret = Some("s".into());
+            c.callbacks.allowed_hosts = vec!["127.0.0.1".into()];
+            c.callbacks.timeout_seconds = 10;
+        })
+        .await;
+        app.seed(7).await;
+        let mut slow = Vec::new();
+        for case in 1..=6 {
+            let (addr, seen) = receiver(hang).await;
+            job_calling(&app, case, addr).await;
+            slow.push(seen);
+        }
+        let (fast, seen) = receiver(Duration::ZERO).await;
+        let start = Instant::now();
+        job_calling(&app, 7, fast).await;
+        arrivals(&seen, 1, hang).await;
+        let took = start.elapsed();
+        assert_eq!(seen.lock().unwrap().len(), 1, "the fast callback never came");
+        assert!(took < Duration::from_secs(3), "the fast callback took {took:?}");
+        // The slow ones are under way too, each on its own receiver.
+        for s in &slow {
+            assert_eq!(s.lock().unwrap().len(), 1);
+        }
+    }
+}
+
+backend_test! {
+    async fn one_hanging_receiver_cannot_take_every_delivery_slot() {
+        let hang = Duration::from_secs(10);
+        let app = spawn_app_with(|c| {
+            c.callbacks.secret = Some("s".into());
+            c.callbacks.allowed_hosts = vec!["127.0.0.1".into()];
+            c.callbacks.timeout_seconds = 10;
+            c.callbacks.max_in_flight = 4;
+            c.callbacks.max_per_host = 2;
+        })
+        .await;
+        app.seed(7).await;
+        let (slow, slow_seen) = receiver(hang).await;
+        for case in 1..=6 {
+            job_calling(&app, case, slow).await;
+        }
+        let (fast, seen) = receiver(Duration::ZERO).await;
+        let start = Instant::now();
+        job_calling(&app, 7, fast).await;
+        arrivals(&seen, 1, hang).await;
+        let took = start.elapsed();
+        assert_eq!(seen.lock().unwrap().len(), 1, "the fast callback never came");
+        assert!(took < Duration::from_secs(3), "the fast callback took {took:?}");
+        // The slow receiver holds at most its two slots.
+        assert_eq!(slow_seen.lock().unwrap().len(), 2);
     }
 }
