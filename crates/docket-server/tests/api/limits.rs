@@ -440,7 +440,8 @@ backend_test! {
             let (answer, took) = trickle_body(&addr, &head, body).await;
             assert!(took >= Duration::from_millis(1800), "cut too early: {took:?}: {answer}");
             assert!(took < Duration::from_secs(6), "cut after {took:?}, not the body timeout");
-            assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 408"), "{head}: {answer}");
+            assert!(answer.starts_with("HTTP/1.1 408"), "{head}: {answer}");
+            assert!(answer.contains("\"code\":\"timeout\""), "{answer}");
         }
         assert_eq!(app.count_cases().await, 0);
         // A body sent at once is unaffected.
