@@ -42,10 +42,21 @@ pub struct ServerConfig {
     /// On SIGINT/SIGTERM, how long in-flight requests and job chunks get to finish.
     pub shutdown_grace_seconds: u64,
     /// A request's headers must arrive within this time; a keep-alive connection idle
-    /// this long is closed.
+    /// this long is closed. The smaller of this and `header_timeout_seconds` applies.
     pub idle_timeout_seconds: u64,
+    /// A request's head must arrive complete within this time of the connection being
+    /// ready for it (new, or after the previous response), so a client that sends
+    /// nothing, or its headers a byte at a time, holds a connection slot this long at
+    /// most.
+    pub header_timeout_seconds: u64,
+    /// A request's body must arrive complete within this time of its head; past it the
+    /// request is answered 408 and the connection closed.
+    pub body_timeout_seconds: u64,
     /// Most connections open at once; more wait to be accepted.
     pub max_connections: usize,
+    /// Most connections open at once from one client address; more are answered 503
+    /// and closed at once, so one client cannot take every slot.
+    pub max_connections_per_peer: usize,
 }
 
 impl Default for ServerConfig {
@@ -56,7 +67,10 @@ impl Default for ServerConfig {
             max_body_bytes: 8 * 1024 * 1024,
             shutdown_grace_seconds: 10,
             idle_timeout_seconds: 60,
+            header_timeout_seconds: 5,
+            body_timeout_seconds: 30,
             max_connections: 1024,
+            max_connections_per_peer: 64,
         }
     }
 }
@@ -388,6 +402,18 @@ impl Config {
         anyhow::ensure!(
             self.server.max_connections >= 1,
             "server.max_connections must be at least 1"
+        );
+        anyhow::ensure!(
+            self.server.header_timeout_seconds >= 1,
+            "server.header_timeout_seconds must be at least 1"
+        );
+        anyhow::ensure!(
+            self.server.body_timeout_seconds >= 1,
+            "server.body_timeout_seconds must be at least 1"
+        );
+        anyhow::ensure!(
+            self.server.max_connections_per_peer >= 1,
+            "server.max_connections_per_peer must be at least 1"
         );
         anyhow::ensure!(
             self.limits.default_page_size >= 1

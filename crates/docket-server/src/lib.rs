@@ -121,7 +121,12 @@ impl Server {
         let grace = Duration::from_secs(server.shutdown_grace_seconds);
         let limits = http::serve::ConnLimits {
             max_connections: server.max_connections,
-            idle_timeout: Duration::from_secs(server.idle_timeout_seconds),
+            max_connections_per_peer: server.max_connections_per_peer,
+            header_timeout: Duration::from_secs(
+                server
+                    .header_timeout_seconds
+                    .min(server.idle_timeout_seconds),
+            ),
         };
         let engine = state.engine.clone();
         let store = state.store.clone();

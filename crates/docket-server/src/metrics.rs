@@ -96,6 +96,9 @@ pub struct Metrics {
     job_duration: Histogram,
     /// Reads that carried `X-Consistency-Token`.
     pub token_reads: AtomicU64,
+    /// Job reads from the store for watchers (long-polls, event streams,
+    /// `waitForCompletion`), shared among a job's watchers (`engine/hub.rs`).
+    pub job_status_reads: AtomicU64,
     recent_ends: Mutex<(VecDeque<String>, HashSet<String>)>,
 }
 
@@ -107,6 +110,7 @@ impl Default for Metrics {
             items_ended: Default::default(),
             job_duration: Histogram::new(JOB_BUCKETS),
             token_reads: AtomicU64::new(0),
+            job_status_reads: AtomicU64::new(0),
             recent_ends: Mutex::default(),
         }
     }
@@ -237,6 +241,17 @@ impl Metrics {
             out,
             "docket_consistency_token_reads_total {}",
             self.token_reads.load(Ordering::Relaxed)
+        );
+        header(
+            &mut out,
+            "docket_job_status_reads_total",
+            "counter",
+            "Job reads from the store for watchers (long-polls, event streams, waitForCompletion): one per change, shared by every watcher of the job on this node.",
+        );
+        let _ = writeln!(
+            out,
+            "docket_job_status_reads_total {}",
+            self.job_status_reads.load(Ordering::Relaxed)
         );
         let pool = snap.pool;
         header(

@@ -211,6 +211,19 @@ impl Engine {
         self.wake_callbacks.notify_waiters();
     }
 
+    /// The job as of its latest change, for a watcher (long-poll, event stream): read
+    /// once per change for all of this node's watchers of the job (see [`JobHub::read`]).
+    pub async fn watched_job(&self, job_id: &str) -> store::Result<Option<Job>> {
+        self.hub
+            .read(
+                self.store.as_ref(),
+                job_id,
+                Duration::from_millis(self.jobs.poll_interval_ms),
+                &self.metrics.job_status_reads,
+            )
+            .await
+    }
+
     /// Waits until the job ends or `timeout` passes; returns the job as it then is.
     pub async fn wait_finished(
         &self,
@@ -221,7 +234,7 @@ impl Engine {
         let mut stopping = self.stopping();
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            let Some(job) = self.store.get_job(job_id).await? else {
+            let Some(job) = self.watched_job(job_id).await? else {
                 return Ok(None);
             };
             if job.state.is_finished()

@@ -284,7 +284,8 @@ async fn events(
                             () = tokio::time::sleep(poll) => {}
                             _ = stopping.changed() => return None,
                         }
-                        match engine.store.get_job(&id).await {
+                        // Shared with every other watcher of this job on this node.
+                        match engine.watched_job(&id).await {
                             Ok(Some(j)) => j,
                             Ok(None) => return None,
                             Err(_) => continue,

@@ -1,6 +1,7 @@
 //! The HTTP API (axum): routes, problem+json errors, request limits.
 
 pub mod auth;
+mod body_timeout;
 mod bulk;
 mod cases;
 mod console;
@@ -97,6 +98,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 pub fn router(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.config.server.request_timeout_seconds);
     let body_limit = state.config.server.max_body_bytes;
+    let body_time = Duration::from_secs(state.config.server.body_timeout_seconds);
     let (routes, mut doc) = routes();
     if let Err(e) = openapi::check_against_table(&mut doc) {
         // A route missing from the table would need `admin` by accident: say so loudly
@@ -129,6 +131,12 @@ pub fn router(state: AppState) -> Router {
                 .make_span_with(observe::span)
                 .on_failure(observe::on_failure),
         )
+        // Outside the routes and `auth`, so the body's clock starts as the head arrives and
+        // every reader of a body (JSON, the console's forms) is covered.
+        .layer(axum::middleware::from_fn_with_state(
+            body_time,
+            body_timeout::body_timeout,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             observe::observe,

@@ -2,14 +2,22 @@
 //!
 //! - At most `server.max_connections` connections are open at once; past that, new
 //!   ones wait in the kernel's accept queue until one closes.
-//! - A request's head must arrive within `server.idle_timeout_seconds` of the
-//!   connection becoming ready for it, so a keep-alive connection idle that long is
-//!   closed, and so is one that sends its headers a byte at a time.
+//! - At most `server.max_connections_per_peer` of them come from one IP address; one
+//!   more is answered 503 and closed at once, so a single slow client (slowloris) cannot
+//!   take every slot and starve the others.
+//! - A request's head must arrive within `server.header_timeout_seconds` (or
+//!   `server.idle_timeout_seconds`, if smaller) of the connection becoming ready for it,
+//!   so a keep-alive connection idle that long is closed, and so is one that sends its
+//!   headers a byte at a time. (hyper's header timer starts as soon as the connection
+//!   waits for a head, so idle and slow heads share one limit.) The body's limit is a
+//!   middleware, `body_timeout` in `http/mod.rs`.
 //! - When `stop` flips, no connection is accepted any more; each open one finishes the
 //!   request it is serving and closes. [`serve`] returns once every connection is
 //!   closed (the caller bounds the wait).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::Router;
@@ -22,7 +30,67 @@ use tokio::sync::{Semaphore, watch};
 #[derive(Debug, Clone, Copy)]
 pub struct ConnLimits {
     pub max_connections: usize,
-    pub idle_timeout: Duration,
+    pub max_connections_per_peer: usize,
+    /// The time a request's head gets (`min(header, idle)` timeouts).
+    pub header_timeout: Duration,
+}
+
+/// Open connections per client address.
+#[derive(Default)]
+struct Peers(Mutex<HashMap<IpAddr, usize>>);
+
+/// One connection counted against its peer; uncounted on drop.
+struct PeerSlot {
+    peers: Arc<Peers>,
+    ip: IpAddr,
+}
+
+impl Peers {
+    /// Counts a connection from `ip`, unless it already has `max` open.
+    fn admit(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<PeerSlot> {
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = map.entry(ip).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(PeerSlot {
+            peers: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for PeerSlot {
+    fn drop(&mut self) {
+        let mut map = self.peers.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = map.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                map.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// The answer to a connection over its peer's limit, written without reading the
+/// request: the peer already holds its share of slots, so it gets none for this.
+fn peer_limit_response() -> Vec<u8> {
+    let problem = docket_api::Problem {
+        kind: format!("/docs/problems#{}", docket_api::codes::SERVICE_UNAVAILABLE),
+        title: "Service Unavailable".into(),
+        status: 503,
+        detail: "too many connections from this address".into(),
+        code: docket_api::codes::SERVICE_UNAVAILABLE.into(),
+        errors: Vec::new(),
+    };
+    let body = serde_json::to_string(&problem).unwrap_or_default();
+    format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: {}\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        docket_api::problem::PROBLEM_JSON,
+        body.len()
+    )
+    .into_bytes()
 }
 
 /// Resolves once `stop` is true (or its sender is gone).
@@ -43,6 +111,8 @@ pub async fn serve(
 ) {
     let max = limits.max_connections.clamp(1, u32::MAX as usize);
     let slots = Arc::new(Semaphore::new(max));
+    let peers = Arc::new(Peers::default());
+    let refusal = peer_limit_response();
     loop {
         let permit = tokio::select! {
             p = slots.clone().acquire_owned() => match p {
@@ -51,9 +121,9 @@ pub async fn serve(
             },
             () = stopped(&mut stop) => break,
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
-                Ok((s, _)) => s,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors and the like: wait, then try again.
                     tracing::warn!(error = %e, "accepting a connection failed");
@@ -63,15 +133,24 @@ pub async fn serve(
             },
             () = stopped(&mut stop) => break,
         };
+        let Some(peer_slot) =
+            peers.admit(peer.ip().to_canonical(), limits.max_connections_per_peer)
+        else {
+            // Best effort: a fresh socket's send buffer takes this at once; if not, the
+            // close alone says it.
+            let _ = stream.try_write(&refusal);
+            tracing::debug!(peer = %peer.ip(), "connection refused: too many from this address");
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(app.clone());
         let mut stop = stop.clone();
         tokio::spawn(async move {
-            let _slot = permit;
+            let _slot = (permit, peer_slot);
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder
                 .timer(TokioTimer::new())
-                .header_read_timeout(limits.idle_timeout);
+                .header_read_timeout(limits.header_timeout);
             let conn = builder.serve_connection(TokioIo::new(stream), service);
             let mut conn = std::pin::pin!(conn);
             tokio::select! {

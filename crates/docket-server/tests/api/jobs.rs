@@ -358,3 +358,110 @@ mod callbacks {
         }
     }
 }
+
+/// `docket_job_status_reads_total` from `/metrics`.
+async fn job_status_reads(base: &str) -> u64 {
+    let text = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("docket_job_status_reads_total "))
+        .expect("docket_job_status_reads_total is not in /metrics")
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+backend_test! {
+    async fn fifty_event_streams_on_one_job_share_one_store_read_per_change() {
+        use docket_server::domain::Timestamp;
+        use docket_server::store::{Claim, FinishDrained, NewJob, SubmitLimits};
+        const ITEMS: usize = 20;
+        const STREAMS: usize = 50;
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = docket_server::config::Config::default();
+        config.server.bind = "127.0.0.1:0".into();
+        config.database.url = crate::helpers::fresh_database_url(dir.path());
+        let server = docket_server::Server::build(config).await.unwrap();
+        let state = server.state().clone();
+        let store = state.store.clone();
+        docket_server::demo::seed(store.as_ref(), &state.workflow, ITEMS as u64, 100).await.unwrap();
+        // A job this test runs itself, a chunk at a time, signalling each change as a
+        // worker would: its workers never get it (the claim holds for a minute).
+        let now = Timestamp::now();
+        let job = NewJob {
+            id: docket_server::domain::new_job_id(),
+            items: (1..=ITEMS)
+                .map(|i| {
+                    let id = format!("CASE-{i:06}");
+                    let item = json!({"caseId": id, "status": "Cancelled"}).to_string();
+                    (id, item)
+                })
+                .collect(),
+            atomic: false,
+            callback_url: None,
+            parent_id: None,
+            idempotency: None,
+            actor: "test".into(),
+            created_at: now,
+        };
+        let id = job.id.clone();
+        let limits = SubmitLimits { max_queued_items: 1000, idempotency_since: Timestamp(0) };
+        store.submit_job(job, limits).await.unwrap();
+        let claim = || Claim {
+            owner: "elsewhere".into(),
+            now: Timestamp::now(),
+            lease_until: Timestamp(now.0 + 60_000),
+            chunk_size: 1,
+            finish: FinishDrained::Never,
+            before_commit: None,
+        };
+        store.run_chunk(&id, claim()).await.unwrap();
+        let base = format!("http://{}", server.local_addr().unwrap());
+        tokio::spawn(server.run(std::future::pending()));
+        let http = reqwest::Client::new();
+        let streams = futures_util::future::join_all((0..STREAMS).map(|_| {
+            http.get(format!("{base}/api/v1/jobs/{id}/events")).send()
+        }))
+        .await;
+        let before = job_status_reads(&base).await;
+        // Every stream is subscribed (its head is here): now the job moves.
+        let mut changes = 0;
+        for _ in 1..ITEMS {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            store.run_chunk(&id, claim()).await.unwrap();
+            state.engine.hub.publish(&id);
+            changes += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        store.finish_job(&id, Timestamp::now()).await.unwrap();
+        state.engine.hub.publish(&id);
+        changes += 1;
+        let texts = futures_util::future::join_all(streams.into_iter().map(|r| async move {
+            tokio::time::timeout(Duration::from_secs(30), r.unwrap().text()).await.unwrap().unwrap()
+        }))
+        .await;
+        let reads = job_status_reads(&base).await - before;
+        eprintln!("{STREAMS} streams, {changes} changes: {reads} job reads from the store");
+        for text in &texts {
+            // Every stream saw every change: each processed count once, in order, then
+            // the end (with the last count again).
+            let ids: Vec<u64> = text
+                .lines()
+                .filter_map(|l| l.strip_prefix("id: "))
+                .map(|n| n.parse().unwrap())
+                .collect();
+            let expected: Vec<u64> = (1..=ITEMS as u64).chain([ITEMS as u64]).collect();
+            assert_eq!(ids, expected, "{text}");
+            let events: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("event: ")).collect();
+            assert_eq!(events.last(), Some(&"completed"), "{text}");
+        }
+        assert!(
+            reads <= 2 * changes + STREAMS as u64,
+            "{reads} job reads for {changes} changes and {STREAMS} streams"
+        );
+    }
+}

@@ -1,6 +1,7 @@
 //! Every limit answers with its error and stores nothing: string lengths and counts,
-//! ids, page sizes and filters, bodies, the request timeout, the idle timeout and the
-//! connection limit. (Items per request, queued items and body size for bulk updates are
+//! ids, page sizes and filters, bodies, the request timeout, the idle, header and body
+//! timeouts, and the connection limits, overall and per client address. (Items per
+//! request, queued items and body size for bulk updates are
 //! in `bulk.rs`; refresh-status's id count in `consistency.rs`.)
 
 use std::time::{Duration, Instant};
@@ -304,5 +305,147 @@ backend_test! {
         assert_eq!(job["results"][0]["error"]["code"], "validation_failed", "{job}");
         assert_eq!(app.snapshot("CASE-000001").await, before, "the failed item changed the case");
         assert_eq!(app.client.get_case("CASE-000002").await.unwrap().body.fields["c1"], 1);
+    }
+}
+
+/// A connection to `addr` from the local address `from` (any of 127.0.0.0/8: Linux
+/// routes them all to the loopback interface), so a test can be two clients.
+async fn connect_from(from: &str, addr: &str) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    socket.connect(addr.parse().unwrap()).await.unwrap()
+}
+
+/// Sends a request head and reads the answer's status line.
+async fn status_line(stream: &mut TcpStream, head: &[u8]) -> String {
+    stream.write_all(head).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = stream.read(&mut buf).await.unwrap();
+    String::from_utf8_lossy(&buf[..n])
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+backend_test! {
+    async fn a_slow_client_holding_its_share_of_connections_does_not_starve_another_client() {
+        let app = spawn_app_with(|c| {
+            c.server.max_connections = 8;
+            c.server.max_connections_per_peer = 4;
+            // Long enough that the header timeout is not what saves the other client.
+            c.server.header_timeout_seconds = 30;
+        })
+        .await;
+        let addr = app.base.trim_start_matches("http://").to_owned();
+        // The slow client: twenty connections, each with half a request head.
+        let mut slow = Vec::new();
+        for _ in 0..20 {
+            let mut s = connect_from("127.0.0.2", &addr).await;
+            let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await;
+            slow.push(s);
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // The fifth and later were refused at once with a 503, not left waiting.
+        let mut buf = [0u8; 1024];
+        let n = tokio::time::timeout(Duration::from_secs(2), slow[19].read(&mut buf))
+            .await
+            .expect("a connection past the peer's limit was left waiting")
+            .unwrap_or(0);
+        let refused = String::from_utf8_lossy(&buf[..n]);
+        assert!(n == 0 || refused.starts_with("HTTP/1.1 503"), "{refused}");
+        // Another client is answered at once, several times over.
+        for _ in 0..3 {
+            let started = Instant::now();
+            let mut other = connect_from("127.0.0.1", &addr).await;
+            let line = tokio::time::timeout(
+                Duration::from_secs(5),
+                status_line(&mut other, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+            )
+            .await
+            .expect("another client was starved by the slow one");
+            assert!(line.starts_with("HTTP/1.1 200"), "{line}");
+            assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+        }
+        drop(slow);
+    }
+}
+
+backend_test! {
+    async fn a_connection_sending_half_a_request_head_is_closed_after_the_header_timeout() {
+        // The idle timeout stays long: the header timeout alone closes it.
+        let app = spawn_app_with(|c| c.server.header_timeout_seconds = 1).await;
+        let addr = app.base.trim_start_matches("http://").to_owned();
+        let mut half = TcpStream::connect(&addr).await.unwrap();
+        half.write_all(b"POST /api/v1/cases HTTP/1.1\r\nHost: x\r\nContent-Ty").await.unwrap();
+        let took = closed_within(&mut half, Duration::from_secs(10)).await;
+        assert!(took >= Duration::from_millis(800), "closed too early: {took:?}");
+        assert!(took < Duration::from_secs(4), "closed after {took:?}, not the header timeout");
+    }
+}
+
+/// Sends `head` then trickles `body` a byte every 200 ms; the answer (if any) and when
+/// the connection ended.
+async fn trickle_body(addr: &str, head: &str, body: &[u8]) -> (String, Duration) {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(head.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    let (mut rd, mut wr) = s.split();
+    let writing = async {
+        for b in body {
+            if wr.write_all(&[*b]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        std::future::pending::<()>().await;
+    };
+    let reading = async {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match rd.read(&mut buf).await {
+                Ok(0) | Err(_) => return out,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    let answer = tokio::select! {
+        out = reading => out,
+        () = writing => unreachable!(),
+        () = tokio::time::sleep(Duration::from_secs(15)) => panic!("the trickled body was not cut"),
+    };
+    (
+        String::from_utf8_lossy(&answer).into_owned(),
+        started.elapsed(),
+    )
+}
+
+backend_test! {
+    async fn a_body_trickled_byte_by_byte_is_cut_after_the_body_timeout() {
+        let app = spawn_app_with(|c| c.server.body_timeout_seconds = 2).await;
+        let addr = app.base.trim_start_matches("http://").to_owned();
+        let json = format!(r#"{{"title": "{}"}}"#, "x".repeat(100));
+        let form = format!("key={}", "k".repeat(100));
+        for (head, body) in [
+            (
+                format!("POST /api/v1/cases HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", json.len()),
+                json.as_bytes(),
+            ),
+            (
+                format!("POST /console/sign-in HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n", form.len()),
+                form.as_bytes(),
+            ),
+        ] {
+            let (answer, took) = trickle_body(&addr, &head, body).await;
+            assert!(took >= Duration::from_millis(1800), "cut too early: {took:?}: {answer}");
+            assert!(took < Duration::from_secs(6), "cut after {took:?}, not the body timeout");
+            assert!(answer.starts_with("HTTP/1.1 408"), "{head}: {answer}");
+            assert!(answer.contains("\"code\":\"timeout\""), "{answer}");
+        }
+        assert_eq!(app.count_cases().await, 0);
+        // A body sent at once is unaffected.
+        let (s, _, b) = app.send_json("POST", "/api/v1/cases", &json!({"title": "t"})).await;
+        assert_eq!(s, 201, "{b}");
     }
 }
