@@ -4,6 +4,7 @@
 #
 #   bash bench/http.sh                 # the figures in BENCHMARKS.md
 #   CASES=10000 DURATION=3 bash bench/http.sh   # a quick smoke run
+#   DOCKET_BIN=old/docket BENCH_BIN=old/docket-bench bash bench/http.sh   # another build
 #
 # Honours CARGO_TARGET_DIR (default: target). Works in a temp dir, binds 127.0.0.1 on a
 # port the OS picks, and stops the server on exit, whatever happens.
@@ -20,6 +21,10 @@ RUNS=("get 1" "get 32" "patch 1" "patch 8" "patch 32")
 bench_machine
 
 bench_build
+# DOCKET_BIN / BENCH_BIN run other builds (e.g. an older commit's, for a before/after).
+DOCKET="${DOCKET_BIN:-$DOCKET}"
+BENCH="${BENCH_BIN:-$BENCH}"
+echo "docket: $DOCKET"
 
 TMP="$(mktemp -d)"
 SERVER_PID=""
