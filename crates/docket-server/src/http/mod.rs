@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use docket_api::codes;
@@ -141,13 +141,12 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             observe::observe,
         ))
-        .layer(axum::middleware::from_fn(no_stale_reads))
         .layer(compression())
         .with_state(state)
 }
 
 /// gzip or brotli, as the client's `Accept-Encoding` asks, for answers over 1 KiB (a
-/// page of 1,000 cases is ~376 KB, ~36 KB gzipped). Smaller answers are sent as they
+/// page of 1,000 demo cases is 376 KB, 35 KB gzipped). Smaller answers are sent as they
 /// are: compressing a single case costs more than it saves. Event streams are never
 /// compressed (the encoder would hold events back), nor are images.
 fn compression()
@@ -176,23 +175,11 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-/// API reads are `Cache-Control: private, no-cache` (errors too, so a 401 or 404 is not
-/// kept either), unless the handler chose its own: a case can change the moment after it
-/// is read, so no shared cache may keep one and a browser must ask again before reusing
-/// it. Outermost, so every answer to an API read gets it, whichever layer made it.
-async fn no_stale_reads(req: Request, next: Next) -> Response {
-    let read = matches!(*req.method(), Method::GET | Method::HEAD)
-        && req.uri().path().starts_with("/api/v1/");
-    let mut res = next.run(req).await;
-    if read {
-        res.headers_mut()
-            .entry(header::CACHE_CONTROL)
-            .or_insert(HeaderValue::from_static(API_READ_CACHE_CONTROL));
-    }
-    res
-}
-
-/// The `Cache-Control` of API reads (see [`no_stale_reads`]).
+/// The `Cache-Control` of API reads (GET and HEAD under `/api/v1/`), errors included,
+/// unless the handler chose its own: a case can change the moment after it is read, so
+/// no shared cache may keep one and a browser must ask again before reusing it. Set by
+/// [`observe::observe`], the outermost per-request middleware, so every answer to an API
+/// read gets it whichever layer made it.
 pub const API_READ_CACHE_CONTROL: &str = "private, no-cache";
 
 /// Answers 503 `timeout` when a handler takes longer than the configured time to
@@ -200,16 +187,12 @@ pub const API_READ_CACHE_CONTROL: &str = "private, no-cache";
 async fn request_timeout(State(limit): State<Duration>, req: Request, next: Next) -> Response {
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(res) => res,
-        Err(_) => ApiError {
-            // The work may still be running (a bulk job, a slow store); a retry a moment
-            // later usually finds it done or the store less busy.
-            retry_after: Some(1),
-            ..ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                codes::TIMEOUT,
-                "the request took too long",
-            )
-        }
+        // Like every 503, it carries `Retry-After` (see `ApiError`'s `IntoResponse`).
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            codes::TIMEOUT,
+            "the request took too long",
+        )
         .into_response(),
     }
 }

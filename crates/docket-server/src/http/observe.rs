@@ -9,7 +9,7 @@
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use docket_api::codes;
@@ -66,7 +66,8 @@ pub fn method_label(method: &Method) -> Option<&'static str> {
 /// The label under which requests with a made-up method are counted (one series).
 const OTHER_METHOD: &str = "other";
 
-/// Middleware (outermost): request id in, request id out, count and latency.
+/// Middleware (outermost): request id in, request id out, count and latency, and
+/// `Cache-Control` on API reads ([`super::API_READ_CACHE_CONTROL`]).
 pub async fn observe(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let id = sane_request_id(req.headers()).unwrap_or_else(|| {
@@ -93,7 +94,13 @@ pub async fn observe(State(s): State<AppState>, mut req: Request, next: Next) ->
     };
     req.headers_mut().insert(REQUEST_ID, id.clone());
     let route = route_of(&req);
+    let api_read = matches!(method, "GET" | "HEAD") && req.uri().path().starts_with("/api/v1/");
     let mut res = next.run(req).await;
+    if api_read {
+        res.headers_mut()
+            .entry(header::CACHE_CONTROL)
+            .or_insert(HeaderValue::from_static(super::API_READ_CACHE_CONTROL));
+    }
     s.engine
         .metrics
         .http(method, &route, res.status().as_u16(), started.elapsed());

@@ -167,7 +167,7 @@ pub fn complete(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
 }
 
 /// The headers the router's layers add: `Retry-After` on every 503 and 429, and
-/// `Cache-Control` on API reads (`super::no_stale_reads`).
+/// `Cache-Control` on API reads (`super::API_READ_CACHE_CONTROL`).
 fn headers(path: &str, method: &str, op: &mut Operation) {
     let read = method == "GET" && path.starts_with("/api/v1/");
     for (status, response) in op.responses.responses.iter_mut() {
