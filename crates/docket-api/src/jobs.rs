@@ -102,6 +102,18 @@ pub struct BulkAccepted {
     pub status_url: Option<String>,
 }
 
+/// The `200` of a bulk update (and of retry-failed), tagged by `kind`: `accepted` when
+/// the job is stored (the seed's `{jobId, queued, status, statusUrl}`), `job` when the
+/// caller waited (`waitForCompletion`) and the job has ended: the job with its first
+/// results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+#[allow(clippy::large_enum_variant)]
+pub enum BulkAnswer {
+    Accepted(BulkAccepted),
+    Job(Job),
+}
+
 /// A job's status: `GET /api/v1/jobs/{jobId}/status`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -148,7 +148,8 @@ pub fn parse_new_key(
     scopes: &[String],
 ) -> Result<(Option<String>, Vec<Scope>), Vec<FieldError>> {
     let mut errors = Vec::new();
-    let name = name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    // Checked as sent (what the API description's `maxLength` and `pattern` say), kept
+    // trimmed.
     if let Some(n) = &name {
         if n.chars().count() > MAX_KEY_NAME {
             errors.push(FieldError::new(
@@ -162,6 +163,7 @@ pub fn parse_new_key(
             ));
         }
     }
+    let name = name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
     if scopes.is_empty() {
         errors.push(FieldError::new(
             "scopes",

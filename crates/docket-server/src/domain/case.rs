@@ -14,6 +14,8 @@ pub const MAX_TAGS: usize = 50;
 pub const MAX_TAG: usize = 64;
 pub const MAX_FIELDS: usize = 100;
 pub const MAX_FIELDS_BYTES: usize = 32 * 1024;
+/// Longest custom field name, in characters.
+pub const MAX_FIELD_NAME: usize = 64;
 /// Longest text a case listing's `q` (title search) may be.
 pub const MAX_TITLE_SEARCH: usize = 200;
 /// Shortest title search: the title index works on trigrams, and a shorter text could
@@ -176,6 +178,13 @@ impl CaseChange {
         let fields = dto
             .fields
             .and_then(|f| errs.check("fields", check_fields_size(f)));
+        // Versions are stored as 64-bit signed integers: a larger one names none.
+        if dto
+            .expected_version
+            .is_some_and(|v| i64::try_from(v).is_err())
+        {
+            errs.push("expectedVersion", "must be at most 9223372036854775807");
+        }
         errs.finish()?;
         Ok(Self {
             title,
@@ -226,15 +235,15 @@ fn opt_text(
     }
 }
 
-/// Trims a text value and checks its length in characters.
+/// Trims a text value and checks its length in characters: at most `max` as sent (what
+/// the API description's `maxLength` says), at least `min` once trimmed.
 fn text(s: &str, min: usize, max: usize) -> Result<String, String> {
-    let t = s.trim();
-    let n = t.chars().count();
-    if n < min {
-        return Err("must not be empty".into());
-    }
-    if n > max {
+    if s.chars().count() > max {
         return Err(format!("must be at most {max} characters"));
+    }
+    let t = s.trim();
+    if t.chars().count() < min {
+        return Err("must not be empty".into());
     }
     if t.chars()
         .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
@@ -263,7 +272,10 @@ pub fn parse_tags(tags: Vec<String>) -> Result<Vec<String>, String> {
 }
 
 fn check_fields_size(fields: Map<String, Value>) -> Result<Map<String, Value>, String> {
-    if fields.keys().any(|k| k.is_empty() || k.len() > 64) {
+    if fields
+        .keys()
+        .any(|k| k.is_empty() || k.chars().count() > MAX_FIELD_NAME)
+    {
         return Err("custom field names must be 1 to 64 characters".into());
     }
     fields_within_limits(&fields)?;

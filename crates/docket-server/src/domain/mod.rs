@@ -17,8 +17,9 @@ pub use apikey::{
 };
 pub use apply::{Applied, ChangeContext, HistoryRecord, ItemError, apply_change};
 pub use case::{
-    Case, CaseChange, MAX_ASSIGNEE, MAX_DESCRIPTION, MAX_FIELDS, MAX_FIELDS_BYTES, MAX_REASON,
-    MAX_TAG, MAX_TAGS, MAX_TITLE, MAX_TITLE_SEARCH, MIN_TITLE_SEARCH, NewCase, parse_tags,
+    Case, CaseChange, MAX_ASSIGNEE, MAX_DESCRIPTION, MAX_FIELD_NAME, MAX_FIELDS, MAX_FIELDS_BYTES,
+    MAX_REASON, MAX_TAG, MAX_TAGS, MAX_TITLE, MAX_TITLE_SEARCH, MIN_TITLE_SEARCH, NewCase,
+    parse_tags,
 };
 pub use ids::{CaseId, TaskId};
 pub use job::{ItemOutcome, Job, JobState, new_job_id, random_hex};
@@ -76,5 +77,25 @@ impl FieldError {
 impl std::fmt::Display for FieldError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// Makes every whole number written as a float (`30.0`, `3e1`) an integer, as JSON Schema
+/// counts it: a request may send an integer field that way.
+pub fn integral_floats(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            // Within ±2^53 every integer is exact in an f64.
+            if f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0 {
+                #[allow(clippy::cast_possible_truncation)]
+                let i = f as i64;
+                *v = Value::from(i);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(integral_floats),
+        Value::Object(o) => o.values_mut().for_each(integral_floats),
+        _ => {}
     }
 }

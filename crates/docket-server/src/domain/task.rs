@@ -47,15 +47,13 @@ pub struct NewTask {
 impl NewTask {
     pub fn parse(dto: docket_api::NewTask) -> Result<Self, Vec<FieldError>> {
         let mut errs = Vec::new();
-        let title = dto.title.as_deref().map(str::trim).unwrap_or("");
-        if title.is_empty() || title.chars().count() > super::case::MAX_TITLE {
+        let sent = dto.title.as_deref().unwrap_or("");
+        let title = sent.trim();
+        if title.is_empty() || sent.chars().count() > super::case::MAX_TITLE {
             errs.push(FieldError::new("title", "is required, 1 to 500 characters"));
         }
-        let assignee = dto
+        if dto
             .assignee
-            .map(|a| a.trim().to_owned())
-            .filter(|a| !a.is_empty());
-        if assignee
             .as_ref()
             .is_some_and(|a| a.chars().count() > super::case::MAX_ASSIGNEE)
         {
@@ -64,6 +62,10 @@ impl NewTask {
                 "must be at most 200 characters",
             ));
         }
+        let assignee = dto
+            .assignee
+            .map(|a| a.trim().to_owned())
+            .filter(|a| !a.is_empty());
         if errs.is_empty() {
             Ok(Self {
                 title: title.to_owned(),
@@ -85,12 +87,25 @@ pub struct TaskChange {
 impl TaskChange {
     pub fn parse(dto: docket_api::TaskPatch) -> Result<Self, Vec<FieldError>> {
         let mut errs = Vec::new();
-        let title = dto.title.map(|t| t.trim().to_owned());
-        if title
+        if dto
+            .title
             .as_ref()
-            .is_some_and(|t| t.is_empty() || t.chars().count() > super::case::MAX_TITLE)
+            .is_some_and(|t| t.trim().is_empty() || t.chars().count() > super::case::MAX_TITLE)
         {
             errs.push(FieldError::new("title", "must be 1 to 500 characters"));
+        }
+        let title = dto.title.map(|t| t.trim().to_owned());
+        // As on create: the assignee the API description allows, at most 200 characters.
+        if dto
+            .assignee
+            .as_ref()
+            .and_then(Option::as_ref)
+            .is_some_and(|a| a.chars().count() > super::case::MAX_ASSIGNEE)
+        {
+            errs.push(FieldError::new(
+                "assignee",
+                "must be at most 200 characters",
+            ));
         }
         let status = match dto.status.map(|s| TaskStatus::parse(&s)) {
             Some(Err(m)) => {

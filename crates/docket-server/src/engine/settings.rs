@@ -112,11 +112,12 @@ impl Settings {
             }
             merged.insert(k.clone(), v.clone());
         }
-        let next: Settings = serde_path_to_error::deserialize(serde_json::Value::Object(merged))
-            .map_err(|e| {
-                let key = e.path().to_string();
-                SettingsError::Invalid(vec![(key, e.into_inner().to_string())])
-            })?;
+        let mut merged = serde_json::Value::Object(merged);
+        crate::domain::integral_floats(&mut merged);
+        let next: Settings = serde_path_to_error::deserialize(merged).map_err(|e| {
+            let key = e.path().to_string();
+            SettingsError::Invalid(vec![(key, e.into_inner().to_string())])
+        })?;
         let problems = next.problems();
         if problems.is_empty() {
             Ok(next)

@@ -39,8 +39,9 @@ enum BulkBody {
     Items(Vec<BulkItem>),
 }
 
-/// The `200` of a bulk update: the stored job, or with `waitForCompletion` the ended
-/// job with its first results. For the API description only.
+/// The `200` of a bulk update ([`docket_api::BulkAnswer`] on the wire): the stored job,
+/// or with `waitForCompletion` the ended job with its first results, tagged by `kind`.
+/// For the API description only; `openapi_served` makes it a discriminated union.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 #[allow(dead_code, clippy::large_enum_variant)]
@@ -238,7 +239,7 @@ async fn bulk_update(
         );
         let job = s.engine.wait_finished(&job.id, limit).await?.unwrap_or(job);
         if job.state.is_finished() {
-            let body = full_job(&s, &job).await?;
+            let body = docket_api::BulkAnswer::Job(full_job(&s, &job).await?);
             let res = with_location(Json(body).into_response(), &job, options.return_job_id);
             return Ok(with_token(res, CommitSeq(job.last_commit)));
         }
@@ -252,7 +253,7 @@ async fn bulk_update(
         status_url: options.return_job_id.then(|| status_url(&job)),
     };
     Ok(with_location(
-        Json(accepted).into_response(),
+        Json(docket_api::BulkAnswer::Accepted(accepted)).into_response(),
         &job,
         options.return_job_id,
     ))

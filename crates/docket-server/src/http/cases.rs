@@ -291,8 +291,10 @@ async fn update(
     JsonBody(body): JsonBody<docket_api::CasePatch>,
 ) -> Result<Response, ApiError> {
     let id = path_case_id(&raw)?;
-    let expected = if_match(&headers)?;
+    // A change that could not apply anyway is refused as such, whatever its `If-Match`
+    // (RFC 9110 13.2.1: preconditions are for requests that would otherwise succeed).
     let mut change = CaseChange::parse(body, &s.workflow).map_err(ApiError::validation)?;
+    let expected = if_match(&headers)?;
     if let Some(v) = expected {
         if change.expected_version.is_some_and(|b| b != v) {
             return Err(ApiError::new(

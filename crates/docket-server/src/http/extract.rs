@@ -73,12 +73,34 @@ where
 /// Parses a JSON document, mapping serde's errors to problems that name the field
 /// (with its path, e.g. `updates[3].status`). Every struct, at any depth, must be a JSON
 /// object: an array in its place is 422 (see [`ObjectsOnly`]).
+///
+/// A whole number written with a fraction or an exponent (`30.0`, `3e1`) is the number
+/// JSON Schema says it is: where an integer is expected it is read as that integer.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(ObjectsOnly(&mut de)).map_err(|e| {
-        let path = e.path().to_string();
-        json_error(&path, e.into_inner())
-    })?;
+    let first = serde_path_to_error::deserialize(ObjectsOnly(&mut de));
+    let value = match first {
+        Ok(v) => v,
+        Err(e)
+            if e.inner()
+                .to_string()
+                .starts_with("invalid type: floating point") =>
+        {
+            // The rare body with `30.0` for an integer: read it again with such numbers
+            // made integers (only then, so every other body is read once).
+            let mut whole: serde_json::Value =
+                serde_json::from_slice(bytes).map_err(|e| json_error("", e))?;
+            crate::domain::integral_floats(&mut whole);
+            return serde_path_to_error::deserialize(ObjectsOnly(whole)).map_err(|e| {
+                let path = e.path().to_string();
+                json_error(&path, e.into_inner())
+            });
+        }
+        Err(e) => {
+            let path = e.path().to_string();
+            return Err(json_error(&path, e.into_inner()));
+        }
+    };
     de.end().map_err(|e| json_error("", e))?;
     Ok(value)
 }

@@ -129,7 +129,7 @@ async fn retry_failed(
                 status: job.state.to_string(),
                 status_url: Some(status_url(&job)),
             };
-            let mut res = Json(body).into_response();
+            let mut res = Json(docket_api::BulkAnswer::Accepted(body)).into_response();
             if let Ok(v) = HeaderValue::from_str(&status_url(&job)) {
                 res.headers_mut().insert(header::LOCATION, v);
             }

@@ -116,6 +116,13 @@ async fn status(
     QueryParams(q): QueryParams<StatusQuery>,
 ) -> Result<Response, ApiError> {
     let mut job = load(&s, &id).await?;
+    let max_wait = s.engine.jobs.max_wait_seconds;
+    if q.wait_seconds.is_some_and(|w| u64::from(w) > max_wait) {
+        return Err(ApiError::query(
+            "waitSeconds",
+            format!("must be between 0 and {max_wait} (jobs.max_wait_seconds)"),
+        ));
+    }
     if let Some(wait) = q.wait_seconds.filter(|w| *w > 0) {
         let wait = Duration::from_secs(u64::from(wait).min(s.engine.jobs.max_wait_seconds));
         job = visible(&s, s.engine.wait_finished(&id, wait).await?)

@@ -15,6 +15,7 @@ pub mod keys;
 mod objects_only;
 pub mod observe;
 pub mod openapi;
+mod openapi_served;
 mod refresh;
 pub mod serve;
 mod settings;
@@ -105,9 +106,10 @@ pub fn router(state: AppState) -> Router {
         // (the test suite fails on it too).
         tracing::error!("{e}");
     }
-    let served = openapi::Served(std::sync::Arc::new(openapi::served_json(
+    let served = openapi::Served(std::sync::Arc::new(openapi_served::served_json(
         &doc,
         &state.workflow,
+        &state.config,
     )));
     routes
         .merge(console::router())

@@ -214,55 +214,6 @@ fn operations(item: &mut PathItem) -> Vec<(&'static str, &mut Operation)> {
     .collect()
 }
 
-/// The document as this server serves it: the configured workflow's statuses, the
-/// priorities and the scopes listed where a request names one (input is matched
-/// case-insensitively; these are the canonical names).
-pub fn served_json(doc: &utoipa::openapi::OpenApi, workflow: &crate::domain::Workflow) -> String {
-    let mut v = serde_json::to_value(doc).unwrap_or_default();
-    let statuses: Vec<&str> = workflow.statuses().iter().map(|s| s.as_str()).collect();
-    let priorities = ["Low", "Medium", "High", "Critical"];
-    let schemas = v.pointer_mut("/components/schemas");
-    if let Some(schemas) = schemas.and_then(serde_json::Value::as_object_mut) {
-        for name in ["NewCase", "CasePatch", "BulkItem"] {
-            let Some(props) = schemas
-                .get_mut(name)
-                .and_then(|s| s.get_mut("properties"))
-                .and_then(serde_json::Value::as_object_mut)
-            else {
-                continue;
-            };
-            for (field, values) in [("status", &statuses[..]), ("priority", &priorities[..])] {
-                if let Some(p) = props
-                    .get_mut(field)
-                    .and_then(serde_json::Value::as_object_mut)
-                {
-                    let mut values: Vec<serde_json::Value> =
-                        values.iter().map(|s| (*s).into()).collect();
-                    // `null` stays possible where the type allows it.
-                    if p.get("type")
-                        .is_some_and(|t| t.as_array().is_some_and(|a| a.contains(&"null".into())))
-                    {
-                        values.push(serde_json::Value::Null);
-                    }
-                    p.insert("enum".into(), values.into());
-                }
-            }
-        }
-        let scopes = schemas
-            .get_mut("NewApiKey")
-            .and_then(|s| s.pointer_mut("/properties/scopes/items"))
-            .and_then(serde_json::Value::as_object_mut);
-        if let Some(items) = scopes {
-            let names: Vec<&str> = crate::domain::Scope::ALL
-                .iter()
-                .map(|s| s.as_str())
-                .collect();
-            items.insert("enum".into(), names.into());
-        }
-    }
-    v.to_string()
-}
-
 /// Every `(method, path)` the document describes.
 pub fn operation_list(doc: &mut utoipa::openapi::OpenApi) -> Vec<(String, String)> {
     let mut out = Vec::new();

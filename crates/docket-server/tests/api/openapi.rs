@@ -124,3 +124,106 @@ backend_test! {
         assert!(!html.contains("<script src") && !html.contains("<link"), "the page loads an asset");
     }
 }
+
+/// Every `default` under `v`, by its place.
+fn defaults(v: &Value, at: &str, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            if m.contains_key("default") {
+                out.push(at.to_owned());
+            }
+            for (k, x) in m {
+                defaults(x, &format!("{at}/{k}"), out);
+            }
+        }
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .for_each(|(i, x)| defaults(x, &format!("{at}/{i}"), out)),
+        _ => {}
+    }
+}
+
+backend_test! {
+    async fn the_openapi_document_is_as_precise_as_the_server() {
+        let app = spawn_app().await;
+        app.seed(2).await;
+        let doc: Value = app.http.get(format!("{}/api/v1/openapi.json", app.base)).send().await.unwrap().json().await.unwrap();
+        let schemas = &doc["components"]["schemas"];
+
+        // No schema carries a `default`: a generated client would send every defaulted
+        // field of a partial change (a settings PATCH resetting the other five).
+        let mut found = Vec::new();
+        defaults(schemas, "#/components/schemas", &mut found);
+        defaults(&doc["paths"], "#/paths", &mut found);
+        assert!(found.is_empty(), "defaults left: {found:?}");
+        let patch = &doc["paths"]["/api/v1/settings"]["patch"];
+        assert_eq!(patch["requestBody"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/SettingsPatch");
+        assert!(schemas["SettingsPatch"].get("required").is_none());
+        assert_eq!(schemas["Settings"]["required"].as_array().unwrap().len(), 6);
+
+        // `title` is required on create, and is a string (not null).
+        for name in ["NewCase", "NewTask"] {
+            let s = &schemas[name];
+            assert!(s["required"].as_array().unwrap().contains(&Value::from("title")), "{name}");
+            assert_eq!(s["properties"]["title"]["type"], "string", "{name}");
+        }
+
+        // Maxima are those the server enforces, and a value above is refused.
+        let param = |path: &str, name: &str| -> Value {
+            doc["paths"][path]["get"]["parameters"].as_array().unwrap().iter()
+                .find(|p| p["name"] == name).unwrap()["schema"].clone()
+        };
+        for path in ["/api/v1/cases", "/api/v1/jobs", "/api/v1/cases/{caseId}/history", "/api/v1/jobs/{jobId}/results"] {
+            assert_eq!(param(path, "limit")["maximum"], 1000, "{path}");
+        }
+        assert_eq!(param("/api/v1/jobs/{jobId}/status", "waitSeconds")["maximum"], 50);
+        let res = app.http.get(format!("{}/api/v1/cases?limit=1001", app.base)).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 400);
+
+        // Each enum is one schema, referenced where it is used.
+        assert_eq!(schemas["Status"]["enum"].as_array().unwrap().len(), 8);
+        assert!(schemas["InitialStatus"]["enum"].as_array().unwrap().iter().all(|s| s != "Closed" && s != "Cancelled"));
+        assert_eq!(schemas["TaskStatus"]["enum"], serde_json::json!(["open", "done"]));
+        assert_eq!(param("/api/v1/cases", "status")["$ref"], "#/components/schemas/Status");
+        assert_eq!(param("/api/v1/jobs", "status")["$ref"], "#/components/schemas/JobState");
+        assert_eq!(schemas["Case"]["properties"]["status"]["$ref"], "#/components/schemas/Status");
+        assert_eq!(schemas["Task"]["properties"]["status"]["$ref"], "#/components/schemas/TaskStatus");
+        let text = doc.to_string();
+        assert_eq!(text.matches("\"Resolved\",\"Closed\",\"Cancelled\"").count(), 1, "the statuses are listed once");
+
+        // Timestamps are date-time; the document names its server.
+        for (schema, field) in [("Case", "createdAt"), ("Case", "updatedAt"), ("JobStatus", "completedAt"), ("ApiKey", "createdAt")] {
+            assert_eq!(schemas[schema]["properties"][field]["format"], "date-time", "{schema}.{field}");
+        }
+        assert_eq!(doc["servers"][0]["url"], "/");
+
+        // The bulk 200 is discriminated by `kind`, and the server says it.
+        let answer = &schemas["BulkAnswer"];
+        assert_eq!(answer["discriminator"]["propertyName"], "kind");
+        assert_eq!(answer["discriminator"]["mapping"]["accepted"], "#/components/schemas/BulkAccepted");
+        assert_eq!(answer["discriminator"]["mapping"]["job"], "#/components/schemas/EndedJob");
+        let body = serde_json::json!({"updates": [{"caseId": "CASE-000001", "status": "Open"}]});
+        let accepted: Value = app.http.patch(format!("{}/api/v1/cases/bulk-update", app.base)).json(&body).send().await.unwrap().json().await.unwrap();
+        assert_eq!(accepted["kind"], "accepted");
+        let job = accepted["jobId"].as_str().unwrap();
+        let res = app.http.get(format!("{}/api/v1/jobs/{job}/status?waitSeconds=51", app.base)).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 400);
+        let problem: Value = res.json().await.unwrap();
+        assert_eq!(problem["code"], "invalid_query");
+        app.wait_job(job).await;
+        let body = serde_json::json!({"updates": [{"caseId": "CASE-000002", "priority": "High"}], "options": {"waitForCompletion": true}});
+        let ended: Value = app.http.patch(format!("{}/api/v1/cases/bulk-update", app.base)).json(&body).send().await.unwrap().json().await.unwrap();
+        assert_eq!(ended["kind"], "job");
+        assert!(ended["results"].is_array());
+
+        // The event stream is a stream of text a generator can hand over.
+        let events = &doc["paths"]["/api/v1/jobs/{jobId}/events"]["get"]["responses"]["200"]["content"];
+        let stream = events["text/event-stream"]["schema"].as_object().unwrap();
+        assert!(!stream.contains_key("$ref") && !stream.contains_key("type"), "{stream:?}");
+
+        // What the server refuses in text, the document says.
+        assert!(schemas["NewCase"]["properties"]["title"]["pattern"].is_string());
+        assert!(schemas["BulkItem"]["properties"]["status"].get("enum").is_none());
+    }
+}
