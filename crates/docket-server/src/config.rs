@@ -25,6 +25,7 @@ pub struct Config {
     pub jobs: JobsConfig,
     pub callbacks: CallbacksConfig,
     pub auth: AuthConfig,
+    pub rate_limit: RateLimitConfig,
     /// Initial values of the runtime settings (api.md's table, the seed's key names).
     pub settings: Settings,
     pub workflow: WorkflowConfig,
@@ -245,6 +246,37 @@ impl Default for JobsConfig {
     }
 }
 
+/// When per-key rate limits apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RateLimitMode {
+    /// On unless the server is bound to a loopback address.
+    Auto,
+    On,
+    Off,
+}
+
+/// Per-key rate limits: a token bucket per API key (`http::rate_limit`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitConfig {
+    pub mode: RateLimitMode,
+    /// Requests a key may send per second, on average.
+    pub requests_per_second: f64,
+    /// Requests a key may send at once (the bucket's size).
+    pub burst: u32,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            mode: RateLimitMode::Auto,
+            requests_per_second: 50.0,
+            burst: 100,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {
@@ -369,6 +401,16 @@ impl Config {
                 ),
             };
         }
+        if let Some(v) = get("DOCKET_RATE_LIMIT_MODE") {
+            self.rate_limit.mode = match v.as_str() {
+                "auto" => RateLimitMode::Auto,
+                "on" => RateLimitMode::On,
+                "off" => RateLimitMode::Off,
+                other => {
+                    anyhow::bail!("DOCKET_RATE_LIMIT_MODE must be auto, on or off, not '{other}'")
+                }
+            };
+        }
         Ok(())
     }
 
@@ -414,6 +456,12 @@ impl Config {
         anyhow::ensure!(
             self.server.max_connections_per_peer >= 1,
             "server.max_connections_per_peer must be at least 1"
+        );
+        anyhow::ensure!(
+            self.rate_limit.requests_per_second > 0.0
+                && self.rate_limit.requests_per_second.is_finite()
+                && self.rate_limit.burst >= 1,
+            "rate_limit.requests_per_second must be above 0 and rate_limit.burst at least 1"
         );
         anyhow::ensure!(
             self.limits.default_page_size >= 1

@@ -88,12 +88,16 @@ impl Server {
         let listener = TcpListener::bind(validated.bind)
             .await
             .with_context(|| format!("binding {}", validated.bind))?;
+        let rate_limiter =
+            http::rate_limit::RateLimiter::from_config(&config.rate_limit, validated.bind)
+                .map(Arc::new);
         let state = AppState {
             store,
             engine,
             workflow,
             config: Arc::new(config),
             keys,
+            rate_limiter,
         };
         Ok(Self { listener, state })
     }

@@ -99,6 +99,8 @@ pub struct Metrics {
     /// Job reads from the store for watchers (long-polls, event streams,
     /// `waitForCompletion`), shared among a job's watchers (`engine/hub.rs`).
     pub job_status_reads: AtomicU64,
+    /// Requests refused with 429 `rate_limited` (`http::rate_limit`).
+    pub rate_limited: AtomicU64,
     recent_ends: Mutex<(VecDeque<String>, HashSet<String>)>,
 }
 
@@ -111,6 +113,7 @@ impl Default for Metrics {
             job_duration: Histogram::new(JOB_BUCKETS),
             token_reads: AtomicU64::new(0),
             job_status_reads: AtomicU64::new(0),
+            rate_limited: AtomicU64::new(0),
             recent_ends: Mutex::default(),
         }
     }
@@ -252,6 +255,17 @@ impl Metrics {
             out,
             "docket_job_status_reads_total {}",
             self.job_status_reads.load(Ordering::Relaxed)
+        );
+        header(
+            &mut out,
+            "docket_rate_limited_total",
+            "counter",
+            "Requests refused with 429 rate_limited: their key's token bucket was empty.",
+        );
+        let _ = writeln!(
+            out,
+            "docket_rate_limited_total {}",
+            self.rate_limited.load(Ordering::Relaxed)
         );
         let pool = snap.pool;
         header(

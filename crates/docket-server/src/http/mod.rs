@@ -16,6 +16,7 @@ mod objects_only;
 pub mod observe;
 pub mod openapi;
 mod openapi_served;
+pub mod rate_limit;
 mod refresh;
 pub mod serve;
 mod settings;
@@ -50,6 +51,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The API keys, as last read from the store.
     pub keys: Arc<auth::KeyRing>,
+    /// Per-key rate limits, when on (`rate_limit` in the configuration).
+    pub rate_limiter: Option<Arc<rate_limit::RateLimiter>>,
 }
 
 impl AppState {
@@ -116,6 +119,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::Extension(served))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::limit,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::authorize,

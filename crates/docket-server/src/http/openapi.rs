@@ -107,6 +107,13 @@ pub fn complete(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
                     "The server is open (no API key exists) and the request's `Host` is not a loopback name or address (`misdirected_request`).",
                 );
             }
+            if need != Access::Open {
+                add(
+                    op,
+                    "429",
+                    "The key's rate limit is spent (`rate_limited`, see `Retry-After`); only when rate limits are on (`rate_limit.mode`).",
+                );
+            }
             if matches!(need, Access::Scope(_)) {
                 add(
                     op,

@@ -46,6 +46,7 @@ mod jobs;
 mod limits;
 mod metrics;
 mod openapi;
+mod rate_limits;
 mod targets;
 mod tasks;
 mod title_search;
