@@ -14,6 +14,11 @@
 //! Keys are read from the store and kept for `auth.key_cache_ms`, so a key created or
 //! revoked on another node of a cluster takes effect here within that time (on this node
 //! at once).
+//!
+//! The console authenticates with a session cookie instead of the header: a session
+//! token issued at sign-in (`console/mod.rs`), looked up in the store on every request,
+//! so a session ended on any node (sign-out, its key revoked, expiry) is refused on all
+//! of them at once. It acts as its key, and its writes must carry its CSRF token.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -28,7 +33,9 @@ use docket_api::codes;
 
 use super::AppState;
 use super::error::ApiError;
-use crate::domain::{ApiKey, Scope, same_bytes, token_key_id};
+use crate::domain::{
+    ApiKey, Scope, Timestamp, is_session_token, same_bytes, token_hash, token_key_id,
+};
 use crate::store::{self, Store};
 
 /// What a route asks of its caller.
@@ -276,9 +283,10 @@ fn bearer(req: &Request) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// The name of the console's session cookie, which holds the API key the console signed
-/// in with (HttpOnly, SameSite=Strict: page scripts cannot read it and other sites'
-/// requests do not carry it).
+/// The name of the console's session cookie over plain HTTP. It holds a session token
+/// issued at sign-in (see [`crate::domain::issue_session`]), never the API key, and is
+/// HttpOnly and SameSite=Strict: page scripts cannot read it and other sites' requests do
+/// not carry it.
 pub const SESSION_COOKIE: &str = "docket_session";
 /// The console's CSRF cookie: readable by its scripts, which echo it in [`CSRF_HEADER`].
 pub const CSRF_COOKIE: &str = "docket_csrf";
@@ -290,11 +298,24 @@ const HOST_SESSION_COOKIE: &str = "__Host-docket_session";
 /// The header a write authenticated by the session cookie must carry.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
-/// The CSRF token of a session: derived from the key, so only a page that can read this
-/// origin's cookies knows it, and it needs no server-side state (any node can check it).
-pub fn csrf_token(token: &str) -> String {
-    let digest = crate::domain::token_hash(&format!("docket-console-csrf\0{token}"));
+/// The CSRF token of a session: derived from the session's token, so only a page that
+/// can read this origin's cookies knows it, it changes with every sign-in, and any node
+/// can check it without more state than the session itself.
+pub fn csrf_token(session_token: &str) -> String {
+    let digest = crate::domain::token_hash(&format!("docket-console-csrf\0{session_token}"));
     crate::domain::hex(&digest[..16])
+}
+
+/// Whether the request came over TLS: a proxy in front says so in `X-Forwarded-Proto`
+/// (the server itself speaks plain HTTP), or a browser's `Origin` is `https://`. Decides
+/// the cookies' names and `Secure` at sign-in, and which session cookie is accepted.
+pub fn over_tls(headers: &axum::http::HeaderMap) -> bool {
+    let proto = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok());
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    proto.is_some_and(|p| p.eq_ignore_ascii_case("https"))
+        || origin.is_some_and(|o| o.starts_with("https://"))
 }
 
 /// A cookie's value in the request's `Cookie` headers.
@@ -310,19 +331,39 @@ fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str>
         .filter(|v| !v.is_empty())
 }
 
-/// The token a request presents, and whether it came in the console's session cookie
-/// (whose writes must also prove they come from a console page: [`csrf_ok`]).
-fn presented(req: &Request) -> Option<(&str, bool)> {
-    if let Some(t) = bearer(req) {
-        return Some((t, false));
+/// The session token a request's cookies carry. Over TLS only the `__Host-` cookie
+/// counts: a plain-named one may have been planted by a sibling subdomain or over plain
+/// HTTP (session fixation), so it is ignored there. Without TLS the plain name counts,
+/// and a `__Host-` cookie is preferred when both are sent: a browser keeps one only if
+/// it was set `Secure` by this very host, so it is never the weaker of the two (and a
+/// proxy that terminates TLS without saying so still works).
+pub fn session_cookie(headers: &axum::http::HeaderMap, tls: bool) -> Option<&str> {
+    let host = cookie(headers, HOST_SESSION_COOKIE);
+    if tls {
+        host
+    } else {
+        host.or_else(|| cookie(headers, SESSION_COOKIE))
     }
-    cookie(req.headers(), HOST_SESSION_COOKIE)
-        .or_else(|| cookie(req.headers(), SESSION_COOKIE))
-        .map(|t| (t, true))
+}
+
+/// How a request says who it is.
+enum Presented<'a> {
+    /// `Authorization: Bearer <API key>`.
+    Bearer(&'a str),
+    /// The console's session cookie (whose writes must also prove they come from a
+    /// console page: [`csrf_ok`]).
+    Session(&'a str),
+}
+
+fn presented(req: &Request) -> Option<Presented<'_>> {
+    if let Some(t) = bearer(req) {
+        return Some(Presented::Bearer(t));
+    }
+    session_cookie(req.headers(), over_tls(req.headers())).map(Presented::Session)
 }
 
 /// Whether a write sent with the session cookie carries the session's CSRF token.
-fn csrf_ok(req: &Request, token: &str) -> bool {
+fn csrf_ok(req: &Request, session_token: &str) -> bool {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return true;
     }
@@ -331,7 +372,7 @@ fn csrf_ok(req: &Request, token: &str) -> bool {
         .get(CSRF_HEADER)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    same_bytes(sent.as_bytes(), csrf_token(token).as_bytes())
+    same_bytes(sent.as_bytes(), csrf_token(session_token).as_bytes())
 }
 
 /// The live key a token belongs to, or why it has none.
@@ -344,6 +385,27 @@ pub fn key_of(keys: &Keys, token: &str) -> Result<Arc<ApiKey>, &'static str> {
         return Err("the API key has been revoked");
     }
     Ok(key.clone())
+}
+
+/// The live key a console session acts as, read from the store on every request so a
+/// session ended on any node (sign-out, its key revoked) is refused on every node at
+/// once. `Err` is the response to send.
+async fn session_key(store: &dyn Store, keys: &Keys, token: &str) -> Result<Arc<ApiKey>, Response> {
+    const ENDED: &str = "the console session has ended (signed out, expired, or its key was \
+                         revoked): sign in again";
+    if !is_session_token(token) {
+        return Err(unauthorized(ENDED));
+    }
+    let session = store
+        .session(token_hash(token))
+        .await
+        .map_err(|e| ApiError::from(e).into_response())?
+        .filter(|s| s.live_at(Timestamp::now()))
+        .ok_or_else(|| unauthorized(ENDED))?;
+    match keys.get(&session.key_id) {
+        Some(k) if k.revoked_at.is_none() => Ok(k.clone()),
+        _ => Err(unauthorized("the API key of this session has been revoked")),
+    }
 }
 
 /// Whether the request's `Host` names this machine: `localhost` (or a name under
@@ -423,14 +485,22 @@ pub async fn authorize(State(s): State<AppState>, mut req: Request, next: Next) 
             "no API key exists; create one with `docket keys create --database-url URL --scope admin`",
         );
     }
-    let Some((token, session)) = presented(&req) else {
-        return unauthorized("this route needs an API key: send Authorization: Bearer <token>");
+    let (key, session) = match presented(&req) {
+        None => {
+            return unauthorized("this route needs an API key: send Authorization: Bearer <token>");
+        }
+        Some(Presented::Bearer(token)) => match key_of(&keys, token) {
+            Ok(k) => (k, None),
+            Err(why) => return unauthorized(why),
+        },
+        Some(Presented::Session(token)) => {
+            match session_key(s.store.as_ref(), &keys, token).await {
+                Ok(k) => (k, Some(token)),
+                Err(res) => return res,
+            }
+        }
     };
-    let key = match key_of(&keys, token) {
-        Ok(k) => k,
-        Err(why) => return unauthorized(why),
-    };
-    if session && !csrf_ok(&req, token) {
+    if session.is_some_and(|token| !csrf_ok(&req, token)) {
         return ApiError::new(
             StatusCode::FORBIDDEN,
             codes::FORBIDDEN,
@@ -489,6 +559,25 @@ mod tests {
         ] {
             assert!(!is_loopback_name(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn over_tls_only_the_host_prefixed_session_cookie_counts() {
+        let with = |cookies: &str| {
+            let mut h = axum::http::HeaderMap::new();
+            h.insert(header::COOKIE, HeaderValue::from_str(cookies).unwrap());
+            h
+        };
+        let plain = with("docket_session=planted");
+        assert_eq!(session_cookie(&plain, true), None);
+        assert_eq!(session_cookie(&plain, false), Some("planted"));
+        let both = with("docket_session=planted; __Host-docket_session=mine");
+        assert_eq!(session_cookie(&both, true), Some("mine"));
+        assert_eq!(session_cookie(&both, false), Some("mine"));
+        let mut tls = with("docket_session=planted");
+        tls.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+        assert!(over_tls(&tls));
+        assert!(!over_tls(&plain));
     }
 
     #[test]

@@ -37,6 +37,7 @@ mod cases;
 mod concurrency;
 mod consistency;
 mod console;
+mod console_sessions;
 mod control_chars;
 mod errors;
 mod fuzz;
