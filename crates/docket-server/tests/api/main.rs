@@ -30,6 +30,7 @@ macro_rules! backend_test {
 
 mod auth;
 mod browser;
+mod browser_layout;
 mod browser_pages;
 mod bulk;
 mod case_listing;
