@@ -17,6 +17,7 @@ pub mod observe;
 pub mod openapi;
 mod refresh;
 pub mod serve;
+pub mod session;
 mod settings;
 mod tasks;
 mod workflow;

@@ -8,14 +8,14 @@
 //!
 //! - `POST /console/sign-in` (`key=<token>`) checks the key, starts a session for it and
 //!   sets two cookies, both with `Max-Age` = `console.session_hours`. The session cookie
-//!   ([`super::auth::SESSION_COOKIE`], HttpOnly, SameSite=Strict) holds a fresh random
+//!   ([`super::session::SESSION_COOKIE`], HttpOnly, SameSite=Strict) holds a fresh random
 //!   session token, never the key; the store keeps only the token's hash, the key's id
 //!   and the expiry, so every node of a cluster accepts the session and sees at once when
-//!   it ends. The CSRF cookie ([`super::auth::CSRF_COOKIE`]) holds a token derived from
+//!   it ends. The CSRF cookie ([`super::session::CSRF_COOKIE`]) holds a token derived from
 //!   the session's; the console's scripts read it and send it back in `X-CSRF-Token` on
 //!   every write, and [`super::auth::authorize`] refuses a cookie-signed write without it.
 //!   Over TLS both are named with the `__Host-` prefix and `Secure`, and only the
-//!   `__Host-` session cookie is accepted ([`super::auth::session_cookie`]).
+//!   `__Host-` session cookie is accepted ([`super::session::session_cookie`]).
 //! - `POST /console/sign-out` ends the session in the store (a copy of the cookie is
 //!   refused from then on) and clears the cookies.
 //!
@@ -36,8 +36,9 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use super::AppState;
-use super::auth::{
-    CSRF_COOKIE, HOST_PREFIX, SESSION_COOKIE, csrf_token, key_of, over_tls, session_cookie,
+use super::auth::key_of;
+use super::session::{
+    CSRF_COOKIE, HOST_PREFIX, SESSION_COOKIE, csrf_token, over_tls, session_cookie,
 };
 use crate::domain::{Timestamp, issue_session, token_hash};
 use crate::store;
