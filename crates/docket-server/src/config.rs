@@ -26,6 +26,7 @@ pub struct Config {
     pub callbacks: CallbacksConfig,
     pub auth: AuthConfig,
     pub rate_limit: RateLimitConfig,
+    pub console: ConsoleConfig,
     /// Initial values of the runtime settings (api.md's table, the seed's key names).
     pub settings: Settings,
     pub workflow: WorkflowConfig,
@@ -303,6 +304,27 @@ impl Default for AuthConfig {
     }
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleConfig {
+    /// How long a console session lasts after sign-in (the cookie's `Max-Age` too); then
+    /// the console asks for the key again.
+    pub session_hours: u32,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        Self { session_hours: 12 }
+    }
+}
+
+impl ConsoleConfig {
+    /// The session lifetime in milliseconds.
+    pub fn session_ms(&self) -> i64 {
+        i64::from(self.session_hours) * 3_600_000
+    }
+}
+
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CallbacksConfig {
@@ -483,6 +505,10 @@ impl Config {
         anyhow::ensure!(
             self.jobs.retention_sweep_ms >= 10,
             "jobs.retention_sweep_ms must be at least 10"
+        );
+        anyhow::ensure!(
+            (1..=8760).contains(&self.console.session_hours),
+            "console.session_hours must be between 1 and 8760 (a year)"
         );
         anyhow::ensure!(
             self.callbacks.timeout_seconds >= 1,

@@ -8,6 +8,7 @@ mod apply;
 mod case;
 mod ids;
 mod job;
+mod session;
 mod task;
 mod workflow;
 
@@ -23,6 +24,7 @@ pub use case::{
 };
 pub use ids::{CaseId, TaskId};
 pub use job::{ItemOutcome, Job, JobState, new_job_id, random_hex};
+pub use session::{ConsoleSession, IssuedSession, is_session_token, issue_session};
 pub use task::{NewTask, Task, TaskChange, TaskStatus};
 pub use workflow::{Priority, Status, Workflow, WorkflowConfig};
 

@@ -1,5 +1,6 @@
 //! Retention: finished jobs older than `Jobs.Retention` are purged, their items a batch
-//! at a time so a purge never holds the writer for long.
+//! at a time so a purge never holds the writer for long; console sessions past their
+//! expiry are deleted in the same sweep (they are refused from their expiry on anyway).
 
 use std::time::Duration;
 
@@ -25,6 +26,18 @@ impl Engine {
         }
     }
 
+    /// Deletes the console sessions that have expired; returns how many.
+    pub async fn purge_expired_sessions(&self) -> crate::store::Result<u64> {
+        self.store.purge_sessions(Timestamp::now()).await
+    }
+
+    /// One pass of the sweep: expired jobs, then expired sessions.
+    async fn sweep_once(&self) -> crate::store::Result<(u64, u64)> {
+        let jobs = self.purge_expired().await?;
+        let sessions = self.purge_expired_sessions().await?;
+        Ok((jobs, sessions))
+    }
+
     pub(super) async fn sweep(&self, mut stop: watch::Receiver<bool>) {
         let every = Duration::from_millis(self.jobs.retention_sweep_ms);
         let mut failing = false;
@@ -33,13 +46,16 @@ impl Engine {
                 () = tokio::time::sleep(every) => {}
                 () = stopped(&mut stop) => return,
             }
-            match self.purge_expired().await {
-                Ok(n) => {
+            match self.sweep_once().await {
+                Ok((jobs, sessions)) => {
                     if std::mem::take(&mut failing) {
                         tracing::info!("retention sweep works again");
                     }
-                    if n > 0 {
-                        tracing::info!(rows = n, "purged expired jobs");
+                    if jobs > 0 {
+                        tracing::info!(rows = jobs, "purged expired jobs");
+                    }
+                    if sessions > 0 {
+                        tracing::debug!(sessions, "deleted expired console sessions");
                     }
                 }
                 // Once per outage, not once per sweep.

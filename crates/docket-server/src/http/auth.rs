@@ -14,6 +14,12 @@
 //! Keys are read from the store and kept for `auth.key_cache_ms`, so a key created or
 //! revoked on another node of a cluster takes effect here within that time (on this node
 //! at once).
+//!
+//! The console authenticates with a session cookie instead of the header: a session
+//! token issued at sign-in (`console/mod.rs`), looked up in the store on every request
+//! ([`super::session`]), so a session ended on any node (sign-out, its key revoked,
+//! expiry) is refused on all of them at once. It acts as its key, and its writes must
+//! carry its CSRF token.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -28,7 +34,8 @@ use docket_api::codes;
 
 use super::AppState;
 use super::error::ApiError;
-use crate::domain::{ApiKey, Scope, same_bytes, token_key_id};
+use super::session::{csrf_ok, over_tls, session_cookie, session_key};
+use crate::domain::{ApiKey, Scope, token_key_id};
 use crate::store::{self, Store};
 
 /// What a route asks of its caller.
@@ -256,7 +263,7 @@ impl KeyRing {
     }
 }
 
-fn unauthorized(detail: &str) -> Response {
+pub(super) fn unauthorized(detail: &str) -> Response {
     let mut res =
         ApiError::new(StatusCode::UNAUTHORIZED, codes::UNAUTHORIZED, detail).into_response();
     res.headers_mut().insert(
@@ -276,62 +283,20 @@ fn bearer(req: &Request) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// The name of the console's session cookie, which holds the API key the console signed
-/// in with (HttpOnly, SameSite=Strict: page scripts cannot read it and other sites'
-/// requests do not carry it).
-pub const SESSION_COOKIE: &str = "docket_session";
-/// The console's CSRF cookie: readable by its scripts, which echo it in [`CSRF_HEADER`].
-pub const CSRF_COOKIE: &str = "docket_csrf";
-/// The prefix the cookies carry when set over TLS: a `__Host-` cookie is only accepted
-/// from this host, `Secure`, on `/`, so a sibling subdomain cannot plant one.
-pub const HOST_PREFIX: &str = "__Host-";
-/// [`SESSION_COOKIE`] as set over TLS.
-const HOST_SESSION_COOKIE: &str = "__Host-docket_session";
-/// The header a write authenticated by the session cookie must carry.
-pub const CSRF_HEADER: &str = "x-csrf-token";
-
-/// The CSRF token of a session: derived from the key, so only a page that can read this
-/// origin's cookies knows it, and it needs no server-side state (any node can check it).
-pub fn csrf_token(token: &str) -> String {
-    let digest = crate::domain::token_hash(&format!("docket-console-csrf\0{token}"));
-    crate::domain::hex(&digest[..16])
+/// How a request says who it is.
+enum Presented<'a> {
+    /// `Authorization: Bearer <API key>`.
+    Bearer(&'a str),
+    /// The console's session cookie (whose writes must also prove they come from a
+    /// console page: [`csrf_ok`]).
+    Session(&'a str),
 }
 
-/// A cookie's value in the request's `Cookie` headers.
-fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim())
-        .filter(|v| !v.is_empty())
-}
-
-/// The token a request presents, and whether it came in the console's session cookie
-/// (whose writes must also prove they come from a console page: [`csrf_ok`]).
-fn presented(req: &Request) -> Option<(&str, bool)> {
+fn presented(req: &Request) -> Option<Presented<'_>> {
     if let Some(t) = bearer(req) {
-        return Some((t, false));
+        return Some(Presented::Bearer(t));
     }
-    cookie(req.headers(), HOST_SESSION_COOKIE)
-        .or_else(|| cookie(req.headers(), SESSION_COOKIE))
-        .map(|t| (t, true))
-}
-
-/// Whether a write sent with the session cookie carries the session's CSRF token.
-fn csrf_ok(req: &Request, token: &str) -> bool {
-    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
-        return true;
-    }
-    let sent = req
-        .headers()
-        .get(CSRF_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    same_bytes(sent.as_bytes(), csrf_token(token).as_bytes())
+    session_cookie(req.headers(), over_tls(req.headers())).map(Presented::Session)
 }
 
 /// The live key a token belongs to, or why it has none.
@@ -423,19 +388,28 @@ pub async fn authorize(State(s): State<AppState>, mut req: Request, next: Next) 
             "no API key exists; create one with `docket keys create --database-url URL --scope admin`",
         );
     }
-    let Some((token, session)) = presented(&req) else {
-        return unauthorized("this route needs an API key: send Authorization: Bearer <token>");
+    let (key, session) = match presented(&req) {
+        None => {
+            return unauthorized("this route needs an API key: send Authorization: Bearer <token>");
+        }
+        Some(Presented::Bearer(token)) => match key_of(&keys, token) {
+            Ok(k) => (k, None),
+            Err(why) => return unauthorized(why),
+        },
+        Some(Presented::Session(token)) => {
+            match session_key(s.store.as_ref(), &keys, token).await {
+                Ok(k) => (k, Some(token)),
+                Err(res) => return res,
+            }
+        }
     };
-    let key = match key_of(&keys, token) {
-        Ok(k) => k,
-        Err(why) => return unauthorized(why),
-    };
-    if session && !csrf_ok(&req, token) {
+    if session.is_some_and(|token| !csrf_ok(&req, token)) {
         return ApiError::new(
             StatusCode::FORBIDDEN,
             codes::FORBIDDEN,
             format!(
-                "a write signed in with the console's session must carry the {CSRF_HEADER} header"
+                "a write signed in with the console's session must carry the {} header",
+                super::session::CSRF_HEADER
             ),
         )
         .into_response();
@@ -489,13 +463,5 @@ mod tests {
         ] {
             assert!(!is_loopback_name(bad), "{bad}");
         }
-    }
-
-    #[test]
-    fn the_tls_session_cookie_is_the_session_cookie_with_the_host_prefix() {
-        assert_eq!(
-            HOST_SESSION_COOKIE,
-            format!("{HOST_PREFIX}{SESSION_COOKIE}")
-        );
     }
 }

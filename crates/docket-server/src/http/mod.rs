@@ -19,6 +19,7 @@ mod openapi_served;
 pub mod rate_limit;
 mod refresh;
 pub mod serve;
+pub mod session;
 mod settings;
 mod tasks;
 mod workflow;

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::domain::ApiKey;
+use crate::domain::{ApiKey, ConsoleSession};
 use crate::domain::{
     Applied, Case, CaseChange, CaseId, HistoryRecord, ItemError, ItemOutcome, Job, JobState,
     NewCase, NewTask, Status, Task, TaskChange, TaskId, Timestamp, Workflow,
@@ -278,9 +278,24 @@ pub trait Store: Send + Sync + 'static {
     /// Every key, revoked ones too, oldest first.
     async fn list_keys(&self) -> Result<Vec<ApiKey>>;
 
-    /// Revokes a key; revoking it again keeps the first time. `NotFound` if there is no
-    /// such key.
+    /// Revokes a key and, in the same transaction, ends its console sessions; revoking
+    /// it again keeps the first time. `NotFound` if there is no such key.
     async fn revoke_key(&self, id: &str, now: Timestamp) -> Result<ApiKey>;
+
+    // --- Console sessions (shared by every node of a cluster) -------------------------
+
+    /// Stores a session issued at sign-in.
+    async fn create_session(&self, session: ConsoleSession) -> Result<()>;
+
+    /// The session whose token hashes to `token_hash`, expired or not; `None` once it
+    /// ended (signed out, its key revoked, or pruned).
+    async fn session(&self, token_hash: [u8; 32]) -> Result<Option<ConsoleSession>>;
+
+    /// Ends a session (sign-out). Ending one that is gone already is no error.
+    async fn end_session(&self, token_hash: [u8; 32]) -> Result<()>;
+
+    /// Deletes the sessions expired at `now`; returns how many.
+    async fn purge_sessions(&self, now: Timestamp) -> Result<u64>;
 
     // --- Operations -------------------------------------------------------------------
 

@@ -8,21 +8,21 @@ use serde_json::{Value, json};
 use crate::auth::{call, make_key};
 use crate::helpers::*;
 
-fn no_redirects() -> reqwest::Client {
+pub fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
 }
 
-fn cookies(h: &HeaderMap) -> Vec<String> {
+pub fn cookies(h: &HeaderMap) -> Vec<String> {
     h.get_all(SET_COOKIE)
         .iter()
         .map(|v| v.to_str().unwrap().to_owned())
         .collect()
 }
 
-async fn sign_in(app: &TestApp, key: &str, origin: Option<&str>) -> reqwest::Response {
+pub async fn sign_in(app: &TestApp, key: &str, origin: Option<&str>) -> reqwest::Response {
     let mut rb = no_redirects()
         .post(format!("{}/console/sign-in", app.base))
         .header("content-type", "application/x-www-form-urlencoded")
@@ -31,6 +31,25 @@ async fn sign_in(app: &TestApp, key: &str, origin: Option<&str>) -> reqwest::Res
         rb = rb.header("origin", o);
     }
     rb.send().await.unwrap()
+}
+
+/// The value of the cookie `name` among a response's `Set-Cookie` headers.
+pub fn cookie_value(set: &[String], name: &str) -> Option<String> {
+    set.iter().find_map(|c| {
+        c.strip_prefix(&format!("{name}="))
+            .map(|v| v.split(';').next().unwrap().to_owned())
+    })
+}
+
+/// Signs in with `key` over plain HTTP: the session cookie's value and the CSRF token.
+pub async fn session_of(app: &TestApp, key: &str) -> (String, String) {
+    let res = sign_in(app, key, None).await;
+    assert_eq!(res.status(), 303);
+    let set = cookies(res.headers());
+    (
+        cookie_value(&set, "docket_session").unwrap(),
+        cookie_value(&set, "docket_csrf").unwrap(),
+    )
 }
 
 #[tokio::test]
@@ -112,11 +131,21 @@ async fn signing_in_sets_an_http_only_same_site_strict_session_and_a_csrf_cookie
         "{csrf}"
     );
 
+    // The cookie holds a session of its own, not the key, and lasts as configured.
+    let value = cookie_value(&set, "docket_session").unwrap();
+    assert_ne!(value, token);
+    assert!(
+        !value.contains(&token[4..16]),
+        "{value} names no part of the key"
+    );
+    assert!(session.contains("; Max-Age=43200;"), "{session}");
+    assert!(csrf.contains("; Max-Age=43200;"), "{csrf}");
+
     // The cookie alone authenticates reads.
     let res = app
         .http
         .get(format!("{}/api/v1/whoami", app.base))
-        .header("cookie", format!("docket_session={token}"))
+        .header("cookie", format!("docket_session={value}"))
         .send()
         .await
         .unwrap();
@@ -159,19 +188,12 @@ async fn a_write_with_the_session_cookie_needs_the_csrf_header_and_changes_nothi
     let app = spawn_app().await;
     let case = app.create(json!({"title": "t"})).await;
     let (_, token) = make_key(&app, "lead", &["admin"]).await;
-    let res = sign_in(&app, &token, None).await;
-    let csrf = cookies(res.headers())
-        .into_iter()
-        .find_map(|c| {
-            c.strip_prefix("docket_csrf=")
-                .map(|v| v.split(';').next().unwrap().to_owned())
-        })
-        .unwrap();
+    let (session, csrf) = session_of(&app, &token).await;
     let patch = |csrf: Option<String>| {
         let mut rb = app
             .http
             .patch(format!("{}/api/v1/cases/{}", app.base, case.case_id))
-            .header("cookie", format!("docket_session={token}; docket_csrf=x"))
+            .header("cookie", format!("docket_session={session}; docket_csrf=x"))
             .header("content-type", "application/json")
             .body(r#"{"priority":"Critical"}"#);
         if let Some(c) = csrf {
@@ -229,7 +251,7 @@ async fn whoami_in_open_mode_grants_every_scope() {
 }
 
 #[tokio::test]
-async fn over_tls_the_cookies_are_secure_host_only_and_still_sign_in() {
+async fn over_tls_the_cookies_are_secure_host_only_and_the_plain_named_one_is_refused() {
     let app = spawn_app().await;
     let (_, token) = make_key(&app, "lead", &["cases:read"]).await;
     let res = no_redirects()
@@ -254,12 +276,20 @@ async fn over_tls_the_cookies_are_secure_host_only_and_still_sign_in() {
         set.iter()
             .any(|c| c.starts_with("__Host-docket_csrf=") && c.contains("; Secure"))
     );
-    let res = app
-        .http
-        .get(format!("{}/api/v1/whoami", app.base))
-        .header("cookie", format!("__Host-docket_session={token}"))
-        .send()
+    let value = cookie_value(&set, "__Host-docket_session").unwrap();
+    let whoami = |cookie: String| {
+        app.http
+            .get(format!("{}/api/v1/whoami", app.base))
+            .header("x-forwarded-proto", "https")
+            .header("cookie", cookie)
+            .send()
+    };
+    let res = whoami(format!("__Host-docket_session={value}"))
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
+    // Over TLS the plain name is refused, even holding a live session: a sibling
+    // subdomain or a plain-HTTP response could have planted it.
+    let res = whoami(format!("docket_session={value}")).await.unwrap();
+    assert_eq!(res.status(), 401);
 }

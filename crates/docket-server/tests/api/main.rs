@@ -30,6 +30,7 @@ macro_rules! backend_test {
 
 mod auth;
 mod browser;
+mod browser_layout;
 mod browser_pages;
 mod bulk;
 mod case_listing;
@@ -37,6 +38,7 @@ mod cases;
 mod concurrency;
 mod consistency;
 mod console;
+mod console_sessions;
 mod control_chars;
 mod errors;
 mod fuzz;

@@ -136,6 +136,12 @@ impl Browser {
         self.post("/url", json!({ "url": url })).await;
     }
 
+    /// Resizes the window (headless: the viewport) to `width` × `height` CSS pixels.
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.post("/window/rect", json!({ "width": width, "height": height }))
+            .await;
+    }
+
     pub async fn url(&self) -> String {
         self.get("/url").await.as_str().unwrap_or("").to_owned()
     }

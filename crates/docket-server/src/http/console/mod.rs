@@ -6,12 +6,23 @@
 //! caller. The only things here that are not static files are the sign-in and sign-out
 //! forms, because an HttpOnly cookie can only be set by the server:
 //!
-//! - `POST /console/sign-in` (`key=<token>`) checks the key and sets two cookies: the
-//!   session ([`super::auth::SESSION_COOKIE`], the key itself, HttpOnly, SameSite=Strict) and the
-//!   CSRF token ([`super::auth::CSRF_COOKIE`], readable by the console's scripts, which send it
-//!   back in `X-CSRF-Token` on every write; [`super::auth::authorize`] refuses a cookie-signed
-//!   write without it). Both are stateless, so every node of a cluster accepts them.
-//! - `POST /console/sign-out` clears them.
+//! - `POST /console/sign-in` (`key=<token>`) checks the key, starts a session for it and
+//!   sets two cookies, both with `Max-Age` = `console.session_hours`. The session cookie
+//!   ([`super::session::SESSION_COOKIE`], HttpOnly, SameSite=Strict) holds a fresh random
+//!   session token, never the key; the store keeps only the token's hash, the key's id
+//!   and the expiry, so every node of a cluster accepts the session and sees at once when
+//!   it ends. The CSRF cookie ([`super::session::CSRF_COOKIE`]) holds a token derived from
+//!   the session's; the console's scripts read it and send it back in `X-CSRF-Token` on
+//!   every write, and [`super::auth::authorize`] refuses a cookie-signed write without it.
+//!   Over TLS both are named with the `__Host-` prefix and `Secure`, and only the
+//!   `__Host-` session cookie is accepted ([`super::session::session_cookie`]).
+//! - `POST /console/sign-out` ends the session in the store (a copy of the cookie is
+//!   refused from then on) and clears the cookies.
+//!
+//! A session authenticates as its key: it ends with the key's revocation (the store
+//! deletes the key's sessions in the same commit), at its expiry (then the API answers
+//! 401 and the console goes to the sign-in form), and at sign-out. The retention sweep
+//! deletes expired sessions.
 //!
 //! Both forms refuse a cross-site `Origin` (login CSRF). Pages are sent with a strict
 //! Content-Security-Policy: scripts, styles and connections from this origin only.
@@ -25,7 +36,12 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use super::AppState;
-use super::auth::{CSRF_COOKIE, HOST_PREFIX, SESSION_COOKIE, csrf_token, key_of};
+use super::auth::key_of;
+use super::session::{
+    CSRF_COOKIE, HOST_PREFIX, SESSION_COOKIE, csrf_token, over_tls, session_cookie,
+};
+use crate::domain::{Timestamp, issue_session, token_hash};
+use crate::store;
 
 /// A file of the console, compiled in.
 struct Asset {
@@ -145,17 +161,6 @@ fn same_origin(headers: &HeaderMap) -> bool {
         .any(|host| origin_host.eq_ignore_ascii_case(host))
 }
 
-/// Whether the request came over TLS (directly or through a proxy that says so), so the
-/// cookies may be marked `Secure`.
-fn over_tls(headers: &HeaderMap) -> bool {
-    let proto = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok());
-    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
-    proto.is_some_and(|p| p.eq_ignore_ascii_case("https"))
-        || origin.is_some_and(|o| o.starts_with("https://"))
-}
-
 fn redirect(to: &str) -> Response {
     let mut res = StatusCode::SEE_OTHER.into_response();
     if let Ok(v) = HeaderValue::from_str(to) {
@@ -193,41 +198,66 @@ async fn sign_in(State(s): State<AppState>, headers: HeaderMap, Form(f): Form<Si
         // Open mode: there is nothing to sign in with, and nothing needs it.
         return redirect(&next);
     }
-    let token = f.key.trim();
-    if let Err(why) = key_of(&keys, token) {
-        tracing::info!(why, "console sign-in refused");
-        let back = format!(
-            "/console/sign-in?error=invalid&next={}",
-            percent_encode(&next)
-        );
-        return redirect(&back);
+    let key = match key_of(&keys, f.key.trim()) {
+        Ok(k) => k,
+        Err(why) => {
+            tracing::info!(why, "console sign-in refused");
+            let back = format!(
+                "/console/sign-in?error=invalid&next={}",
+                percent_encode(&next)
+            );
+            return redirect(&back);
+        }
+    };
+    let lifetime = s.config.console.session_ms();
+    let issued = match issue_session(&key.id, Timestamp::now(), lifetime) {
+        Ok(i) => i,
+        Err(e) => {
+            return super::ApiError::from(store::Error::Other(anyhow::anyhow!(e))).into_response();
+        }
+    };
+    if let Err(e) = s.store.create_session(issued.session).await {
+        return super::ApiError::from(e).into_response();
     }
+    tracing::info!(key.id = %key.id, "console session started");
     let (prefix, secure) = if over_tls(&headers) {
         (HOST_PREFIX, "; Secure")
     } else {
         ("", "")
     };
+    let max_age = lifetime / 1000;
+    let token = issued.token;
     let mut res = redirect(&next);
     set_cookie(
         &mut res,
-        format!("{prefix}{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{secure}"),
+        format!(
+            "{prefix}{SESSION_COOKIE}={token}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
+        ),
     );
     set_cookie(
         &mut res,
         format!(
-            "{prefix}{CSRF_COOKIE}={}; Path=/; SameSite=Strict{secure}",
-            csrf_token(token)
+            "{prefix}{CSRF_COOKIE}={}; Path=/; Max-Age={max_age}; SameSite=Strict{secure}",
+            csrf_token(&token)
         ),
     );
     res
 }
 
-async fn sign_out(headers: HeaderMap) -> Response {
+/// Ends the session the request's cookie names, in the store (so the cookie is refused
+/// from then on, on every node, even if a copy of it survives), and clears the cookies.
+async fn sign_out(State(s): State<AppState>, headers: HeaderMap) -> Response {
     if !same_origin(&headers) {
         return forbidden_origin();
     }
-    let mut res = redirect("/console/sign-in?signedOut=1");
     let tls = over_tls(&headers);
+    if let Some(token) = session_cookie(&headers, tls) {
+        if let Err(e) = s.store.end_session(token_hash(token)).await {
+            // The cookies stay, so signing out again can still end the session.
+            return super::ApiError::from(e).into_response();
+        }
+    }
+    let mut res = redirect("/console/sign-in?signedOut=1");
     for name in [SESSION_COOKIE, CSRF_COOKIE] {
         set_cookie(
             &mut res,

@@ -646,6 +646,22 @@ impl Store for PgStore {
         self.set_key_revoked(id, now).await
     }
 
+    async fn create_session(&self, session: crate::domain::ConsoleSession) -> Result<()> {
+        self.insert_session(session).await
+    }
+
+    async fn session(&self, token_hash: [u8; 32]) -> Result<Option<crate::domain::ConsoleSession>> {
+        self.find_session(token_hash).await
+    }
+
+    async fn end_session(&self, token_hash: [u8; 32]) -> Result<()> {
+        self.delete_session(token_hash).await
+    }
+
+    async fn purge_sessions(&self, now: Timestamp) -> Result<u64> {
+        self.delete_expired_sessions(now).await
+    }
+
     async fn job_stats(&self) -> Result<crate::store::JobStats> {
         self.job_stats_impl().await
     }

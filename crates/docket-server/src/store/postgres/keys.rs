@@ -47,9 +47,11 @@ impl PgStore {
     }
 
     pub(super) async fn set_key_revoked(&self, id: &str, now: Timestamp) -> Result<ApiKey> {
-        // COALESCE keeps the first revocation time when the key is revoked again.
+        // COALESCE keeps the first revocation time when the key is revoked again. The
+        // key's console sessions end with it, in the same statement (so the same commit).
         let sql = format!(
-            "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE key_id = $1 RETURNING {KEY_COLUMNS}"
+            "WITH ended AS (DELETE FROM console_sessions WHERE key_id = $1) \
+             UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE key_id = $1 RETURNING {KEY_COLUMNS}"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id)

@@ -11,6 +11,7 @@ mod jobs;
 mod keys;
 mod nodes;
 mod rows;
+mod sessions;
 mod stats;
 
 use sqlx::AssertSqlSafe;
@@ -32,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("keys.sql"),
     include_str!("case_sort.sql"),
     include_str!("title_search.sql"),
+    include_str!("sessions.sql"),
 ];
 
 /// Key of the advisory lock that serialises migrations across nodes.

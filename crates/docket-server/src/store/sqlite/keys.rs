@@ -59,6 +59,8 @@ impl SqliteStore {
                 "UPDATE api_keys SET revoked_at = ?2 WHERE key_id = ?1 AND revoked_at IS NULL",
                 (&id, now.0),
             )?;
+            // The key's console sessions end with it, in the same commit.
+            tx.execute("DELETE FROM console_sessions WHERE key_id = ?1", [&id])?;
             let key = tx
                 .query_row(
                     &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE key_id = ?1"),

@@ -49,7 +49,7 @@ function signInPage() {
       params.get('signedOut') ? h('p.notice', { role: 'status' }, 'You are signed out.') : null,
       h('form', { method: 'post', action: '/console/sign-in' },
         h('div.field', h('label', { for: 'key' }, 'API key'), key),
-        h('p#key-help.muted', 'A key made with “docket keys create”. It is kept in an HttpOnly cookie for this browser session; the console\'s scripts never see it.'),
+        h('p#key-help.muted', 'A key made with “docket keys create”. The browser does not keep it: signing in starts a session, held in a cookie the console\'s scripts never see, that ends when you sign out, when the key is revoked, or when it expires.'),
         h('input', { type: 'hidden', name: 'next', value: next }),
         h('button#sign-in.primary', { type: 'submit' }, 'Sign in'))));
   key.focus();

@@ -3,7 +3,7 @@
 // the job's event stream, the per-case outcomes, and "retry failed".
 
 import { api, get } from './api.js';
-import { h, clear, field, select, problemBlock, randomHex, toast } from './dom.js';
+import { h, clear, field, select, problemBlock, randomHex, scroller, toast } from './dom.js';
 
 const PRIORITIES = ['Low', 'Medium', 'High', 'Critical'];
 /** The most cases one bulk change from the console reaches (ids are held in the page). */
@@ -47,21 +47,34 @@ export function bulkPanel(ctx, { selection, filter, onDone }) {
       return;
     }
     const byFilter = document.getElementById('bulk-target-filter').checked;
-    let ids;
-    try {
-      ids = byFilter ? await matching(filter(), problems, ctx.identity.limits.maxPageSize) : [...selection.ids];
-    } catch (e) {
-      clear(problems, problemBlock(e, 'The matching cases could not be listed.'));
-      return;
+    let ids, statusOf;
+    if (byFilter) {
+      let found;
+      try {
+        found = await matching(filter(), problems, ctx.identity.limits.maxPageSize);
+      } catch (e) {
+        clear(problems, problemBlock(e, 'The matching cases could not be listed.'));
+        return;
+      }
+      if (!found) return;
+      ids = [...found.keys()];
+      statusOf = id => found.get(id);
+    } else {
+      ids = [...selection.ids];
+      statusOf = id => selection.status(id);
     }
-    if (!ids) return;
     if (ids.length === 0) {
       clear(problems, h('div.alert', { role: 'alert' }, byFilter ? 'No case matches the filter.' : 'No case is selected: tick some cases first.'));
       return;
     }
     // More cases than one request may carry run as several jobs, one after another.
     const batches = chunks(ids, ctx.identity.limits.maxItemsPerRequest);
-    const ok = await confirmDialog(FIELDS[f].toLowerCase(), value, ids.length, batches.length);
+    // Cases whose status the workflow does not let move to the new one will fail; say
+    // how many before the user confirms (a case whose status is unknown is not counted).
+    const forbidden = f === 'status' && ctx.workflow
+      ? ids.filter(id => { const from = statusOf(id); return from && !allowed(ctx.workflow, from, value); }).length
+      : 0;
+    const ok = await confirmDialog(FIELDS[f].toLowerCase(), value, ids.length, batches.length, forbidden);
     if (!ok) { review.focus(); return; }
     // A key that may not read jobs cannot follow one: it waits for the end in the request.
     const wait = !ctx.can.readJobs;
@@ -108,14 +121,22 @@ export function bulkPanel(ctx, { selection, filter, onDone }) {
     problems, out);
 }
 
-/** Every case id the filter matches (at most MAX_MATCHES), reading the list page by page. */
+/** Whether the workflow lets a case move from `from` to `to` (staying put always may). */
+function allowed(workflow, from, to) {
+  return from === to || (workflow.transitions[from] || []).includes(to);
+}
+
+/**
+ * Every case the filter matches (at most MAX_MATCHES), reading the list page by page: a
+ * Map from case id to its status, in the list's order.
+ */
 async function matching(f, problems, maxPage) {
-  const ids = [];
+  const ids = new Map();
   let cursor = '';
   for (;;) {
     const page = await get('/api/v1/cases', { status: f.status, assignee: f.assignee, tag: f.tag, q: f.q, limit: Math.min(1000, maxPage), cursor });
-    for (const c of page.items) ids.push(c.caseId);
-    if (ids.length > MAX_MATCHES) {
+    for (const c of page.items) ids.set(c.caseId, c.status);
+    if (ids.size > MAX_MATCHES) {
       clear(problems, h('div.alert', { role: 'alert' },
         `More than ${MAX_MATCHES.toLocaleString()} cases match the filter; the console changes at most that many at once. Narrow the filter.`));
       return null;
@@ -159,8 +180,8 @@ async function runBatches(out, ctx, batches, f, value, wait) {
   const heading = h('h2#batch-heading', { tabindex: '-1' }, `Bulk change of ${total} cases in ${batches.length} jobs`);
   clear(out, h('section.panel', { 'aria-labelledby': 'batch-heading' }, heading,
     h('div.progress', h('span#batch-label', 'Overall progress'), bar, text), announce,
-    h('table#batch-table', h('caption', 'Jobs of this change'),
-      h('thead', h('tr', ['Job', 'State', 'Items', 'Succeeded', 'Failed'].map(t => h('th', { scope: 'col' }, t)))), tbody),
+    scroller(h('table#batch-table', h('caption', 'Jobs of this change'),
+      h('thead', h('tr', ['Job', 'State', 'Items', 'Succeeded', 'Failed'].map(t => h('th', { scope: 'col' }, t)))), tbody)),
     current));
   heading.focus();
   const key = randomHex();
@@ -193,15 +214,25 @@ async function runBatches(out, ctx, batches, f, value, wait) {
   toast(summary);
 }
 
-/** Asks "set X to Y on N cases?"; resolves true on confirm. Keyboard: Tab, Enter, Escape. */
-function confirmDialog(what, value, n, jobs) {
+/**
+ * Asks "set X to Y on N cases?", warning first when the workflow forbids the move for
+ * `forbidden` of them; resolves true on confirm. Keyboard: Tab, Enter, Escape.
+ */
+function confirmDialog(what, value, n, jobs, forbidden = 0) {
   return new Promise(resolve => {
     const shown = value === null ? 'nobody' : `“${value}”`;
-    const yes = h('button#bulk-confirm-apply.primary', { type: 'button' }, `Apply to ${n} ${n === 1 ? 'case' : 'cases'}`);
+    const cases = k => `${k} ${k === 1 ? 'case' : 'cases'}`;
+    const yes = h('button#bulk-confirm-apply.primary', { type: 'button' }, `Apply to ${cases(n)}`);
     const no = h('button#bulk-confirm-cancel', { type: 'button' }, 'Cancel');
-    const dlg = h('dialog#bulk-confirm', { 'aria-labelledby': 'bulk-confirm-title', 'aria-describedby': 'bulk-confirm-text' },
+    const warning = forbidden > 0
+      ? h('p#bulk-confirm-forbidden.alert',
+        `The workflow does not allow ${forbidden} of the ${cases(n)} to move to ${shown} from the status ${forbidden === 1 ? 'it is' : 'they are'} in: `,
+        `${forbidden === 1 ? 'that case' : 'those cases'} will fail with invalid_transition and keep ${forbidden === 1 ? 'its' : 'their'} status.`)
+      : null;
+    const dlg = h('dialog#bulk-confirm', { 'aria-labelledby': 'bulk-confirm-title', 'aria-describedby': warning ? 'bulk-confirm-text bulk-confirm-forbidden' : 'bulk-confirm-text' },
       h('h2#bulk-confirm-title', 'Confirm bulk change'),
       h('p#bulk-confirm-text', `Set ${what} to ${shown} on `, h('strong#bulk-confirm-count', String(n)), ` ${n === 1 ? 'case' : 'cases'}?`),
+      warning,
       jobs > 1 ? h('p#bulk-confirm-jobs', `That is more than one request may carry, so it runs as ${jobs} jobs, one after another.`) : null,
       h('div.actions', yes, no));
     document.body.append(dlg);
@@ -321,9 +352,9 @@ export async function outcomeTable(box, ctx, status, onRetry) {
     h('h3', 'Outcomes'),
     h('div.row', h('div.field', h('label', { for: 'outcome-filter' }, 'Show'), only), retry),
     problems,
-    h('table#outcome-table', h('caption', 'Per-case outcomes'),
+    scroller(h('table#outcome-table', h('caption', 'Per-case outcomes'),
       h('thead', h('tr', ['#', 'Case', 'Outcome', 'Reason', 'Detail', 'Version'].map(t => h('th', { scope: 'col' }, t)))),
-      tbody),
+      tbody)),
     more);
   let cursor = '';
   const failedIds = [];

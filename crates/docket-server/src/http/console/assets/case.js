@@ -3,7 +3,7 @@
 // instead of silently overwriting someone else's change.
 
 import { api, get } from './api.js';
-import { h, clear, field, select, when, problemBlock, toast } from './dom.js';
+import { h, clear, field, select, when, problemBlock, scroller, toast } from './dom.js';
 
 const PRIORITIES = ['Low', 'Medium', 'High', 'Critical'];
 const EDITABLE = ['title', 'status', 'statusReason', 'priority', 'assignee', 'tags'];
@@ -117,7 +117,7 @@ export async function casePage(main, ctx, caseId) {
     const box = h('div#conflict.alert', { role: 'alert', tabindex: '-1' },
       h('strong', `Someone else changed this case while you were editing (version ${base.version} → ${latest.version}).`),
       h('p', 'Nothing was saved. Compare the changes and choose:'),
-      h('table', h('thead', h('tr', ['Field', `Was (v${base.version})`, `Theirs (v${latest.version})`, 'Yours'].map(t => h('th', { scope: 'col' }, t)))), h('tbody', rows)),
+      scroller(h('table', h('thead', h('tr', ['Field', `Was (v${base.version})`, `Theirs (v${latest.version})`, 'Yours'].map(t => h('th', { scope: 'col' }, t)))), h('tbody', rows))),
       h('div.actions', keepMine, takeTheirs));
     kase = latest;
     renderFacts();
@@ -143,7 +143,7 @@ export async function casePage(main, ctx, caseId) {
     }
     more.addEventListener('click', page);
     clear(tasks, h('h2#tasks-heading', 'Tasks'),
-      h('table#task-table', h('thead', h('tr', ['Task', 'Title', 'Status', 'Assignee'].map(t => h('th', { scope: 'col' }, t)))), rows), more);
+      scroller(h('table#task-table', h('thead', h('tr', ['Task', 'Title', 'Status', 'Assignee'].map(t => h('th', { scope: 'col' }, t)))), rows)), more);
     await page();
   }
 
@@ -163,7 +163,7 @@ export async function casePage(main, ctx, caseId) {
     }
     more.addEventListener('click', page);
     clear(history, h('h2#history-heading', 'History'),
-      h('table#history-table', h('thead', h('tr', ['When', 'Who', 'Field', 'From', 'To', 'Job'].map(t => h('th', { scope: 'col' }, t)))), rows), more);
+      scroller(h('table#history-table', h('thead', h('tr', ['When', 'Who', 'Field', 'From', 'To', 'Job'].map(t => h('th', { scope: 'col' }, t)))), rows)), more);
     await page();
   }
 

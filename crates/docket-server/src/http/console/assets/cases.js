@@ -2,26 +2,51 @@
 // the bulk change of the selection or of everything the filter matches.
 
 import { get } from './api.js';
-import { h, clear, field, select, when, problemBlock, keepFocus } from './dom.js';
+import { h, clear, field, select, when, problemBlock, keepFocus, scroller } from './dom.js';
 import { bulkPanel } from './bulk.js';
 
 const SORTS = { createdAt: 'Created', updatedAt: 'Updated' };
 const PAGE_SIZES = ['25', '50', '100', '250'];
 
-/** The selected case ids, kept for this browser tab across pages and reloads. */
+/**
+ * The selected case ids, kept for this browser tab across pages and reloads, with the
+ * status each had when last listed, so the bulk confirmation can count the moves the
+ * workflow forbids without reading every selected case again (the server still decides
+ * each one).
+ */
 export class Selection {
   constructor(key = 'docket.selection') {
     this.key = key;
-    try { this.ids = new Set(JSON.parse(sessionStorage.getItem(key) || '[]')); } catch { this.ids = new Set(); }
+    const stored = (k, empty) => { try { return JSON.parse(sessionStorage.getItem(k) || empty); } catch { return JSON.parse(empty); } };
+    this.ids = new Set(stored(key, '[]'));
+    this.statuses = new Map(stored(`${key}.statuses`, '[]'));
     this.listeners = [];
   }
   has(id) { return this.ids.has(id); }
   get size() { return this.ids.size; }
-  set(id, on) { on ? this.ids.add(id) : this.ids.delete(id); this.save(); }
-  replace(ids) { this.ids = new Set(ids); this.save(); }
-  clear() { this.ids.clear(); this.save(); }
-  save() {
+  /** The status the case had when last listed, if known. */
+  status(id) { return this.statuses.get(id); }
+  set(id, on, status) {
+    if (on) { this.ids.add(id); if (status) this.statuses.set(id, status); } else { this.ids.delete(id); this.statuses.delete(id); }
+    this.save();
+  }
+  /** Notes the statuses of the selected cases among `cases` (a page just listed). */
+  saw(cases) {
+    for (const c of cases) if (this.ids.has(c.caseId)) this.statuses.set(c.caseId, c.status);
+    this.persist();
+  }
+  replace(ids) {
+    this.ids = new Set(ids);
+    for (const id of [...this.statuses.keys()]) if (!this.ids.has(id)) this.statuses.delete(id);
+    this.save();
+  }
+  clear() { this.ids.clear(); this.statuses.clear(); this.save(); }
+  persist() {
     sessionStorage.setItem(this.key, JSON.stringify([...this.ids]));
+    sessionStorage.setItem(`${this.key}.statuses`, JSON.stringify([...this.statuses]));
+  }
+  save() {
+    this.persist();
     for (const f of this.listeners) f();
   }
   onChange(f) { this.listeners.push(f); }
@@ -78,7 +103,7 @@ export async function casesPage(main, ctx) {
   const tbody = h('tbody');
   const pageBox = h('input#select-page', { type: 'checkbox', 'aria-label': 'Select every case on this page' });
   pageBox.addEventListener('change', () => {
-    for (const c of page.items) selection.set(c.caseId, pageBox.checked);
+    for (const c of page.items) selection.set(c.caseId, pageBox.checked, c.status);
     marks();
   });
   const sortHeader = key => {
@@ -105,11 +130,11 @@ export async function casesPage(main, ctx) {
     : null;
 
   let loads = 0;
-  clear(main, h('h1', 'Cases'), form, ctx.can.write ? selectionBar : null, bulk, errors, table, pager);
+  clear(main, h('h1', 'Cases'), form, ctx.can.write ? selectionBar : null, bulk, errors, scroller(table), pager);
 
   function renderHead() {
     clear(thead, h('tr',
-      ctx.can.write ? h('th', { scope: 'col' }, pageBox) : null,
+      ctx.can.write ? h('th', { scope: 'col' }, pageBox, h('span.visually-hidden', 'Selected')) : null,
       h('th', { scope: 'col' }, 'Case'), h('th', { scope: 'col' }, 'Title'), h('th', { scope: 'col' }, 'Status'),
       h('th', { scope: 'col' }, 'Priority'), h('th', { scope: 'col' }, 'Assignee'), h('th', { scope: 'col' }, 'Tags'),
       sortHeader('updatedAt'), sortHeader('createdAt')));
@@ -130,7 +155,7 @@ export async function casesPage(main, ctx) {
     if (!page) return;
     clear(tbody, page.items.map(c => {
       const box = h('input', { type: 'checkbox', id: `select-${c.caseId}`, checked: selection.has(c.caseId), 'aria-label': `Select ${c.caseId}`, dataset: { caseId: c.caseId } });
-      box.addEventListener('change', () => { selection.set(c.caseId, box.checked); marks(); });
+      box.addEventListener('change', () => { selection.set(c.caseId, box.checked, c.status); marks(); });
       return h('tr', { class: selection.has(c.caseId) ? 'selected' : '', dataset: { caseId: c.caseId } },
         ctx.can.write ? h('td', box) : null,
         h('td.nowrap', h('a', { href: `/console/cases/${encodeURIComponent(c.caseId)}` }, c.caseId)),
@@ -162,6 +187,7 @@ export async function casesPage(main, ctx) {
     }
     if (mine !== asked) return;
     page = got;
+    selection.saw(page.items);
     clear(errors);
     cursors = cursors.slice(0, i + 1);
     if (page.nextCursor) cursors.push(page.nextCursor);

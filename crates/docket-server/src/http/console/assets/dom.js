@@ -60,6 +60,11 @@ export function keepFocus(render) {
   return out;
 }
 
+/** A table in a box of its own that scrolls sideways when the table is wider than the page. */
+export function scroller(table) {
+  return h('div.table-scroll', table);
+}
+
 let toastTimer;
 export function toast(text) {
   const t = document.getElementById('toast');

@@ -2,7 +2,7 @@
 // progress, outcomes, cancel, retry failed, forget).
 
 import { api, get } from './api.js';
-import { h, clear, field, select, when, problemBlock, toast, keepFocus } from './dom.js';
+import { h, clear, field, select, when, problemBlock, scroller, toast, keepFocus } from './dom.js';
 import { watchJob } from './bulk.js';
 
 const STATES = [['', 'Any state'], 'queued', 'running', 'completed', 'failed', 'cancelled'];
@@ -20,9 +20,12 @@ export async function jobsPage(main, ctx) {
   clear(main, h('h1', 'Jobs'),
     h('div.row', field('State', stateSel)),
     problems,
-    h('table#job-table', h('caption', 'Bulk jobs, newest first'),
-      h('thead', h('tr', ['Job', 'State', 'Outcome', 'Progress', 'Items', 'Failed', 'Created', 'Took', ''].map(t => h('th', { scope: 'col' }, t)))),
-      tbody),
+    scroller(h('table#job-table', h('caption', 'Bulk jobs, newest first'),
+      // The last column holds the Cancel buttons: its header needs a name too (for
+      // screen readers; it is plain from the buttons for everyone else).
+      h('thead', h('tr', ['Job', 'State', 'Outcome', 'Progress', 'Items', 'Failed', 'Created', 'Took'].map(t => h('th', { scope: 'col' }, t)),
+        h('th', { scope: 'col' }, h('span.visually-hidden', 'Actions')))),
+      tbody)),
     more);
 
   function row(j) {
