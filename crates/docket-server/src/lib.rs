@@ -9,6 +9,7 @@ pub mod domain;
 pub mod engine;
 pub mod http;
 pub mod metrics;
+mod process_metrics;
 pub mod store;
 pub mod telemetry;
 pub mod wire;

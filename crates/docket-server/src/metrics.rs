@@ -232,6 +232,7 @@ impl Metrics {
             env!("CARGO_PKG_VERSION")
         );
         self.render_http(&mut out);
+        crate::process_metrics::render(&mut out);
         self.render_jobs(&mut out, snap);
         render_cache(&mut out, snap);
         header(

@@ -198,3 +198,19 @@ backend_test! {
         }
     }
 }
+
+backend_test! {
+    async fn metrics_carry_the_standard_process_figures() {
+        let app = spawn_app().await;
+        let m = scrape(&app).await;
+        if cfg!(target_os = "linux") {
+            assert!(m["process_resident_memory_bytes"] > 1_000_000.0, "{m:?}");
+            assert!(m["process_open_fds"] >= 3.0);
+            assert!(m["process_max_fds"] >= m["process_open_fds"]);
+            assert!(m["process_cpu_seconds_total"] >= 0.0);
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+            let started = m["process_start_time_seconds"];
+            assert!(started <= now + 1.0 && started > now - 86_400.0 * 365.0, "{started} vs {now}");
+        }
+    }
+}
