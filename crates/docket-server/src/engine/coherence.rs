@@ -53,7 +53,7 @@ pub struct Coherence {
 }
 
 impl Coherence {
-    /// Not trusted until [`Coherence::alone`] or the first beat heard back.
+    /// Not trusted until `Coherence::alone` or the first beat heard back.
     pub fn new(node_ttl: Duration) -> Self {
         Self {
             alone: AtomicBool::new(false),
