@@ -106,7 +106,10 @@ pub struct BulkAccepted {
 /// the job is stored (the seed's `{jobId, queued, status, statusUrl}`), `job` when the
 /// caller waited (`waitForCompletion`) and the job has ended: the job with its first
 /// results.
+///
+/// (The served API description states the union with a `discriminator`.)
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "camelCase")]
 #[allow(clippy::large_enum_variant)]
 pub enum BulkAnswer {

@@ -145,7 +145,7 @@ fn escape(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
-fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+pub(crate) fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
@@ -235,39 +235,26 @@ impl Metrics {
         crate::process_metrics::render(&mut out);
         self.render_jobs(&mut out, snap);
         render_cache(&mut out, snap);
-        header(
-            &mut out,
-            "docket_consistency_token_reads_total",
-            "counter",
-            "Case reads that carried X-Consistency-Token (served only from state at least that new).",
-        );
-        let _ = writeln!(
-            out,
-            "docket_consistency_token_reads_total {}",
-            self.token_reads.load(Ordering::Relaxed)
-        );
-        header(
-            &mut out,
-            "docket_job_status_reads_total",
-            "counter",
-            "Job reads from the store for watchers (long-polls, event streams, waitForCompletion): one per change, shared by every watcher of the job on this node.",
-        );
-        let _ = writeln!(
-            out,
-            "docket_job_status_reads_total {}",
-            self.job_status_reads.load(Ordering::Relaxed)
-        );
-        header(
-            &mut out,
-            "docket_rate_limited_total",
-            "counter",
-            "Requests refused with 429 rate_limited: their key's token bucket was empty.",
-        );
-        let _ = writeln!(
-            out,
-            "docket_rate_limited_total {}",
-            self.rate_limited.load(Ordering::Relaxed)
-        );
+        for (name, help, counter) in [
+            (
+                "docket_consistency_token_reads_total",
+                "Case reads that carried X-Consistency-Token (served only from state at least that new).",
+                &self.token_reads,
+            ),
+            (
+                "docket_job_status_reads_total",
+                "Job reads from the store for watchers (long-polls, event streams, waitForCompletion): one per change, shared by every watcher of the job on this node.",
+                &self.job_status_reads,
+            ),
+            (
+                "docket_rate_limited_total",
+                "Requests refused with 429 rate_limited: their key's token bucket was empty.",
+                &self.rate_limited,
+            ),
+        ] {
+            header(&mut out, name, "counter", help);
+            let _ = writeln!(out, "{name} {}", counter.load(Ordering::Relaxed));
+        }
         let pool = snap.pool;
         header(
             &mut out,

@@ -9,7 +9,8 @@ const TICKS: f64 = 100.0;
 /// The page size of `/proc/self/stat`'s `rss` (4 KiB on x86-64 and aarch64 as built).
 const PAGE: u64 = 4096;
 
-/// Appends the process metrics to `out`.
+/// Appends the process metrics to `out` (counts as `f64`, as the text format has them).
+#[allow(clippy::cast_precision_loss)]
 pub fn render(out: &mut String) {
     let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
         return;
@@ -22,12 +23,9 @@ pub fn render(out: &mut String) {
     // `rest` starts at field 3 (state): field n is f[n - 3].
     let num = |n: usize| f.get(n - 3).and_then(|v| v.parse::<u64>().ok());
     let mut put = |name: &str, kind: &str, help: &str, value: f64| {
-        let _ = writeln!(
-            out,
-            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-        );
+        crate::metrics::header(out, name, kind, help);
+        let _ = writeln!(out, "{name} {value}");
     };
-    #[allow(clippy::cast_precision_loss)]
     if let (Some(utime), Some(stime)) = (num(14), num(15)) {
         put(
             "process_cpu_seconds_total",
@@ -36,7 +34,6 @@ pub fn render(out: &mut String) {
             (utime + stime) as f64 / TICKS,
         );
     }
-    #[allow(clippy::cast_precision_loss)]
     if let Some(vsize) = num(23) {
         put(
             "process_virtual_memory_bytes",
@@ -45,7 +42,6 @@ pub fn render(out: &mut String) {
             vsize as f64,
         );
     }
-    #[allow(clippy::cast_precision_loss)]
     if let Some(rss) = num(24) {
         put(
             "process_resident_memory_bytes",
@@ -54,7 +50,6 @@ pub fn render(out: &mut String) {
             (rss * PAGE) as f64,
         );
     }
-    #[allow(clippy::cast_precision_loss)]
     if let (Some(start), Some(boot)) = (num(22), boot_time()) {
         put(
             "process_start_time_seconds",
@@ -63,7 +58,6 @@ pub fn render(out: &mut String) {
             boot as f64 + start as f64 / TICKS,
         );
     }
-    #[allow(clippy::cast_precision_loss)]
     if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
         put(
             "process_open_fds",
@@ -72,7 +66,6 @@ pub fn render(out: &mut String) {
             fds.count() as f64,
         );
     }
-    #[allow(clippy::cast_precision_loss)]
     if let Some(max) = max_fds() {
         put(
             "process_max_fds",
@@ -81,7 +74,6 @@ pub fn render(out: &mut String) {
             max as f64,
         );
     }
-    #[allow(clippy::cast_precision_loss)]
     if let Some(threads) = num(20) {
         put(
             "process_threads",

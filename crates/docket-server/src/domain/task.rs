@@ -52,16 +52,7 @@ impl NewTask {
         if title.is_empty() || sent.chars().count() > super::case::MAX_TITLE {
             errs.push(FieldError::new("title", "is required, 1 to 500 characters"));
         }
-        if dto
-            .assignee
-            .as_ref()
-            .is_some_and(|a| a.chars().count() > super::case::MAX_ASSIGNEE)
-        {
-            errs.push(FieldError::new(
-                "assignee",
-                "must be at most 200 characters",
-            ));
-        }
+        check_assignee(&mut errs, dto.assignee.as_deref());
         let assignee = dto
             .assignee
             .map(|a| a.trim().to_owned())
@@ -74,6 +65,16 @@ impl NewTask {
         } else {
             Err(errs)
         }
+    }
+}
+
+/// A task's assignee is at most 200 characters as sent (on create and on change).
+fn check_assignee(errs: &mut Vec<FieldError>, assignee: Option<&str>) {
+    if assignee.is_some_and(|a| a.chars().count() > super::case::MAX_ASSIGNEE) {
+        errs.push(FieldError::new(
+            "assignee",
+            "must be at most 200 characters",
+        ));
     }
 }
 
@@ -95,18 +96,7 @@ impl TaskChange {
             errs.push(FieldError::new("title", "must be 1 to 500 characters"));
         }
         let title = dto.title.map(|t| t.trim().to_owned());
-        // As on create: the assignee the API description allows, at most 200 characters.
-        if dto
-            .assignee
-            .as_ref()
-            .and_then(Option::as_ref)
-            .is_some_and(|a| a.chars().count() > super::case::MAX_ASSIGNEE)
-        {
-            errs.push(FieldError::new(
-                "assignee",
-                "must be at most 200 characters",
-            ));
-        }
+        check_assignee(&mut errs, dto.assignee.as_ref().and_then(Option::as_deref));
         let status = match dto.status.map(|s| TaskStatus::parse(&s)) {
             Some(Err(m)) => {
                 errs.push(FieldError::new("status", &m));

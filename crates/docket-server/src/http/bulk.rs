@@ -39,17 +39,6 @@ enum BulkBody {
     Items(Vec<BulkItem>),
 }
 
-/// The `200` of a bulk update ([`docket_api::BulkAnswer`] on the wire): the stored job,
-/// or with `waitForCompletion` the ended job with its first results, tagged by `kind`.
-/// For the API description only; `openapi_served` makes it a discriminated union.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[serde(untagged)]
-#[allow(dead_code, clippy::large_enum_variant)]
-enum BulkAnswer {
-    Accepted(BulkAccepted),
-    Ended(docket_api::Job),
-}
-
 /// Splits either body form into items and options.
 fn parse_body(bytes: &[u8]) -> Result<(Vec<BulkItem>, BulkOptions), ApiError> {
     match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
@@ -167,7 +156,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters.")),
     request_body(content = BulkBody, content_type = "application/json"),
     responses(
-        (status = 200, description = "The job is stored (or, waited for, has ended).", body = BulkAnswer,
+        (status = 200, description = "The job is stored (or, waited for, has ended).", body = docket_api::BulkAnswer,
             headers(("Location" = String, description = "The job's status URL (unless `returnJobId` is false)."))),
         (status = 202, description = "`waitForCompletion` timed out: the job's current status.", body = docket_api::JobStatus),
         (status = 400, description = "Malformed JSON, an unknown field, or a bad `Idempotency-Key`.", body = Problem, content_type = "application/problem+json"),

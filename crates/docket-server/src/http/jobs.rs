@@ -97,8 +97,8 @@ pub(super) fn status_response(job: &Job, body: Response) -> Response {
     res
 }
 
-/// A job's status; `?waitSeconds=N` long-polls until it ends or N seconds pass (at
-/// most `jobs.max_wait_seconds`). While it runs, `Retry-After` is a polling hint.
+/// A job's status; `?waitSeconds=N` long-polls until it ends or N seconds pass (N at
+/// most `jobs.max_wait_seconds`, 400 above). While it runs, `Retry-After` is a polling hint.
 #[utoipa::path(
     get,
     path = "/api/v1/jobs/{jobId}/status",
@@ -115,7 +115,6 @@ async fn status(
     PathParam(id): PathParam<String>,
     QueryParams(q): QueryParams<StatusQuery>,
 ) -> Result<Response, ApiError> {
-    let mut job = load(&s, &id).await?;
     let max_wait = s.engine.jobs.max_wait_seconds;
     if q.wait_seconds.is_some_and(|w| u64::from(w) > max_wait) {
         return Err(ApiError::query(
@@ -123,8 +122,9 @@ async fn status(
             format!("must be between 0 and {max_wait} (jobs.max_wait_seconds)"),
         ));
     }
+    let mut job = load(&s, &id).await?;
     if let Some(wait) = q.wait_seconds.filter(|w| *w > 0) {
-        let wait = Duration::from_secs(u64::from(wait).min(s.engine.jobs.max_wait_seconds));
+        let wait = Duration::from_secs(u64::from(wait));
         job = visible(&s, s.engine.wait_finished(&id, wait).await?)
             .ok_or_else(|| job_not_found(&id))?;
     }

@@ -22,15 +22,20 @@ use serde_json::{Map, Value, json};
 use crate::config::Config;
 use crate::domain::{Scope, Workflow};
 
-/// A text field the server refuses control characters in (U+0000-U+001F and
-/// U+007F-U+009F, but tab, line feed and carriage return).
-const NO_CONTROL: &str = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$";
 /// The white space the server trims from text (Unicode `White_Space`).
 const SPACE: &str = "\\t\\n\\u000B\\u000C\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000";
 /// The case listing's cursors: each order's own form (see `http::cursor`).
 const CASE_CURSOR: &str = "^(|n[0-9]{1,18}|createdAtDesc\\.[0-9]{1,18}|updatedAt\\.[0-9]{1,15}\\.[0-9]{1,18}|updatedAtDesc\\.[0-9]{1,15}\\.[0-9]{1,18})$";
-/// A one-line tag: no comma, not blank once trimmed, no control characters.
+/// The control characters the server refuses in text (U+0000-U+001F and U+007F-U+009F,
+/// but tab, line feed and carriage return), as the inside of a character class.
 const CONTROL: &str = "\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F";
+/// Every control character, tab, line feed and carriage return included.
+const ANY_CONTROL: &str = "\\u0000-\\u001F\\u007F-\\u009F";
+
+/// A text holding none of the characters of `class` (the inside of a character class).
+fn none_of(class: &str) -> String {
+    format!("^[^{class}]*$")
+}
 
 /// A text that is not blank once trimmed; `control` says whether control characters are
 /// refused too. (The patterns hold in ECMA-262 and in Python, whose `[^]` is an error.)
@@ -148,9 +153,7 @@ fn enums(schemas: &mut Map<String, Value>, workflow: &Workflow) {
         ("TaskPatch", "status", "TaskStatus"),
         ("JobStatus", "status", "JobState"),
         ("BulkAccepted", "status", "JobState"),
-        ("Job", "status", "JobState"),
         ("JobStatus", "outcome", "JobOutcome"),
-        ("Job", "outcome", "JobOutcome"),
         ("ItemResult", "outcome", "ItemOutcome"),
     ];
     for (schema, field, name) in uses {
@@ -158,7 +161,8 @@ fn enums(schemas: &mut Map<String, Value>, workflow: &Workflow) {
             *p = reference(p, name);
         }
     }
-    for schema in ["NewApiKey", "ApiKey", "CreatedApiKey", "Identity"] {
+    // (`CreatedApiKey` is `ApiKey` and its token.)
+    for schema in ["NewApiKey", "ApiKey", "Identity"] {
         if let Some(items) = property(schemas, schema, "scopes").and_then(|p| p.get_mut("items")) {
             *items = json!({"$ref": "#/components/schemas/Scope"});
         }
@@ -319,7 +323,7 @@ fn text_rules(schemas: &mut Map<String, Value>) {
     for schema in ["NewCase", "CasePatch"] {
         for field in ["description", "statusReason", "assignee"] {
             if let Some(p) = property(schemas, schema, field) {
-                p["pattern"] = NO_CONTROL.into();
+                p["pattern"] = none_of(CONTROL).into();
             }
         }
         if let Some(p) = property(schemas, schema, "title") {
@@ -332,7 +336,7 @@ fn text_rules(schemas: &mut Map<String, Value>) {
         }
     }
     if let Some(p) = property(schemas, "NewApiKey", "name") {
-        p["pattern"] = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$".into();
+        p["pattern"] = none_of(ANY_CONTROL).into();
     }
     for schema in ["NewTask", "TaskPatch"] {
         if let Some(p) = property(schemas, schema, "title") {
@@ -474,7 +478,7 @@ fn operation(path: &str, method: &str, op: &mut Value, config: &Config) {
             // Control characters are refused in every query and path parameter.
             let is_text = schema.get("type").and_then(Value::as_str) == Some("string");
             if is_text && located && schema.get("pattern").is_none() {
-                schema["pattern"] = NO_CONTROL.into();
+                schema["pattern"] = none_of(CONTROL).into();
             }
         }
     }
