@@ -382,7 +382,7 @@ pub async fn authorize(State(s): State<AppState>, mut req: Request, next: Next) 
                 .into_response();
             }
             req.extensions_mut().insert(Caller::Open);
-            return next.run(req).await;
+            return super::rate_limit::run(&s, &Caller::Open, req, next).await;
         }
         return unauthorized(
             "no API key exists; create one with `docket keys create --database-url URL --scope admin`",
@@ -424,8 +424,9 @@ pub async fn authorize(State(s): State<AppState>, mut req: Request, next: Next) 
             .into_response();
         }
     }
-    req.extensions_mut().insert(Caller::Key(key.clone()));
-    next.run(req).await
+    let caller = Caller::Key(key);
+    req.extensions_mut().insert(caller.clone());
+    super::rate_limit::run(&s, &caller, req, next).await
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -124,18 +124,18 @@ fn refill(b: Bucket, now: Instant, rate: f64, burst: f64) -> Bucket {
     }
 }
 
-/// Middleware, inside [`super::auth::authorize`]: limits each caller's requests.
-pub async fn limit(State(s): State<AppState>, req: Request, next: Next) -> Response {
+/// Runs an authorized request of `caller` ([`super::auth::authorize`] calls it once it
+/// knows the caller, so limits cost no middleware layer of their own) within the
+/// caller's rate limit, when limits are on.
+pub async fn run(s: &AppState, caller: &Caller, req: Request, next: Next) -> Response {
     let Some(limiter) = s.rate_limiter.as_deref() else {
         return next.run(req).await;
     };
-    let who = match req.extensions().get::<Caller>() {
-        Some(Caller::Key(k)) => k.id.clone(),
-        Some(Caller::Open) => "(open)".to_owned(),
-        // An open route: not limited.
-        None => return next.run(req).await,
+    let who = match caller {
+        Caller::Key(k) => k.id.as_str(),
+        Caller::Open => "(open)",
     };
-    let d = limiter.take(&who, Instant::now());
+    let d = limiter.take(who, Instant::now());
     let mut res = if d.allowed {
         next.run(req).await
     } else {
