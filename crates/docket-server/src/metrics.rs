@@ -1,119 +1,217 @@
-//! Prometheus metrics: a small registry of this node's counters and histograms,
-//! rendered in the text exposition format (version 0.0.4) by `GET /metrics`.
+//! Prometheus metrics, kept by the maintained `prometheus-client` library and served
+//! by `GET /metrics` in the OpenMetrics text format (which Prometheus scrapes as it
+//! is; a plain-text scraper reads it too).
 //!
 //! Counters here count what this node did (requests it answered, items its workers
 //! applied, jobs they ended). Figures of the shared store (jobs by state, queued items)
-//! are read from it at scrape time, so every node of a cluster reports the same.
+//! and of the cache are read at scrape time ([`Snapshot`]), so every node of a cluster
+//! reports the same store figures; the standard `process_*` metrics are read from
+//! `/proc/self` then too ([`crate::process_metrics`]).
+//!
+//! Every label value comes from a fixed set (standard methods, route templates, states,
+//! outcomes, status codes): the library writes label values as they are, and a value
+//! taken from a request would let any caller add series kept for the process's life.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::collections::{HashSet, VecDeque};
+use std::hash::{Hash, Hasher};
+use std::sync::Mutex;
 use std::time::Duration;
+
+use axum::extract::MatchedPath;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{
+    DescriptorEncoder, EncodeLabelSet, EncodeLabelValue, EncodeMetric, LabelValueEncoder,
+};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 use crate::domain::{Job, JobState};
 
+/// The `Content-Type` of `GET /metrics`.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
 /// Request latency buckets, seconds.
-const HTTP_BUCKETS: &[f64] = &[
+const HTTP_BUCKETS: [f64; 15] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
 ];
 /// Job duration buckets, seconds.
-const JOB_BUCKETS: &[f64] = &[
+const JOB_BUCKETS: [f64; 12] = [
     0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0,
 ];
 
-/// A histogram with fixed upper bounds (each bucket counts observations up to its
-/// bound; `+Inf` is the total count).
-pub struct Histogram {
-    bounds: &'static [f64],
-    buckets: Vec<AtomicU64>,
-    count: AtomicU64,
-    sum_micros: AtomicU64,
+fn http_histogram() -> Histogram {
+    Histogram::new(HTTP_BUCKETS)
 }
 
-impl Histogram {
-    fn new(bounds: &'static [f64]) -> Self {
-        Self {
-            bounds,
-            buckets: bounds.iter().map(|_| AtomicU64::new(0)).collect(),
-            count: AtomicU64::new(0),
-            sum_micros: AtomicU64::new(0),
-        }
+/// The route label of a request: the template it matched (`/api/v1/cases/{caseId}`),
+/// or `unmatched`, never the raw path, so ids do not become labels. Holds axum's
+/// `MatchedPath` (a shared string), so labelling a request allocates nothing.
+#[derive(Clone, Debug)]
+pub struct Route(Option<MatchedPath>);
+
+impl Route {
+    /// The label of a request that matched no route.
+    pub const UNMATCHED: &'static str = "unmatched";
+
+    pub fn of(matched: Option<&MatchedPath>) -> Self {
+        Self(matched.cloned())
     }
 
-    pub fn observe(&self, d: Duration) {
-        let secs = d.as_secs_f64();
-        if let Some(i) = self.bounds.iter().position(|b| secs <= *b) {
-            self.buckets[i].fetch_add(1, Ordering::Relaxed);
-        }
-        self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_micros.fetch_add(
-            u64::try_from(d.as_micros()).unwrap_or(u64::MAX),
-            Ordering::Relaxed,
-        );
+    pub fn unmatched() -> Self {
+        Self(None)
     }
 
-    fn render(&self, out: &mut String, name: &str, labels: &str) {
-        let sep = if labels.is_empty() { "" } else { "," };
-        let mut cumulative = 0;
-        for (b, n) in self.bounds.iter().zip(&self.buckets) {
-            cumulative += n.load(Ordering::Relaxed);
-            let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{b}\"}} {cumulative}");
-        }
-        let count = self.count.load(Ordering::Relaxed);
-        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {count}");
-        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-        let braces = |l: &str| {
-            if l.is_empty() {
-                String::new()
-            } else {
-                format!("{{{l}}}")
-            }
-        };
-        let _ = writeln!(out, "{name}_sum{} {sum}", braces(labels));
-        let _ = writeln!(out, "{name}_count{} {count}", braces(labels));
+    pub fn as_str(&self) -> &str {
+        self.0.as_ref().map_or(Self::UNMATCHED, MatchedPath::as_str)
     }
 }
 
-/// One route's requests: a count per status and the latency histogram.
-struct RouteSeries {
-    statuses: Mutex<BTreeMap<u16, u64>>,
-    latency: Histogram,
+impl PartialEq for Route {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Route {}
+
+impl Hash for Route {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl EncodeLabelValue for Route {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        EncodeLabelValue::encode(&self.as_str(), encoder)
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: &'static str,
+    route: Route,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    method: &'static str,
+    route: Route,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabel {
+    state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: &'static str,
 }
 
 /// How many recently ended jobs are remembered, so a job's end is counted once.
 const RECENT_ENDS: usize = 4096;
 
-/// This node's metrics.
+/// This node's metrics: the registry and handles on what it holds.
 pub struct Metrics {
-    /// By method label and route template: both from fixed sets (the method a
-    /// `&'static str` by type), so the number of series is bounded.
-    http: RwLock<BTreeMap<(&'static str, String), Arc<RouteSeries>>>,
+    registry: Registry,
+    http_requests: Family<RequestLabels, Counter>,
+    http_duration: Family<RouteLabels, Histogram, fn() -> Histogram>,
     /// Jobs ended on this node, by end state: completed, failed, cancelled.
-    jobs_ended: [AtomicU64; 3],
+    jobs_ended: Family<StateLabel, Counter>,
     /// Items of the jobs ended on this node, by outcome: succeeded, failed, cancelled.
-    items_ended: [AtomicU64; 3],
+    items_ended: Family<OutcomeLabel, Counter>,
     job_duration: Histogram,
     /// Reads that carried `X-Consistency-Token`.
-    pub token_reads: AtomicU64,
+    pub token_reads: Counter,
     /// Job reads from the store for watchers (long-polls, event streams,
     /// `waitForCompletion`), shared among a job's watchers (`engine/hub.rs`).
-    pub job_status_reads: AtomicU64,
+    pub job_status_reads: Counter,
     /// Requests refused with 429 `rate_limited` (`http::rate_limit`).
-    pub rate_limited: AtomicU64,
+    pub rate_limited: Counter,
     recent_ends: Mutex<(VecDeque<String>, HashSet<String>)>,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
+        // `register` ends each help text with a full stop of its own.
+        let mut registry = Registry::default();
+        let build_info = Family::<[(&'static str, &'static str); 1], Gauge>::default();
+        build_info
+            .get_or_create(&[("version", env!("CARGO_PKG_VERSION"))])
+            .set(1);
+        registry.register("docket_build_info", "The running version", build_info);
+        let http_requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "docket_http_requests",
+            "HTTP requests answered, by method, route template and status",
+            http_requests.clone(),
+        );
+        let http_duration: Family<RouteLabels, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(http_histogram);
+        registry.register(
+            "docket_http_request_duration_seconds",
+            "Time to answer an HTTP request (to the response head), by method and route template",
+            http_duration.clone(),
+        );
+        registry.register_collector(Box::new(crate::process_metrics::Process));
+        let jobs_ended = Family::<StateLabel, Counter>::default();
+        registry.register(
+            "docket_jobs_ended",
+            "Jobs that ended on this node, by end state",
+            jobs_ended.clone(),
+        );
+        let items_ended = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "docket_job_items",
+            "Items of the jobs that ended on this node, by outcome",
+            items_ended.clone(),
+        );
+        // Every state and outcome is shown from the start, at zero.
+        for state in ["completed", "failed", "cancelled"] {
+            let _ = jobs_ended.get_or_create(&StateLabel { state });
+        }
+        for outcome in ["succeeded", "failed", "cancelled"] {
+            let _ = items_ended.get_or_create(&OutcomeLabel { outcome });
+        }
+        let job_duration = Histogram::new(JOB_BUCKETS);
+        registry.register(
+            "docket_job_duration_seconds",
+            "From a job's start to its end, for the jobs that ended on this node",
+            job_duration.clone(),
+        );
+        let token_reads = Counter::default();
+        registry.register(
+            "docket_consistency_token_reads",
+            "Case reads that carried X-Consistency-Token (served only from state at least that new)",
+            token_reads.clone(),
+        );
+        let job_status_reads = Counter::default();
+        registry.register(
+            "docket_job_status_reads",
+            "Job reads from the store for watchers (long-polls, event streams, waitForCompletion): one per change, shared by every watcher of the job on this node",
+            job_status_reads.clone(),
+        );
+        let rate_limited = Counter::default();
+        registry.register(
+            "docket_rate_limited",
+            "Requests refused with 429 rate_limited: their key's token bucket was empty",
+            rate_limited.clone(),
+        );
         Self {
-            http: RwLock::default(),
-            jobs_ended: Default::default(),
-            items_ended: Default::default(),
-            job_duration: Histogram::new(JOB_BUCKETS),
-            token_reads: AtomicU64::new(0),
-            job_status_reads: AtomicU64::new(0),
-            rate_limited: AtomicU64::new(0),
+            registry,
+            http_requests,
+            http_duration,
+            jobs_ended,
+            items_ended,
+            job_duration,
+            token_reads,
+            job_status_reads,
+            rate_limited,
             recent_ends: Mutex::default(),
         }
     }
@@ -139,58 +237,133 @@ pub struct Snapshot {
     pub pool: crate::store::PoolStats,
 }
 
-fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+/// Writes one unlabelled constant metric.
+pub(crate) fn constant(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    metric: &(impl EncodeMetric + prometheus_client::metrics::TypedMetric),
+) -> Result<(), std::fmt::Error> {
+    metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
 }
 
-pub(crate) fn header(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
+impl Collector for Snapshot {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let e = &mut encoder;
+        let mut jobs = e.encode_descriptor(
+            "docket_jobs",
+            "Jobs in the store (kept until Jobs.Retention), by state.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for state in [
+            JobState::Queued,
+            JobState::Running,
+            JobState::Completed,
+            JobState::Failed,
+            JobState::Cancelled,
+        ] {
+            let n = self
+                .jobs
+                .iter()
+                .find(|(s, _)| *s == state)
+                .map_or(0, |(_, n)| *n);
+            let label = state.to_string();
+            ConstGauge::new(n).encode(jobs.encode_family(&[("state", label.as_str())])?)?;
+        }
+        constant(
+            e,
+            "docket_queue_items",
+            "Items of queued and running jobs not yet applied (the queue depth; bulk updates get 429 past jobs.max_queued_items).",
+            &ConstGauge::new(self.queued_items),
+        )?;
+        for (name, help, v) in [
+            (
+                "docket_cache_hits",
+                "Case reads served from this node's cache.",
+                self.cache_hits,
+            ),
+            (
+                "docket_cache_misses",
+                "Case reads the cache could not serve (read from the store).",
+                self.cache_misses,
+            ),
+            (
+                "docket_cache_invalidations",
+                "Cache entries dropped because their case changed (or a sweep).",
+                self.cache_invalidations,
+            ),
+            (
+                "docket_cache_connection_lost",
+                "Times this node lost its notification connection: the cache stops serving until it listens again, then drops what it read before.",
+                self.cache_connection_lost,
+            ),
+        ] {
+            constant(e, name, help, &ConstCounter::new(v))?;
+        }
+        for (name, help, v) in [
+            (
+                "docket_cache_entries",
+                "Cases in this node's cache.",
+                self.cache_entries,
+            ),
+            (
+                "docket_cache_trusted",
+                "1 while this node's cache lease holds and reads may be served from it, else 0.",
+                u64::from(self.cache_trusted),
+            ),
+            (
+                "docket_store_available",
+                "1 while the store answers and accepts writes as far as this node knows, else 0 (requests get 503).",
+                u64::from(self.store_available),
+            ),
+        ] {
+            constant(e, name, help, &ConstGauge::new(v))?;
+        }
+        let pool = self.pool;
+        let mut conns = e.encode_descriptor(
+            "docket_db_connections",
+            "The store's connections, by state (SQLite: the writer and the readers).",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (state, n) in [("in_use", pool.in_use), ("idle", pool.idle)] {
+            ConstGauge::new(n).encode(conns.encode_family(&[("state", state)])?)?;
+        }
+        if let Some(max) = pool.max {
+            constant(
+                e,
+                "docket_db_connections_max",
+                "Most connections the store's pool opens.",
+                &ConstGauge::new(max),
+            )?;
+        }
+        Ok(())
+    }
 }
 
 impl Metrics {
-    /// Counts one answered request. `route` must be a route template or another fixed
-    /// label, never a raw path.
-    pub fn http(&self, method: &'static str, route: &str, status: u16, took: Duration) {
-        let key = (method, route.to_owned());
-        let found = self
-            .http
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&key)
-            .cloned();
-        let series = match found {
-            Some(s) => s,
-            None => self
-                .http
-                .write()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .entry(key)
-                .or_insert_with(|| {
-                    Arc::new(RouteSeries {
-                        statuses: Mutex::default(),
-                        latency: Histogram::new(HTTP_BUCKETS),
-                    })
-                })
-                .clone(),
+    /// Counts one answered request. `method` is a fixed label
+    /// (`http::observe::method_label`), `route` a template or `unmatched`.
+    pub fn http(&self, method: &'static str, route: Route, status: u16, took: Duration) {
+        let labels = RequestLabels {
+            method,
+            route,
+            status,
         };
-        *series
-            .statuses
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .entry(status)
-            .or_default() += 1;
-        series.latency.observe(took);
+        self.http_requests.get_or_create(&labels).inc();
+        let RequestLabels { route, .. } = labels;
+        self.http_duration
+            .get_or_create(&RouteLabels { method, route })
+            .observe(took.as_secs_f64());
     }
 
     /// Counts a job that ended on this node, once however often it is reported.
     pub fn job_ended(&self, job: &Job) {
-        let slot = match job.state {
-            JobState::Completed => 0,
-            JobState::Failed => 1,
-            JobState::Cancelled => 2,
+        let state = match job.state {
+            JobState::Completed => "completed",
+            JobState::Failed => "failed",
+            JobState::Cancelled => "cancelled",
             JobState::Queued | JobState::Running => return,
         };
         {
@@ -209,231 +382,35 @@ impl Metrics {
                 }
             }
         }
-        self.jobs_ended[slot].fetch_add(1, Ordering::Relaxed);
-        for (i, n) in [job.succeeded, job.failed, job.cancelled()]
-            .into_iter()
-            .enumerate()
-        {
-            self.items_ended[i].fetch_add(n, Ordering::Relaxed);
+        self.jobs_ended.get_or_create(&StateLabel { state }).inc();
+        for (outcome, n) in [
+            ("succeeded", job.succeeded),
+            ("failed", job.failed),
+            ("cancelled", job.cancelled()),
+        ] {
+            self.items_ended
+                .get_or_create(&OutcomeLabel { outcome })
+                .inc_by(n);
         }
         if let Some(end) = job.finished_at {
             let start = job.started_at.unwrap_or(job.created_at);
             let ms = u64::try_from(end.0.saturating_sub(start.0)).unwrap_or(0);
-            self.job_duration.observe(Duration::from_millis(ms));
+            self.job_duration
+                .observe(Duration::from_millis(ms).as_secs_f64());
         }
     }
 
-    /// The text exposition of every metric.
-    pub fn render(&self, snap: &Snapshot) -> String {
-        let mut out = String::with_capacity(8192);
-        let _ = writeln!(
-            out,
-            "# HELP docket_build_info The running version.\n# TYPE docket_build_info gauge\ndocket_build_info{{version=\"{}\"}} 1",
-            env!("CARGO_PKG_VERSION")
-        );
-        self.render_http(&mut out);
-        crate::process_metrics::render(&mut out);
-        self.render_jobs(&mut out, snap);
-        render_cache(&mut out, snap);
-        for (name, help, counter) in [
-            (
-                "docket_consistency_token_reads_total",
-                "Case reads that carried X-Consistency-Token (served only from state at least that new).",
-                &self.token_reads,
-            ),
-            (
-                "docket_job_status_reads_total",
-                "Job reads from the store for watchers (long-polls, event streams, waitForCompletion): one per change, shared by every watcher of the job on this node.",
-                &self.job_status_reads,
-            ),
-            (
-                "docket_rate_limited_total",
-                "Requests refused with 429 rate_limited: their key's token bucket was empty.",
-                &self.rate_limited,
-            ),
-        ] {
-            header(&mut out, name, "counter", help);
-            let _ = writeln!(out, "{name} {}", counter.load(Ordering::Relaxed));
-        }
-        let pool = snap.pool;
-        header(
-            &mut out,
-            "docket_db_connections",
-            "gauge",
-            "The store's connections, by state (SQLite: the writer and the readers).",
-        );
-        let _ = writeln!(
-            out,
-            "docket_db_connections{{state=\"in_use\"}} {}",
-            pool.in_use
-        );
-        let _ = writeln!(out, "docket_db_connections{{state=\"idle\"}} {}", pool.idle);
-        if let Some(max) = pool.max {
-            header(
-                &mut out,
-                "docket_db_connections_max",
-                "gauge",
-                "Most connections the store's pool opens.",
-            );
-            let _ = writeln!(out, "docket_db_connections_max {max}");
-        }
+    /// The OpenMetrics text of every metric: this node's registry, then the figures of
+    /// `snap`, then `# EOF`.
+    pub fn render(&self, snap: Snapshot) -> String {
+        let mut out = String::with_capacity(16 * 1024);
+        let mut scrape = Registry::default();
+        scrape.register_collector(Box::new(snap));
+        // Writing to a `String` cannot fail, and every value here is in range.
+        let _ = prometheus_client::encoding::text::encode_registry(&mut out, &self.registry)
+            .and_then(|()| prometheus_client::encoding::text::encode(&mut out, &scrape));
         out
     }
-
-    fn render_http(&self, out: &mut String) {
-        let http = self
-            .http
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        header(
-            out,
-            "docket_http_requests_total",
-            "counter",
-            "HTTP requests answered, by method, route template and status.",
-        );
-        for ((method, route), s) in http.iter() {
-            let statuses = s
-                .statuses
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            for (status, n) in statuses.iter() {
-                let _ = writeln!(
-                    out,
-                    "docket_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{status}\"}} {n}",
-                    escape(method),
-                    escape(route)
-                );
-            }
-        }
-        header(
-            out,
-            "docket_http_request_duration_seconds",
-            "histogram",
-            "Time to answer an HTTP request (to the response head), by method and route template.",
-        );
-        for ((method, route), s) in http.iter() {
-            let labels = format!("method=\"{}\",route=\"{}\"", escape(method), escape(route));
-            s.latency
-                .render(out, "docket_http_request_duration_seconds", &labels);
-        }
-    }
-
-    fn render_jobs(&self, out: &mut String, snap: &Snapshot) {
-        header(
-            out,
-            "docket_jobs",
-            "gauge",
-            "Jobs in the store (kept until Jobs.Retention), by state.",
-        );
-        for state in [
-            JobState::Queued,
-            JobState::Running,
-            JobState::Completed,
-            JobState::Failed,
-            JobState::Cancelled,
-        ] {
-            let n = snap
-                .jobs
-                .iter()
-                .find(|(s, _)| *s == state)
-                .map_or(0, |(_, n)| *n);
-            let _ = writeln!(out, "docket_jobs{{state=\"{state}\"}} {n}");
-        }
-        header(
-            out,
-            "docket_queue_items",
-            "gauge",
-            "Items of queued and running jobs not yet applied (the queue depth; bulk updates get 429 past jobs.max_queued_items).",
-        );
-        let _ = writeln!(out, "docket_queue_items {}", snap.queued_items);
-        header(
-            out,
-            "docket_jobs_ended_total",
-            "counter",
-            "Jobs that ended on this node, by end state.",
-        );
-        for (i, state) in ["completed", "failed", "cancelled"].iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "docket_jobs_ended_total{{state=\"{state}\"}} {}",
-                self.jobs_ended[i].load(Ordering::Relaxed)
-            );
-        }
-        header(
-            out,
-            "docket_job_items_total",
-            "counter",
-            "Items of the jobs that ended on this node, by outcome.",
-        );
-        for (i, outcome) in ["succeeded", "failed", "cancelled"].iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "docket_job_items_total{{outcome=\"{outcome}\"}} {}",
-                self.items_ended[i].load(Ordering::Relaxed)
-            );
-        }
-        header(
-            out,
-            "docket_job_duration_seconds",
-            "histogram",
-            "From a job's start to its end, for the jobs that ended on this node.",
-        );
-        self.job_duration
-            .render(out, "docket_job_duration_seconds", "");
-    }
-}
-
-fn render_cache(out: &mut String, snap: &Snapshot) {
-    for (name, help, v) in [
-        (
-            "docket_cache_hits_total",
-            "Case reads served from this node's cache.",
-            snap.cache_hits,
-        ),
-        (
-            "docket_cache_misses_total",
-            "Case reads the cache could not serve (read from the store).",
-            snap.cache_misses,
-        ),
-        (
-            "docket_cache_invalidations_total",
-            "Cache entries dropped because their case changed (or a sweep).",
-            snap.cache_invalidations,
-        ),
-        (
-            "docket_cache_connection_lost_total",
-            "Times this node lost its notification connection: the cache stops serving until it listens again, then drops what it read before.",
-            snap.cache_connection_lost,
-        ),
-    ] {
-        header(out, name, "counter", help);
-        let _ = writeln!(out, "{name} {v}");
-    }
-    header(
-        out,
-        "docket_cache_entries",
-        "gauge",
-        "Cases in this node's cache.",
-    );
-    let _ = writeln!(out, "docket_cache_entries {}", snap.cache_entries);
-    header(
-        out,
-        "docket_cache_trusted",
-        "gauge",
-        "1 while this node's cache lease holds and reads may be served from it, else 0.",
-    );
-    let _ = writeln!(out, "docket_cache_trusted {}", u8::from(snap.cache_trusted));
-    header(
-        out,
-        "docket_store_available",
-        "gauge",
-        "1 while the store answers and accepts writes as far as this node knows, else 0 (requests get 503).",
-    );
-    let _ = writeln!(
-        out,
-        "docket_store_available {}",
-        u8::from(snap.store_available)
-    );
 }
 
 #[cfg(test)]
@@ -441,23 +418,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn histograms_are_cumulative_and_labels_escaped() {
+    fn requests_are_counted_by_fixed_labels_and_histograms_are_cumulative() {
         let m = Metrics::default();
-        m.http("GET", "/a\"b", 200, Duration::from_millis(3));
-        m.http("GET", "/a\"b", 200, Duration::from_millis(300));
-        m.http("GET", "/a\"b", 404, Duration::from_millis(1));
-        let text = m.render(&Snapshot::default());
-        assert!(text.contains(
-            "docket_http_requests_total{method=\"GET\",route=\"/a\\\"b\",status=\"200\"} 2"
-        ));
-        assert!(text.contains(
-            "docket_http_request_duration_seconds_bucket{method=\"GET\",route=\"/a\\\"b\",le=\"0.005\"} 2"
-        ));
-        assert!(text.contains(
-            "docket_http_request_duration_seconds_bucket{method=\"GET\",route=\"/a\\\"b\",le=\"+Inf\"} 3"
-        ));
-        assert!(text.contains(
-            "docket_http_request_duration_seconds_count{method=\"GET\",route=\"/a\\\"b\"} 3"
-        ));
+        let r = Route::unmatched;
+        m.http("GET", r(), 200, Duration::from_millis(3));
+        m.http("GET", r(), 200, Duration::from_millis(300));
+        m.http("GET", r(), 404, Duration::from_millis(1));
+        let text = m.render(Snapshot::default());
+        for line in [
+            "docket_http_requests_total{method=\"GET\",route=\"unmatched\",status=\"200\"} 2",
+            "docket_http_request_duration_seconds_bucket{le=\"0.005\",method=\"GET\",route=\"unmatched\"} 2",
+            "docket_http_request_duration_seconds_bucket{le=\"+Inf\",method=\"GET\",route=\"unmatched\"} 3",
+            "docket_http_request_duration_seconds_count{method=\"GET\",route=\"unmatched\"} 3",
+            "docket_jobs_ended_total{state=\"failed\"} 0",
+            "docket_jobs{state=\"queued\"} 0",
+            "docket_build_info{version=\"",
+            "docket_store_available 0",
+        ] {
+            assert!(text.contains(line), "{line} missing from:\n{text}");
+        }
+        assert!(text.ends_with("# EOF\n"));
     }
 }

@@ -82,7 +82,7 @@ impl JobHub {
         store: &dyn Store,
         job_id: &str,
         max_age: Duration,
-        reads: &std::sync::atomic::AtomicU64,
+        reads: &prometheus_client::metrics::counter::Counter,
     ) -> store::Result<Option<Job>> {
         let watched = self.watched(job_id);
         let mut last = watched.last_read.lock().await;
@@ -93,7 +93,7 @@ impl JobHub {
         {
             return Ok(l.job.clone());
         }
-        reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        reads.inc();
         let job = store.get_job(job_id).await?;
         *last = Some(LastRead {
             seq,

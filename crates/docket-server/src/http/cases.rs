@@ -208,10 +208,7 @@ async fn read(
     let id = path_case_id(&raw)?;
     let token = consistency_token(&headers)?;
     if token.is_some() {
-        s.engine
-            .metrics
-            .token_reads
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        s.engine.metrics.token_reads.inc();
     }
     match s.engine.read_case(&id, token).await? {
         Some(case) if none_match(&headers, case.version) => {

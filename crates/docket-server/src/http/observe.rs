@@ -17,7 +17,7 @@ use docket_api::codes;
 use super::AppState;
 use super::error::ApiError;
 use crate::domain::random_hex;
-use crate::metrics::Snapshot;
+use crate::metrics::{Route, Snapshot};
 
 pub const REQUEST_ID: &str = "x-request-id";
 
@@ -35,15 +35,10 @@ fn sane_request_id(headers: &HeaderMap) -> Option<HeaderValue> {
     ok.then(|| v.clone())
 }
 
-/// The route label of a request that matched no route.
-const UNMATCHED: &str = "unmatched";
-
 /// The route template a request matched (`/api/v1/cases/{caseId}`), or `unmatched`:
 /// never the raw path, so ids do not become metric labels.
-pub fn route_of(req: &Request) -> String {
-    req.extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| UNMATCHED.to_owned(), |m| m.as_str().to_owned())
+pub fn route_of(req: &Request) -> Route {
+    Route::of(req.extensions().get::<MatchedPath>())
 }
 
 /// The metric label of a standard method (RFC 9110 and PATCH), `None` for any other.
@@ -79,7 +74,7 @@ pub async fn observe(State(s): State<AppState>, mut req: Request, next: Next) ->
         // fixed series whatever its path.
         s.engine.metrics.http(
             OTHER_METHOD,
-            UNMATCHED,
+            Route::unmatched(),
             StatusCode::METHOD_NOT_ALLOWED.as_u16(),
             started.elapsed(),
         );
@@ -103,7 +98,7 @@ pub async fn observe(State(s): State<AppState>, mut req: Request, next: Next) ->
     }
     s.engine
         .metrics
-        .http(method, &route, res.status().as_u16(), started.elapsed());
+        .http(method, route, res.status().as_u16(), started.elapsed());
     res.headers_mut().insert(REQUEST_ID, id);
     res
 }
@@ -118,19 +113,19 @@ pub fn span(req: &Request) -> tracing::Span {
     tracing::info_span!(
         "request",
         method = %req.method(),
-        route = %route_of(req),
+        route = route_of(req).as_str(),
         request_id = %id,
     )
 }
 
-/// Prometheus metrics of this node (text exposition format 0.0.4).
+/// Prometheus metrics of this node (OpenMetrics text format 1.0.0).
 #[utoipa::path(
     get,
     path = "/metrics",
     operation_id = "metrics",
     tag = "operations",
     responses(
-        (status = 200, description = "Every metric, Prometheus text format.", content_type = "text/plain", body = String),
+        (status = 200, description = "Every metric, OpenMetrics text format 1.0.0 (Prometheus scrapes it as it is).", content_type = "application/openmetrics-text", body = String),
         (status = 500, description = "The server failed (`internal`).", body = docket_api::Problem, content_type = "application/problem+json"),
         (status = 503, description = "The store is busy (`service_unavailable`).", body = docket_api::Problem, content_type = "application/problem+json")
     )
@@ -158,9 +153,9 @@ pub async fn metrics(State(s): State<AppState>) -> Result<Response, ApiError> {
     Ok((
         [(
             axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
+            crate::metrics::CONTENT_TYPE,
         )],
-        s.engine.metrics.render(&snap),
+        s.engine.metrics.render(snap),
     )
         .into_response())
 }

@@ -139,10 +139,7 @@ pub async fn run(s: &AppState, caller: &Caller, req: Request, next: Next) -> Res
     let mut res = if d.allowed {
         next.run(req).await
     } else {
-        s.engine
-            .metrics
-            .rate_limited
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        s.engine.metrics.rate_limited.inc();
         ApiError {
             retry_after: Some(d.retry_after),
             ..ApiError::new(

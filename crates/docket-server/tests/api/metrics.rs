@@ -20,7 +20,7 @@ async fn scrape(app: &TestApp) -> HashMap<String, f64> {
         res.headers()["content-type"]
             .to_str()
             .unwrap()
-            .starts_with("text/plain; version=0.0.4")
+            .starts_with("application/openmetrics-text; version=1.0.0")
     );
     let text = res.text().await.unwrap();
     let mut out = HashMap::new();
