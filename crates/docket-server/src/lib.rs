@@ -92,14 +92,14 @@ impl Server {
         let rate_limiter =
             http::rate_limit::RateLimiter::from_config(&config.rate_limit, validated.bind)
                 .map(Arc::new);
-        let state = AppState {
+        let state = AppState::new(http::Shared {
             store,
             engine,
             workflow,
             config: Arc::new(config),
             keys,
             rate_limiter,
-        };
+        });
         Ok(Self { listener, state })
     }
 

@@ -12,9 +12,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use docket_api::codes;
 use http_body::{Frame, SizeHint};
@@ -59,16 +58,18 @@ impl http_body::Body for Deadlined {
     }
 }
 
-/// Middleware: gives the request's body a deadline; answers 408 if a handler's read of
-/// it ran past the deadline.
-pub(super) async fn body_timeout(
-    State(limit): State<Duration>,
-    req: Request,
-    next: Next,
-) -> Response {
+/// Gives the request's body a deadline of `limit` and has `run` answer it; answers 408
+/// instead if `run`'s read of the body ran past the deadline. Called by
+/// [`super::observe::observe`], outside the routes and `auth`, so the body's clock starts
+/// as the head arrives and every reader of a body (JSON, the console's forms) is covered.
+pub(super) async fn with_body_deadline<F, Fut>(limit: Duration, req: Request, run: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
     let (parts, body) = req.into_parts();
     if http_body::Body::is_end_stream(&body) {
-        return next.run(Request::from_parts(parts, body)).await;
+        return run(Request::from_parts(parts, body)).await;
     }
     let expired = Arc::new(AtomicBool::new(false));
     let body = Body::new(Deadlined {
@@ -76,7 +77,7 @@ pub(super) async fn body_timeout(
         deadline: Box::pin(tokio::time::sleep(limit)),
         expired: expired.clone(),
     });
-    let res = next.run(Request::from_parts(parts, body)).await;
+    let res = run(Request::from_parts(parts, body)).await;
     if !expired.load(Ordering::Relaxed) {
         return res;
     }

@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -43,9 +43,27 @@ use crate::domain::Workflow;
 use crate::engine::Engine;
 use crate::store::{CommitSeq, Store};
 
-/// What every handler can reach.
+/// What every handler can reach: one shared [`Shared`], so handing it to a handler or
+/// a middleware costs one reference count, however many parts it has.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+pub struct Shared {
     pub store: Arc<dyn Store>,
     pub engine: Arc<Engine>,
     pub workflow: Arc<Workflow>,
@@ -101,9 +119,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
-    let timeout = Duration::from_secs(state.config.server.request_timeout_seconds);
     let body_limit = state.config.server.max_body_bytes;
-    let body_time = Duration::from_secs(state.config.server.body_timeout_seconds);
     let (routes, mut doc) = routes();
     if let Err(e) = openapi::check_against_table(&mut doc) {
         // A route missing from the table would need `admin` by accident: say so loudly
@@ -120,34 +136,31 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::Extension(served))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::authorize,
-        ))
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(axum::middleware::from_fn_with_state(
-            timeout,
-            request_timeout,
-        ))
-        .layer(CatchPanicLayer::custom(|_| {
-            ApiError::internal().into_response()
-        }))
+        // One stack, applied with one `layer` call: axum boxes each layer it is given at
+        // every route, and a request then pays an allocation and a clone per layer. From
+        // the outside in: compression, `observe` (request id, metrics, the request and
+        // body deadlines), the trace span, panics to 500, the body limit, `authorize`.
         .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(observe::span)
-                .on_failure(observe::on_failure),
+            tower::ServiceBuilder::new()
+                .layer(compression())
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    observe::observe,
+                ))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(observe::span)
+                        .on_failure(observe::on_failure),
+                )
+                .layer(CatchPanicLayer::custom(|_| {
+                    ApiError::internal().into_response()
+                }))
+                .layer(DefaultBodyLimit::max(body_limit))
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    auth::authorize,
+                )),
         )
-        // Outside the routes and `auth`, so the body's clock starts as the head arrives and
-        // every reader of a body (JSON, the console's forms) is covered.
-        .layer(axum::middleware::from_fn_with_state(
-            body_time,
-            body_timeout::body_timeout,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            observe::observe,
-        ))
-        .layer(compression())
         .with_state(state)
 }
 
@@ -188,9 +201,9 @@ async fn method_not_allowed() -> ApiError {
 /// read gets it whichever layer made it.
 pub const API_READ_CACHE_CONTROL: &str = "private, no-cache";
 
-/// Answers 503 `timeout` when a handler takes longer than the configured time to
-/// produce its response head (streamed bodies are not cut).
-async fn request_timeout(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+/// Answers 503 `timeout` when a handler takes longer than `limit` to produce its
+/// response head (streamed bodies are not cut). Called by [`observe::observe`].
+async fn request_timeout(limit: Duration, req: Request, next: Next) -> Response {
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(res) => res,
         // Like every 503, it carries `Retry-After` (see `ApiError`'s `IntoResponse`).

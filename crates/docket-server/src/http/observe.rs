@@ -6,7 +6,7 @@
 //! `unmatched`): a label taken from the request would let any caller, with or without
 //! a key, add series that are kept for the life of the process.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -61,8 +61,11 @@ pub fn method_label(method: &Method) -> Option<&'static str> {
 /// The label under which requests with a made-up method are counted (one series).
 const OTHER_METHOD: &str = "other";
 
-/// Middleware (outermost): request id in, request id out, count and latency, and
-/// `Cache-Control` on API reads ([`super::API_READ_CACHE_CONTROL`]).
+/// Middleware (outermost but for compression): request id in, request id out, count and
+/// latency, `Cache-Control` on API reads ([`super::API_READ_CACHE_CONTROL`]), and the
+/// deadlines: the body's (`server.body_timeout_seconds`, 408) and the response head's
+/// (`server.request_timeout_seconds`, 503). One middleware, not three: each costs every
+/// request an allocation or two.
 pub async fn observe(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let id = sane_request_id(req.headers()).unwrap_or_else(|| {
@@ -90,7 +93,13 @@ pub async fn observe(State(s): State<AppState>, mut req: Request, next: Next) ->
     req.headers_mut().insert(REQUEST_ID, id.clone());
     let route = route_of(&req);
     let api_read = matches!(method, "GET" | "HEAD") && req.uri().path().starts_with("/api/v1/");
-    let mut res = next.run(req).await;
+    let server = &s.config.server;
+    let request_limit = Duration::from_secs(server.request_timeout_seconds);
+    let body_limit = Duration::from_secs(server.body_timeout_seconds);
+    let mut res = super::body_timeout::with_body_deadline(body_limit, req, |req| {
+        super::request_timeout(request_limit, req, next)
+    })
+    .await;
     if api_read {
         res.headers_mut()
             .entry(header::CACHE_CONTROL)
