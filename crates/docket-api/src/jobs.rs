@@ -59,7 +59,7 @@ pub struct BulkOptions {
     pub timeout_seconds: u32,
     /// `false` leaves `jobId` and `statusUrl` out of the answer.
     pub return_job_id: bool,
-    /// POSTed to when the job ends, signed (see api.md).
+    /// POSTed to when the job ends, signed (see docs/api.md).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub callback_url: Option<String>,
     /// All or nothing: one failed item fails the job and no item is applied.

@@ -1,6 +1,6 @@
 //! The docket HTTP API's wire types, shared by the server and the client.
 //!
-//! Field names are camelCase on the wire, as `shared/design/api.md` fixes them. Request
+//! Field names are camelCase on the wire, as docs/api.md documents them. Request
 //! types reject unknown fields. No I/O lives here: only serde.
 
 pub mod cases;
@@ -25,7 +25,7 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
-/// Header carrying a point in the store's commit order (see api.md "Consistency").
+/// Header carrying a point in the store's commit order (see docs/api.md).
 pub const CONSISTENCY_TOKEN_HEADER: &str = "x-consistency-token";
 
 /// Deserializes a field that may be absent (`None`), `null` (`Some(None)`) or a value.

@@ -27,7 +27,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub rate_limit: RateLimitConfig,
     pub console: ConsoleConfig,
-    /// Initial values of the runtime settings (api.md's table, the seed's key names).
+    /// Initial values of the runtime settings (docs/api.md, "Settings"; the seed's key names).
     pub settings: Settings,
     pub workflow: WorkflowConfig,
 }

@@ -1,6 +1,6 @@
 //! Exit codes and how an error becomes one (and a message).
 //!
-//! The codes are a contract with scripts (documented in `--help` and the README):
+//! The codes are a contract with scripts (documented in `--help` and docs/cli.md):
 //! 0 every item succeeded, 1 some items failed, 2 usage or input error, 3 server or
 //! network error, 4 stopped waiting before the jobs ended.
 

@@ -17,7 +17,7 @@ use clap::{Parser, Subcommand};
 use crate::exit::Exit;
 use crate::output::Format;
 
-/// The exit codes, as `--help` shows them (and the README repeats).
+/// The exit codes, as `--help` shows them (and docs/cli.md repeats).
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success: every item succeeded

@@ -1,4 +1,4 @@
-//! The runtime settings of api.md's table, under the seed's key names.
+//! The runtime settings (docs/api.md, "Settings"), under the seed's key names.
 //!
 //! Read through a [`SettingsHandle`] at the moment they are used, so a change applies
 //! without a restart.

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, assert_problem, fresh_database_url, spawn_app, spawn_app_with};
 
-/// What each route needs, written out from the contract (api.md, issue #7) rather than
+/// What each route needs, written out from the contract (docs/api.md) rather than
 /// read from the server's table: `None` is open to anyone, `Some("*")` any valid key.
 pub const EXPECTED: &[(&str, &str, Option<&str>)] = &[
     ("GET", "/healthz", None),

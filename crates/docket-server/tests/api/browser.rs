@@ -4,7 +4,7 @@
 //! a change of every case a filter matches, split into jobs. The other pages are in
 //! `browser_pages.rs`; the helpers here serve both. Screenshots of the list, the progress
 //! and the outcomes are taken on the way; with `UPDATE_SCREENSHOTS=1` they replace the
-//! README's (docs/screenshots/).
+//! docs' (docs/screenshots/).
 
 use serde_json::json;
 
