@@ -7,6 +7,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod engine;
+pub mod error;
 pub mod http;
 pub mod metrics;
 mod process_metrics;

@@ -8,6 +8,8 @@ mod apply;
 mod case;
 mod ids;
 mod job;
+pub mod job_records;
+pub mod query;
 mod session;
 mod task;
 mod workflow;
@@ -24,6 +26,11 @@ pub use case::{
 };
 pub use ids::{CaseId, TaskId};
 pub use job::{ItemOutcome, Job, JobState, new_job_id, random_hex};
+pub use job_records::{JobChange, NewJob, SubmitLimits, Submitted};
+pub use query::{
+    Actor, CaseFilter, CasePosition, CaseSort, CommitSeq, ImportCase, JobStats, Paged, PoolStats,
+    Updated,
+};
 pub use session::{ConsoleSession, IssuedSession, is_session_token, issue_session};
 pub use task::{NewTask, Task, TaskChange, TaskStatus};
 pub use workflow::{Priority, Status, Workflow, WorkflowConfig};

@@ -19,93 +19,15 @@
 use super::title_search::indexable;
 pub use super::title_search::{TitleSearch, like_pattern, title_probe_sql};
 use super::{CaseFilter, Error, Result};
-use crate::domain::{Case, Timestamp};
+use crate::domain::{CasePosition, CaseSort};
 
-/// The order of a case listing.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub enum CaseSort {
-    /// Creation order (`seq`), oldest first.
-    #[default]
-    CreatedAt,
-    /// Creation order, newest first.
-    CreatedAtDesc,
-    /// `(updated_at, seq)`, least recently changed first.
-    UpdatedAt,
-    /// `(updated_at, seq)`, most recently changed first.
-    UpdatedAtDesc,
-}
-
-impl CaseSort {
-    pub const ALL: [CaseSort; 4] = [
-        Self::CreatedAt,
-        Self::CreatedAtDesc,
-        Self::UpdatedAt,
-        Self::UpdatedAtDesc,
-    ];
-
-    pub fn descending(self) -> bool {
-        matches!(self, Self::CreatedAtDesc | Self::UpdatedAtDesc)
-    }
-
-    /// Whether the order is by `updated_at` (then `seq`) rather than `seq` alone.
-    pub fn by_updated(self) -> bool {
-        matches!(self, Self::UpdatedAt | Self::UpdatedAtDesc)
-    }
-
-    /// The position of a case (stored as `seq`) in this order.
-    pub fn position(self, seq: i64, case: &Case) -> CasePosition {
-        if self.by_updated() {
-            CasePosition::Updated(case.updated_at, seq)
-        } else {
-            CasePosition::Created(seq)
-        }
-    }
-
-    fn order_by(self) -> &'static str {
-        match self {
-            Self::CreatedAt => "seq",
-            Self::CreatedAtDesc => "seq DESC",
-            Self::UpdatedAt => "updated_at, seq",
-            Self::UpdatedAtDesc => "updated_at DESC, seq DESC",
-        }
-    }
-}
-
-impl From<docket_api::CaseSort> for CaseSort {
-    fn from(s: docket_api::CaseSort) -> Self {
-        match s {
-            docket_api::CaseSort::CreatedAt => Self::CreatedAt,
-            docket_api::CaseSort::CreatedAtDesc => Self::CreatedAtDesc,
-            docket_api::CaseSort::UpdatedAt => Self::UpdatedAt,
-            docket_api::CaseSort::UpdatedAtDesc => Self::UpdatedAtDesc,
-        }
-    }
-}
-
-impl From<CaseSort> for docket_api::CaseSort {
-    fn from(s: CaseSort) -> Self {
-        match s {
-            CaseSort::CreatedAt => Self::CreatedAt,
-            CaseSort::CreatedAtDesc => Self::CreatedAtDesc,
-            CaseSort::UpdatedAt => Self::UpdatedAt,
-            CaseSort::UpdatedAtDesc => Self::UpdatedAtDesc,
-        }
-    }
-}
-
-/// A case's key in a listing's order: where the next page starts (exclusive).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CasePosition {
-    /// `seq`, in the createdAt orders.
-    Created(i64),
-    /// `(updated_at, seq)`, in the updatedAt orders.
-    Updated(Timestamp, i64),
-}
-
-impl CasePosition {
-    /// Whether this is a position in `sort`'s order.
-    pub fn fits(self, sort: CaseSort) -> bool {
-        matches!(self, Self::Updated(..)) == sort.by_updated()
+/// The `ORDER BY` of `sort`.
+fn order_by(sort: CaseSort) -> &'static str {
+    match sort {
+        CaseSort::CreatedAt => "seq",
+        CaseSort::CreatedAtDesc => "seq DESC",
+        CaseSort::UpdatedAt => "updated_at, seq",
+        CaseSort::UpdatedAtDesc => "updated_at DESC, seq DESC",
     }
 }
 
@@ -233,7 +155,7 @@ pub fn list_sql(
     };
     let sql = format!(
         "SELECT {columns} FROM {from}{filter} ORDER BY {} LIMIT {}",
-        f.sort.order_by(),
+        order_by(f.sort),
         dialect.placeholder(params.len())
     );
     Ok(ListSql { sql, params })
@@ -242,7 +164,7 @@ pub fn list_sql(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Status;
+    use crate::domain::{Status, Timestamp};
 
     #[test]
     fn descending_updated_listing_after_a_position_binds_it_as_a_row_value() {

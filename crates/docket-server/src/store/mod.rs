@@ -5,7 +5,6 @@
 //! unit of work. Driver errors stop here, mapped to [`Error`].
 
 mod case_list;
-mod jobs;
 pub mod keys;
 pub mod outage;
 mod postgres;
@@ -19,92 +18,16 @@ use async_trait::async_trait;
 
 use crate::domain::{ApiKey, ConsoleSession};
 use crate::domain::{
-    Applied, Case, CaseChange, CaseId, HistoryRecord, ItemError, ItemOutcome, Job, JobState,
-    NewCase, NewTask, Status, Task, TaskChange, TaskId, Timestamp, Workflow,
+    Case, CaseChange, CaseId, HistoryRecord, ItemError, ItemOutcome, Job, JobState, NewCase,
+    NewTask, Task, TaskChange, TaskId, Timestamp, Workflow,
 };
 
-pub use case_list::{CasePosition, CaseSort};
-pub use jobs::*;
+pub use crate::domain::job_records::*;
+pub use crate::domain::query::*;
+pub use crate::error::{Error, Result};
 pub use postgres::PgStore;
 pub use signal::Signal;
 pub use sqlite::SqliteStore;
-
-/// A store failure. Domain refusals are not store failures: they travel as
-/// [`ItemError`] inside an `Ok`.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("not found")]
-    NotFound,
-    #[error("conflict: {0}")]
-    Conflict(String),
-    #[error("store unavailable: {0}")]
-    Unavailable(String),
-    #[error(transparent)]
-    Other(#[from] anyhow::Error),
-}
-
-pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// A point in the store's commit order; every write returns the one it committed at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct CommitSeq(pub i64);
-
-impl CommitSeq {
-    /// The opaque token clients see in `X-Consistency-Token`.
-    pub fn token(self) -> String {
-        format!("c{}", self.0)
-    }
-
-    pub fn parse_token(s: &str) -> Option<Self> {
-        s.strip_prefix('c')?.parse().ok().map(Self)
-    }
-}
-
-/// Filters, order and paging for listing cases. Every filter given must hold.
-#[derive(Debug, Clone, Default)]
-pub struct CaseFilter {
-    pub status: Option<Status>,
-    pub assignee: Option<String>,
-    pub tag: Option<String>,
-    pub updated_since: Option<Timestamp>,
-    /// Text the title contains, ignoring (at least ASCII) case; matched literally, LIKE
-    /// metacharacters included. `None` or empty: no filter.
-    pub title_contains: Option<String>,
-    pub sort: CaseSort,
-    /// Start strictly after this position of `sort`'s order (the previous page's last
-    /// case). A position of another order is refused as `Other`.
-    pub after: Option<CasePosition>,
-    pub limit: u32,
-}
-
-/// A page of results and the position to continue after (`P`: a position in the
-/// listing's order; most listings page by one integer key).
-#[derive(Debug, Clone)]
-pub struct Paged<T, P = i64> {
-    pub items: Vec<T>,
-    pub next: Option<P>,
-}
-
-/// Who writes and when.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    pub name: String,
-    pub at: Timestamp,
-}
-
-/// A case with its tasks, for bulk imports (`docket seed`).
-#[derive(Debug, Clone)]
-pub struct ImportCase {
-    pub case: Case,
-    pub tasks: Vec<NewTask>,
-}
-
-/// The result of a synchronous single-case update.
-#[derive(Debug, Clone)]
-pub struct Updated {
-    pub applied: Applied,
-    pub commit: CommitSeq,
-}
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -341,22 +264,6 @@ pub trait Store: Send + Sync + 'static {
     async fn writable(&self) -> Result<()> {
         self.schema_version().await.map(|_| ())
     }
-}
-
-/// Jobs by state and the queue depth, for `/metrics`.
-#[derive(Debug, Clone, Default)]
-pub struct JobStats {
-    pub by_state: Vec<(JobState, u64)>,
-    pub queued_items: u64,
-}
-
-/// A store's connections.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct PoolStats {
-    pub in_use: u64,
-    pub idle: u64,
-    /// The most the store opens, when it has a bound.
-    pub max: Option<u64>,
 }
 
 /// Turns `limit + 1` fetched rows into a page and the position to continue after.

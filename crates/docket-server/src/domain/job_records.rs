@@ -1,8 +1,8 @@
-//! Types of the store's job methods: submitting, running chunks, results, callbacks.
+//! Records of the job methods of the engine and the store: submitting, running chunks,
+//! results, callbacks.
 
-use crate::domain::{ItemOutcome, Job, Timestamp};
-
-use super::CommitSeq;
+use super::query::CommitSeq;
+use super::{ItemOutcome, Job, Timestamp};
 
 /// A job to store, with all its items, in one transaction.
 #[derive(Debug, Clone)]
