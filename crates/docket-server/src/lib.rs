@@ -78,11 +78,11 @@ impl Server {
                  create a key with `docket keys create --scope admin` to require keys"
             );
         }
-        let keys = Arc::new(http::auth::KeyRing::new(
+        let keys = Arc::new(engine::keys::KeyRing::new(
             store.clone(),
             Duration::from_millis(config.auth.key_cache_ms),
             open_allowed,
-            http::auth::OpenPolicy {
+            engine::keys::OpenPolicy {
                 any_host: config.auth.allow_unauthenticated_public_bind,
                 key_creation: config.auth.allow_open_key_creation,
             },
@@ -94,7 +94,6 @@ impl Server {
             http::rate_limit::RateLimiter::from_config(&config.rate_limit, validated.bind)
                 .map(Arc::new);
         let state = AppState::new(http::Shared {
-            store,
             engine,
             workflow,
             config: Arc::new(config),
@@ -135,7 +134,7 @@ impl Server {
             ),
         };
         let engine = state.engine.clone();
-        let store = state.store.clone();
+        let store = state.engine.store.clone();
         let background = engine.spawn(engine.stopping()).await?;
         let serving = tokio::spawn(http::serve::serve(
             listener,

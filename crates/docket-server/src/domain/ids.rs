@@ -6,6 +6,12 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CaseId(String);
 
+impl AsRef<str> for CaseId {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
 impl CaseId {
     /// Parses a client-supplied id, or explains why it is not one.
     pub fn parse(s: &str) -> Result<Self, String> {

@@ -26,7 +26,7 @@ pub use case::{
 };
 pub use ids::{CaseId, TaskId};
 pub use job::{ItemOutcome, Job, JobState, new_job_id, random_hex};
-pub use job_records::{JobChange, NewJob, SubmitLimits, Submitted};
+pub use job_records::{DeliveryView, ItemRecord, JobChange, NewJob, SubmitLimits, Submitted};
 pub use query::{
     Actor, CaseFilter, CasePosition, CaseSort, CommitSeq, ImportCase, JobStats, Paged, PoolStats,
     Updated,

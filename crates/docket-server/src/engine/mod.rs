@@ -7,12 +7,18 @@ pub mod cache;
 pub mod callbacks;
 pub mod coherence;
 pub mod hub;
+pub mod keys;
 mod nodes;
+pub mod outage;
+mod queries;
 mod reads;
 mod retention;
 pub mod settings;
 pub mod targets;
 pub mod worker;
+mod writes;
+
+pub use writes::Committed;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicI64;

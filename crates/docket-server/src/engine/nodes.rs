@@ -59,7 +59,7 @@ impl Engine {
         let seq = self.coherence.beat();
         let applied = self.applied.load(Ordering::Acquire);
         let r = self.store.heartbeat(&self.node, applied, seq).await;
-        crate::store::outage::note(&r);
+        crate::engine::outage::note(&r);
         r
     }
 

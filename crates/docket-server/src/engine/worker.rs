@@ -133,7 +133,7 @@ impl Engine {
             notified.as_mut().enable();
             let result = self.tick(&owner).await;
             if let Ok(Tick::Worked) = result {
-                crate::store::outage::end();
+                crate::engine::outage::end();
             }
             match result {
                 Ok(t) => {

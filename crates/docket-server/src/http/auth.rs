@@ -21,9 +21,7 @@
 //! expiry) is refused on all of them at once. It acts as its key, and its writes must
 //! carry its CSRF token.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
@@ -36,7 +34,6 @@ use super::AppState;
 use super::error::ApiError;
 use super::session::{csrf_ok, over_tls, session_cookie, session_key};
 use crate::domain::{ApiKey, Scope, token_key_id};
-use crate::store::{self, Store};
 
 /// What a route asks of its caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,8 +155,8 @@ impl Caller {
     }
 
     /// The caller as the writer of a change made now.
-    pub fn actor(&self) -> crate::store::Actor {
-        crate::store::Actor {
+    pub fn actor(&self) -> crate::domain::Actor {
+        crate::domain::Actor {
             name: self.actor_name(),
             at: crate::domain::Timestamp::now(),
         }
@@ -175,91 +172,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
             .get::<Caller>()
             .cloned()
             .unwrap_or(Caller::Open))
-    }
-}
-
-/// Every key by id (revoked ones too).
-pub type Keys = Arc<HashMap<String, Arc<ApiKey>>>;
-
-/// The keys of the store, re-read at most every `ttl`.
-pub struct KeyRing {
-    store: Arc<dyn Store>,
-    ttl: Duration,
-    /// Whether the server may run open (no key at all): a loopback bind, or the operator
-    /// said so.
-    pub open_allowed: bool,
-    /// How an open server treats callers.
-    pub open: OpenPolicy,
-    snapshot: RwLock<Option<(Instant, Keys)>>,
-    /// One refresh at a time; the others wait for it and use what it read.
-    refresh: tokio::sync::Mutex<()>,
-}
-
-/// What an open server (no key in the store) allows.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct OpenPolicy {
-    /// Any `Host` (the operator serves open behind an authenticating proxy). Otherwise
-    /// only loopback names and addresses: a web page the operator visits cannot reach
-    /// the API through DNS rebinding (its requests carry the attacker's host name).
-    pub any_host: bool,
-    /// `POST /api/v1/keys` may create a key.
-    pub key_creation: bool,
-}
-
-impl KeyRing {
-    pub fn new(store: Arc<dyn Store>, ttl: Duration, open_allowed: bool, open: OpenPolicy) -> Self {
-        Self {
-            store,
-            ttl,
-            open_allowed,
-            open,
-            snapshot: RwLock::new(None),
-            refresh: tokio::sync::Mutex::new(()),
-        }
-    }
-
-    fn fresh(&self) -> Option<Keys> {
-        let guard = self
-            .snapshot
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        guard
-            .as_ref()
-            .filter(|(at, _)| at.elapsed() < self.ttl)
-            .map(|(_, k)| k.clone())
-    }
-
-    /// Every key (revoked ones too), by id, at most `ttl` old.
-    pub async fn keys(&self) -> store::Result<Keys> {
-        if let Some(k) = self.fresh() {
-            return Ok(k);
-        }
-        let _one = self.refresh.lock().await;
-        if let Some(k) = self.fresh() {
-            return Ok(k);
-        }
-        let keys: HashMap<_, _> = self
-            .store
-            .list_keys()
-            .await?
-            .into_iter()
-            .map(|k| (k.id.clone(), Arc::new(k)))
-            .collect();
-        let keys = Arc::new(keys);
-        *self
-            .snapshot
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) =
-            Some((Instant::now(), keys.clone()));
-        Ok(keys)
-    }
-
-    /// Drops what was read, after a key was created or revoked on this node.
-    pub fn forget(&self) {
-        *self
-            .snapshot
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
 }
 
@@ -300,7 +212,7 @@ fn presented(req: &Request) -> Option<Presented<'_>> {
 }
 
 /// The live key a token belongs to, or why it has none.
-pub fn key_of(keys: &Keys, token: &str) -> Result<Arc<ApiKey>, &'static str> {
+pub fn key_of(keys: &crate::engine::keys::Keys, token: &str) -> Result<Arc<ApiKey>, &'static str> {
     let key = token_key_id(token)
         .and_then(|id| keys.get(id))
         .filter(|k| k.matches(token))
@@ -396,12 +308,10 @@ pub async fn authorize(State(s): State<AppState>, mut req: Request, next: Next) 
             Ok(k) => (k, None),
             Err(why) => return unauthorized(why),
         },
-        Some(Presented::Session(token)) => {
-            match session_key(s.store.as_ref(), &keys, token).await {
-                Ok(k) => (k, Some(token)),
-                Err(res) => return res,
-            }
-        }
+        Some(Presented::Session(token)) => match session_key(&s.engine, &keys, token).await {
+            Ok(k) => (k, Some(token)),
+            Err(res) => return res,
+        },
     };
     if session.is_some_and(|token| !csrf_ok(&req, token)) {
         return ApiError::new(

@@ -19,8 +19,8 @@ use super::error::ApiError;
 use super::extract::{RawJson, parse_json};
 use super::jobs::full_job;
 use super::{AppState, with_token};
+use crate::domain::{CommitSeq, NewJob, SubmitLimits, Submitted};
 use crate::domain::{Job, Timestamp, new_job_id};
-use crate::store::{CommitSeq, NewJob, SubmitLimits, Submitted};
 
 /// Idempotency keys are honoured this long.
 const IDEMPOTENCY_TTL_MS: i64 = 24 * 3600 * 1000;
@@ -197,11 +197,8 @@ async fn bulk_update(
         max_queued_items: s.engine.jobs.max_queued_items,
         idempotency_since: Timestamp(now.0 - IDEMPOTENCY_TTL_MS),
     };
-    let job = match s.store.submit_job(job, limits).await? {
-        Submitted::Created(job) => {
-            s.engine.wake();
-            job
-        }
+    let job = match s.engine.submit_job(job, limits).await? {
+        Submitted::Created(job) => job,
         Submitted::Replayed(job) => job,
         Submitted::KeyReused => {
             return Err(ApiError::new(

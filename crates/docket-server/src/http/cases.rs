@@ -17,7 +17,9 @@ use crate::domain::{
     CaseChange, CaseId, MAX_ASSIGNEE, MAX_TAG, MAX_TITLE_SEARCH, MIN_TITLE_SEARCH, NewCase,
     Timestamp,
 };
-use crate::store::{self, CaseFilter, CaseSort, CommitSeq};
+use crate::domain::{CaseFilter, CaseSort, CommitSeq};
+use crate::engine::Committed;
+use crate::error::Error;
 use crate::wire as dto;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -66,15 +68,18 @@ async fn create(
     JsonBody(body): JsonBody<docket_api::NewCase>,
 ) -> Result<Response, ApiError> {
     let new = NewCase::parse(body, &s.workflow).map_err(ApiError::validation)?;
-    let (case, commit) = s
-        .store
+    let Committed {
+        value: case,
+        commit,
+        ..
+    } = s
+        .engine
         .create_case(new, caller.actor())
         .await
         .map_err(|e| match e {
-            store::Error::Conflict(d) => ApiError::new(StatusCode::CONFLICT, codes::CASE_EXISTS, d),
+            Error::Conflict(d) => ApiError::new(StatusCode::CONFLICT, codes::CASE_EXISTS, d),
             e => e.into(),
         })?;
-    s.engine.invalidate(&[case.id.as_str()], commit);
     let location = format!("/api/v1/cases/{}", case.id);
     let mut res = case_response(StatusCode::CREATED, case);
     if let Ok(v) = HeaderValue::from_str(&location) {
@@ -104,7 +109,7 @@ async fn list(
 ) -> Result<Json<Page<docket_api::Case>>, ApiError> {
     let filter = case_filter(&s, q)?;
     let sort = filter.sort;
-    let page = s.store.list_cases(filter).await?;
+    let page = s.engine.list_cases(filter).await?;
     Ok(Json(Page {
         items: page.items.into_iter().map(dto::case).collect(),
         next_cursor: page.next.map(|p| encode_case_cursor(sort, p)),
@@ -302,12 +307,9 @@ async fn update(
         }
         change.expected_version = Some(v);
     }
-    let updated = s.store.update_case(&id, change, caller.actor()).await??;
-    if updated.applied.changed() {
-        s.engine.invalidate(&[id.as_str()], updated.commit);
-    }
+    let updated = s.engine.update_case(&id, change, caller.actor()).await??;
     Ok(with_token(
-        case_response(StatusCode::OK, updated.applied.case),
+        case_response(StatusCode::OK, updated.value.applied.case),
         updated.commit,
     ))
 }
@@ -332,7 +334,7 @@ async fn history(
     let id = path_case_id(&raw)?;
     let limit = s.page_size(q.limit)?;
     let page = s
-        .store
+        .engine
         .history(&id, decode_cursor(q.cursor.as_deref())?, limit)
         .await?
         .ok_or_else(|| ApiError::case_not_found(&raw))?;

@@ -12,7 +12,7 @@ use docket_api::codes;
 
 use super::error::ApiError;
 use crate::domain::Timestamp;
-use crate::store::{CasePosition, CaseSort};
+use crate::domain::{CasePosition, CaseSort};
 
 pub fn encode_cursor(pos: Option<i64>) -> Option<String> {
     pos.map(|p| format!("n{p}"))

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use docket_api::{FieldError, Problem, codes, problem::PROBLEM_JSON};
 
 use crate::domain::{self, ItemError};
-use crate::store;
+use crate::error::Error;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -95,16 +95,14 @@ pub fn shown(id: &str) -> String {
     }
 }
 
-impl From<store::Error> for ApiError {
-    fn from(e: store::Error) -> Self {
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
         match e {
-            store::Error::NotFound => {
-                Self::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, "not found")
-            }
-            store::Error::Conflict(d) => Self::new(StatusCode::CONFLICT, codes::CONFLICT, d),
-            store::Error::Unavailable(d) => {
+            Error::NotFound => Self::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, "not found"),
+            Error::Conflict(d) => Self::new(StatusCode::CONFLICT, codes::CONFLICT, d),
+            Error::Unavailable(d) => {
                 // Logged once per outage, not once per request.
-                store::outage::begin(&d);
+                crate::engine::outage::begin(&d);
                 tracing::debug!(error = %d, "store unavailable");
                 Self {
                     retry_after: Some(1),
@@ -115,7 +113,7 @@ impl From<store::Error> for ApiError {
                     )
                 }
             }
-            store::Error::Other(e) => {
+            Error::Other(e) => {
                 tracing::error!(error = ?e, "store failure");
                 Self::internal()
             }

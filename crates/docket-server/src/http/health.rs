@@ -47,11 +47,7 @@ async fn healthz() -> Json<Health> {
 async fn readyz(State(s): State<AppState>) -> Response {
     // Whether it can write, not only answer: a store that reads but cannot write (disk
     // full) is in an outage too, so a readiness check must not end one.
-    let version = match s.store.writable().await {
-        Ok(()) => s.store.schema_version().await,
-        Err(e) => Err(e),
-    };
-    crate::store::outage::note(&version);
+    let version = s.engine.readiness().await;
     match version {
         Ok(v) if v > 0 => (
             StatusCode::OK,

@@ -17,8 +17,7 @@ use super::error::ApiError;
 use super::extract::PathParam;
 use super::jobs::{job_not_found, load, status_response};
 use super::{AppState, with_token};
-use crate::domain::{Timestamp, new_job_id};
-use crate::store::{CommitSeq, JobChange};
+use crate::domain::{CommitSeq, JobChange};
 use crate::wire;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -49,7 +48,7 @@ async fn cancel(
     PathParam(id): PathParam<String>,
 ) -> Result<Response, ApiError> {
     load(&s, &id).await?;
-    let job = match s.store.cancel_job(&id, Timestamp::now()).await? {
+    let job = match s.engine.cancel_job(&id).await? {
         JobChange::NotFound => return Err(job_not_found(&id)),
         JobChange::WrongState(job) => {
             return Err(ApiError::new(
@@ -60,12 +59,6 @@ async fn cancel(
         }
         JobChange::Done(job) | JobChange::NothingToDo(job) => job,
     };
-    if job.state.is_finished() {
-        // A queued job ends here and now; a running one ends at its worker, which counts it.
-        s.engine.metrics.job_ended(&job);
-    }
-    s.engine.wake();
-    s.engine.hub.publish(&id);
     // A running job stops between chunks: wait briefly so the answer shows the end state.
     let job = if job.state.is_finished() {
         job
@@ -102,11 +95,7 @@ async fn retry_failed(
 ) -> Result<Response, ApiError> {
     load(&s, &id).await?;
     let actor = caller.actor_name();
-    match s
-        .store
-        .retry_failed(&id, &new_job_id(), &actor, Timestamp::now())
-        .await?
-    {
+    match s.engine.retry_failed(&id, &actor).await? {
         JobChange::NotFound => Err(job_not_found(&id)),
         JobChange::WrongState(job) => Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -122,7 +111,6 @@ async fn retry_failed(
             format!("job {id} has no failed items"),
         )),
         JobChange::Done(job) => {
-            s.engine.wake();
             let body = BulkAccepted {
                 job_id: Some(job.id.clone()),
                 queued: job.total,
@@ -156,7 +144,7 @@ async fn delete(
     PathParam(id): PathParam<String>,
 ) -> Result<Response, ApiError> {
     load(&s, &id).await?;
-    match s.store.delete_job(&id).await? {
+    match s.engine.delete_job(&id).await? {
         JobChange::NotFound => Err(job_not_found(&id)),
         JobChange::WrongState(job) => Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -191,7 +179,7 @@ async fn callbacks(
 ) -> Result<Json<Page<docket_api::CallbackDelivery>>, ApiError> {
     load(&s, &id).await?;
     let list = s
-        .store
+        .engine
         .deliveries(&id)
         .await?
         .ok_or_else(|| job_not_found(&id))?;
@@ -240,18 +228,13 @@ async fn redeliver(
             )
         });
     }
-    let view = s
-        .store
-        .redeliver(&id, Timestamp::now())
-        .await
-        .map_err(|e| match e {
-            crate::store::Error::NotFound => ApiError::new(
-                StatusCode::NOT_FOUND,
-                codes::CALLBACK_NOT_FOUND,
-                format!("job {id} has no callback"),
-            ),
-            e => e.into(),
-        })?;
-    s.engine.wake_callbacks();
+    let view = s.engine.redeliver(&id).await.map_err(|e| match e {
+        crate::error::Error::NotFound => ApiError::new(
+            StatusCode::NOT_FOUND,
+            codes::CALLBACK_NOT_FOUND,
+            format!("job {id} has no callback"),
+        ),
+        e => e.into(),
+    })?;
     Ok((StatusCode::ACCEPTED, Json(wire::delivery(view))).into_response())
 }

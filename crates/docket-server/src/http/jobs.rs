@@ -69,14 +69,14 @@ pub(super) async fn load(s: &AppState, id: &str) -> Result<Job, ApiError> {
     if CaseId::parse(id).is_err() {
         return Err(job_not_found(id));
     }
-    visible(s, s.store.get_job(id).await?).ok_or_else(|| job_not_found(id))
+    visible(s, s.engine.get_job(id).await?).ok_or_else(|| job_not_found(id))
 }
 
 /// The status plus the first page of results.
 pub async fn full_job(s: &AppState, job: &Job) -> Result<docket_api::Job, ApiError> {
     let limit = s.config.limits.default_page_size;
     let page = s
-        .store
+        .engine
         .job_results(&job.id, None, None, limit)
         .await?
         .ok_or_else(|| job_not_found(&job.id))?;
@@ -185,7 +185,7 @@ async fn results(
         })
         .transpose()?;
     let page = s
-        .store
+        .engine
         .job_results(
             &id,
             outcome,
@@ -222,7 +222,7 @@ async fn list(
         })
         .transpose()?;
     let page = s
-        .store
+        .engine
         .list_jobs(
             state,
             decode_cursor(q.cursor.as_deref())?,

@@ -14,8 +14,8 @@ use super::AppState;
 use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::{JsonBody, PathParam};
-use crate::domain::{IssuedKey, Scope, Timestamp, is_key_id, issue_key, parse_new_key};
-use crate::store::{self, Store};
+use crate::domain::{Scope, is_key_id};
+use crate::engine::keys::CreateError;
 use crate::wire;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -23,25 +23,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list, create))
         .routes(routes!(revoke))
         .routes(routes!(whoami))
-}
-
-/// Why a key could not be made: the request (field errors) or the store.
-pub enum CreateError {
-    Invalid(Vec<crate::domain::FieldError>),
-    Store(store::Error),
-}
-
-/// Checks the request, issues a token and stores the key (also `docket keys create
-/// --database-url`, which has no server to ask).
-pub async fn create_key(store: &dyn Store, req: NewApiKey) -> Result<IssuedKey, CreateError> {
-    let (name, scopes) = parse_new_key(req.name, &req.scopes).map_err(CreateError::Invalid)?;
-    let issued = issue_key(name, scopes, Timestamp::now())
-        .map_err(|e| CreateError::Store(store::Error::Other(anyhow::anyhow!(e))))?;
-    store
-        .create_key(issued.key.clone())
-        .await
-        .map_err(CreateError::Store)?;
-    Ok(issued)
 }
 
 /// Create an API key. The answer holds its token, which is never shown again.
@@ -57,7 +38,9 @@ async fn create(
     State(s): State<AppState>,
     JsonBody(body): JsonBody<NewApiKey>,
 ) -> Result<Response, ApiError> {
-    let issued = create_key(s.store.as_ref(), body)
+    let issued = s
+        .engine
+        .create_key(body.name, &body.scopes)
         .await
         .map_err(|e| match e {
             CreateError::Invalid(errs) => ApiError::validation(errs),
@@ -86,7 +69,7 @@ async fn create(
     responses((status = 200, description = "The keys.", body = Page<docket_api::ApiKey>))
 )]
 async fn list(State(s): State<AppState>) -> Result<Json<Page<docket_api::ApiKey>>, ApiError> {
-    let keys = s.store.list_keys().await?;
+    let keys = s.engine.list_keys().await?;
     Ok(Json(Page {
         items: keys.iter().map(wire::api_key).collect(),
         next_cursor: None,
@@ -120,14 +103,10 @@ async fn revoke(
     if !is_key_id(&id) {
         return Err(not_found());
     }
-    let key = s
-        .store
-        .revoke_key(&id, Timestamp::now())
-        .await
-        .map_err(|e| match e {
-            store::Error::NotFound => not_found(),
-            e => e.into(),
-        })?;
+    let key = s.engine.revoke_key(&id).await.map_err(|e| match e {
+        crate::error::Error::NotFound => not_found(),
+        e => e.into(),
+    })?;
     s.keys.forget();
     tracing::info!(key.id = %key.id, "API key revoked");
     Ok(Json(wire::api_key(&key)))

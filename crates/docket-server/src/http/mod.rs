@@ -39,9 +39,9 @@ use tower_http::trace::TraceLayer;
 pub use error::ApiError;
 
 use crate::config::Config;
+use crate::domain::CommitSeq;
 use crate::domain::Workflow;
 use crate::engine::Engine;
-use crate::store::{CommitSeq, Store};
 
 /// What every handler can reach: one shared [`Shared`], so handing it to a handler or
 /// a middleware costs one reference count, however many parts it has.
@@ -64,12 +64,11 @@ impl std::ops::Deref for AppState {
 
 /// The parts of [`AppState`].
 pub struct Shared {
-    pub store: Arc<dyn Store>,
     pub engine: Arc<Engine>,
     pub workflow: Arc<Workflow>,
     pub config: Arc<Config>,
     /// The API keys, as last read from the store.
-    pub keys: Arc<auth::KeyRing>,
+    pub keys: Arc<crate::engine::keys::KeyRing>,
     /// Per-key rate limits, when on (`rate_limit` in the configuration).
     pub rate_limiter: Option<Arc<rate_limit::RateLimiter>>,
 }

@@ -142,8 +142,8 @@ pub fn span(req: &Request) -> tracing::Span {
 pub async fn metrics(State(s): State<AppState>) -> Result<Response, ApiError> {
     // Rendered during an outage too (the cache and HTTP figures matter most then); the
     // job figures read from the store are left at zero.
-    let jobs = s.store.job_stats().await;
-    let store_available = jobs.is_ok() && crate::store::outage::current().is_none();
+    let jobs = s.engine.job_stats().await;
+    let store_available = jobs.is_ok() && s.engine.store_available();
     let jobs = jobs.unwrap_or_default();
     let cache = &s.engine.cache;
     let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
@@ -157,7 +157,7 @@ pub async fn metrics(State(s): State<AppState>) -> Result<Response, ApiError> {
         cache_trusted: s.engine.coherence.trusted(),
         cache_connection_lost: load(&s.engine.coherence.lost),
         store_available,
-        pool: s.store.pool_stats(),
+        pool: s.engine.pool_stats(),
     };
     Ok((
         [(
@@ -170,7 +170,7 @@ pub async fn metrics(State(s): State<AppState>) -> Result<Response, ApiError> {
 }
 
 /// Logs a 5xx answer. A 503 is the expected answer while the store is unavailable or a
-/// request runs too long: the outage is logged once by `store::outage`, so each 503 is
+/// request runs too long: the outage is logged once by `engine::outage`, so each 503 is
 /// only a debug line (a flood of errors would bury the one that matters). Anything else
 /// is an error.
 pub fn on_failure(

@@ -64,7 +64,10 @@ async fn refresh(
             Err(_) => not_found.push(raw.clone()),
         }
     }
-    let (cases, at) = s.store.get_cases(ids.clone()).await?;
+    let (cases, at) = s
+        .engine
+        .refresh_cases(ids.clone(), body.force_cache_invalidation)
+        .await?;
     for id in &ids {
         if !cases.iter().any(|c| &c.id == id) {
             not_found.push(id.to_string());
@@ -72,9 +75,7 @@ async fn refresh(
     }
     let mut invalidated = 0;
     if body.force_cache_invalidation {
-        let found: Vec<&str> = cases.iter().map(|c| c.id.as_str()).collect();
-        s.engine.invalidate(&found, at);
-        invalidated = found.len() as u64;
+        invalidated = cases.len() as u64;
     }
     let answer = RefreshResponse {
         cases: cases

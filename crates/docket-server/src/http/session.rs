@@ -12,10 +12,10 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
 
-use super::auth::{Keys, unauthorized};
+use super::auth::unauthorized;
 use super::error::ApiError;
-use crate::domain::{ApiKey, Timestamp, is_session_token, same_bytes, token_hash};
-use crate::store::Store;
+use crate::domain::{ApiKey, is_session_token, same_bytes, token_hash};
+use crate::engine::keys::Keys;
 
 /// The name of the console's session cookie over plain HTTP. It holds a session token
 /// issued at sign-in (see [`crate::domain::issue_session`]), never the API key, and is
@@ -97,7 +97,7 @@ pub(super) fn csrf_ok(req: &Request, session_token: &str) -> bool {
 /// session ended on any node (sign-out, its key revoked) is refused on every node at
 /// once. `Err` is the response to send.
 pub(super) async fn session_key(
-    store: &dyn Store,
+    engine: &crate::engine::Engine,
     keys: &Keys,
     token: &str,
 ) -> Result<Arc<ApiKey>, Response> {
@@ -106,11 +106,10 @@ pub(super) async fn session_key(
     if !is_session_token(token) {
         return Err(unauthorized(ENDED));
     }
-    let session = store
-        .session(token_hash(token))
+    let session = engine
+        .live_session(token_hash(token))
         .await
         .map_err(|e| ApiError::from(e).into_response())?
-        .filter(|s| s.live_at(Timestamp::now()))
         .ok_or_else(|| unauthorized(ENDED))?;
     match keys.get(&session.key_id) {
         Some(k) if k.revoked_at.is_none() => Ok(k.clone()),

@@ -70,8 +70,7 @@ async fn update(
                     .collect(),
             ),
         })?;
-    s.store.save_settings(patch).await?;
-    s.engine.settings.set(next.clone());
+    s.engine.change_settings(patch, next.clone()).await?;
     tracing::info!(settings = ?next, "settings changed");
     Ok(Json(next))
 }

@@ -15,6 +15,7 @@ use super::error::ApiError;
 use super::extract::{JsonBody, PathParam, QueryParams};
 use super::{AppState, with_token};
 use crate::domain::{NewTask, TaskChange, TaskId};
+use crate::engine::Committed;
 use crate::wire as dto;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -45,8 +46,11 @@ async fn create(
 ) -> Result<Response, ApiError> {
     let id = path_case_id(&raw)?;
     let new = NewTask::parse(body).map_err(ApiError::validation)?;
-    let (task, commit) = s.store.create_task(&id, new, caller.actor()).await??;
-    s.engine.invalidate(&[id.as_str()], commit);
+    let Committed {
+        value: task,
+        commit,
+        ..
+    } = s.engine.create_task(&id, new, caller.actor()).await??;
     let location = format!("/api/v1/cases/{id}/tasks/{}", task.id);
     let mut res = (StatusCode::CREATED, Json(dto::task(task))).into_response();
     if let Ok(v) = HeaderValue::from_str(&location) {
@@ -75,7 +79,7 @@ async fn list(
     let id = path_case_id(&raw)?;
     let limit = s.page_size(q.limit)?;
     let page = s
-        .store
+        .engine
         .list_tasks(&id, decode_cursor(q.cursor.as_deref())?, limit)
         .await?
         .ok_or_else(|| ApiError::case_not_found(&raw))?;
@@ -117,14 +121,17 @@ async fn update(
     };
     let task_id = TaskId::parse(&raw_task).map_err(|_| not_found())?;
     let change = TaskChange::parse(body).map_err(ApiError::validation)?;
-    let (task, commit) = s
-        .store
+    let Committed {
+        value: task,
+        commit,
+        ..
+    } = s
+        .engine
         .update_task(&id, &task_id, change, caller.actor())
         .await
         .map_err(|e| match e {
-            crate::store::Error::NotFound => not_found(),
+            crate::error::Error::NotFound => not_found(),
             e => e.into(),
         })??;
-    s.engine.invalidate(&[id.as_str()], commit);
     Ok(with_token(Json(dto::task(task)).into_response(), commit))
 }

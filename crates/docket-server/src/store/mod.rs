@@ -6,7 +6,6 @@
 
 mod case_list;
 pub mod keys;
-pub mod outage;
 mod postgres;
 mod signal;
 mod sqlite;

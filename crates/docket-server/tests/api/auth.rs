@@ -67,10 +67,14 @@ pub async fn make_key(app: &TestApp, name: &str, scopes: &[&str]) -> (String, St
         name: Some(name.into()),
         scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
     };
-    let issued = docket_server::http::keys::create_key(app.state.store.as_ref(), new)
-        .await
-        .ok()
-        .unwrap();
+    let issued = docket_server::engine::keys::create_key(
+        app.state.engine.store.as_ref(),
+        new.name,
+        &new.scopes,
+    )
+    .await
+    .ok()
+    .unwrap();
     app.state.keys.forget();
     (issued.key.id, issued.token)
 }

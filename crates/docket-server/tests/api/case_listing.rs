@@ -89,7 +89,7 @@ async fn import_mixed(app: &TestApp, n: u64) {
             }
         })
         .collect();
-    app.state.store.import_cases(cases).await.unwrap();
+    app.state.engine.store.import_cases(cases).await.unwrap();
 }
 
 /// Every page of a listing, following `nextCursor` with `limit` per page; the case ids

@@ -77,7 +77,7 @@ backend_test! {
         assert_eq!(s, 200);
         assert_eq!(whoami(&app, &session).await, 401);
         assert!(
-            app.state.store.session(docket_server::domain::token_hash(&session)).await.unwrap().is_none(),
+            app.state.engine.store.session(docket_server::domain::token_hash(&session)).await.unwrap().is_none(),
             "the revoked key's session is gone from the store"
         );
         assert_eq!(whoami(&app, &other).await, 200, "another key's session lives on");
@@ -93,6 +93,7 @@ backend_test! {
         let (live, _) = session_of(&app, &token).await;
         let stored = app
             .state
+            .engine
             .store
             .session(docket_server::domain::token_hash(&live))
             .await
@@ -103,13 +104,13 @@ backend_test! {
 
         // A session of the same key that ended a second ago, as the store holds it.
         let ended = issue_session(&id, Timestamp(Timestamp::now().0 - 3_601_000), 3_600_000).unwrap();
-        app.state.store.create_session(ended.session).await.unwrap();
+        app.state.engine.store.create_session(ended.session).await.unwrap();
         assert_eq!(whoami(&app, &ended.token).await, 401);
         assert_eq!(whoami(&app, &live).await, 200);
 
         assert_eq!(app.state.engine.purge_expired_sessions().await.unwrap(), 1);
         let hash = docket_server::domain::token_hash(&ended.token);
-        assert!(app.state.store.session(hash).await.unwrap().is_none());
+        assert!(app.state.engine.store.session(hash).await.unwrap().is_none());
         assert_eq!(whoami(&app, &live).await, 200, "a live session is kept");
     }
 }

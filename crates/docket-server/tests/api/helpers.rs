@@ -82,9 +82,14 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
 impl TestApp {
     /// Writes `n` demo cases straight into the store (`CASE-000001`...).
     pub async fn seed(&self, n: u64) {
-        docket_server::demo::seed(self.state.store.as_ref(), &self.state.workflow, n, 10_000)
-            .await
-            .unwrap();
+        docket_server::demo::seed(
+            self.state.engine.store.as_ref(),
+            &self.state.workflow,
+            n,
+            10_000,
+        )
+        .await
+        .unwrap();
     }
 
     /// Sends a JSON body to a path and returns status, headers and the JSON answer.

@@ -387,7 +387,7 @@ backend_test! {
         config.database.url = crate::helpers::fresh_database_url(dir.path());
         let server = docket_server::Server::build(config).await.unwrap();
         let state = server.state().clone();
-        let store = state.store.clone();
+        let store = state.engine.store.clone();
         docket_server::demo::seed(store.as_ref(), &state.workflow, ITEMS as u64, 100).await.unwrap();
         // A job this test runs itself, a chunk at a time, signalling each change as a
         // worker would: its workers never get it (the claim holds for a minute).

@@ -148,7 +148,7 @@ backend_test! {
         config.database.url = crate::helpers::fresh_database_url(dir.path());
         let server = docket_server::Server::build(config).await.unwrap();
         let state = server.state().clone();
-        docket_server::demo::seed(state.store.as_ref(), &state.workflow, 2, 100).await.unwrap();
+        docket_server::demo::seed(state.engine.store.as_ref(), &state.workflow, 2, 100).await.unwrap();
         // A job that someone else holds for a minute, before this server's workers start:
         // it cannot end while a long-poll waits for it.
         let now = Timestamp::now();
@@ -173,7 +173,7 @@ backend_test! {
             max_queued_items: 100,
             idempotency_since: Timestamp(0),
         };
-        state.store.submit_job(job, limits).await.unwrap();
+        state.engine.store.submit_job(job, limits).await.unwrap();
         let claim = docket_server::store::Claim {
             owner: "elsewhere".into(),
             now,
@@ -182,7 +182,7 @@ backend_test! {
             finish: docket_server::store::FinishDrained::Never,
             before_commit: None,
         };
-        state.store.run_chunk(&id, claim).await.unwrap();
+        state.engine.store.run_chunk(&id, claim).await.unwrap();
         let base = format!("http://{}", server.local_addr().unwrap());
         tokio::spawn(server.run(std::future::pending()));
         let started = Instant::now();

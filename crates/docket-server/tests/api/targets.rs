@@ -103,7 +103,7 @@ backend_test! {
             idempotency_since: docket_server::domain::Timestamp(0),
         };
         let id = job.id.clone();
-        app.state.store.submit_job(job, limits).await.unwrap();
+        app.state.engine.store.submit_job(job, limits).await.unwrap();
         app.state.engine.wake();
         app.wait_job(&id).await;
         let d = settled_delivery(&app, &id).await;

@@ -44,7 +44,7 @@ async fn import(app: &TestApp) {
             }
         })
         .collect();
-    app.state.store.import_cases(cases).await.unwrap();
+    app.state.engine.store.import_cases(cases).await.unwrap();
 }
 
 /// The ids of the imported cases whose title contains `q` (ASCII case ignored), in

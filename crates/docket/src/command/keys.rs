@@ -122,21 +122,23 @@ async fn direct(_: &StoreArgs) -> anyhow::Result<Direct> {
 mod direct_store {
     use docket_api::{ApiKey, CreatedApiKey, NewApiKey};
     use docket_server::domain::Timestamp;
-    use docket_server::http::keys::{CreateError, create_key};
+    use docket_server::engine::keys::{CreateError, create_key};
     use docket_server::store::{self, Store};
 
     use crate::exit::input_error;
 
     pub async fn create(store: &dyn Store, new: NewApiKey) -> anyhow::Result<CreatedApiKey> {
-        let issued = create_key(store, new).await.map_err(|e| match e {
-            CreateError::Invalid(errs) => input_error(
-                errs.iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            ),
-            CreateError::Store(e) => anyhow::Error::new(e).context("storing the key"),
-        })?;
+        let issued = create_key(store, new.name, &new.scopes)
+            .await
+            .map_err(|e| match e {
+                CreateError::Invalid(errs) => input_error(
+                    errs.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ),
+                CreateError::Store(e) => anyhow::Error::new(e).context("storing the key"),
+            })?;
         Ok(CreatedApiKey {
             key: docket_server::wire::api_key(&issued.key),
             token: issued.token,

@@ -49,10 +49,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let server = Server::build(config).await?;
     if args.demo {
         let state = server.state();
-        if state.store.count_cases().await? == 0 {
-            let (first, last) = demo::seed(state.store.as_ref(), &state.workflow, 1_000, 1_000)
-                .await
-                .context("seeding demo cases")?;
+        if state.engine.store.count_cases().await? == 0 {
+            let (first, last) =
+                demo::seed(state.engine.store.as_ref(), &state.workflow, 1_000, 1_000)
+                    .await
+                    .context("seeding demo cases")?;
             tracing::info!(first, last, "seeded 1000 demo cases");
         }
     }

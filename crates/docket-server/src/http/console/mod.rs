@@ -216,7 +216,7 @@ async fn sign_in(State(s): State<AppState>, headers: HeaderMap, Form(f): Form<Si
             return super::ApiError::from(store::Error::Other(anyhow::anyhow!(e))).into_response();
         }
     };
-    if let Err(e) = s.store.create_session(issued.session).await {
+    if let Err(e) = s.engine.create_session(issued.session).await {
         return super::ApiError::from(e).into_response();
     }
     tracing::info!(key.id = %key.id, "console session started");
@@ -252,7 +252,7 @@ async fn sign_out(State(s): State<AppState>, headers: HeaderMap) -> Response {
     }
     let tls = over_tls(&headers);
     if let Some(token) = session_cookie(&headers, tls) {
-        if let Err(e) = s.store.end_session(token_hash(token)).await {
+        if let Err(e) = s.engine.end_session(token_hash(token)).await {
             // The cookies stay, so signing out again can still end the session.
             return super::ApiError::from(e).into_response();
         }

@@ -5,8 +5,8 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::{Error, Result};
 use crate::domain::Timestamp;
+use crate::error::{Error, Result};
 
 /// An outage in progress.
 #[derive(Debug, Clone, PartialEq, Eq)]

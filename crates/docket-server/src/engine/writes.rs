@@ -1,0 +1,191 @@
+//! The one way to change data. Every write the API offers is a method here: it applies
+//! the domain's rules (through the store's transaction, which calls [`crate::domain`]),
+//! persists, and then does in one place what must follow the commit: this node's cache
+//! drops what changed (other nodes hear it through the store's signal), workers and
+//! watchers wake, metrics count. A handler that changed data some other way would skip
+//! those steps; `http/` therefore names no store item (the tidy test holds it to that).
+
+use crate::domain::{
+    Actor, ApiKey, Case, CaseChange, CaseId, CommitSeq, ConsoleSession, DeliveryView, IssuedKey,
+    ItemError, JobChange, NewCase, NewJob, NewTask, SubmitLimits, Submitted, Task, TaskChange,
+    TaskId, Timestamp, Updated, new_job_id,
+};
+use crate::error::Result;
+
+use super::Engine;
+
+/// What a write committed: the value it answers with, its position in the commit order,
+/// and the cases it changed (the cache drops them; a change feed records them).
+#[derive(Debug, Clone)]
+pub struct Committed<T> {
+    pub value: T,
+    pub commit: CommitSeq,
+    pub changed_cases: Vec<CaseId>,
+}
+
+impl Engine {
+    /// Creates a case. `Conflict` when its id is taken.
+    pub async fn create_case(&self, new: NewCase, actor: Actor) -> Result<Committed<Case>> {
+        let (case, commit) = self.store.create_case(new, actor).await?;
+        Ok(self.committed(case.clone(), commit, vec![case.id]))
+    }
+
+    /// Changes one case, or says which rule refused the change.
+    pub async fn update_case(
+        &self,
+        id: &CaseId,
+        change: CaseChange,
+        actor: Actor,
+    ) -> Result<Result<Committed<Updated>, ItemError>> {
+        let updated = match self.store.update_case(id, change, actor).await? {
+            Ok(u) => u,
+            Err(e) => return Ok(Err(e)),
+        };
+        let commit = updated.commit;
+        let changed = if updated.applied.changed() {
+            vec![id.clone()]
+        } else {
+            Vec::new()
+        };
+        Ok(Ok(self.committed(updated, commit, changed)))
+    }
+
+    /// Adds a task to a case (which moves the case's version: its `openTasks` changes).
+    pub async fn create_task(
+        &self,
+        case: &CaseId,
+        task: NewTask,
+        actor: Actor,
+    ) -> Result<Result<Committed<Task>, ItemError>> {
+        Ok(self
+            .store
+            .create_task(case, task, actor)
+            .await?
+            .map(|(task, commit)| self.committed(task, commit, vec![case.clone()])))
+    }
+
+    /// Changes a task. `NotFound` when the case has no such task.
+    pub async fn update_task(
+        &self,
+        case: &CaseId,
+        task: &TaskId,
+        change: TaskChange,
+        actor: Actor,
+    ) -> Result<Result<Committed<Task>, ItemError>> {
+        Ok(self
+            .store
+            .update_task(case, task, change, actor)
+            .await?
+            .map(|(task, commit)| self.committed(task, commit, vec![case.clone()])))
+    }
+
+    /// Reads cases straight from the store (never the cache), with the commit they were
+    /// read at; with `invalidate`, this node's cache drops them as of that commit.
+    pub async fn refresh_cases(
+        &self,
+        ids: Vec<CaseId>,
+        invalidate: bool,
+    ) -> Result<(Vec<Case>, CommitSeq)> {
+        let (cases, at) = self.store.get_cases(ids).await?;
+        if invalidate {
+            let found: Vec<&str> = cases.iter().map(|c| c.id.as_str()).collect();
+            self.invalidate(&found, at);
+        }
+        Ok((cases, at))
+    }
+
+    /// The local steps after a commit that changed `changed`.
+    fn committed<T>(&self, value: T, commit: CommitSeq, changed: Vec<CaseId>) -> Committed<T> {
+        if !changed.is_empty() {
+            self.invalidate(&changed, commit);
+        }
+        Committed {
+            value,
+            commit,
+            changed_cases: changed,
+        }
+    }
+
+    /// Stores a bulk job with all its items; a created job wakes the workers.
+    pub async fn submit_job(&self, job: NewJob, limits: SubmitLimits) -> Result<Submitted> {
+        let submitted = self.store.submit_job(job, limits).await?;
+        if matches!(submitted, Submitted::Created(_)) {
+            self.wake();
+        }
+        Ok(submitted)
+    }
+
+    /// Cancels a job: a queued one ends now (and is counted here), a running one stops
+    /// between chunks at its worker. Watchers and workers hear of it.
+    pub async fn cancel_job(&self, id: &str) -> Result<JobChange> {
+        let change = self.store.cancel_job(id, Timestamp::now()).await?;
+        if let JobChange::Done(job) | JobChange::NothingToDo(job) = &change {
+            if job.state.is_finished() {
+                self.metrics.job_ended(job);
+            }
+            self.wake();
+            self.hub.publish(id);
+        }
+        Ok(change)
+    }
+
+    /// A new job with the failed items of an ended one.
+    pub async fn retry_failed(&self, id: &str, actor: &str) -> Result<JobChange> {
+        let change = self
+            .store
+            .retry_failed(id, &new_job_id(), actor, Timestamp::now())
+            .await?;
+        if matches!(change, JobChange::Done(_)) {
+            self.wake();
+        }
+        Ok(change)
+    }
+
+    /// Forgets an ended job, its results and its callback.
+    pub async fn delete_job(&self, id: &str) -> Result<JobChange> {
+        self.store.delete_job(id).await
+    }
+
+    /// Sends a job's callback again now. `NotFound` when the job has none.
+    pub async fn redeliver(&self, job_id: &str) -> Result<DeliveryView> {
+        let view = self.store.redeliver(job_id, Timestamp::now()).await?;
+        self.wake_callbacks();
+        Ok(view)
+    }
+
+    /// Checks a key request, issues its token and stores the key (every node reads keys
+    /// from the store).
+    pub async fn create_key(
+        &self,
+        name: Option<String>,
+        scopes: &[String],
+    ) -> std::result::Result<IssuedKey, super::keys::CreateError> {
+        super::keys::create_key(self.store.as_ref(), name, scopes).await
+    }
+
+    /// Revokes a key (its console sessions go with it).
+    pub async fn revoke_key(&self, id: &str) -> Result<ApiKey> {
+        self.store.revoke_key(id, Timestamp::now()).await
+    }
+
+    /// Keeps a console session.
+    pub async fn create_session(&self, session: ConsoleSession) -> Result<()> {
+        self.store.create_session(session).await
+    }
+
+    /// Ends a console session (sign-out).
+    pub async fn end_session(&self, token_hash: [u8; 32]) -> Result<()> {
+        self.store.end_session(token_hash).await
+    }
+
+    /// Stores changed runtime settings, then applies `next` on this node.
+    pub async fn change_settings(
+        &self,
+        patch: serde_json::Map<String, serde_json::Value>,
+        next: super::settings::Settings,
+    ) -> Result<()> {
+        self.store.save_settings(patch).await?;
+        self.settings.set(next);
+        Ok(())
+    }
+}
