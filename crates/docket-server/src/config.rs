@@ -8,8 +8,8 @@ use std::path::Path;
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::settings::Settings;
 use crate::domain::{Workflow, WorkflowConfig};
-use crate::engine::settings::Settings;
 
 /// The documented default configuration, printed by `docket config print-default`.
 pub const DEFAULT_CONFIG: &str = include_str!("default-config.toml");

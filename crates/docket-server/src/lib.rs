@@ -10,7 +10,6 @@ pub mod engine;
 pub mod error;
 pub mod http;
 pub mod metrics;
-mod process_metrics;
 pub mod store;
 pub mod telemetry;
 pub mod wire;

@@ -2,7 +2,8 @@
 //! the HTTP layer and the engine (callback payloads).
 
 use crate::domain::{Case, HistoryRecord, Job, Status, Task, Timestamp, Workflow};
-use crate::store::{CommitSeq, DeliveryView, ItemRecord};
+use crate::domain::{CommitSeq, DeliveryView, ItemRecord, Stall};
+use reqwest::Url;
 
 pub fn case(c: Case) -> docket_api::Case {
     docket_api::Case {
@@ -73,20 +74,19 @@ pub fn job_status(j: &Job) -> docket_api::JobStatus {
         consistency_token: finished.then(|| CommitSeq(j.last_commit).token()),
         parent_job_id: j.parent_id.clone(),
         atomic: j.atomic.then_some(true),
-        callback_url: j
-            .callback_url
-            .as_deref()
-            .map(crate::engine::targets::redact_url),
+        callback_url: j.callback_url.as_deref().map(redact_url),
         stalled: None,
     }
 }
 
 /// A job's status as this node sees it: with why it is stalled, while it is unfinished
 /// and this node's workers cannot move jobs on.
-pub fn job_status_here(j: &Job, engine: &crate::engine::Engine) -> docket_api::JobStatus {
+/// A job's status as this node shows it: an unfinished job says why it is not
+/// progressing (`stall`: the engine's, `Engine::stall`).
+pub fn job_status_here(j: &Job, stall: Option<Stall>) -> docket_api::JobStatus {
     let mut st = job_status(j);
     if !j.state.is_finished() {
-        st.stalled = engine.stall().map(|s| docket_api::JobStall {
+        st.stalled = stall.map(|s| docket_api::JobStall {
             code: s.code.to_owned(),
             detail: s.detail,
             since: s.since.to_rfc3339(),
@@ -110,7 +110,7 @@ pub fn item_result(r: ItemRecord) -> docket_api::ItemResult {
 pub fn delivery(d: DeliveryView) -> docket_api::CallbackDelivery {
     docket_api::CallbackDelivery {
         delivery_id: d.id,
-        url: crate::engine::targets::redact_url(&d.url),
+        url: redact_url(&d.url),
         event: d.event,
         state: d.state,
         next_attempt_at: d.next_attempt_at.map(Timestamp::to_rfc3339),
@@ -157,5 +157,40 @@ pub fn workflow(wf: &Workflow) -> docket_api::WorkflowInfo {
                 (from.as_str().to_owned(), names(to))
             })
             .collect(),
+    }
+}
+
+/// A callback URL as shown to API callers: its userinfo and query string (where
+/// receivers' tokens usually travel) replaced by `***`. Delivery uses the full URL.
+pub fn redact_url(url: &str) -> String {
+    let Ok(mut u) = Url::parse(url) else {
+        return "***".to_owned();
+    };
+    let had_userinfo = !u.username().is_empty() || u.password().is_some();
+    if had_userinfo {
+        // Only fails for URLs that cannot carry userinfo, which then have none.
+        let _ = u.set_password(None);
+        let _ = u.set_username("***");
+    }
+    if u.query().is_some() {
+        u.set_query(Some("***"));
+    }
+    u.set_fragment(None);
+    u.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_hides_userinfo_and_query() {
+        assert_eq!(
+            redact_url("https://user:pw@hooks.example.com/path?token=s3cret#frag"),
+            "https://***@hooks.example.com/path?***"
+        );
+        assert_eq!(redact_url("http://h/p"), "http://h/p");
+        assert_eq!(redact_url("http://tok@h/p"), "http://***@h/p");
+        assert_eq!(redact_url("garbage"), "***");
     }
 }

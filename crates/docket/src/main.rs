@@ -7,7 +7,6 @@ mod command;
 mod exit;
 mod input;
 mod output;
-mod summary;
 mod wait;
 
 use std::process::ExitCode;

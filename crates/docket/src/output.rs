@@ -5,6 +5,7 @@
 
 use std::io::Write as _;
 
+use docket_api::JobStatus;
 use serde::Serialize;
 
 /// `--output`.
@@ -95,6 +96,39 @@ pub fn millis(ms: Option<u64>) -> String {
         Some(ms) if ms < 1000 => format!("{ms} ms"),
         Some(ms) => format!("{:.1} s", ms as f64 / 1000.0),
     }
+}
+
+/// One row per job.
+pub fn status_table(jobs: &[JobStatus]) -> Table {
+    let mut t = Table::new(&[
+        "JOB",
+        "STATUS",
+        "OUTCOME",
+        "PROCESSED",
+        "SUCCEEDED",
+        "FAILED",
+        "CANCELLED",
+        "TIME",
+        "CREATED",
+    ]);
+    for j in jobs {
+        let status = match j.queue_position {
+            Some(p) if j.status == "queued" => format!("queued (#{p})"),
+            _ => j.status.clone(),
+        };
+        t.row(vec![
+            j.job_id.clone(),
+            status,
+            opt(j.outcome.as_deref()),
+            format!("{}/{}", j.processed, j.total),
+            j.succeeded.to_string(),
+            j.failed.to_string(),
+            j.cancelled.to_string(),
+            millis(j.duration_ms),
+            j.created_at.clone(),
+        ]);
+    }
+    t
 }
 
 #[cfg(test)]

@@ -173,6 +173,15 @@ pub fn random_hex(n: usize) -> String {
     super::hex(&buf)
 }
 
+/// Why jobs are not progressing on this node: shown in unfinished jobs' status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stall {
+    /// `service_unavailable` (the store cannot be reached or cannot write) or `internal`.
+    pub code: &'static str,
+    pub detail: String,
+    pub since: super::Timestamp,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

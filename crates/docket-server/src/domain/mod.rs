@@ -11,6 +11,7 @@ mod job;
 pub mod job_records;
 pub mod query;
 mod session;
+pub mod settings;
 mod task;
 mod workflow;
 
@@ -25,7 +26,7 @@ pub use case::{
     parse_tags,
 };
 pub use ids::{CaseId, TaskId};
-pub use job::{ItemOutcome, Job, JobState, new_job_id, random_hex};
+pub use job::{ItemOutcome, Job, JobState, Stall, new_job_id, random_hex};
 pub use job_records::{DeliveryView, ItemRecord, JobChange, NewJob, SubmitLimits, Submitted};
 pub use query::{
     Actor, CaseFilter, CasePosition, CaseSort, CommitSeq, ImportCase, JobStats, Paged, PoolStats,

@@ -65,14 +65,7 @@ pub struct Engine {
     stall: std::sync::Mutex<Option<Stall>>,
 }
 
-/// Why jobs are not progressing on this node: shown in unfinished jobs' status.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stall {
-    /// `service_unavailable` (the store cannot be reached or cannot write) or `internal`.
-    pub code: &'static str,
-    pub detail: String,
-    pub since: crate::domain::Timestamp,
-}
+pub use crate::domain::Stall;
 
 impl Engine {
     pub fn new(

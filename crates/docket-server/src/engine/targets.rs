@@ -247,25 +247,6 @@ pub fn check_url(url: &str, allowed: &AllowList) -> Result<Url, String> {
     Ok(parsed)
 }
 
-/// A callback URL as shown to API callers: its userinfo and query string (where
-/// receivers' tokens usually travel) replaced by `***`. Delivery uses the full URL.
-pub fn redact_url(url: &str) -> String {
-    let Ok(mut u) = Url::parse(url) else {
-        return "***".to_owned();
-    };
-    let had_userinfo = !u.username().is_empty() || u.password().is_some();
-    if had_userinfo {
-        // Only fails for URLs that cannot carry userinfo, which then have none.
-        let _ = u.set_password(None);
-        let _ = u.set_username("***");
-    }
-    if u.query().is_some() {
-        u.set_query(Some("***"));
-    }
-    u.set_fragment(None);
-    u.to_string()
-}
-
 /// A resolution refused because the name resolves to a refused address.
 #[derive(Debug)]
 pub struct RefusedAddress(pub String);
@@ -427,17 +408,6 @@ mod tests {
         let long = format!("{ok}a");
         let err = check_url(&long, &list(&[])).unwrap_err();
         assert!(err.contains("2048"), "{err}");
-    }
-
-    #[test]
-    fn redaction_hides_userinfo_and_query() {
-        assert_eq!(
-            redact_url("https://user:pw@hooks.example.com/path?token=s3cret#frag"),
-            "https://***@hooks.example.com/path?***"
-        );
-        assert_eq!(redact_url("http://h/p"), "http://h/p");
-        assert_eq!(redact_url("http://tok@h/p"), "http://***@h/p");
-        assert_eq!(redact_url("garbage"), "***");
     }
 
     #[tokio::test]

@@ -23,14 +23,15 @@
 
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, MatchedPath, Request, State};
-use axum::http::request::Parts;
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use docket_api::codes;
 
 use super::AppState;
+pub use super::caller::Caller;
+use super::caller::unauthorized;
 use super::error::ApiError;
 use super::session::{csrf_ok, over_tls, session_cookie, session_key};
 use crate::domain::{ApiKey, Scope, token_key_id};
@@ -135,54 +136,6 @@ pub fn access(method: &Method, matched: Option<&str>) -> Access {
     }
     // A method the route does not take is answered 405 once the caller is known.
     if path_known { AnyKey } else { ADMIN }
-}
-
-/// The caller of a request, put there by [`authorize`].
-#[derive(Debug, Clone)]
-pub enum Caller {
-    /// No key exists: the server is open.
-    Open,
-    Key(Arc<ApiKey>),
-}
-
-impl Caller {
-    /// The name history records for changes this caller makes.
-    pub fn actor_name(&self) -> String {
-        match self {
-            Caller::Open => "api".into(),
-            Caller::Key(k) => k.actor(),
-        }
-    }
-
-    /// The caller as the writer of a change made now.
-    pub fn actor(&self) -> crate::domain::Actor {
-        crate::domain::Actor {
-            name: self.actor_name(),
-            at: crate::domain::Timestamp::now(),
-        }
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for Caller {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(parts
-            .extensions
-            .get::<Caller>()
-            .cloned()
-            .unwrap_or(Caller::Open))
-    }
-}
-
-pub(super) fn unauthorized(detail: &str) -> Response {
-    let mut res =
-        ApiError::new(StatusCode::UNAUTHORIZED, codes::UNAUTHORIZED, detail).into_response();
-    res.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Bearer realm=\"docket\""),
-    );
-    res
 }
 
 /// The bearer token of a request, if it sent one.

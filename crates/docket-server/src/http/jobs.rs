@@ -81,7 +81,7 @@ pub async fn full_job(s: &AppState, job: &Job) -> Result<docket_api::Job, ApiErr
         .await?
         .ok_or_else(|| job_not_found(&job.id))?;
     Ok(docket_api::Job {
-        status: wire::job_status_here(job, &s.engine),
+        status: wire::job_status_here(job, s.engine.stall()),
         results: page.items.into_iter().map(wire::item_result).collect(),
         results_next_cursor: encode_cursor(page.next),
     })
@@ -130,7 +130,7 @@ async fn status(
     }
     Ok(status_response(
         &job,
-        Json(wire::job_status_here(&job, &s.engine)).into_response(),
+        Json(wire::job_status_here(&job, s.engine.stall())).into_response(),
     ))
 }
 
@@ -303,7 +303,7 @@ async fn events(
                     continue;
                 }
                 last = Some((job.processed, job.state));
-                let data = serde_json::to_string(&wire::job_status_here(&job, &engine))
+                let data = serde_json::to_string(&wire::job_status_here(&job, engine.stall()))
                     .unwrap_or_default();
                 let finished = job.state.is_finished();
                 let name = if finished {

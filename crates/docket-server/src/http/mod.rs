@@ -3,6 +3,7 @@
 pub mod auth;
 mod body_timeout;
 mod bulk;
+mod caller;
 mod cases;
 mod console;
 mod cursor;

@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use docket_api::codes;
 
 use super::AppState;
-use super::auth::Caller;
+use super::caller::Caller;
 use super::error::ApiError;
 use crate::config::{RateLimitConfig, RateLimitMode};
 

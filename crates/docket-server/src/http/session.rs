@@ -12,7 +12,7 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
 
-use super::auth::unauthorized;
+use super::caller::unauthorized;
 use super::error::ApiError;
 use crate::domain::{ApiKey, is_session_token, same_bytes, token_hash};
 use crate::engine::keys::Keys;

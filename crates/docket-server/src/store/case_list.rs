@@ -16,6 +16,7 @@
 //!
 //! A title search (`q`) also uses the title's trigram index: see [`super::title_search`].
 
+pub use super::sql::{Dialect, ListSql, Param};
 use super::title_search::indexable;
 pub use super::title_search::{TitleSearch, like_pattern, title_probe_sql};
 use super::{CaseFilter, Error, Result};
@@ -29,44 +30,6 @@ fn order_by(sort: CaseSort) -> &'static str {
         CaseSort::UpdatedAt => "updated_at, seq",
         CaseSort::UpdatedAtDesc => "updated_at DESC, seq DESC",
     }
-}
-
-/// The SQL flavour a query is written in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    Sqlite,
-    Postgres,
-}
-
-impl Dialect {
-    pub(super) fn placeholder(self, n: usize) -> String {
-        match self {
-            Self::Sqlite => format!("?{n}"),
-            Self::Postgres => format!("${n}"),
-        }
-    }
-
-    /// Case-insensitive LIKE: SQLite's `LIKE` already ignores ASCII case.
-    fn ilike(self) -> &'static str {
-        match self {
-            Self::Sqlite => "LIKE",
-            Self::Postgres => "ILIKE",
-        }
-    }
-}
-
-/// A value bound to a placeholder.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Param {
-    Int(i64),
-    Text(String),
-}
-
-/// A query and its parameters, `params[i]` bound to placeholder `i + 1`.
-#[derive(Debug, Clone)]
-pub struct ListSql {
-    pub sql: String,
-    pub params: Vec<Param>,
 }
 
 /// The `SELECT {columns} FROM cases ...` that fetches one page of `f` plus one row (to

@@ -17,7 +17,7 @@
 //! A trigram index finds nothing for 1 or 2 characters: such a search always walks.
 
 use super::CaseFilter;
-use super::case_list::{Dialect, ListSql, Param};
+use super::sql::{Dialect, ListSql, Param};
 
 impl Dialect {
     /// Whether a listing counts its search's matches in the title index first, to choose

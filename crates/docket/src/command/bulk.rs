@@ -13,12 +13,13 @@ use anyhow::Context as _;
 use docket_api::{BulkOptions, BulkRequest, JobStatus, codes};
 use docket_client::{Client, Error as ClientError};
 
-use super::jobs::{WaitArgs, status_table};
+use super::jobs::WaitArgs;
+use super::summary::{self, Origin};
 use crate::Global;
 use crate::exit::{Exit, input_error};
 use crate::input::{self, InputFormat};
+use crate::output::status_table;
 use crate::output::{self, Format};
-use crate::summary::{self, Origin};
 use crate::wait;
 
 #[derive(clap::Args)]

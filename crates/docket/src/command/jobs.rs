@@ -3,13 +3,14 @@
 use std::time::Duration;
 
 use clap::Subcommand;
-use docket_api::{JobQuery, JobStatus, ResultsQuery};
+use docket_api::{JobQuery, ResultsQuery};
 use docket_client::Client;
 
+use super::summary;
 use crate::Global;
 use crate::exit::Exit;
+use crate::output::status_table;
 use crate::output::{self, Format, Table};
-use crate::summary;
 use crate::wait::{self, WaitMethod};
 
 #[derive(Subcommand)]
@@ -199,39 +200,6 @@ pub async fn watch(
     )
     .await;
     summary::report(client, global, waited, None).await
-}
-
-/// One row per job.
-pub fn status_table(jobs: &[JobStatus]) -> Table {
-    let mut t = Table::new(&[
-        "JOB",
-        "STATUS",
-        "OUTCOME",
-        "PROCESSED",
-        "SUCCEEDED",
-        "FAILED",
-        "CANCELLED",
-        "TIME",
-        "CREATED",
-    ]);
-    for j in jobs {
-        let status = match j.queue_position {
-            Some(p) if j.status == "queued" => format!("queued (#{p})"),
-            _ => j.status.clone(),
-        };
-        t.row(vec![
-            j.job_id.clone(),
-            status,
-            output::opt(j.outcome.as_deref()),
-            format!("{}/{}", j.processed, j.total),
-            j.succeeded.to_string(),
-            j.failed.to_string(),
-            j.cancelled.to_string(),
-            output::millis(j.duration_ms),
-            j.created_at.clone(),
-        ]);
-    }
-    t
 }
 
 /// A listing: `{"items", "nextCursor"}` as JSON, else the table and a hint for the next

@@ -12,6 +12,7 @@ pub mod seed;
 #[cfg(feature = "server")]
 pub mod serve;
 pub mod settings;
+pub mod summary;
 
 use anyhow::Context as _;
 use docket_client::Client;

@@ -6,11 +6,13 @@
 //! applied, jobs they ended). Figures of the shared store (jobs by state, queued items)
 //! and of the cache are read at scrape time ([`Snapshot`]), so every node of a cluster
 //! reports the same store figures; the standard `process_*` metrics are read from
-//! `/proc/self` then too ([`crate::process_metrics`]).
+//! `/proc/self` then too ([`process`]).
 //!
 //! Every label value comes from a fixed set (standard methods, route templates, states,
 //! outcomes, status codes): the library writes label values as they are, and a value
 //! taken from a request would let any caller add series kept for the process's life.
+
+mod process;
 
 use std::collections::{HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
@@ -158,7 +160,7 @@ impl Default for Metrics {
             "Time to answer an HTTP request (to the response head), by method and route template",
             http_duration.clone(),
         );
-        registry.register_collector(Box::new(crate::process_metrics::Process));
+        registry.register_collector(Box::new(process::Process));
         let jobs_ended = Family::<StateLabel, Counter>::default();
         registry.register(
             "docket_jobs_ended",
@@ -234,7 +236,7 @@ pub struct Snapshot {
     pub cache_connection_lost: u64,
     /// Whether the store answered this scrape and no outage is in progress.
     pub store_available: bool,
-    pub pool: crate::store::PoolStats,
+    pub pool: crate::domain::PoolStats,
 }
 
 /// Writes one unlabelled constant metric.

@@ -6,7 +6,7 @@ use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 
-use crate::metrics::constant;
+use super::constant;
 
 /// Clock ticks per second of `/proc/self/stat`'s times (`USER_HZ`, 100 on every Linux
 /// architecture docket builds for).

@@ -170,7 +170,7 @@ async fn failures(
 }
 
 fn print_table(r: &Report<'_>) {
-    crate::command::jobs::status_table(r.jobs).print();
+    crate::output::status_table(r.jobs).print();
     let mut totals = format!(
         "{} items: {} succeeded, {} failed",
         r.total, r.succeeded, r.failed
