@@ -5,6 +5,7 @@
 
 mod apikey;
 mod apply;
+mod bulk_item;
 mod case;
 mod ids;
 mod job;
@@ -20,6 +21,7 @@ pub use apikey::{
     token_hash, token_key_id,
 };
 pub use apply::{Applied, ChangeContext, HistoryRecord, ItemError, apply_change};
+pub use bulk_item::{NOT_APPLIED, item_change};
 pub use case::{
     Case, CaseChange, MAX_ASSIGNEE, MAX_DESCRIPTION, MAX_FIELD_NAME, MAX_FIELDS, MAX_FIELDS_BYTES,
     MAX_REASON, MAX_TAG, MAX_TAGS, MAX_TITLE, MAX_TITLE_SEARCH, MIN_TITLE_SEARCH, NewCase,

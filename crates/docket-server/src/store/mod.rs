@@ -291,25 +291,6 @@ pub fn page_by<K, T, P>(
     }
 }
 
-/// Parses one stored bulk item into the change it asks for (shared by both backends, so
-/// an item means the same thing whichever store applies it).
-pub fn item_change(item: &str, wf: &Workflow) -> std::result::Result<CaseChange, ItemError> {
-    let item: docket_api::BulkItem = serde_json::from_str(item).map_err(|e| {
-        ItemError::Validation(vec![crate::domain::FieldError::new("item", &e.to_string())])
-    })?;
-    let patch = docket_api::CasePatch {
-        status: item.status,
-        status_reason: item.status_reason,
-        priority: item.priority,
-        assignee: item.assignee,
-        tags: item.tags,
-        fields: item.fields,
-        expected_version: item.expected_version,
-        ..Default::default()
-    };
-    CaseChange::parse(patch, wf).map_err(ItemError::Validation)
-}
-
 /// Opens the store named by `url` (`sqlite://path`, `sqlite:///abs/path`,
 /// `postgres://…`) with the settings of `config` that concern it.
 pub async fn open(

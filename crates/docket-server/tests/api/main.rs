@@ -51,6 +51,7 @@ mod openapi;
 mod rate_limits;
 mod targets;
 mod tasks;
+mod tidy;
 mod title_search;
 mod webdriver;
 mod workflow;

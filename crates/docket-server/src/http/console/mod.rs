@@ -41,7 +41,6 @@ use super::session::{
     CSRF_COOKIE, HOST_PREFIX, SESSION_COOKIE, csrf_token, over_tls, session_cookie,
 };
 use crate::domain::{Timestamp, issue_session, token_hash};
-use crate::store;
 
 /// A file of the console, compiled in.
 struct Asset {
@@ -213,7 +212,8 @@ async fn sign_in(State(s): State<AppState>, headers: HeaderMap, Form(f): Form<Si
     let issued = match issue_session(&key.id, Timestamp::now(), lifetime) {
         Ok(i) => i,
         Err(e) => {
-            return super::ApiError::from(store::Error::Other(anyhow::anyhow!(e))).into_response();
+            return super::ApiError::from(crate::error::Error::Other(anyhow::anyhow!(e)))
+                .into_response();
         }
     };
     if let Err(e) = s.engine.create_session(issued.session).await {

@@ -14,7 +14,7 @@ use crate::domain::{
 };
 use crate::store::{
     ChunkResult, Claim, CommitSeq, Error, FinishDrained, ItemRecord, NewJob, Paged, Result, Signal,
-    SubmitLimits, Submitted, item_change, page_of,
+    SubmitLimits, Submitted, page_of,
 };
 
 /// Loads a job by id, with its queue position when queued.
@@ -176,8 +176,7 @@ impl Outcomes {
     fn push_not_applied(&mut self, idx: i64) {
         self.idx.push(idx);
         self.outcome.push("cancelled");
-        self.code
-            .push(Some(docket_api::codes::NOT_APPLIED.to_owned()));
+        self.code.push(Some(crate::domain::NOT_APPLIED.to_owned()));
         self.detail.push(Some(
             "not applied: another item of this atomic job failed".to_owned(),
         ));
@@ -518,7 +517,7 @@ impl PgStore {
         let mut results = Vec::with_capacity(items.len());
         for (idx, case_id, item) in &items {
             let r = match (CaseId::parse(case_id), cases.get(case_id.as_str())) {
-                (Ok(_), Some((s, case))) => item_change(item, &self.workflow)
+                (Ok(_), Some((s, case))) => crate::domain::item_change(item, &self.workflow)
                     .and_then(|change| apply_change(case, &change, &self.workflow, &ctx))
                     .map(|a| {
                         let v = a.case.version;

@@ -131,7 +131,7 @@ fn apply_item(
     let Ok(id) = CaseId::parse(case_id) else {
         return Ok(Err(ItemError::CaseNotFound(case_id.to_owned())));
     };
-    let change = match crate::store::item_change(item, wf) {
+    let change = match crate::domain::item_change(item, wf) {
         Ok(c) => c,
         Err(e) => return Ok(Err(e)),
     };
@@ -454,7 +454,7 @@ fn fail_atomic(
                 .execute(rusqlite::params![
                     seq,
                     idx,
-                    docket_api::codes::NOT_APPLIED,
+                    crate::domain::NOT_APPLIED,
                     "not applied: another item of this atomic job failed"
                 ])?;
             }
