@@ -39,10 +39,9 @@ impl Server {
         let validated = config.validate()?;
         let workflow = Arc::new(validated.workflow);
         let store = store::open(&config.database.url, workflow.clone(), &config).await?;
-        // One node owns a SQLite file: leases left by an earlier (crashed) run are void.
-        // A PostgreSQL store is shared: the other nodes' leases are theirs, and a crashed
-        // node's expire.
-        if config.database.url.starts_with("sqlite:") {
+        // A single-node store's leases left by an earlier (crashed) run are void. A
+        // shared store's are the other nodes', and a crashed node's expire.
+        if store.single_node() {
             store.release_leases(None).await?;
         }
         // Settings changed through the API win over the configured initial values.

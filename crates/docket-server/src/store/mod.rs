@@ -31,6 +31,10 @@ pub use sqlite::SqliteStore;
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Whether one node owns this store (SQLite: one process opens the file), so no
+    /// other node can hold its leases or need its signals.
+    fn single_node(&self) -> bool;
+
     /// Schema version applied (for `/readyz`).
     async fn schema_version(&self) -> Result<u32>;
 

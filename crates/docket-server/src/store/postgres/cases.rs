@@ -113,6 +113,10 @@ async fn notify_write(tx: &mut Tx, id: &CaseId, commit: CommitSeq) -> Result<()>
 
 #[async_trait]
 impl Store for PgStore {
+    fn single_node(&self) -> bool {
+        false
+    }
+
     async fn schema_version(&self) -> Result<u32> {
         let v: i32 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
             .fetch_one(&self.pool)

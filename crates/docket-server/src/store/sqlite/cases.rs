@@ -127,6 +127,10 @@ pub(super) fn write_applied(
 
 #[async_trait]
 impl Store for SqliteStore {
+    fn single_node(&self) -> bool {
+        true
+    }
+
     /// `Err` while the disk is full (until the checkpointer's probe finds space back) or
     /// the file is read-only; otherwise the store answers.
     async fn writable(&self) -> Result<()> {
