@@ -20,16 +20,7 @@ DURATION="${DURATION:-6}"
 : "${BEFORE:?BEFORE=<directory of the first build>}" "${AFTER:?AFTER=<directory of the second build>}"
 
 bench_machine
-TMP="$(mktemp -d)"
-SERVER_PID=""
-cleanup() {
-    if [[ -n "$SERVER_PID" ]]; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
+bench_workdir
 
 declare -A DIR=([before]="$BEFORE" [after]="$AFTER")
 for build in before after; do

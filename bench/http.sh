@@ -26,16 +26,7 @@ DOCKET="${DOCKET_BIN:-$DOCKET}"
 BENCH="${BENCH_BIN:-$BENCH}"
 echo "docket: $DOCKET"
 
-TMP="$(mktemp -d)"
-SERVER_PID=""
-cleanup() {
-    if [[ -n "$SERVER_PID" ]]; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
+bench_workdir
 DB="sqlite://$TMP/bench.db"
 
 echo "== seed"

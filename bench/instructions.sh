@@ -24,16 +24,7 @@ fi
 DOCKET="${DOCKET_BIN:-$DOCKET}"
 echo "docket: $DOCKET"
 
-TMP="$(mktemp -d)"
-SERVER_PID=""
-cleanup() {
-    if [[ -n "$SERVER_PID" ]]; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
+bench_workdir
 DB="sqlite://$TMP/bench.db"
 
 "$DOCKET" seed --database-url "$DB" --cases "$CASES" >/dev/null

@@ -40,3 +40,19 @@ wait_ready() {
     echo "the server was not ready within 30 s" >&2
     exit 1
 }
+
+# bench_workdir: makes a temp dir TMP, and on exit stops the server of SERVER_PID (if
+# one was started) and removes TMP, whatever happens.
+bench_workdir() {
+    TMP="$(mktemp -d)"
+    SERVER_PID=""
+    trap bench_cleanup EXIT
+}
+
+bench_cleanup() {
+    if [[ -n "${SERVER_PID:-}" ]]; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    rm -rf "$TMP"
+}

@@ -3,6 +3,7 @@
 //! [`Server::build`] opens the store, binds the listener and returns a server that
 //! [`Server::run`] serves until its shutdown future resolves.
 
+pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod domain;
@@ -36,6 +37,15 @@ pub struct Server {
 impl Server {
     /// Validates the config, opens (and migrates) the store, binds the address.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with_clock(config, Arc::new(clock::SystemClock)).await
+    }
+
+    /// [`Server::build`] on a clock of the caller's (tests move a
+    /// [`clock::ShiftedClock`] forward instead of sleeping).
+    pub async fn build_with_clock(
+        config: Config,
+        clock: Arc<dyn clock::Clock>,
+    ) -> anyhow::Result<Self> {
         let validated = config.validate()?;
         let workflow = Arc::new(validated.workflow);
         let store = store::open(&config.database.url, workflow.clone(), &config).await?;
@@ -51,6 +61,7 @@ impl Server {
         })?;
         let engine = Engine::new(
             store.clone(),
+            clock,
             SettingsHandle::new(settings),
             config.settings.clone(),
             config.jobs.clone(),

@@ -55,6 +55,9 @@ pub struct Claim {
     /// changed: this node drops them from its cache there, so nothing that can see the
     /// commit (a `completed` status included) can still find them cached.
     pub before_commit: Option<BeforeCommit>,
+    /// The engine's clock, for the end time of a job its last chunk completes (after
+    /// its items, not when the chunk began): a store reads no clock of its own.
+    pub clock: Now,
 }
 
 impl std::fmt::Debug for Claim {
@@ -70,6 +73,9 @@ impl std::fmt::Debug for Claim {
 }
 
 /// See [`Claim::before_commit`].
+/// A clock handed to a store (see [`Claim::clock`]).
+pub type Now = std::sync::Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
 pub type BeforeCommit = std::sync::Arc<dyn Fn(&[String], CommitSeq) + Send + Sync>;
 
 /// When a drained job may be completed by its last chunk's transaction.

@@ -15,7 +15,9 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::domain::Timestamp;
 
 use crate::domain::Case;
 
@@ -39,7 +41,8 @@ struct Shard {
 struct Entry {
     case: Case,
     read_at: i64,
-    inserted: Instant,
+    /// When it was stored, by the engine's clock.
+    inserted: Timestamp,
 }
 
 impl CaseCache {
@@ -66,14 +69,23 @@ impl CaseCache {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// A live entry for `key`, fresh enough for `min_read_at` when a token is given.
-    pub fn get(&self, key: &str, ttl: Duration, min_read_at: Option<i64>) -> Option<Case> {
+    /// A live entry for `key` at `now` (younger than `ttl`), fresh enough for
+    /// `min_read_at` when a token is given.
+    pub fn get(
+        &self,
+        key: &str,
+        ttl: Duration,
+        min_read_at: Option<i64>,
+        now: Timestamp,
+    ) -> Option<Case> {
+        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        let live = |e: &Entry| now.0.saturating_sub(e.inserted.0) < ttl_ms;
         let mut shard = self.shard(key);
         let found = match shard.map.get(key) {
-            Some(e) if e.inserted.elapsed() < ttl && min_read_at.is_none_or(|t| e.read_at >= t) => {
+            Some(e) if live(e) && min_read_at.is_none_or(|t| e.read_at >= t) => {
                 Some(e.case.clone())
             }
-            Some(e) if e.inserted.elapsed() >= ttl => {
+            Some(e) if !live(e) => {
                 shard.map.remove(key);
                 None
             }
@@ -91,9 +103,9 @@ impl CaseCache {
         }
     }
 
-    /// Stores a read made from store position `read_at`, unless an invalidation newer
-    /// than that position has been applied since.
-    pub fn insert(&self, case: Case, read_at: i64) {
+    /// Stores a read made from store position `read_at` at `now`, unless an invalidation
+    /// newer than that position has been applied since.
+    pub fn insert(&self, case: Case, read_at: i64, now: Timestamp) {
         if self.per_shard == 0 || read_at < self.watermark.load(Ordering::Acquire) {
             return;
         }
@@ -106,7 +118,7 @@ impl CaseCache {
         let entry = Entry {
             case,
             read_at,
-            inserted: Instant::now(),
+            inserted: now,
         };
         if shard.map.insert(key.clone(), entry).is_none() {
             shard.order.push_back(key);
@@ -191,32 +203,33 @@ mod tests {
     }
 
     const LONG: Duration = Duration::from_secs(60);
+    const T0: Timestamp = Timestamp(1_000_000);
 
     #[test]
     fn a_read_older_than_an_invalidation_is_not_stored() {
         let c = CaseCache::new(100);
         c.invalidate(&["A"], 10);
-        c.insert(case("A", "old"), 9);
-        assert!(c.get("A", LONG, None).is_none());
-        c.insert(case("A", "new"), 10);
-        assert_eq!(c.get("A", LONG, None).unwrap().title, "new");
+        c.insert(case("A", "old"), 9, T0);
+        assert!(c.get("A", LONG, None, T0).is_none());
+        c.insert(case("A", "new"), 10, T0);
+        assert_eq!(c.get("A", LONG, None, T0).unwrap().title, "new");
     }
 
     #[test]
     fn a_token_newer_than_the_entry_misses() {
         let c = CaseCache::new(100);
-        c.insert(case("A", "x"), 5);
-        assert!(c.get("A", LONG, Some(5)).is_some());
-        assert!(c.get("A", LONG, Some(6)).is_none());
+        c.insert(case("A", "x"), 5, T0);
+        assert!(c.get("A", LONG, Some(5), T0).is_some());
+        assert!(c.get("A", LONG, Some(6), T0).is_none());
     }
 
     #[test]
     fn entries_expire_and_capacity_is_kept() {
         let c = CaseCache::new(32);
-        c.insert(case("A", "x"), 1);
-        assert!(c.get("A", Duration::ZERO, None).is_none());
+        c.insert(case("A", "x"), 1, T0);
+        assert!(c.get("A", Duration::ZERO, None, T0).is_none());
         for i in 0..1000 {
-            c.insert(case(&format!("K{i}"), "x"), 1);
+            c.insert(case(&format!("K{i}"), "x"), 1, T0);
         }
         assert!(c.len() <= 32 + SHARDS, "{}", c.len());
     }
@@ -224,10 +237,10 @@ mod tests {
     #[test]
     fn deferred_sweep_drops_older_reads_only() {
         let c = CaseCache::new(100);
-        c.insert(case("A", "x"), 3);
-        c.insert(case("B", "x"), 8);
+        c.insert(case("A", "x"), 3, T0);
+        c.insert(case("B", "x"), 8, T0);
         c.invalidate_before(5);
-        assert!(c.get("A", LONG, None).is_none());
-        assert!(c.get("B", LONG, None).is_some());
+        assert!(c.get("A", LONG, None, T0).is_none());
+        assert!(c.get("B", LONG, None, T0).is_some());
     }
 }

@@ -135,7 +135,7 @@ impl Engine {
                 // read past them and past those of receivers at their cap.
                 let limit = in_flight.len() + max_in_flight * 4;
                 let limit = u32::try_from(limit).unwrap_or(u32::MAX);
-                let due = match self.store.due_deliveries(Timestamp::now(), limit).await {
+                let due = match self.store.due_deliveries(self.now(), limit).await {
                     Ok(d) => {
                         if std::mem::take(&mut failing) {
                             tracing::info!("reading due callbacks works again");
@@ -195,7 +195,7 @@ impl Engine {
     /// One attempt at a delivery, recorded with when to try next (if ever).
     async fn deliver(&self, d: &Delivery) -> crate::store::Result<()> {
         let started = Instant::now();
-        let at = Timestamp::now();
+        let at = self.now();
         let (status_code, error, refused) = match self.send(d).await {
             Ok(code) => (Some(code), None, false),
             Err(Failure::Failed(e)) => (None, Some(e), false),
@@ -243,7 +243,7 @@ impl Engine {
             job: crate::wire::job_status(&job),
         };
         let body = serde_json::to_vec(&payload).map_err(|e| Failure::Failed(e.to_string()))?;
-        let t = Timestamp::now().0 / 1000;
+        let t = self.now().0 / 1000;
         let res = self
             .http
             .post(url)

@@ -23,9 +23,10 @@ pub async fn create_key(
     store: &dyn Store,
     name: Option<String>,
     scopes: &[String],
+    now: Timestamp,
 ) -> Result<IssuedKey, CreateError> {
     let (name, scopes) = parse_new_key(name, scopes).map_err(CreateError::Invalid)?;
-    let issued = issue_key(name, scopes, Timestamp::now())
+    let issued = issue_key(name, scopes, now)
         .map_err(|e| CreateError::Store(Error::Other(anyhow::anyhow!(e))))?;
     store
         .create_key(issued.key.clone())

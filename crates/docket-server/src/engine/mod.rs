@@ -34,6 +34,8 @@ use hub::JobHub;
 use settings::SettingsHandle;
 
 pub struct Engine {
+    /// The time every engine step reads (a test moves it; see `clock.rs`).
+    pub clock: Arc<dyn crate::clock::Clock>,
     pub store: Arc<dyn Store>,
     pub cache: Arc<cache::CaseCache>,
     /// Whether the cache may serve reads now (the cache lease).
@@ -51,7 +53,7 @@ pub struct Engine {
     /// `callbacks.allowed_hosts`, parsed once.
     pub allowed_hosts: Arc<targets::AllowList>,
     /// When each job's callback was last redelivered on request (the rate limit).
-    redelivered: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    redelivered: std::sync::Mutex<std::collections::HashMap<String, crate::domain::Timestamp>>,
     wake_workers: Notify,
     wake_callbacks: Notify,
     /// Sends a heartbeat now (after signals moved how far this node has applied).
@@ -68,8 +70,14 @@ pub struct Engine {
 pub use crate::domain::Stall;
 
 impl Engine {
+    /// Now, by the engine's clock.
+    pub fn now(&self) -> crate::domain::Timestamp {
+        self.clock.now()
+    }
+
     pub fn new(
         store: Arc<dyn Store>,
+        clock: Arc<dyn crate::clock::Clock>,
         settings: SettingsHandle,
         base_settings: settings::Settings,
         jobs: JobsConfig,
@@ -88,6 +96,7 @@ impl Engine {
             .build()?;
         Ok(Arc::new(Self {
             store,
+            clock,
             cache: Arc::new(cache::CaseCache::new(cache_capacity)),
             coherence: coherence::Coherence::new(Duration::from_secs(jobs.node_ttl_seconds)),
             settings,
@@ -167,12 +176,12 @@ impl Engine {
                 detail: format!(
                     "the store is unavailable: {d}; the job resumes by itself when it is back"
                 ),
-                since: crate::domain::Timestamp::now(),
+                since: self.now(),
             },
             _ => Stall {
                 code: docket_api::codes::INTERNAL,
                 detail: "job steps fail on this node; see its log".into(),
-                since: crate::domain::Timestamp::now(),
+                since: self.now(),
             },
         });
         *self
@@ -187,20 +196,23 @@ impl Engine {
     /// into a target of docket's own requests. `Err` says how long to wait.
     pub fn redeliver_permit(&self, job_id: &str) -> Result<(), Duration> {
         const REDELIVER_INTERVAL: Duration = Duration::from_secs(1);
-        let now = std::time::Instant::now();
+        let now = self.now();
+        let since = |t: &crate::domain::Timestamp| {
+            Duration::from_millis(u64::try_from(now.0.saturating_sub(t.0)).unwrap_or(0))
+        };
         let mut map = self
             .redelivered
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(last) = map.get(job_id) {
-            let since = now.duration_since(*last);
+            let since = since(last);
             if since < REDELIVER_INTERVAL {
                 return Err(REDELIVER_INTERVAL - since);
             }
         }
         // Entries older than the interval limit nothing: drop them so the map stays small.
         if map.len() > 1024 {
-            map.retain(|_, t| now.duration_since(*t) < REDELIVER_INTERVAL);
+            map.retain(|_, t| since(t) < REDELIVER_INTERVAL);
         }
         map.insert(job_id.to_owned(), now);
         Ok(())

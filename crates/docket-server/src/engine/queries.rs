@@ -5,7 +5,7 @@
 
 use crate::domain::{
     ApiKey, Case, CaseFilter, CaseId, CasePosition, ConsoleSession, DeliveryView, HistoryRecord,
-    ItemOutcome, ItemRecord, Job, JobState, JobStats, Paged, PoolStats, Task, Timestamp,
+    ItemOutcome, ItemRecord, Job, JobState, JobStats, Paged, PoolStats, Task,
 };
 use crate::error::Result;
 
@@ -75,7 +75,7 @@ impl Engine {
             .store
             .session(token_hash)
             .await?
-            .filter(|s| s.live_at(Timestamp::now())))
+            .filter(|s| s.live_at(self.now())))
     }
 
     /// Jobs by state and the queue depth, for `/metrics`.

@@ -23,14 +23,17 @@ impl Engine {
     ) -> store::Result<Option<Case>> {
         let ttl = Duration::from_secs(self.settings.get().cache_timeout);
         if !ttl.is_zero() && self.coherence.trusted() {
-            if let Some(c) = self.cache.get(id.as_str(), ttl, token.map(|t| t.0)) {
+            if let Some(c) = self
+                .cache
+                .get(id.as_str(), ttl, token.map(|t| t.0), self.now())
+            {
                 return Ok(Some(c));
             }
         }
         let (case, at) = self.store.get_case_at(id).await?;
         if let Some(c) = &case {
             if !ttl.is_zero() {
-                self.cache.insert(c.clone(), at.0);
+                self.cache.insert(c.clone(), at.0, self.now());
             }
         }
         Ok(case)

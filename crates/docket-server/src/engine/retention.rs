@@ -16,7 +16,7 @@ impl Engine {
             i64::try_from(self.settings.get().retention.saturating_mul(1000)).unwrap_or(i64::MAX);
         let mut total = 0;
         loop {
-            let before = Timestamp(Timestamp::now().0.saturating_sub(retention_ms));
+            let before = Timestamp(self.now().0.saturating_sub(retention_ms));
             let n = self.store.purge_jobs(before, 5_000).await?;
             if n == 0 {
                 return Ok(total);
@@ -28,7 +28,7 @@ impl Engine {
 
     /// Deletes the console sessions that have expired; returns how many.
     pub async fn purge_expired_sessions(&self) -> crate::store::Result<u64> {
-        self.store.purge_sessions(Timestamp::now()).await
+        self.store.purge_sessions(self.now()).await
     }
 
     /// One pass of the sweep: expired jobs, then expired sessions.

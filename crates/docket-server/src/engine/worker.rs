@@ -23,10 +23,12 @@ pub enum Tick {
 impl Engine {
     /// Applies one chunk of one job, or finishes a drained job.
     pub async fn tick(&self, owner: &str) -> store::Result<Tick> {
-        let now = Timestamp::now();
+        let now = self.now();
         let candidates = self.store.runnable_jobs(owner, now, 8).await?;
         let settings = self.settings.get();
         let (finish, before_commit) = self.chunk_policy(&settings);
+        let clock = self.clock.clone();
+        let clock: crate::domain::job_records::Now = std::sync::Arc::new(move || clock.now());
         for job_id in candidates {
             let claim = Claim {
                 owner: owner.to_owned(),
@@ -37,6 +39,7 @@ impl Engine {
                 chunk_size: settings.chunk_size,
                 finish: finish.clone(),
                 before_commit: before_commit.clone(),
+                clock: clock.clone(),
             };
             match self.store.run_chunk(&job_id, claim).await? {
                 ChunkResult::NotClaimed => continue,
@@ -100,7 +103,7 @@ impl Engine {
             self.job_drained(crate::store::CommitSeq(job.last_commit))
                 .await?;
         }
-        if let Some(job) = self.store.finish_job(job_id, Timestamp::now()).await? {
+        if let Some(job) = self.store.finish_job(job_id, self.now()).await? {
             tracing::info!(
                 job.id = %job.id, total = job.total, succeeded = job.succeeded, failed = job.failed,
                 "job completed"

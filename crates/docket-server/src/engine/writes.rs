@@ -8,7 +8,7 @@
 use crate::domain::{
     Actor, ApiKey, Case, CaseChange, CaseId, CommitSeq, ConsoleSession, DeliveryView, IssuedKey,
     ItemError, JobChange, NewCase, NewJob, NewTask, SubmitLimits, Submitted, Task, TaskChange,
-    TaskId, Timestamp, Updated, new_job_id,
+    TaskId, Updated, new_job_id,
 };
 use crate::error::Result;
 
@@ -118,7 +118,7 @@ impl Engine {
     /// Cancels a job: a queued one ends now (and is counted here), a running one stops
     /// between chunks at its worker. Watchers and workers hear of it.
     pub async fn cancel_job(&self, id: &str) -> Result<JobChange> {
-        let change = self.store.cancel_job(id, Timestamp::now()).await?;
+        let change = self.store.cancel_job(id, self.now()).await?;
         if let JobChange::Done(job) | JobChange::NothingToDo(job) = &change {
             if job.state.is_finished() {
                 self.metrics.job_ended(job);
@@ -133,7 +133,7 @@ impl Engine {
     pub async fn retry_failed(&self, id: &str, actor: &str) -> Result<JobChange> {
         let change = self
             .store
-            .retry_failed(id, &new_job_id(), actor, Timestamp::now())
+            .retry_failed(id, &new_job_id(), actor, self.now())
             .await?;
         if matches!(change, JobChange::Done(_)) {
             self.wake();
@@ -148,7 +148,7 @@ impl Engine {
 
     /// Sends a job's callback again now. `NotFound` when the job has none.
     pub async fn redeliver(&self, job_id: &str) -> Result<DeliveryView> {
-        let view = self.store.redeliver(job_id, Timestamp::now()).await?;
+        let view = self.store.redeliver(job_id, self.now()).await?;
         self.wake_callbacks();
         Ok(view)
     }
@@ -160,12 +160,12 @@ impl Engine {
         name: Option<String>,
         scopes: &[String],
     ) -> std::result::Result<IssuedKey, super::keys::CreateError> {
-        super::keys::create_key(self.store.as_ref(), name, scopes).await
+        super::keys::create_key(self.store.as_ref(), name, scopes, self.now()).await
     }
 
     /// Revokes a key (its console sessions go with it).
     pub async fn revoke_key(&self, id: &str) -> Result<ApiKey> {
-        self.store.revoke_key(id, Timestamp::now()).await
+        self.store.revoke_key(id, self.now()).await
     }
 
     /// Keeps a console session.

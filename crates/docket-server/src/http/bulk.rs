@@ -175,7 +175,7 @@ async fn bulk_update(
     let (items, options) = parse_body(&bytes)?;
     check(&items, &options, &s)?;
     let key = idempotency_key(&headers)?;
-    let now = Timestamp::now();
+    let now = s.engine.now();
     let hash = crate::domain::hex(&Sha256::digest(&bytes));
     let mut encoded = Vec::with_capacity(items.len());
     for item in &items {

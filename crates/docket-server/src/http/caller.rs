@@ -29,11 +29,11 @@ impl Caller {
         }
     }
 
-    /// The caller as the writer of a change made now.
-    pub fn actor(&self) -> crate::domain::Actor {
+    /// The caller as the writer of a change made at `at` (the engine's now).
+    pub fn actor(&self, at: crate::domain::Timestamp) -> crate::domain::Actor {
         crate::domain::Actor {
             name: self.actor_name(),
-            at: crate::domain::Timestamp::now(),
+            at,
         }
     }
 }

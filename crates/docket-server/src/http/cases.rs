@@ -74,7 +74,7 @@ async fn create(
         ..
     } = s
         .engine
-        .create_case(new, caller.actor())
+        .create_case(new, caller.actor(s.engine.now()))
         .await
         .map_err(|e| match e {
             Error::Conflict(d) => ApiError::new(StatusCode::CONFLICT, codes::CASE_EXISTS, d),
@@ -307,7 +307,10 @@ async fn update(
         }
         change.expected_version = Some(v);
     }
-    let updated = s.engine.update_case(&id, change, caller.actor()).await??;
+    let updated = s
+        .engine
+        .update_case(&id, change, caller.actor(s.engine.now()))
+        .await??;
     Ok(with_token(
         case_response(StatusCode::OK, updated.value.applied.case),
         updated.commit,

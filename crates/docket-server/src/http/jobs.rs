@@ -18,7 +18,7 @@ use super::AppState;
 use super::cursor::{decode_cursor, encode_cursor};
 use super::error::ApiError;
 use super::extract::{PathParam, QueryParams};
-use crate::domain::{CaseId, ItemOutcome, Job, JobState, Timestamp};
+use crate::domain::{CaseId, ItemOutcome, Job, JobState};
 use crate::wire;
 
 /// One event of a job's stream (for the API description).
@@ -59,7 +59,7 @@ fn visible(s: &AppState, job: Option<Job>) -> Option<Job> {
         i64::try_from(s.engine.settings.get().retention.saturating_mul(1000)).unwrap_or(i64::MAX);
     job.filter(|j| {
         j.finished_at
-            .is_none_or(|f| f.0.saturating_add(retention_ms) > Timestamp::now().0)
+            .is_none_or(|f| f.0.saturating_add(retention_ms) > s.engine.now().0)
     })
 }
 

@@ -50,7 +50,10 @@ async fn create(
         value: task,
         commit,
         ..
-    } = s.engine.create_task(&id, new, caller.actor()).await??;
+    } = s
+        .engine
+        .create_task(&id, new, caller.actor(s.engine.now()))
+        .await??;
     let location = format!("/api/v1/cases/{id}/tasks/{}", task.id);
     let mut res = (StatusCode::CREATED, Json(dto::task(task))).into_response();
     if let Ok(v) = HeaderValue::from_str(&location) {
@@ -127,7 +130,7 @@ async fn update(
         ..
     } = s
         .engine
-        .update_task(&id, &task_id, change, caller.actor())
+        .update_task(&id, &task_id, change, caller.actor(s.engine.now()))
         .await
         .map_err(|e| match e {
             crate::error::Error::NotFound => not_found(),

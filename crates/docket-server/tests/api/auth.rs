@@ -71,6 +71,7 @@ pub async fn make_key(app: &TestApp, name: &str, scopes: &[&str]) -> (String, St
         app.state.engine.store.as_ref(),
         new.name,
         &new.scopes,
+        app.state.engine.now(),
     )
     .await
     .ok()

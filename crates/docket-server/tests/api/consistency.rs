@@ -266,7 +266,7 @@ backend_test! {
             .await;
         assert_eq!(s, 200, "{b}");
         assert_eq!(b["CaseManagement.CacheTimeout"], 1);
-        tokio::time::sleep(Duration::from_millis(1_100)).await;
+        app.clock.advance(Duration::from_millis(1_001));
         let ids: Vec<String> = (0..N).map(|i| format!("K-{i}")).collect();
         assert_eq!(stale(&app, &ids, "Under Review", None).await, 0);
     }

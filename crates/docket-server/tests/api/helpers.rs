@@ -11,6 +11,8 @@ pub struct TestApp {
     pub state: docket_server::http::AppState,
     pub client: Client,
     pub http: reqwest::Client,
+    /// The server's clock: a test moves it forward instead of sleeping.
+    pub clock: std::sync::Arc<docket_server::clock::ShiftedClock>,
     _dir: TempDir,
 }
 
@@ -65,7 +67,10 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     config.server.bind = "127.0.0.1:0".into();
     config.database.url = fresh_database_url(dir.path());
     tweak(&mut config);
-    let server = Server::build(config).await.unwrap();
+    let clock = std::sync::Arc::new(docket_server::clock::ShiftedClock::default());
+    let server = Server::build_with_clock(config, clock.clone())
+        .await
+        .unwrap();
     let addr = server.local_addr().unwrap();
     let state = server.state().clone();
     tokio::spawn(server.run(std::future::pending()));
@@ -74,6 +79,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         state,
         client: Client::new(&base).unwrap(),
         http: reqwest::Client::new(),
+        clock,
         base,
         _dir: dir,
     }

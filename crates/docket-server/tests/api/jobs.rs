@@ -211,10 +211,16 @@ backend_test! {
         assert_eq!((s, b["code"].as_str()), (404, Some("job_not_found")));
         let b_id = submit(&app, &demo_updates(2, "Open")).await;
         app.wait_job(&b_id).await;
-        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        // Past the retention by the server's clock: gone at once, and purged by the
+        // sweeper's next pass.
+        app.clock.advance(Duration::from_millis(1_001));
         let (s, _, _) = app.raw("GET", &format!("/api/v1/jobs/{b_id}"), None).await;
         assert_eq!(s, 404);
-        assert_eq!(app.job_count().await, 0);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while app.job_count().await > 0 {
+            assert!(std::time::Instant::now() < deadline, "the sweeper did not purge the job");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }
 
@@ -418,6 +424,7 @@ backend_test! {
             chunk_size: 1,
             finish: FinishDrained::Never,
             before_commit: None,
+            clock: std::sync::Arc::new(Timestamp::now),
         };
         store.run_chunk(&id, claim()).await.unwrap();
         let base = format!("http://{}", server.local_addr().unwrap());

@@ -181,6 +181,7 @@ backend_test! {
             chunk_size: 1,
             finish: docket_server::store::FinishDrained::Never,
             before_commit: None,
+            clock: std::sync::Arc::new(Timestamp::now),
         };
         state.engine.store.run_chunk(&id, claim).await.unwrap();
         let base = format!("http://{}", server.local_addr().unwrap());

@@ -255,7 +255,7 @@ backend_test! {
         assert_problem(s, &h, &b, 429, "rate_limited");
         let wait: u64 = h["retry-after"].to_str().unwrap().parse().unwrap();
         assert!((1..=2).contains(&wait), "{wait}");
-        tokio::time::sleep(Duration::from_millis(1100)).await;
+        app.clock.advance(Duration::from_millis(1_000));
         let (s, _, b) = app.raw("POST", &path, None).await;
         assert_eq!(s, 202, "{b}");
     }

@@ -1,7 +1,7 @@
 //! The repository's shape, held by tests: every module says what it is (`//!`); no
 //! source file grows past 400 lines but the few listed, each with why; HTTP reaches data
-//! only through the engine; the store knows nothing of the wire types; and no two
-//! modules import each other, directly or round a longer loop.
+//! only through the engine; the store knows nothing of the wire types and reads no
+//! clock; and no two modules import each other, directly or round a longer loop.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -135,18 +135,14 @@ fn no_source_file_is_over_400_lines_but_the_listed() {
 
 #[test]
 fn http_reaches_data_only_through_the_engine() {
-    let mut found = Vec::new();
-    for file in rust_files("crates/docket-server/src/http") {
-        for (i, line) in code_lines(&read(&file)).iter().enumerate() {
-            let field = line.match_indices(".store").any(|(at, m)| {
-                let next = line[at + m.len()..].chars().next();
-                !next.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '(')
-            });
-            if line.contains("crate::store") || line.contains("::store::") || field {
-                found.push(format!("{file}:{}: {}", i + 1, line.trim()));
-            }
-        }
-    }
+    let found = lines_where("crates/docket-server/src/http", |line| {
+        // `.store` as a field (`engine.store`), not a method such as an atomic's `store(`.
+        let field = line.match_indices(".store").any(|(at, m)| {
+            let next = line[at + m.len()..].chars().next();
+            !next.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '(')
+        });
+        line.contains("crate::store") || line.contains("::store::") || field
+    });
     assert!(
         found.is_empty(),
         "http/ must reach data through the engine (whose writes invalidate caches, wake workers and count), never the store:\n{}",
@@ -154,19 +150,39 @@ fn http_reaches_data_only_through_the_engine() {
     );
 }
 
-#[test]
-fn the_store_knows_nothing_of_the_wire_types() {
+/// Every code line under `dir` that `bad` holds for, as `file:line: text`.
+fn lines_where(dir: &str, bad: impl Fn(&str) -> bool) -> Vec<String> {
     let mut found = Vec::new();
-    for file in rust_files("crates/docket-server/src/store") {
+    for file in rust_files(dir) {
         for (i, line) in code_lines(&read(&file)).iter().enumerate() {
-            if line.contains("docket_api") {
+            if bad(line) {
                 found.push(format!("{file}:{}: {}", i + 1, line.trim()));
             }
         }
     }
+    found
+}
+
+#[test]
+fn the_store_knows_nothing_of_the_wire_types() {
+    let found = lines_where("crates/docket-server/src/store", |l| {
+        l.contains("docket_api")
+    });
     assert!(
         found.is_empty(),
         "store/ persists domain types; the wire types (docket_api) are converted in domain/ or wire.rs:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_store_reads_no_clock() {
+    let found = lines_where("crates/docket-server/src/store", |l| {
+        l.contains("Timestamp::now") || l.contains("Utc::now")
+    });
+    assert!(
+        found.is_empty(),
+        "store/ takes time from the engine's clock (arguments, Claim::clock) or the database's own, never the system's:\n{}",
         found.join("\n")
     );
 }

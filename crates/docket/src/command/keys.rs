@@ -128,7 +128,7 @@ mod direct_store {
     use crate::exit::input_error;
 
     pub async fn create(store: &dyn Store, new: NewApiKey) -> anyhow::Result<CreatedApiKey> {
-        let issued = create_key(store, new.name, &new.scopes)
+        let issued = create_key(store, new.name, &new.scopes, Timestamp::now())
             .await
             .map_err(|e| match e {
                 CreateError::Invalid(errs) => input_error(

@@ -40,7 +40,7 @@ use super::auth::key_of;
 use super::session::{
     CSRF_COOKIE, HOST_PREFIX, SESSION_COOKIE, csrf_token, over_tls, session_cookie,
 };
-use crate::domain::{Timestamp, issue_session, token_hash};
+use crate::domain::{issue_session, token_hash};
 
 /// A file of the console, compiled in.
 struct Asset {
@@ -209,7 +209,7 @@ async fn sign_in(State(s): State<AppState>, headers: HeaderMap, Form(f): Form<Si
         }
     };
     let lifetime = s.config.console.session_ms();
-    let issued = match issue_session(&key.id, Timestamp::now(), lifetime) {
+    let issued = match issue_session(&key.id, s.engine.now(), lifetime) {
         Ok(i) => i,
         Err(e) => {
             return super::ApiError::from(crate::error::Error::Other(anyhow::anyhow!(e)))

@@ -606,7 +606,7 @@ impl PgStore {
             };
         if finish {
             // The job's end is now, after its last item, not when the chunk began.
-            end_job(&mut tx, seq, JobState::Completed, Timestamp::now()).await?;
+            end_job(&mut tx, seq, JobState::Completed, (claim.clock)()).await?;
         } else {
             notify(&mut tx, &Signal::Job(job_id.to_owned())).await?;
         }

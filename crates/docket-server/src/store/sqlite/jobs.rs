@@ -386,7 +386,7 @@ impl SqliteStore {
             let finish = drained && claim.finish != FinishDrained::Never;
             if finish {
                 // The job's end is now, after its last item, not when the chunk began.
-                end_job(&tx, seq, JobState::Completed, Timestamp::now())?;
+                end_job(&tx, seq, JobState::Completed, (claim.clock)())?;
             }
             if let Some(hook) = &claim.before_commit {
                 hook(&changed, commit);

@@ -300,12 +300,11 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
         .skip(usize::try_from(applied).unwrap_or(0))
     {
         tx.execute_batch(sql)?;
+        // When it was applied, by the database's clock (a store reads no clock of its own).
         tx.execute(
-            "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
-            (
-                i64::try_from(i + 1).unwrap_or(i64::MAX),
-                crate::domain::Timestamp::now().0,
-            ),
+            "INSERT INTO schema_migrations (version, applied_at) \
+             VALUES (?1, CAST(unixepoch('subsec') * 1000 AS INTEGER))",
+            [i64::try_from(i + 1).unwrap_or(i64::MAX)],
         )?;
     }
     tx.commit()
