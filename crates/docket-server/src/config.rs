@@ -214,7 +214,8 @@ impl Default for CacheConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct JobsConfig {
-    /// Concurrent job workers on this node.
+    /// Concurrent job workers on this node. 0: this node runs no job (other nodes of a
+    /// cluster do, or a test steps them with `Engine::run_until_idle`).
     pub workers: usize,
     /// A worker's claim on a job lasts this long without renewal; then another may take it.
     pub lease_seconds: u64,
@@ -493,7 +494,6 @@ impl Config {
         if let Some((key, msg)) = self.settings.problems().into_iter().next() {
             anyhow::bail!("settings.\"{key}\" {msg}");
         }
-        anyhow::ensure!(self.jobs.workers >= 1, "jobs.workers must be at least 1");
         anyhow::ensure!(
             self.jobs.lease_seconds >= 1,
             "jobs.lease_seconds must be at least 1"

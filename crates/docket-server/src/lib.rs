@@ -54,6 +54,11 @@ impl Server {
         if store.single_node() {
             store.release_leases(None).await?;
         }
+        if config.jobs.workers == 0 && store.single_node() {
+            tracing::warn!(
+                "jobs.workers = 0 on a single-node store: bulk jobs submitted here will not run"
+            );
+        }
         // Settings changed through the API win over the configured initial values.
         let saved = store.load_settings().await?;
         let settings = config.settings.patched(&saved).map_err(|e| {

@@ -125,7 +125,7 @@ impl Engine {
         shutdown: watch::Receiver<bool>,
     ) -> store::Result<Vec<JoinHandle<()>>> {
         let mut handles = self.join(shutdown.clone()).await?;
-        for i in 0..self.jobs.workers.max(1) {
+        for i in 0..self.jobs.workers {
             let (engine, stop) = (self.clone(), shutdown.clone());
             handles.push(tokio::spawn(async move { engine.work(i, stop).await }));
         }

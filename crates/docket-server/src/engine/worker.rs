@@ -71,6 +71,24 @@ impl Engine {
         Ok(Tick::Idle)
     }
 
+    /// Runs this node's job steps one after another until none is left (every runnable
+    /// job ended or waiting on something else), as a worker would; returns how many
+    /// steps did work. For tests and tools that drive jobs themselves
+    /// (`jobs.workers = 0` starts no worker).
+    pub async fn run_until_idle(&self) -> store::Result<u64> {
+        let mut worked = 0;
+        while self.step().await? == Tick::Worked {
+            worked += 1;
+        }
+        Ok(worked)
+    }
+
+    /// One job step, as this node's stepping worker (one owner for every step, so a
+    /// job it started stays its own between steps).
+    pub async fn step(&self) -> store::Result<Tick> {
+        self.tick(&format!("{}/step", self.node)).await
+    }
+
     /// How a chunk meets the cache settings. In `immediate` mode the chunk drops the cases
     /// it changed from this node's cache just before its commit. Its last chunk may also
     /// complete the job unless completion must wait for something after that commit: a

@@ -472,3 +472,28 @@ backend_test! {
         );
     }
 }
+
+backend_test! {
+    async fn a_node_with_no_workers_runs_a_job_only_when_a_test_steps_it() {
+        let app = spawn_app_with(|c| {
+            c.jobs.workers = 0;
+            c.settings.chunk_size = 2;
+        })
+        .await;
+        app.seed(5).await;
+        let id = submit(&app, &demo_updates(5, "Pending")).await;
+        let st = status(&app, &id).await;
+        assert_eq!((st["status"].as_str(), st["processed"].as_u64()), (Some("queued"), Some(0)));
+        // One step: one chunk of two items.
+        let engine = &app.state.engine;
+        let tick = engine.step().await.unwrap();
+        assert_eq!(tick, docket_server::engine::worker::Tick::Worked);
+        let st = status(&app, &id).await;
+        assert_eq!((st["status"].as_str(), st["processed"].as_u64()), (Some("running"), Some(2)));
+        // The rest: two more chunks (the last completes the job), then nothing to do.
+        assert_eq!(engine.run_until_idle().await.unwrap(), 2);
+        let st = status(&app, &id).await;
+        assert_eq!((st["status"].as_str(), st["processed"].as_u64()), (Some("completed"), Some(5)));
+        assert_eq!(engine.run_until_idle().await.unwrap(), 0);
+    }
+}
