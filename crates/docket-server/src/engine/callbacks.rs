@@ -193,6 +193,7 @@ impl Engine {
     }
 
     /// One attempt at a delivery, recorded with when to try next (if ever).
+    #[tracing::instrument(level = "debug", skip_all, fields(job = %d.job_id, delivery = %d.id))]
     async fn deliver(&self, d: &Delivery) -> crate::store::Result<()> {
         let started = Instant::now();
         let at = self.now();

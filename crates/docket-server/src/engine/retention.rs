@@ -32,6 +32,7 @@ impl Engine {
     }
 
     /// One pass of the sweep: expired jobs, then expired sessions.
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn sweep_once(&self) -> crate::store::Result<(u64, u64)> {
         let jobs = self.purge_expired().await?;
         let sessions = self.purge_expired_sessions().await?;

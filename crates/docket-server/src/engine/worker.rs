@@ -22,6 +22,7 @@ pub enum Tick {
 
 impl Engine {
     /// Applies one chunk of one job, or finishes a drained job.
+    #[tracing::instrument(level = "debug", skip(self))]
     pub async fn tick(&self, owner: &str) -> store::Result<Tick> {
         let now = self.now();
         let candidates = self.store.runnable_jobs(owner, now, 8).await?;
@@ -116,6 +117,7 @@ impl Engine {
     }
 
     /// Marks a drained job completed, then tells its watchers and its callback.
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn finish(&self, job_id: &str) -> store::Result<()> {
         if let Some(job) = self.store.get_job(job_id).await? {
             self.job_drained(crate::store::CommitSeq(job.last_commit))

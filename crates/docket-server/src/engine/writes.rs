@@ -25,12 +25,14 @@ pub struct Committed<T> {
 
 impl Engine {
     /// Creates a case. `Conflict` when its id is taken.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn create_case(&self, new: NewCase, actor: Actor) -> Result<Committed<Case>> {
         let (case, commit) = self.store.create_case(new, actor).await?;
         Ok(self.committed(case.clone(), commit, vec![case.id]))
     }
 
     /// Changes one case, or says which rule refused the change.
+    #[tracing::instrument(level = "debug", skip_all, fields(case = %id))]
     pub async fn update_case(
         &self,
         id: &CaseId,
@@ -51,6 +53,7 @@ impl Engine {
     }
 
     /// Adds a task to a case (which moves the case's version: its `openTasks` changes).
+    #[tracing::instrument(level = "debug", skip_all, fields(case = %case))]
     pub async fn create_task(
         &self,
         case: &CaseId,
@@ -65,6 +68,7 @@ impl Engine {
     }
 
     /// Changes a task. `NotFound` when the case has no such task.
+    #[tracing::instrument(level = "debug", skip_all, fields(case = %case, task = %task))]
     pub async fn update_task(
         &self,
         case: &CaseId,
@@ -81,6 +85,7 @@ impl Engine {
 
     /// Reads cases straight from the store (never the cache), with the commit they were
     /// read at; with `invalidate`, this node's cache drops them as of that commit.
+    #[tracing::instrument(level = "debug", skip_all, fields(cases = ids.len()))]
     pub async fn refresh_cases(
         &self,
         ids: Vec<CaseId>,
@@ -107,6 +112,7 @@ impl Engine {
     }
 
     /// Stores a bulk job with all its items; a created job wakes the workers.
+    #[tracing::instrument(level = "debug", skip_all, fields(job = %job.id))]
     pub async fn submit_job(&self, job: NewJob, limits: SubmitLimits) -> Result<Submitted> {
         let submitted = self.store.submit_job(job, limits).await?;
         if matches!(submitted, Submitted::Created(_)) {
@@ -117,6 +123,7 @@ impl Engine {
 
     /// Cancels a job: a queued one ends now (and is counted here), a running one stops
     /// between chunks at its worker. Watchers and workers hear of it.
+    #[tracing::instrument(level = "debug", skip(self))]
     pub async fn cancel_job(&self, id: &str) -> Result<JobChange> {
         let change = self.store.cancel_job(id, self.now()).await?;
         if let JobChange::Done(job) | JobChange::NothingToDo(job) = &change {
@@ -130,6 +137,7 @@ impl Engine {
     }
 
     /// A new job with the failed items of an ended one.
+    #[tracing::instrument(level = "debug", skip(self))]
     pub async fn retry_failed(&self, id: &str, actor: &str) -> Result<JobChange> {
         let change = self
             .store
@@ -142,11 +150,13 @@ impl Engine {
     }
 
     /// Forgets an ended job, its results and its callback.
+    #[tracing::instrument(level = "debug", skip(self))]
     pub async fn delete_job(&self, id: &str) -> Result<JobChange> {
         self.store.delete_job(id).await
     }
 
     /// Sends a job's callback again now. `NotFound` when the job has none.
+    #[tracing::instrument(level = "debug", skip(self))]
     pub async fn redeliver(&self, job_id: &str) -> Result<DeliveryView> {
         let view = self.store.redeliver(job_id, self.now()).await?;
         self.wake_callbacks();
@@ -155,6 +165,7 @@ impl Engine {
 
     /// Checks a key request, issues its token and stores the key (every node reads keys
     /// from the store).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn create_key(
         &self,
         name: Option<String>,
@@ -164,21 +175,25 @@ impl Engine {
     }
 
     /// Revokes a key (its console sessions go with it).
+    #[tracing::instrument(level = "debug", skip(self))]
     pub async fn revoke_key(&self, id: &str) -> Result<ApiKey> {
         self.store.revoke_key(id, self.now()).await
     }
 
     /// Keeps a console session.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn create_session(&self, session: ConsoleSession) -> Result<()> {
         self.store.create_session(session).await
     }
 
     /// Ends a console session (sign-out).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn end_session(&self, token_hash: [u8; 32]) -> Result<()> {
         self.store.end_session(token_hash).await
     }
 
     /// Stores changed runtime settings, then applies `next` on this node.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn change_settings(
         &self,
         patch: serde_json::Map<String, serde_json::Value>,

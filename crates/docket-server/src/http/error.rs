@@ -17,7 +17,14 @@ pub struct ApiError {
     pub detail: String,
     pub errors: Vec<FieldError>,
     pub retry_after: Option<u64>,
+    /// What went wrong inside, for the log (never sent): `observe` logs it once per
+    /// request, with the request id.
+    pub cause: Option<String>,
 }
+
+/// The inside cause of an error answer, carried to `observe` on the response.
+#[derive(Debug, Clone)]
+pub struct Cause(pub String);
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
@@ -27,6 +34,7 @@ impl ApiError {
             detail: detail.into(),
             errors: Vec::new(),
             retry_after: None,
+            cause: None,
         }
     }
 
@@ -101,11 +109,11 @@ impl From<Error> for ApiError {
             Error::NotFound => Self::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, "not found"),
             Error::Conflict(d) => Self::new(StatusCode::CONFLICT, codes::CONFLICT, d),
             Error::Unavailable(d) => {
-                // Logged once per outage, not once per request.
+                // The outage is logged once when it begins, not once per request.
                 crate::engine::outage::begin(&d);
-                tracing::debug!(error = %d, "store unavailable");
                 Self {
                     retry_after: Some(1),
+                    cause: Some(format!("store unavailable: {d}")),
                     ..Self::new(
                         StatusCode::SERVICE_UNAVAILABLE,
                         codes::SERVICE_UNAVAILABLE,
@@ -113,10 +121,10 @@ impl From<Error> for ApiError {
                     )
                 }
             }
-            Error::Other(e) => {
-                tracing::error!(error = ?e, "store failure");
-                Self::internal()
-            }
+            Error::Other(e) => Self {
+                cause: Some(format!("store failure: {e:?}")),
+                ..Self::internal()
+            },
         }
     }
 }
@@ -164,6 +172,9 @@ impl IntoResponse for ApiError {
         if let Some(s) = retry_after {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        if let Some(c) = self.cause {
+            res.extensions_mut().insert(Cause(c));
         }
         res
     }

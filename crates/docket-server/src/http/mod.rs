@@ -150,7 +150,8 @@ pub fn router(state: AppState) -> Router {
                 .layer(
                     TraceLayer::new_for_http()
                         .make_span_with(observe::span)
-                        .on_failure(observe::on_failure),
+                        // 5xx answers are logged once, by `observe`, with their cause.
+                        .on_failure(()),
                 )
                 .layer(CatchPanicLayer::custom(|_| {
                     ApiError::internal().into_response()

@@ -105,11 +105,39 @@ pub async fn observe(State(s): State<AppState>, mut req: Request, next: Next) ->
             .entry(header::CACHE_CONTROL)
             .or_insert(HeaderValue::from_static(super::API_READ_CACHE_CONTROL));
     }
+    let status = res.status();
+    log_failure(&res, status, &id, &route);
     s.engine
         .metrics
-        .http(method, route, res.status().as_u16(), started.elapsed());
+        .http(method, route, status.as_u16(), started.elapsed());
     res.headers_mut().insert(REQUEST_ID, id);
     res
+}
+
+/// Logs a 5xx answer once, here, with its request id, route and inside cause (the
+/// [`super::error::Cause`] an `ApiError` carries): a 503 is the expected answer while
+/// the store is unavailable or a request runs too long (the outage itself is logged
+/// once by `engine::outage`), so it is a debug line; anything else is an error.
+fn log_failure(res: &Response, status: StatusCode, id: &HeaderValue, route: &Route) {
+    if !status.is_server_error() {
+        return;
+    }
+    let request_id = id.to_str().unwrap_or_default();
+    let cause = res
+        .extensions()
+        .get::<super::error::Cause>()
+        .map_or("", |c| c.0.as_str());
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        tracing::debug!(request_id, route = route.as_str(), cause, "answered 503");
+    } else {
+        tracing::error!(
+            request_id,
+            route = route.as_str(),
+            status = status.as_u16(),
+            cause,
+            "request failed"
+        );
+    }
 }
 
 /// The span of a request: every log line inside it names the request.
@@ -167,24 +195,4 @@ pub async fn metrics(State(s): State<AppState>) -> Result<Response, ApiError> {
         s.engine.metrics.render(snap),
     )
         .into_response())
-}
-
-/// Logs a 5xx answer. A 503 is the expected answer while the store is unavailable or a
-/// request runs too long: the outage is logged once by `engine::outage`, so each 503 is
-/// only a debug line (a flood of errors would bury the one that matters). Anything else
-/// is an error.
-pub fn on_failure(
-    class: tower_http::classify::ServerErrorsFailureClass,
-    latency: std::time::Duration,
-    _span: &tracing::Span,
-) {
-    let latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
-    match class {
-        tower_http::classify::ServerErrorsFailureClass::StatusCode(s)
-            if s == axum::http::StatusCode::SERVICE_UNAVAILABLE =>
-        {
-            tracing::debug!(latency_ms, "answered 503");
-        }
-        other => tracing::error!(classification = %other, latency_ms, "response failed"),
-    }
 }

@@ -213,7 +213,10 @@ impl SqliteStore {
         F: FnOnce(&mut Connection, &Workflow) -> Result<T> + Send + 'static,
     {
         let inner = self.inner.clone();
+        // The caller's span goes along, so what the store logs names the request.
+        let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
+            let _span = span.enter();
             let mut conn = lock(&inner.writer);
             inner.health.admit()?;
             let out = f(&mut conn, &inner.workflow);
@@ -231,7 +234,9 @@ impl SqliteStore {
         F: FnOnce(&Connection, &Workflow) -> Result<T> + Send + 'static,
     {
         let inner = self.inner.clone();
+        let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
+            let _span = span.enter();
             let pooled = lock(&inner.readers).pop();
             let conn = match pooled {
                 Some(c) => c,
