@@ -36,6 +36,7 @@ mod bulk;
 mod case_listing;
 mod cases;
 mod concurrency;
+mod conformance;
 mod consistency;
 mod console;
 mod console_sessions;
