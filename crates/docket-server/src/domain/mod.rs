@@ -11,6 +11,7 @@ mod ids;
 mod job;
 pub mod job_records;
 pub mod query;
+pub mod rules;
 mod session;
 pub mod settings;
 mod task;

@@ -1,5 +1,6 @@
 //! `Store` for PostgreSQL: cases, history, tasks, settings (jobs delegate to `jobs.rs`).
 
+use crate::domain::rules;
 use crate::store::Signal;
 use async_trait::async_trait;
 use sqlx::AssertSqlSafe;
@@ -310,8 +311,8 @@ impl Store for PgStore {
         let Some((seq, c)) = load_case_for_update(&mut tx, case).await? else {
             return Ok(Err(ItemError::CaseNotFound(case.to_string())));
         };
-        if self.workflow.is_terminal(&c.status) {
-            return Ok(Err(ItemError::case_closed(&c)));
+        if let Err(e) = rules::may_open_task(&c, &self.workflow) {
+            return Ok(Err(e));
         }
         let commit = next_commit(&mut tx).await?;
         let t = insert_task(
@@ -387,11 +388,10 @@ impl Store for PgStore {
         if !change.apply(&mut t, actor.at) {
             return Ok(Ok((t, CommitSeq(counter(&mut *tx, "commit").await?))));
         }
-        if was == TaskStatus::Done
-            && t.status == TaskStatus::Open
-            && self.workflow.is_terminal(&c.status)
-        {
-            return Ok(Err(ItemError::case_closed(&c)));
+        if was == TaskStatus::Done && t.status == TaskStatus::Open {
+            if let Err(e) = rules::may_open_task(&c, &self.workflow) {
+                return Ok(Err(e));
+            }
         }
         let commit = next_commit(&mut tx).await?;
         sqlx::query("UPDATE tasks SET title = $2, status = $3, assignee = $4, updated_at = $5 WHERE seq = $1")
@@ -402,11 +402,7 @@ impl Store for PgStore {
             .bind(t.updated_at.0)
             .execute(&mut *tx)
             .await?;
-        let delta: i32 = match (was, t.status) {
-            (TaskStatus::Open, TaskStatus::Done) => -1,
-            (TaskStatus::Done, TaskStatus::Open) => 1,
-            _ => 0,
-        };
+        let delta = i32::try_from(rules::open_task_delta(was, t.status)).unwrap_or(0);
         // A task opened or closed changes `openTasks`, so the case's version too.
         sqlx::query(
             "UPDATE cases SET open_tasks = open_tasks + $2, commit_seq = $3, \

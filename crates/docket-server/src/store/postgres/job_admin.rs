@@ -2,6 +2,7 @@
 
 use super::jobs::{end_job, insert_job, load_job, load_job_tx};
 use super::{PgStore, Tx};
+use crate::domain::rules::{self, CancelStep, RetryItems};
 use crate::domain::{JobState, Timestamp};
 use crate::store::{Attempt, Delivery, DeliveryView, Error, JobChange, NewJob, Result};
 use sqlx::AssertSqlSafe;
@@ -18,16 +19,16 @@ impl PgStore {
             return Ok(JobChange::NotFound);
         };
         let (_, job) = load_job_tx(&mut tx, id).await?.ok_or(Error::NotFound)?;
-        match job.state {
-            JobState::Queued => end_job(&mut tx, seq, JobState::Cancelled, now).await?,
-            JobState::Running => {
+        match rules::cancel_step(job.state) {
+            CancelStep::EndNow => end_job(&mut tx, seq, JobState::Cancelled, now).await?,
+            CancelStep::AskWorkerToStop => {
                 super::nodes::notify(&mut tx, &crate::store::Signal::Queued).await?;
                 sqlx::query("UPDATE jobs SET cancel_requested = TRUE WHERE seq = $1")
                     .bind(seq)
                     .execute(&mut *tx)
                     .await?;
             }
-            _ => return Ok(JobChange::WrongState(job)),
+            CancelStep::Refuse => return Ok(JobChange::WrongState(job)),
         }
         let (_, job) = load_job_tx(&mut tx, id).await?.ok_or(Error::NotFound)?;
         tx.commit().await?;
@@ -45,13 +46,12 @@ impl PgStore {
         let Some((seq, job)) = load_job_tx(&mut tx, id).await? else {
             return Ok(JobChange::NotFound);
         };
-        if !job.state.is_finished() {
+        let Some(which) = rules::retry_items(&job) else {
             return Ok(JobChange::WrongState(job));
-        }
-        let filter = if job.atomic && job.state == JobState::Failed {
-            "outcome IS NOT NULL"
-        } else {
-            "outcome = 'failed'"
+        };
+        let filter = match which {
+            RetryItems::All => "outcome IS NOT NULL",
+            RetryItems::Failed => "outcome = 'failed'",
         };
         let items: Vec<(String, String)> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT case_id, item FROM job_items WHERE job_seq = $1 AND {filter} ORDER BY idx"
@@ -84,7 +84,7 @@ impl PgStore {
         let Some((seq, job)) = load_job_tx(&mut tx, id).await? else {
             return Ok(JobChange::NotFound);
         };
-        if !job.state.is_finished() {
+        if !rules::may_forget(&job) {
             return Ok(JobChange::WrongState(job));
         }
         forget_job(&mut tx, seq).await?;

@@ -1,6 +1,7 @@
 //! PostgreSQL: durable jobs. A chunk is one transaction: claim the job (lease), lock the
 //! chunk's cases, apply the domain rules in memory, write everything set-based.
 
+use crate::domain::rules::{self, KeyUse};
 use sqlx::AssertSqlSafe;
 use std::collections::HashMap;
 
@@ -329,20 +330,26 @@ impl PgStore {
             .bind(key)
             .fetch_optional(&mut *tx)
             .await?;
-            if let Some((seq, old_hash, created, job_id)) = found {
-                if created >= limits.idempotency_since.0 {
-                    if &old_hash != hash {
-                        return Ok(Submitted::KeyReused);
-                    }
-                    let (_, original) = load_job_tx(&mut tx, &job_id)
-                        .await?
-                        .ok_or(Error::NotFound)?;
+            let held = found
+                .as_ref()
+                .map(|(_, h, at, _)| (h.as_str(), Timestamp(*at)));
+            match rules::key_use(held, hash, limits.idempotency_since) {
+                KeyUse::Reused => return Ok(Submitted::KeyReused),
+                KeyUse::Replay => {
+                    let job_id = found.as_ref().map_or("", |f| f.3.as_str());
+                    let (_, original) =
+                        load_job_tx(&mut tx, job_id).await?.ok_or(Error::NotFound)?;
                     return Ok(Submitted::Replayed(original));
                 }
-                sqlx::query("UPDATE jobs SET idempotency_key = NULL WHERE seq = $1")
-                    .bind(seq)
-                    .execute(&mut *tx)
-                    .await?;
+                KeyUse::New => {
+                    // A key past its time is freed for this job.
+                    if let Some((seq, ..)) = found {
+                        sqlx::query("UPDATE jobs SET idempotency_key = NULL WHERE seq = $1")
+                            .bind(seq)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
             }
         }
         let queued: i64 = sqlx::query_scalar(

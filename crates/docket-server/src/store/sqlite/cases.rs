@@ -1,5 +1,6 @@
 //! `Store` for SQLite: cases, history and tasks.
 
+use crate::domain::rules;
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, types::Value as Sql};
 
@@ -364,8 +365,8 @@ impl Store for SqliteStore {
             let Some((seq, case)) = load_case(&tx, &id)? else {
                 return Ok(Err(ItemError::CaseNotFound(id.to_string())));
             };
-            if wf.is_terminal(&case.status) {
-                return Ok(Err(ItemError::case_closed(&case)));
+            if let Err(e) = rules::may_open_task(&case, wf) {
+                return Ok(Err(e));
             }
             let commit = next_commit(&tx)?;
             let t = insert_task(
@@ -440,19 +441,17 @@ impl Store for SqliteStore {
             if !change.apply(&mut t, actor.at) {
                 return Ok(Ok((t, CommitSeq(counter(&tx, "commit")?))));
             }
-            if was == TaskStatus::Done && t.status == TaskStatus::Open && wf.is_terminal(&case.status) {
-                return Ok(Err(ItemError::case_closed(&case)));
+            if was == TaskStatus::Done && t.status == TaskStatus::Open {
+                if let Err(e) = rules::may_open_task(&case, wf) {
+                    return Ok(Err(e));
+                }
             }
             let commit = next_commit(&tx)?;
             tx.prepare_cached(
                 "UPDATE tasks SET title = ?2, status = ?3, assignee = ?4, updated_at = ?5 WHERE seq = ?1",
             )?
             .execute((task_seq, &t.title, t.status.as_str(), &t.assignee, t.updated_at.0))?;
-            let delta: i64 = match (was, t.status) {
-                (TaskStatus::Open, TaskStatus::Done) => -1,
-                (TaskStatus::Done, TaskStatus::Open) => 1,
-                _ => 0,
-            };
+            let delta = rules::open_task_delta(was, t.status);
             // A task opened or closed changes `openTasks`, so the case's version too.
             tx.prepare_cached(
                 "UPDATE cases SET open_tasks = open_tasks + ?2, commit_seq = ?3, \

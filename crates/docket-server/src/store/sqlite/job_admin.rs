@@ -1,5 +1,6 @@
 //! SQLite: cancelling, retrying, deleting and purging jobs; leases; callback deliveries.
 
+use crate::domain::rules::{self, CancelStep, RetryItems};
 use rusqlite::OptionalExtension;
 
 use super::SqliteStore;
@@ -16,12 +17,12 @@ impl SqliteStore {
             let Some((seq, job)) = load_job(&tx, &id)? else {
                 return Ok(JobChange::NotFound);
             };
-            match job.state {
-                JobState::Queued => end_job(&tx, seq, JobState::Cancelled, now)?,
-                JobState::Running => {
+            match rules::cancel_step(job.state) {
+                CancelStep::EndNow => end_job(&tx, seq, JobState::Cancelled, now)?,
+                CancelStep::AskWorkerToStop => {
                     tx.execute("UPDATE jobs SET cancel_requested = 1 WHERE seq = ?1", [seq])?;
                 }
-                _ => return Ok(JobChange::WrongState(job)),
+                CancelStep::Refuse => return Ok(JobChange::WrongState(job)),
             }
             let (_, job) = load_job(&tx, &id)?.ok_or(Error::NotFound)?;
             tx.commit()?;
@@ -41,11 +42,13 @@ impl SqliteStore {
         self.write(move |conn, _| {
             let tx = immediate(conn)?;
             let Some((seq, job)) = load_job(&tx, &id)? else { return Ok(JobChange::NotFound) };
-            if !job.state.is_finished() {
+            let Some(which) = rules::retry_items(&job) else {
                 return Ok(JobChange::WrongState(job));
-            }
-            // A failed atomic job applied nothing: retry every item, atomically again.
-            let filter = if job.atomic && job.state == JobState::Failed { "outcome IS NOT NULL" } else { "outcome = 'failed'" };
+            };
+            let filter = match which {
+                RetryItems::All => "outcome IS NOT NULL",
+                RetryItems::Failed => "outcome = 'failed'",
+            };
             let items: Vec<(String, String)> = tx
                 .prepare(&format!("SELECT case_id, item FROM job_items WHERE job_seq = ?1 AND {filter} ORDER BY idx"))?
                 .query_map([seq], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -78,7 +81,7 @@ impl SqliteStore {
             let Some((seq, job)) = load_job(&tx, &id)? else {
                 return Ok(JobChange::NotFound);
             };
-            if !job.state.is_finished() {
+            if !rules::may_forget(&job) {
                 return Ok(JobChange::WrongState(job));
             }
             forget_job(&tx, seq)?;

@@ -1,6 +1,7 @@
 //! SQLite: durable jobs. Each chunk is one transaction that writes the case changes and
 //! each item's outcome together, so a crash neither skips nor repeats an item.
 
+use crate::domain::rules::{self, KeyUse};
 use rusqlite::{OptionalExtension, Row, Transaction};
 
 use super::SqliteStore;
@@ -193,16 +194,21 @@ impl SqliteStore {
                     .prepare_cached("SELECT seq, request_hash, created_at FROM jobs WHERE idempotency_key = ?1")?
                     .query_row([key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                     .optional()?;
-                if let Some((seq, old_hash, created)) = found {
-                    if created >= limits.idempotency_since.0 {
-                        if &old_hash != hash {
-                            return Ok(Submitted::KeyReused);
-                        }
+                let held = found.as_ref().map(|(_, h, at)| (h.as_str(), Timestamp(*at)));
+                match rules::key_use(held, hash, limits.idempotency_since) {
+                    KeyUse::Reused => return Ok(Submitted::KeyReused),
+                    KeyUse::Replay => {
+                        let seq = found.as_ref().map_or(0, |f| f.0);
                         let job_id: String = tx.query_row("SELECT job_id FROM jobs WHERE seq = ?1", [seq], |r| r.get(0))?;
                         let (_, original) = load_job(&tx, &job_id)?.ok_or(crate::store::Error::NotFound)?;
                         return Ok(Submitted::Replayed(original));
                     }
-                    tx.execute("UPDATE jobs SET idempotency_key = NULL WHERE seq = ?1", [seq])?;
+                    KeyUse::New => {
+                        // A key past its time is freed for this job.
+                        if let Some((seq, ..)) = found {
+                            tx.execute("UPDATE jobs SET idempotency_key = NULL WHERE seq = ?1", [seq])?;
+                        }
+                    }
                 }
             }
             let queued: i64 = tx.query_row(

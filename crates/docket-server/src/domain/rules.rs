@@ -1,0 +1,174 @@
+//! Decisions both stores make inside their transactions, written once: what cancelling a
+//! job does, which items a retry takes, which jobs may be forgotten, what a reused
+//! idempotency key means, and the task rules (no task opened on a closed case; a task
+//! opened or closed moves its case's open-task count). A store reads the rows, asks here,
+//! and persists the answer.
+
+use super::{Case, ItemError, Job, JobState, TaskStatus, Timestamp, Workflow};
+
+/// What cancelling a job does, by its state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelStep {
+    /// A queued job ends now, `cancelled`.
+    EndNow,
+    /// A running job is asked to stop: its worker ends it between chunks.
+    AskWorkerToStop,
+    /// An ended job cannot be cancelled.
+    Refuse,
+}
+
+pub fn cancel_step(state: JobState) -> CancelStep {
+    match state {
+        JobState::Queued => CancelStep::EndNow,
+        JobState::Running => CancelStep::AskWorkerToStop,
+        JobState::Completed | JobState::Failed | JobState::Cancelled => CancelStep::Refuse,
+    }
+}
+
+/// Which items of an ended job a retry takes again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryItems {
+    /// The items that failed.
+    Failed,
+    /// Every item: a failed atomic job applied nothing, so it is retried whole (and
+    /// atomically again).
+    All,
+}
+
+/// The items a retry of `job` takes; `None` while the job has not ended.
+pub fn retry_items(job: &Job) -> Option<RetryItems> {
+    if !job.state.is_finished() {
+        return None;
+    }
+    Some(if job.atomic && job.state == JobState::Failed {
+        RetryItems::All
+    } else {
+        RetryItems::Failed
+    })
+}
+
+/// Whether a job may be forgotten (deleted, or purged past its retention): only once it
+/// has ended.
+pub fn may_forget(job: &Job) -> bool {
+    job.state.is_finished()
+}
+
+/// What a submission with an idempotency key meets in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyUse {
+    /// No live job holds the key: store a new job (freeing the key of an expired one).
+    New,
+    /// The same request again: answer with the job it made.
+    Replay,
+    /// The key was used with another body: refuse.
+    Reused,
+}
+
+/// The use of an idempotency key that a job submitted at `created_at` with a request of
+/// `stored_hash` holds, when a request of `hash` comes; keys older than `since` are
+/// forgotten.
+pub fn key_use(held: Option<(&str, Timestamp)>, hash: &str, since: Timestamp) -> KeyUse {
+    match held {
+        Some((stored_hash, created_at)) if created_at >= since => {
+            if stored_hash == hash {
+                KeyUse::Replay
+            } else {
+                KeyUse::Reused
+            }
+        }
+        _ => KeyUse::New,
+    }
+}
+
+/// A task may be opened on (or reopened on) `case` only while the case is not in a
+/// terminal status.
+pub fn may_open_task(case: &Case, wf: &Workflow) -> Result<(), ItemError> {
+    if wf.is_terminal(&case.status) {
+        Err(ItemError::case_closed(case))
+    } else {
+        Ok(())
+    }
+}
+
+/// How a task's status change moves its case's count of open tasks.
+pub fn open_task_delta(was: TaskStatus, now: TaskStatus) -> i64 {
+    match (was, now) {
+        (TaskStatus::Open, TaskStatus::Done) => -1,
+        (TaskStatus::Done, TaskStatus::Open) => 1,
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(state: JobState, atomic: bool) -> Job {
+        Job {
+            id: "job-1".into(),
+            state,
+            total: 2,
+            processed: 2,
+            succeeded: 1,
+            failed: 1,
+            atomic,
+            callback_url: None,
+            parent_id: None,
+            created_at: Timestamp(0),
+            started_at: None,
+            finished_at: None,
+            last_commit: 0,
+            queue_position: None,
+        }
+    }
+
+    #[test]
+    fn cancel_ends_a_queued_job_asks_a_running_one_and_refuses_an_ended_one() {
+        assert_eq!(cancel_step(JobState::Queued), CancelStep::EndNow);
+        assert_eq!(cancel_step(JobState::Running), CancelStep::AskWorkerToStop);
+        for s in [JobState::Completed, JobState::Failed, JobState::Cancelled] {
+            assert_eq!(cancel_step(s), CancelStep::Refuse);
+        }
+    }
+
+    #[test]
+    fn a_retry_takes_the_failed_items_or_a_failed_atomic_job_whole() {
+        assert_eq!(retry_items(&job(JobState::Running, false)), None);
+        assert_eq!(
+            retry_items(&job(JobState::Completed, false)),
+            Some(RetryItems::Failed)
+        );
+        assert_eq!(
+            retry_items(&job(JobState::Failed, true)),
+            Some(RetryItems::All)
+        );
+        assert_eq!(
+            retry_items(&job(JobState::Cancelled, true)),
+            Some(RetryItems::Failed)
+        );
+        assert!(!may_forget(&job(JobState::Queued, false)));
+        assert!(may_forget(&job(JobState::Cancelled, false)));
+    }
+
+    #[test]
+    fn a_key_replays_the_same_body_refuses_another_and_expires() {
+        let since = Timestamp(100);
+        assert_eq!(key_use(None, "h", since), KeyUse::New);
+        assert_eq!(
+            key_use(Some(("h", Timestamp(100))), "h", since),
+            KeyUse::Replay
+        );
+        assert_eq!(
+            key_use(Some(("g", Timestamp(150))), "h", since),
+            KeyUse::Reused
+        );
+        assert_eq!(key_use(Some(("g", Timestamp(99))), "h", since), KeyUse::New);
+    }
+
+    #[test]
+    fn opening_and_closing_a_task_moves_the_open_count() {
+        assert_eq!(open_task_delta(TaskStatus::Open, TaskStatus::Done), -1);
+        assert_eq!(open_task_delta(TaskStatus::Done, TaskStatus::Open), 1);
+        assert_eq!(open_task_delta(TaskStatus::Open, TaskStatus::Open), 0);
+    }
+}
