@@ -29,12 +29,23 @@ pub use postgres::PgStore;
 pub use signal::Signal;
 pub use sqlite::SqliteStore;
 
-#[async_trait]
-pub trait Store: Send + Sync + 'static {
-    /// Whether one node owns this store (SQLite: one process opens the file), so no
-    /// other node can hold its leases or need its signals.
-    fn single_node(&self) -> bool;
+/// A store: every part below, as both backends implement it. Each part is its own
+/// trait, implemented by each backend where its statements live (no forwarding layer).
+pub trait Store:
+    CaseStore
+    + JobStore
+    + JobAdminStore
+    + CallbackStore
+    + KeyStore
+    + SessionStore
+    + StatsStore
+    + NodeStore
+{
+}
 
+/// Cases, tasks, history, settings and the commit counter.
+#[async_trait]
+pub trait CaseStore: Send + Sync + 'static {
     /// Schema version applied (for `/readyz`).
     async fn schema_version(&self) -> Result<u32>;
 
@@ -117,9 +128,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Number of cases.
     async fn count_cases(&self) -> Result<u64>;
+}
 
-    // --- Jobs -------------------------------------------------------------------------
-
+/// Submitting jobs and running them chunk by chunk.
+#[async_trait]
+pub trait JobStore: Send + Sync + 'static {
     /// Stores a job and all its items in one transaction, unless the idempotency key
     /// replays or conflicts, or the queue is full (then nothing is stored).
     async fn submit_job(&self, job: NewJob, limits: SubmitLimits) -> Result<Submitted>;
@@ -155,7 +168,11 @@ pub trait Store: Send + Sync + 'static {
     /// Marks a drained job `completed` (and queues its callback). `None` if the job is
     /// not drained or already finished.
     async fn finish_job(&self, job_id: &str, now: Timestamp) -> Result<Option<Job>>;
+}
 
+/// Cancelling, retrying, forgetting and purging jobs; leases.
+#[async_trait]
+pub trait JobAdminStore: Send + Sync + 'static {
     /// Cancels a queued job at once; asks a running one to stop at its next chunk.
     async fn cancel_job(&self, id: &str, now: Timestamp) -> Result<JobChange>;
 
@@ -178,9 +195,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Releases every lease (single-node start-up: no other process holds one).
     async fn release_leases(&self, owner_prefix: Option<&str>) -> Result<()>;
+}
 
-    // --- Callbacks --------------------------------------------------------------------
-
+/// The completion callbacks of jobs and their delivery attempts.
+#[async_trait]
+pub trait CallbackStore: Send + Sync + 'static {
     async fn due_deliveries(&self, now: Timestamp, limit: u32) -> Result<Vec<Delivery>>;
 
     /// Records an attempt. `next_attempt` `None` ends the delivery: `delivered` when the
@@ -196,9 +215,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Schedules a job's delivery to be sent again now. `NotFound` if it has none.
     async fn redeliver(&self, job_id: &str, now: Timestamp) -> Result<DeliveryView>;
+}
 
-    // --- API keys (shared by every node of a cluster) ---------------------------------
-
+/// API keys (shared by every node of a cluster).
+#[async_trait]
+pub trait KeyStore: Send + Sync + 'static {
     /// Stores a new key. `Conflict` if its id is taken.
     async fn create_key(&self, key: ApiKey) -> Result<()>;
 
@@ -208,9 +229,11 @@ pub trait Store: Send + Sync + 'static {
     /// Revokes a key and, in the same transaction, ends its console sessions; revoking
     /// it again keeps the first time. `NotFound` if there is no such key.
     async fn revoke_key(&self, id: &str, now: Timestamp) -> Result<ApiKey>;
+}
 
-    // --- Console sessions (shared by every node of a cluster) -------------------------
-
+/// Console sessions (shared by every node of a cluster).
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
     /// Stores a session issued at sign-in.
     async fn create_session(&self, session: ConsoleSession) -> Result<()>;
 
@@ -223,17 +246,26 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes the sessions expired at `now`; returns how many.
     async fn purge_sessions(&self, now: Timestamp) -> Result<u64>;
+}
 
-    // --- Operations -------------------------------------------------------------------
-
+/// What `/metrics` reads of the store.
+#[async_trait]
+pub trait StatsStore: Send + Sync + 'static {
     /// Jobs by state, and the unprocessed items of queued and running jobs (for
     /// `/metrics`).
     async fn job_stats(&self) -> Result<JobStats>;
 
     /// The store's connections, now.
     fn pool_stats(&self) -> PoolStats;
+}
 
-    // --- Nodes (a cluster store overrides these; one node has no one to tell) ---------
+/// This node among others: a cluster store overrides the defaults; one node has no
+/// one to tell.
+#[async_trait]
+pub trait NodeStore: CaseStore {
+    /// Whether one node owns this store (SQLite: one process opens the file), so no
+    /// other node can hold its leases or need its signals.
+    fn single_node(&self) -> bool;
 
     /// Signals from every node, in commit order. `None`: a single-node store.
     async fn subscribe(&self) -> Result<Option<tokio::sync::mpsc::Receiver<Signal>>> {

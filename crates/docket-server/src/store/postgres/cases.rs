@@ -1,6 +1,6 @@
 //! `Store` for PostgreSQL: cases, history, tasks, settings (jobs delegate to `jobs.rs`).
-
 use crate::domain::rules;
+use crate::store::CaseStore;
 use crate::store::Signal;
 use async_trait::async_trait;
 use sqlx::AssertSqlSafe;
@@ -13,14 +13,13 @@ use super::rows::{
 };
 use super::{PgStore, Tx, counter, next_commit};
 use crate::domain::{
-    Applied, Case, CaseChange, CaseId, ChangeContext, HistoryRecord, ItemError, ItemOutcome, Job,
-    JobState, NewCase, NewTask, Task, TaskChange, TaskId, TaskStatus, Timestamp, apply_change,
+    Applied, Case, CaseChange, CaseId, ChangeContext, HistoryRecord, ItemError, NewCase, NewTask,
+    Task, TaskChange, TaskId, TaskStatus, apply_change,
 };
 use crate::store::case_list::{Dialect, Param, TitleSearch, list_sql};
 use crate::store::{
-    Actor, Attempt, CaseFilter, CasePosition, ChunkResult, Claim, CommitSeq, Delivery,
-    DeliveryView, Error, ImportCase, ItemRecord, JobChange, NewJob, Paged, Result, Store,
-    SubmitLimits, Submitted, Updated, page_by, page_of,
+    Actor, CaseFilter, CasePosition, CommitSeq, Error, ImportCase, Paged, Result, Updated, page_by,
+    page_of,
 };
 
 /// Loads a case and locks its row for the rest of the transaction.
@@ -113,11 +112,7 @@ async fn notify_write(tx: &mut Tx, id: &CaseId, commit: CommitSeq) -> Result<()>
 }
 
 #[async_trait]
-impl Store for PgStore {
-    fn single_node(&self) -> bool {
-        false
-    }
-
+impl CaseStore for PgStore {
     async fn schema_version(&self) -> Result<u32> {
         let v: i32 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
             .fetch_one(&self.pool)
@@ -525,148 +520,5 @@ impl Store for PgStore {
             .fetch_one(&self.pool)
             .await?;
         Ok(u64::try_from(n).unwrap_or(0))
-    }
-
-    async fn submit_job(&self, job: NewJob, limits: SubmitLimits) -> Result<Submitted> {
-        self.submit_job_impl(job, limits).await
-    }
-
-    async fn get_job(&self, id: &str) -> Result<Option<Job>> {
-        self.get_job_impl(id).await
-    }
-
-    async fn list_jobs(
-        &self,
-        state: Option<JobState>,
-        before: Option<i64>,
-        limit: u32,
-    ) -> Result<Paged<Job>> {
-        self.list_jobs_impl(state, before, limit).await
-    }
-
-    async fn job_results(
-        &self,
-        id: &str,
-        outcome: Option<ItemOutcome>,
-        after: Option<i64>,
-        limit: u32,
-    ) -> Result<Option<Paged<ItemRecord>>> {
-        self.job_results_impl(id, outcome, after, limit).await
-    }
-
-    async fn runnable_jobs(&self, owner: &str, now: Timestamp, limit: u32) -> Result<Vec<String>> {
-        self.runnable_jobs_impl(owner, now, limit).await
-    }
-
-    async fn run_chunk(&self, job_id: &str, claim: Claim) -> Result<ChunkResult> {
-        self.run_chunk_impl(job_id, claim).await
-    }
-
-    async fn finish_job(&self, job_id: &str, now: Timestamp) -> Result<Option<Job>> {
-        self.finish_job_impl(job_id, now).await
-    }
-
-    async fn cancel_job(&self, id: &str, now: Timestamp) -> Result<JobChange> {
-        self.cancel_job_impl(id, now).await
-    }
-
-    async fn retry_failed(
-        &self,
-        id: &str,
-        new_id: &str,
-        actor: &str,
-        now: Timestamp,
-    ) -> Result<JobChange> {
-        self.retry_failed_impl(id, new_id, actor, now).await
-    }
-
-    async fn delete_job(&self, id: &str) -> Result<JobChange> {
-        self.delete_job_impl(id).await
-    }
-
-    async fn purge_jobs(&self, before: Timestamp, limit: u32) -> Result<u64> {
-        self.purge_jobs_impl(before, limit).await
-    }
-
-    async fn release_leases(&self, owner_prefix: Option<&str>) -> Result<()> {
-        self.release_leases_impl(owner_prefix).await
-    }
-
-    async fn due_deliveries(&self, now: Timestamp, limit: u32) -> Result<Vec<Delivery>> {
-        self.due_deliveries_impl(now, limit).await
-    }
-
-    async fn record_attempt(
-        &self,
-        delivery_id: &str,
-        attempt: Attempt,
-        next_attempt: Option<Timestamp>,
-    ) -> Result<()> {
-        self.record_attempt_impl(delivery_id, attempt, next_attempt)
-            .await
-    }
-
-    async fn deliveries(&self, job_id: &str) -> Result<Option<Vec<DeliveryView>>> {
-        self.deliveries_impl(job_id).await
-    }
-
-    async fn redeliver(&self, job_id: &str, now: Timestamp) -> Result<DeliveryView> {
-        self.redeliver_impl(job_id, now).await
-    }
-
-    async fn subscribe(&self) -> Result<Option<tokio::sync::mpsc::Receiver<Signal>>> {
-        self.subscribe_impl().await
-    }
-
-    async fn publish(&self, signal: Signal) -> Result<()> {
-        self.publish_impl(signal).await
-    }
-
-    async fn sweep(&self) -> Result<CommitSeq> {
-        self.sweep_impl().await
-    }
-
-    async fn heartbeat(&self, node: &str, applied: i64, beat: u64) -> Result<()> {
-        self.heartbeat_impl(node, applied, beat).await
-    }
-
-    async fn nodes_behind(&self, commit: i64, ttl_ms: i64, except: &str) -> Result<u64> {
-        self.nodes_behind_impl(commit, ttl_ms, except).await
-    }
-
-    async fn create_key(&self, key: crate::domain::ApiKey) -> Result<()> {
-        self.insert_key(key).await
-    }
-
-    async fn list_keys(&self) -> Result<Vec<crate::domain::ApiKey>> {
-        self.all_keys().await
-    }
-
-    async fn revoke_key(&self, id: &str, now: Timestamp) -> Result<crate::domain::ApiKey> {
-        self.set_key_revoked(id, now).await
-    }
-
-    async fn create_session(&self, session: crate::domain::ConsoleSession) -> Result<()> {
-        self.insert_session(session).await
-    }
-
-    async fn session(&self, token_hash: [u8; 32]) -> Result<Option<crate::domain::ConsoleSession>> {
-        self.find_session(token_hash).await
-    }
-
-    async fn end_session(&self, token_hash: [u8; 32]) -> Result<()> {
-        self.delete_session(token_hash).await
-    }
-
-    async fn purge_sessions(&self, now: Timestamp) -> Result<u64> {
-        self.delete_expired_sessions(now).await
-    }
-
-    async fn job_stats(&self) -> Result<crate::store::JobStats> {
-        self.job_stats_impl().await
-    }
-
-    fn pool_stats(&self) -> crate::store::PoolStats {
-        self.pool_stats_impl()
     }
 }

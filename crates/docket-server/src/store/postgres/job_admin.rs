@@ -5,10 +5,13 @@ use super::{PgStore, Tx};
 use crate::domain::rules::{self, CancelStep, RetryItems};
 use crate::domain::{JobState, Timestamp};
 use crate::store::{Attempt, Delivery, DeliveryView, Error, JobChange, NewJob, Result};
+use crate::store::{CallbackStore, JobAdminStore};
+use async_trait::async_trait;
 use sqlx::AssertSqlSafe;
 
-impl PgStore {
-    pub(super) async fn cancel_job_impl(&self, id: &str, now: Timestamp) -> Result<JobChange> {
+#[async_trait]
+impl JobAdminStore for PgStore {
+    async fn cancel_job(&self, id: &str, now: Timestamp) -> Result<JobChange> {
         let mut tx = self.begin().await?;
         let seq: Option<i64> =
             sqlx::query_scalar("SELECT seq FROM jobs WHERE job_id = $1 FOR UPDATE")
@@ -35,7 +38,7 @@ impl PgStore {
         Ok(JobChange::Done(job))
     }
 
-    pub(super) async fn retry_failed_impl(
+    async fn retry_failed(
         &self,
         id: &str,
         new_id: &str,
@@ -79,7 +82,7 @@ impl PgStore {
         Ok(JobChange::Done(created))
     }
 
-    pub(super) async fn delete_job_impl(&self, id: &str) -> Result<JobChange> {
+    async fn delete_job(&self, id: &str) -> Result<JobChange> {
         let mut tx = self.begin().await?;
         let Some((seq, job)) = load_job_tx(&mut tx, id).await? else {
             return Ok(JobChange::NotFound);
@@ -92,7 +95,7 @@ impl PgStore {
         Ok(JobChange::Done(job))
     }
 
-    pub(super) async fn purge_jobs_impl(&self, before: Timestamp, limit: u32) -> Result<u64> {
+    async fn purge_jobs(&self, before: Timestamp, limit: u32) -> Result<u64> {
         let mut tx = self.begin().await?;
         let expired: Vec<i64> = sqlx::query_scalar(
             "SELECT seq FROM jobs WHERE finished_at < $1 ORDER BY finished_at LIMIT 100 FOR UPDATE SKIP LOCKED",
@@ -130,7 +133,7 @@ impl PgStore {
         Ok(expired.len() as u64 + removed)
     }
 
-    pub(super) async fn release_leases_impl(&self, owner_prefix: Option<&str>) -> Result<()> {
+    async fn release_leases(&self, owner_prefix: Option<&str>) -> Result<()> {
         sqlx::query(
             "UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL \
              WHERE state IN ('queued', 'running') AND ($1::text IS NULL OR lease_owner LIKE $1 || '%')",
@@ -140,12 +143,11 @@ impl PgStore {
         .await?;
         Ok(())
     }
+}
 
-    pub(super) async fn due_deliveries_impl(
-        &self,
-        now: Timestamp,
-        limit: u32,
-    ) -> Result<Vec<Delivery>> {
+#[async_trait]
+impl CallbackStore for PgStore {
+    async fn due_deliveries(&self, now: Timestamp, limit: u32) -> Result<Vec<Delivery>> {
         let rows: Vec<(String, String, String, String, i32, i64)> = sqlx::query_as(
             "SELECT d.delivery_id, j.job_id, d.url, d.event, d.attempts, d.created_at \
              FROM callback_deliveries d JOIN jobs j ON j.seq = d.job_seq \
@@ -168,12 +170,7 @@ impl PgStore {
             .collect())
     }
 
-    pub(super) async fn record_attempt_impl(
-        &self,
-        id: &str,
-        a: Attempt,
-        next: Option<Timestamp>,
-    ) -> Result<()> {
+    async fn record_attempt(&self, id: &str, a: Attempt, next: Option<Timestamp>) -> Result<()> {
         let mut tx = self.begin().await?;
         let ok = a.status_code.is_some_and(|s| (200..300).contains(&s));
         let attempt: Option<i32> = sqlx::query_scalar(
@@ -205,7 +202,7 @@ impl PgStore {
         Ok(())
     }
 
-    pub(super) async fn deliveries_impl(&self, job_id: &str) -> Result<Option<Vec<DeliveryView>>> {
+    async fn deliveries(&self, job_id: &str) -> Result<Option<Vec<DeliveryView>>> {
         let Some((seq, _)) = load_job(&self.pool, job_id).await? else {
             return Ok(None);
         };
@@ -215,11 +212,7 @@ impl PgStore {
         Ok(Some(views))
     }
 
-    pub(super) async fn redeliver_impl(
-        &self,
-        job_id: &str,
-        now: Timestamp,
-    ) -> Result<DeliveryView> {
+    async fn redeliver(&self, job_id: &str, now: Timestamp) -> Result<DeliveryView> {
         let mut tx = self.begin().await?;
         let Some((seq, _)) = load_job_tx(&mut tx, job_id).await? else {
             return Err(Error::NotFound);

@@ -2,6 +2,8 @@
 //! chunk's cases, apply the domain rules in memory, write everything set-based.
 
 use crate::domain::rules::{self, KeyUse};
+use crate::store::JobStore;
+use async_trait::async_trait;
 use sqlx::AssertSqlSafe;
 use std::collections::HashMap;
 
@@ -311,12 +313,9 @@ async fn write_chunk(tx: &mut Tx, applied: &[(i64, Applied)], commit: CommitSeq)
     Ok(())
 }
 
-impl PgStore {
-    pub(super) async fn submit_job_impl(
-        &self,
-        job: NewJob,
-        limits: SubmitLimits,
-    ) -> Result<Submitted> {
+#[async_trait]
+impl JobStore for PgStore {
+    async fn submit_job(&self, job: NewJob, limits: SubmitLimits) -> Result<Submitted> {
         let mut tx = self.begin().await?;
         if let Some((key, hash)) = &job.idempotency {
             // Serialise submissions of one key across nodes.
@@ -370,11 +369,11 @@ impl PgStore {
         Ok(Submitted::Created(created))
     }
 
-    pub(super) async fn get_job_impl(&self, id: &str) -> Result<Option<Job>> {
+    async fn get_job(&self, id: &str) -> Result<Option<Job>> {
         Ok(load_job(&self.pool, id).await?.map(|(_, j)| j))
     }
 
-    pub(super) async fn list_jobs_impl(
+    async fn list_jobs(
         &self,
         state: Option<JobState>,
         before: Option<i64>,
@@ -394,7 +393,7 @@ impl PgStore {
         ))
     }
 
-    pub(super) async fn job_results_impl(
+    async fn job_results(
         &self,
         id: &str,
         outcome: Option<ItemOutcome>,
@@ -440,12 +439,7 @@ impl PgStore {
         Ok(Some(page_of(items, limit)))
     }
 
-    pub(super) async fn runnable_jobs_impl(
-        &self,
-        owner: &str,
-        now: Timestamp,
-        limit: u32,
-    ) -> Result<Vec<String>> {
+    async fn runnable_jobs(&self, owner: &str, now: Timestamp, limit: u32) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(
             "SELECT job_id FROM jobs WHERE state IN ('queued', 'running') \
              AND (lease_owner IS NULL OR lease_owner = $1 OR lease_expires_at < $2) \
@@ -458,7 +452,7 @@ impl PgStore {
         .await?)
     }
 
-    pub(super) async fn run_chunk_impl(&self, job_id: &str, claim: Claim) -> Result<ChunkResult> {
+    async fn run_chunk(&self, job_id: &str, claim: Claim) -> Result<ChunkResult> {
         let mut tx = self.begin().await?;
         // SKIP LOCKED: a job another node is claiming right now is not waited for.
         let claimed: Option<(i64, bool, bool, i64, String, i64, i64)> = sqlx::query_as(
@@ -634,11 +628,7 @@ impl PgStore {
         })
     }
 
-    pub(super) async fn finish_job_impl(
-        &self,
-        job_id: &str,
-        now: Timestamp,
-    ) -> Result<Option<Job>> {
+    async fn finish_job(&self, job_id: &str, now: Timestamp) -> Result<Option<Job>> {
         let mut tx = self.begin().await?;
         let seq: Option<i64> = sqlx::query_scalar(
             "SELECT seq FROM jobs WHERE job_id = $1 AND state = 'running' AND processed >= total FOR UPDATE",

@@ -1,5 +1,7 @@
 //! PostgreSQL: API keys, shared by every node (a key made on one node works on all).
 
+use crate::store::KeyStore;
+use async_trait::async_trait;
 use sqlx::Row as _;
 use sqlx::postgres::PgRow;
 
@@ -23,8 +25,9 @@ fn key_from_row(r: &PgRow) -> Result<ApiKey> {
     )
 }
 
-impl PgStore {
-    pub(super) async fn insert_key(&self, key: ApiKey) -> Result<()> {
+#[async_trait]
+impl KeyStore for PgStore {
+    async fn create_key(&self, key: ApiKey) -> Result<()> {
         sqlx::query(
             "INSERT INTO api_keys (key_id, name, scopes, token_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
@@ -38,7 +41,7 @@ impl PgStore {
         Ok(())
     }
 
-    pub(super) async fn all_keys(&self) -> Result<Vec<ApiKey>> {
+    async fn list_keys(&self) -> Result<Vec<ApiKey>> {
         let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at, key_id");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .fetch_all(&self.pool)
@@ -46,7 +49,7 @@ impl PgStore {
         rows.iter().map(key_from_row).collect()
     }
 
-    pub(super) async fn set_key_revoked(&self, id: &str, now: Timestamp) -> Result<ApiKey> {
+    async fn revoke_key(&self, id: &str, now: Timestamp) -> Result<ApiKey> {
         // COALESCE keeps the first revocation time when the key is revoked again. The
         // key's console sessions end with it, in the same statement (so the same commit).
         let sql = format!(

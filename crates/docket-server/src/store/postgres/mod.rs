@@ -208,6 +208,8 @@ fn transient(code: &str) -> bool {
         || code.starts_with("53")
 }
 
+impl crate::store::Store for PgStore {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

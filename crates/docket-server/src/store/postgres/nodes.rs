@@ -4,6 +4,8 @@
 //! they have applied; each heartbeat is also a signal, which renews the sender's cache
 //! lease when it hears it back (see `engine/coherence.rs`).
 
+use crate::store::NodeStore;
+use async_trait::async_trait;
 use std::time::Duration;
 
 use sqlx::postgres::PgListener;
@@ -41,7 +43,12 @@ pub(super) async fn notify(tx: &mut Tx, signal: &Signal) -> Result<()> {
 /// How long the listener waits before trying to listen again, at most.
 const RECONNECT_MAX: Duration = Duration::from_secs(2);
 
-impl PgStore {
+#[async_trait]
+impl NodeStore for PgStore {
+    fn single_node(&self) -> bool {
+        false
+    }
+
     /// Listens on its own connection, and makes it again whenever it fails. A lost
     /// connection loses the signals sent meanwhile, so the node hears
     /// [`Signal::Lost`] at once and, once listening again, [`Signal::Resync`] with the
@@ -49,7 +56,7 @@ impl PgStore {
     /// connection (commits take positions in commit order), earlier ones may be gone.
     /// sqlx's own reconnect is not used: it resumes silently when its first attempt
     /// fails, which is the gap that left caches stale.
-    pub(super) async fn subscribe_impl(&self) -> Result<Option<mpsc::Receiver<Signal>>> {
+    async fn subscribe(&self) -> Result<Option<mpsc::Receiver<Signal>>> {
         let first = self.listen_from_now().await?;
         let (tx, rx) = mpsc::channel(4096);
         let store = Self {
@@ -103,28 +110,14 @@ impl PgStore {
         Ok(Some(rx))
     }
 
-    /// A listener on the channel, and the latest commit read after it listens.
-    async fn listen_from_now(&self) -> Result<(PgListener, i64)> {
-        let mut listener = PgListener::connect_with(&self.pool).await?;
-        // A lost connection ends `try_recv` with `Ok(None)` at once; the loop above
-        // makes the next one (and says so).
-        listener.eager_reconnect(false);
-        let channel: String = sqlx::query_scalar(CHANNEL_SQL)
-            .fetch_one(&self.pool)
-            .await?;
-        listener.listen(&channel).await?;
-        let position = super::counter(&self.pool, "commit").await?;
-        Ok((listener, position))
-    }
-
-    pub(super) async fn publish_impl(&self, signal: Signal) -> Result<()> {
+    async fn publish(&self, signal: Signal) -> Result<()> {
         let mut tx = self.begin().await?;
         notify(&mut tx, &signal).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    pub(super) async fn sweep_impl(&self) -> Result<CommitSeq> {
+    async fn sweep(&self) -> Result<CommitSeq> {
         let mut tx = self.begin().await?;
         let commit = next_commit(&mut tx).await?;
         notify(&mut tx, &Signal::Sweep { commit: commit.0 }).await?;
@@ -132,7 +125,7 @@ impl PgStore {
         Ok(commit)
     }
 
-    pub(super) async fn heartbeat_impl(&self, node: &str, applied: i64, beat: u64) -> Result<()> {
+    async fn heartbeat(&self, node: &str, applied: i64, beat: u64) -> Result<()> {
         let mut tx = self.begin().await?;
         // The store's clock, so every node judges liveness by one clock.
         sqlx::query(
@@ -155,12 +148,7 @@ impl PgStore {
         Ok(())
     }
 
-    pub(super) async fn nodes_behind_impl(
-        &self,
-        commit: i64,
-        ttl_ms: i64,
-        except: &str,
-    ) -> Result<u64> {
+    async fn nodes_behind(&self, commit: i64, ttl_ms: i64, except: &str) -> Result<u64> {
         let n: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM nodes WHERE node_id <> $2 AND applied_commit < $3 \
              AND heartbeat_at >= (extract(epoch FROM clock_timestamp()) * 1000)::bigint - $1",
@@ -171,5 +159,21 @@ impl PgStore {
         .fetch_one(&self.pool)
         .await?;
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+}
+
+impl PgStore {
+    /// A listener on the channel, and the latest commit read after it listens.
+    async fn listen_from_now(&self) -> Result<(PgListener, i64)> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        // A lost connection ends `try_recv` with `Ok(None)` at once; the loop above
+        // makes the next one (and says so).
+        listener.eager_reconnect(false);
+        let channel: String = sqlx::query_scalar(CHANNEL_SQL)
+            .fetch_one(&self.pool)
+            .await?;
+        listener.listen(&channel).await?;
+        let position = super::counter(&self.pool, "commit").await?;
+        Ok((listener, position))
     }
 }

@@ -1,6 +1,8 @@
 //! PostgreSQL: console sessions, shared by every node (a session made on one node is
 //! accepted by all, and one ended on any node is ended on all at once).
 
+use crate::store::SessionStore;
+use async_trait::async_trait;
 use sqlx::Row as _;
 
 use super::PgStore;
@@ -8,8 +10,9 @@ use crate::domain::{ConsoleSession, Timestamp};
 use crate::store::Result;
 use crate::store::keys::hash_hex;
 
-impl PgStore {
-    pub(super) async fn insert_session(&self, s: ConsoleSession) -> Result<()> {
+#[async_trait]
+impl SessionStore for PgStore {
+    async fn create_session(&self, s: ConsoleSession) -> Result<()> {
         sqlx::query(
             "INSERT INTO console_sessions (session_hash, key_id, created_at, expires_at) \
              VALUES ($1, $2, $3, $4)",
@@ -23,7 +26,7 @@ impl PgStore {
         Ok(())
     }
 
-    pub(super) async fn find_session(&self, hash: [u8; 32]) -> Result<Option<ConsoleSession>> {
+    async fn session(&self, hash: [u8; 32]) -> Result<Option<ConsoleSession>> {
         let row = sqlx::query(
             "SELECT key_id, created_at, expires_at FROM console_sessions WHERE session_hash = $1",
         )
@@ -41,7 +44,7 @@ impl PgStore {
         .transpose()
     }
 
-    pub(super) async fn delete_session(&self, hash: [u8; 32]) -> Result<()> {
+    async fn end_session(&self, hash: [u8; 32]) -> Result<()> {
         sqlx::query("DELETE FROM console_sessions WHERE session_hash = $1")
             .bind(hash_hex(&hash))
             .execute(&self.pool)
@@ -49,7 +52,7 @@ impl PgStore {
         Ok(())
     }
 
-    pub(super) async fn delete_expired_sessions(&self, now: Timestamp) -> Result<u64> {
+    async fn purge_sessions(&self, now: Timestamp) -> Result<u64> {
         let done = sqlx::query("DELETE FROM console_sessions WHERE expires_at <= $1")
             .bind(now.0)
             .execute(&self.pool)

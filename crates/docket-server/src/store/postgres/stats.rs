@@ -1,13 +1,16 @@
 //! PostgreSQL: the figures `/metrics` reads from the store.
 
+use crate::store::StatsStore;
+use async_trait::async_trait;
 use sqlx::Row as _;
 
 use super::PgStore;
 use crate::domain::JobState;
 use crate::store::{JobStats, PoolStats, Result};
 
-impl PgStore {
-    pub(super) async fn job_stats_impl(&self) -> Result<JobStats> {
+#[async_trait]
+impl StatsStore for PgStore {
+    async fn job_stats(&self) -> Result<JobStats> {
         let rows = sqlx::query(
             "SELECT state, COUNT(*), COALESCE(SUM(total - processed), 0)::bigint FROM jobs GROUP BY state",
         )
@@ -29,7 +32,7 @@ impl PgStore {
         Ok(stats)
     }
 
-    pub(super) fn pool_stats_impl(&self) -> PoolStats {
+    fn pool_stats(&self) -> PoolStats {
         let open = u64::from(self.pool.size());
         let idle = self.pool.num_idle() as u64;
         PoolStats {

@@ -325,6 +325,22 @@ fn noise_block() -> Vec<u8> {
     out
 }
 
+#[async_trait::async_trait]
+impl crate::store::NodeStore for super::SqliteStore {
+    fn single_node(&self) -> bool {
+        true
+    }
+
+    /// `Err` while the disk is full (until the checkpointer's probe finds space back) or
+    /// the file is read-only; otherwise the store answers.
+    async fn writable(&self) -> Result<()> {
+        self.inner.health.check()?;
+        crate::store::CaseStore::schema_version(self)
+            .await
+            .map(|_| ())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

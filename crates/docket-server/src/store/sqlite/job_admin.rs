@@ -1,6 +1,8 @@
 //! SQLite: cancelling, retrying, deleting and purging jobs; leases; callback deliveries.
 
 use crate::domain::rules::{self, CancelStep, RetryItems};
+use crate::store::{CallbackStore, JobAdminStore};
+use async_trait::async_trait;
 use rusqlite::OptionalExtension;
 
 use super::SqliteStore;
@@ -9,8 +11,9 @@ use super::jobs::{end_job, insert_job, load_job};
 use crate::domain::{JobState, Timestamp};
 use crate::store::{Attempt, Delivery, DeliveryView, Error, JobChange, NewJob, Result};
 
-impl SqliteStore {
-    pub(super) async fn cancel_job_impl(&self, id: &str, now: Timestamp) -> Result<JobChange> {
+#[async_trait]
+impl JobAdminStore for SqliteStore {
+    async fn cancel_job(&self, id: &str, now: Timestamp) -> Result<JobChange> {
         let id = id.to_owned();
         self.write(move |conn, _| {
             let tx = immediate(conn)?;
@@ -31,7 +34,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn retry_failed_impl(
+    async fn retry_failed(
         &self,
         id: &str,
         new_id: &str,
@@ -74,7 +77,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn delete_job_impl(&self, id: &str) -> Result<JobChange> {
+    async fn delete_job(&self, id: &str) -> Result<JobChange> {
         let id = id.to_owned();
         self.write(move |conn, _| {
             let tx = immediate(conn)?;
@@ -91,7 +94,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn purge_jobs_impl(&self, before: Timestamp, limit: u32) -> Result<u64> {
+    async fn purge_jobs(&self, before: Timestamp, limit: u32) -> Result<u64> {
         self.write(move |conn, _| {
             let tx = immediate(conn)?;
             let expired: Vec<i64> = tx
@@ -127,7 +130,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn release_leases_impl(&self, owner_prefix: Option<&str>) -> Result<()> {
+    async fn release_leases(&self, owner_prefix: Option<&str>) -> Result<()> {
         let prefix = owner_prefix.map(|p| format!("{p}%"));
         self.write(move |conn, _| {
             conn.execute(
@@ -139,12 +142,11 @@ impl SqliteStore {
         })
         .await
     }
+}
 
-    pub(super) async fn due_deliveries_impl(
-        &self,
-        now: Timestamp,
-        limit: u32,
-    ) -> Result<Vec<Delivery>> {
+#[async_trait]
+impl CallbackStore for SqliteStore {
+    async fn due_deliveries(&self, now: Timestamp, limit: u32) -> Result<Vec<Delivery>> {
         self.read(move |conn, _| {
             let mut stmt = conn.prepare_cached(
                 "SELECT d.delivery_id, j.job_id, d.url, d.event, d.attempts, d.created_at \
@@ -166,12 +168,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn record_attempt_impl(
-        &self,
-        id: &str,
-        a: Attempt,
-        next: Option<Timestamp>,
-    ) -> Result<()> {
+    async fn record_attempt(&self, id: &str, a: Attempt, next: Option<Timestamp>) -> Result<()> {
         let id = id.to_owned();
         self.write(move |conn, _| {
             let tx = immediate(conn)?;
@@ -198,7 +195,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn deliveries_impl(&self, job_id: &str) -> Result<Option<Vec<DeliveryView>>> {
+    async fn deliveries(&self, job_id: &str) -> Result<Option<Vec<DeliveryView>>> {
         let job_id = job_id.to_owned();
         self.read(move |conn, _| {
             let Some((seq, _)) = load_job(conn, &job_id)? else {
@@ -209,11 +206,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn redeliver_impl(
-        &self,
-        job_id: &str,
-        now: Timestamp,
-    ) -> Result<DeliveryView> {
+    async fn redeliver(&self, job_id: &str, now: Timestamp) -> Result<DeliveryView> {
         let job_id = job_id.to_owned();
         self.write(move |conn, _| {
             let tx = immediate(conn)?;

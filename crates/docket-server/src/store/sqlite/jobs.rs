@@ -2,6 +2,8 @@
 //! each item's outcome together, so a crash neither skips nor repeats an item.
 
 use crate::domain::rules::{self, KeyUse};
+use crate::store::JobStore;
+use async_trait::async_trait;
 use rusqlite::{OptionalExtension, Row, Transaction};
 
 use super::SqliteStore;
@@ -181,12 +183,9 @@ fn write_outcome(
     Ok(())
 }
 
-impl SqliteStore {
-    pub(super) async fn submit_job_impl(
-        &self,
-        job: NewJob,
-        limits: SubmitLimits,
-    ) -> Result<Submitted> {
+#[async_trait]
+impl JobStore for SqliteStore {
+    async fn submit_job(&self, job: NewJob, limits: SubmitLimits) -> Result<Submitted> {
         self.write(move |conn, _| {
             let tx = immediate(conn)?;
             if let Some((key, hash)) = &job.idempotency {
@@ -228,13 +227,13 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn get_job_impl(&self, id: &str) -> Result<Option<Job>> {
+    async fn get_job(&self, id: &str) -> Result<Option<Job>> {
         let id = id.to_owned();
         self.read(move |conn, _| Ok(load_job(conn, &id)?.map(|(_, j)| j)))
             .await
     }
 
-    pub(super) async fn list_jobs_impl(
+    async fn list_jobs(
         &self,
         state: Option<JobState>,
         before: Option<i64>,
@@ -254,7 +253,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn job_results_impl(
+    async fn job_results(
         &self,
         id: &str,
         outcome: Option<ItemOutcome>,
@@ -306,12 +305,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn runnable_jobs_impl(
-        &self,
-        owner: &str,
-        now: Timestamp,
-        limit: u32,
-    ) -> Result<Vec<String>> {
+    async fn runnable_jobs(&self, owner: &str, now: Timestamp, limit: u32) -> Result<Vec<String>> {
         let owner = owner.to_owned();
         self.read(move |conn, _| {
             let mut stmt = conn.prepare_cached(
@@ -325,7 +319,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn run_chunk_impl(&self, job_id: &str, claim: Claim) -> Result<ChunkResult> {
+    async fn run_chunk(&self, job_id: &str, claim: Claim) -> Result<ChunkResult> {
         let job_id = job_id.to_owned();
         self.write(move |conn, wf| {
             let tx = immediate(conn)?;
@@ -413,11 +407,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn finish_job_impl(
-        &self,
-        job_id: &str,
-        now: Timestamp,
-    ) -> Result<Option<Job>> {
+    async fn finish_job(&self, job_id: &str, now: Timestamp) -> Result<Option<Job>> {
         let job_id = job_id.to_owned();
         self.write(move |conn, _| {
             let tx = immediate(conn)?;

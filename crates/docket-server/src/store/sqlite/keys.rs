@@ -1,5 +1,7 @@
 //! SQLite: API keys.
 
+use crate::store::KeyStore;
+use async_trait::async_trait;
 use rusqlite::OptionalExtension;
 
 use super::SqliteStore;
@@ -23,8 +25,9 @@ fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<ApiKey>> {
     ))
 }
 
-impl SqliteStore {
-    pub(super) async fn insert_key(&self, key: ApiKey) -> Result<()> {
+#[async_trait]
+impl KeyStore for SqliteStore {
+    async fn create_key(&self, key: ApiKey) -> Result<()> {
         self.write(move |conn, _| {
             conn.execute(
                 "INSERT INTO api_keys (key_id, name, scopes, token_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -41,7 +44,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn all_keys(&self) -> Result<Vec<ApiKey>> {
+    async fn list_keys(&self) -> Result<Vec<ApiKey>> {
         self.read(|conn, _| {
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at, key_id"
@@ -52,7 +55,8 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn set_key_revoked(&self, id: String, now: Timestamp) -> Result<ApiKey> {
+    async fn revoke_key(&self, id: &str, now: Timestamp) -> Result<ApiKey> {
+        let id = id.to_owned();
         self.write(move |conn, _| {
             let tx = immediate(conn)?;
             tx.execute(

@@ -354,6 +354,8 @@ impl From<rusqlite::Error> for Error {
     }
 }
 
+impl crate::store::Store for SqliteStore {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -390,7 +392,7 @@ mod tests {
     /// `max_page_count` makes SQLite answer SQLITE_FULL as a full disk does, on any disk.
     #[tokio::test]
     async fn a_full_database_refuses_writes_with_unavailable_and_recovers_by_itself() {
-        use crate::store::{Actor, Store};
+        use crate::store::{Actor, CaseStore, NodeStore};
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("d.db").display());
         let config = SqliteConfig {

@@ -1,5 +1,7 @@
 //! SQLite: console sessions, by the hash of their token.
 
+use crate::store::SessionStore;
+use async_trait::async_trait;
 use rusqlite::OptionalExtension;
 
 use super::SqliteStore;
@@ -7,8 +9,9 @@ use crate::domain::{ConsoleSession, Timestamp};
 use crate::store::Result;
 use crate::store::keys::hash_hex;
 
-impl SqliteStore {
-    pub(super) async fn insert_session(&self, s: ConsoleSession) -> Result<()> {
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn create_session(&self, s: ConsoleSession) -> Result<()> {
         self.write(move |conn, _| {
             conn.execute(
                 "INSERT INTO console_sessions (session_hash, key_id, created_at, expires_at) \
@@ -25,7 +28,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn find_session(&self, hash: [u8; 32]) -> Result<Option<ConsoleSession>> {
+    async fn session(&self, hash: [u8; 32]) -> Result<Option<ConsoleSession>> {
         self.read(move |conn, _| {
             let row = conn
                 .prepare_cached(
@@ -46,7 +49,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn delete_session(&self, hash: [u8; 32]) -> Result<()> {
+    async fn end_session(&self, hash: [u8; 32]) -> Result<()> {
         self.write(move |conn, _| {
             conn.execute(
                 "DELETE FROM console_sessions WHERE session_hash = ?1",
@@ -57,7 +60,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn delete_expired_sessions(&self, now: Timestamp) -> Result<u64> {
+    async fn purge_sessions(&self, now: Timestamp) -> Result<u64> {
         self.write(move |conn, _| {
             let n = conn.execute(
                 "DELETE FROM console_sessions WHERE expires_at <= ?1",

@@ -1,13 +1,16 @@
 //! SQLite: the figures `/metrics` reads from the store.
 
+use crate::store::StatsStore;
+use async_trait::async_trait;
 use std::sync::atomic::Ordering;
 
 use super::{SqliteStore, lock};
 use crate::domain::JobState;
 use crate::store::{JobStats, PoolStats, Result};
 
-impl SqliteStore {
-    pub(super) async fn job_stats_impl(&self) -> Result<JobStats> {
+#[async_trait]
+impl StatsStore for SqliteStore {
+    async fn job_stats(&self) -> Result<JobStats> {
         self.read(|conn, _| {
             let mut stmt = conn.prepare_cached(
                 "SELECT state, COUNT(*), COALESCE(SUM(total - processed), 0) FROM jobs GROUP BY state",
@@ -35,7 +38,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) fn pool_stats_impl(&self) -> PoolStats {
+    fn pool_stats(&self) -> PoolStats {
         let idle_readers = lock(&self.inner.readers).len() as u64;
         let writer_idle = u64::from(self.inner.writer.try_lock().is_ok());
         PoolStats {
