@@ -122,6 +122,30 @@ pub struct ItemRecord {
     pub version: Option<u64>,
 }
 
+impl ItemRecord {
+    /// An item as both stores keep it: index, case id, outcome (none yet: read as
+    /// cancelled, for the items a cancelled job never reached), error code and detail,
+    /// and the case's version after the item.
+    pub fn from_columns(
+        idx: i64,
+        case_id: String,
+        outcome: Option<String>,
+        code: Option<String>,
+        detail: Option<String>,
+        version: Option<i64>,
+    ) -> Self {
+        Self {
+            index: u64::try_from(idx).unwrap_or(0),
+            case_id,
+            outcome: outcome
+                .and_then(|o| o.parse().ok())
+                .unwrap_or(ItemOutcome::Cancelled),
+            error: code.map(|c| (c, detail.unwrap_or_default())),
+            version: version.map(|v| u64::try_from(v).unwrap_or(0)),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum JobChange {
     NotFound,

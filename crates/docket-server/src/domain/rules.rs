@@ -4,7 +4,7 @@
 //! opened or closed moves its case's open-task count). A store reads the rows, asks here,
 //! and persists the answer.
 
-use super::{Case, ItemError, Job, JobState, TaskStatus, Timestamp, Workflow};
+use super::{Case, ItemError, ItemOutcome, Job, JobState, TaskStatus, Timestamp, Workflow};
 
 /// What cancelling a job does, by its state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +51,31 @@ pub fn retry_items(job: &Job) -> Option<RetryItems> {
 /// has ended.
 pub fn may_forget(job: &Job) -> bool {
     job.state.is_finished()
+}
+
+/// The items a listing of a job's results shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResultsShown {
+    /// Every item: those of a cancelled job not reached read as cancelled.
+    All,
+    /// The items processed so far.
+    Processed,
+    /// The items with this outcome.
+    Outcome(ItemOutcome),
+    /// The cancelled items of a cancelled job, with those it never reached.
+    CancelledOrUnreached,
+}
+
+/// What a listing of `job`'s results asking for `outcome` (`None`: any) shows: the items
+/// a cancelled job never reached count as cancelled; other jobs show processed items.
+pub fn results_shown(job: &Job, outcome: Option<ItemOutcome>) -> ResultsShown {
+    let unreached_are_cancelled = job.state == JobState::Cancelled;
+    match (outcome, unreached_are_cancelled) {
+        (None, true) => ResultsShown::All,
+        (None, false) => ResultsShown::Processed,
+        (Some(ItemOutcome::Cancelled), true) => ResultsShown::CancelledOrUnreached,
+        (Some(o), _) => ResultsShown::Outcome(o),
+    }
 }
 
 /// What a submission with an idempotency key meets in the store.
@@ -163,6 +188,26 @@ mod tests {
             KeyUse::Reused
         );
         assert_eq!(key_use(Some(("g", Timestamp(99))), "h", since), KeyUse::New);
+    }
+
+    #[test]
+    fn a_cancelled_job_shows_its_unreached_items_as_cancelled() {
+        let cancelled = job(JobState::Cancelled, false);
+        let done = job(JobState::Completed, false);
+        assert_eq!(results_shown(&cancelled, None), ResultsShown::All);
+        assert_eq!(results_shown(&done, None), ResultsShown::Processed);
+        assert_eq!(
+            results_shown(&cancelled, Some(ItemOutcome::Cancelled)),
+            ResultsShown::CancelledOrUnreached
+        );
+        assert_eq!(
+            results_shown(&done, Some(ItemOutcome::Cancelled)),
+            ResultsShown::Outcome(ItemOutcome::Cancelled)
+        );
+        assert_eq!(
+            results_shown(&cancelled, Some(ItemOutcome::Failed)),
+            ResultsShown::Outcome(ItemOutcome::Failed)
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ mod case_list;
 pub mod keys;
 mod postgres;
 mod signal;
-mod sql;
+pub(crate) mod sql;
 mod sqlite;
 mod title_search;
 

@@ -39,3 +39,17 @@ pub struct ListSql {
     pub sql: String,
     pub params: Vec<Param>,
 }
+
+/// The condition on `job_items` that shows `shown` (the same text on both backends).
+pub fn results_where(shown: crate::domain::rules::ResultsShown) -> &'static str {
+    use crate::domain::ItemOutcome;
+    use crate::domain::rules::ResultsShown;
+    match shown {
+        ResultsShown::All => "TRUE",
+        ResultsShown::Processed => "outcome IS NOT NULL",
+        ResultsShown::CancelledOrUnreached => "(outcome IS NULL OR outcome = 'cancelled')",
+        ResultsShown::Outcome(ItemOutcome::Cancelled) => "outcome = 'cancelled'",
+        ResultsShown::Outcome(ItemOutcome::Failed) => "outcome = 'failed'",
+        ResultsShown::Outcome(ItemOutcome::Succeeded) => "outcome = 'succeeded'",
+    }
+}

@@ -7,8 +7,9 @@
 use std::sync::Arc;
 
 use docket_server::domain::{
-    Actor, CaseChange, CaseId, ItemError, JobChange, JobState, NewCase, NewJob, NewTask, Scope,
-    SubmitLimits, Submitted, TaskChange, TaskStatus, Timestamp, Workflow, issue_key,
+    Actor, CaseChange, CaseId, ItemError, ItemOutcome, JobChange, JobState, NewCase, NewJob,
+    NewTask, Scope, SubmitLimits, Submitted, TaskChange, TaskStatus, Timestamp, Workflow,
+    issue_key,
 };
 use docket_server::error::Error;
 use docket_server::store::{Attempt, ChunkResult, Claim, FinishDrained, Store};
@@ -226,6 +227,14 @@ backend_test! {
             }
             other => panic!("{other:?}"),
         }
+        // The items it never reached read as cancelled, with or without a filter.
+        let all = store.job_results(&id, None, None, 10).await.unwrap().unwrap();
+        assert_eq!(all.items.len(), 2);
+        assert!(all.items.iter().all(|r| r.outcome == ItemOutcome::Cancelled && r.error.is_none()));
+        let cancelled = store.job_results(&id, Some(ItemOutcome::Cancelled), None, 10).await.unwrap();
+        assert_eq!(cancelled.unwrap().items.len(), 2);
+        let failed = store.job_results(&id, Some(ItemOutcome::Failed), None, 10).await.unwrap();
+        assert!(failed.unwrap().items.is_empty());
         assert!(matches!(store.cancel_job(&id, Timestamp(3_000)).await.unwrap(), JobChange::WrongState(_)));
         assert!(matches!(store.cancel_job("job-nope", Timestamp(3_000)).await.unwrap(), JobChange::NotFound));
     }

@@ -403,15 +403,7 @@ impl JobStore for PgStore {
         let Some((seq, job)) = load_job(&self.pool, id).await? else {
             return Ok(None);
         };
-        let pending_are_cancelled = job.state == JobState::Cancelled;
-        let filter = match (outcome, pending_are_cancelled) {
-            (None, true) => "TRUE",
-            (None, false) => "outcome IS NOT NULL",
-            (Some(ItemOutcome::Cancelled), true) => "(outcome IS NULL OR outcome = 'cancelled')",
-            (Some(ItemOutcome::Cancelled), false) => "outcome = 'cancelled'",
-            (Some(ItemOutcome::Failed), _) => "outcome = 'failed'",
-            (Some(ItemOutcome::Succeeded), _) => "outcome = 'succeeded'",
-        };
+        let filter = crate::store::sql::results_where(rules::results_shown(&job, outcome));
         let rows: Vec<ResultRow> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT idx, case_id, outcome, error_code, error_detail, version FROM job_items \
              WHERE job_seq = $1 AND idx > $2 AND {filter} ORDER BY idx LIMIT $3"
@@ -424,15 +416,7 @@ impl JobStore for PgStore {
         let items = rows
             .into_iter()
             .map(|(idx, case_id, outcome, code, detail, version)| {
-                let rec = ItemRecord {
-                    index: u64::try_from(idx).unwrap_or(0),
-                    case_id,
-                    outcome: outcome
-                        .and_then(|o| o.parse().ok())
-                        .unwrap_or(ItemOutcome::Cancelled),
-                    error: code.map(|c| (c, detail.unwrap_or_default())),
-                    version: version.map(|v| u64::try_from(v).unwrap_or(0)),
-                };
+                let rec = ItemRecord::from_columns(idx, case_id, outcome, code, detail, version);
                 (idx, rec)
             })
             .collect();

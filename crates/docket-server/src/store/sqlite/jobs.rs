@@ -265,38 +265,21 @@ impl JobStore for SqliteStore {
             let Some((seq, job)) = load_job(conn, &id)? else {
                 return Ok(None);
             };
-            // Unprocessed items of a cancelled job read as cancelled.
-            let pending_are_cancelled = job.state == JobState::Cancelled;
-            let filter = match (outcome, pending_are_cancelled) {
-                (None, true) => "1",
-                (None, false) => "outcome IS NOT NULL",
-                (Some(ItemOutcome::Cancelled), true) => {
-                    "(outcome IS NULL OR outcome = 'cancelled')"
-                }
-                (Some(ItemOutcome::Cancelled), false) => "outcome = 'cancelled'",
-                (Some(ItemOutcome::Failed), _) => "outcome = 'failed'",
-                (Some(ItemOutcome::Succeeded), _) => "outcome = 'succeeded'",
-            };
+            let filter = crate::store::sql::results_where(rules::results_shown(&job, outcome));
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT idx, case_id, outcome, error_code, error_detail, version FROM job_items \
                  WHERE job_seq = ?1 AND idx > ?2 AND {filter} ORDER BY idx LIMIT ?3"
             ))?;
             let rows = stmt.query_map((seq, after.unwrap_or(-1), i64::from(limit) + 1), |r| {
                 let idx: i64 = r.get(0)?;
-                let outcome: Option<String> = r.get(2)?;
-                let code: Option<String> = r.get(3)?;
-                let detail: Option<String> = r.get(4)?;
-                let rec = ItemRecord {
-                    index: u64::try_from(idx).unwrap_or(0),
-                    case_id: r.get(1)?,
-                    outcome: outcome
-                        .and_then(|o| o.parse().ok())
-                        .unwrap_or(ItemOutcome::Cancelled),
-                    error: code.map(|c| (c, detail.unwrap_or_default())),
-                    version: r
-                        .get::<_, Option<i64>>(5)?
-                        .map(|v| u64::try_from(v).unwrap_or(0)),
-                };
+                let rec = ItemRecord::from_columns(
+                    idx,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                );
                 Ok((idx, rec))
             })?;
             let items = rows.collect::<rusqlite::Result<Vec<_>>>()?;
