@@ -53,3 +53,53 @@ pub fn results_where(shown: crate::domain::rules::ResultsShown) -> &'static str 
         ResultsShown::Outcome(ItemOutcome::Succeeded) => "outcome = 'succeeded'",
     }
 }
+
+/// The columns of a job row, in the order [`JobRow`] takes them.
+pub const JOB_COLUMNS: &str = "seq, job_id, state, total, processed, succeeded, failed, atomic, \
+     callback_url, parent_job_id, created_at, started_at, finished_at, last_commit_seq";
+
+/// A job row as both backends read it ([`JOB_COLUMNS`]); [`JobRow::decode`] turns it
+/// into a [`crate::domain::Job`] the same way on both.
+pub struct JobRow {
+    pub seq: i64,
+    pub job_id: String,
+    pub state: String,
+    pub counts: [i64; 4],
+    pub atomic: bool,
+    pub callback_url: Option<String>,
+    pub parent_id: Option<String>,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub last_commit: i64,
+}
+
+impl JobRow {
+    /// The job and its `seq`. A state the domain does not know is an error (a row no
+    /// version of docket wrote), on both backends alike.
+    pub fn decode(self) -> super::Result<(i64, crate::domain::Job)> {
+        use crate::domain::{Job, JobState, Timestamp};
+        let state: JobState = self.state.parse().map_err(|e| {
+            super::Error::Other(anyhow::anyhow!("unreadable job state in the database: {e}"))
+        })?;
+        let [total, processed, succeeded, failed] =
+            self.counts.map(|n| u64::try_from(n).unwrap_or(0));
+        let job = Job {
+            id: self.job_id,
+            state,
+            total,
+            processed,
+            succeeded,
+            failed,
+            atomic: self.atomic,
+            callback_url: self.callback_url,
+            parent_id: self.parent_id,
+            created_at: Timestamp(self.created_at),
+            started_at: self.started_at.map(Timestamp),
+            finished_at: self.finished_at.map(Timestamp),
+            last_commit: self.last_commit,
+            queue_position: None,
+        };
+        Ok((self.seq, job))
+    }
+}

@@ -17,6 +17,12 @@ use serde_json::json;
 
 /// A store on a fresh database of the current backend, seeded with `cases` demo cases.
 async fn store(cases: u64) -> (Arc<dyn Store>, tempfile::TempDir) {
+    let (store, dir, _) = store_at(cases).await;
+    (store, dir)
+}
+
+/// [`store`], and the database's URL (for a test that writes a row no store would).
+async fn store_at(cases: u64) -> (Arc<dyn Store>, tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     let url = crate::helpers::fresh_database_url(dir.path());
     let config = docket_server::config::Config::default();
@@ -29,7 +35,26 @@ async fn store(cases: u64) -> (Arc<dyn Store>, tempfile::TempDir) {
             .await
             .unwrap();
     }
-    (store, dir)
+    (store, dir, url)
+}
+
+/// Runs one SQL statement straight on the database of `url`, past the store.
+async fn raw_sql(url: &str, sql: &str) {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        conn.execute_batch(sql).unwrap();
+    } else {
+        let (base, schema) = url.split_once("schema=").unwrap();
+        let base = base.trim_end_matches(['?', '&']);
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(base)
+            .await
+            .unwrap();
+        let sql = format!("SET search_path TO {schema}; {sql}");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
 }
 
 fn actor(at: i64) -> Actor {
@@ -320,5 +345,17 @@ backend_test! {
         let revoked = store.revoke_key(&issued.key.id, Timestamp(2_000)).await.unwrap();
         assert_eq!(revoked.revoked_at, Some(Timestamp(2_000)));
         assert!(matches!(store.revoke_key("nope", Timestamp(3_000)).await, Err(Error::NotFound)));
+    }
+}
+
+backend_test! {
+    async fn an_unreadable_job_state_is_an_error_on_both_stores() {
+        // SQLite read it as `failed`, PostgreSQL as an error: now both refuse a row no
+        // version of docket wrote, instead of reporting a job that never failed.
+        let (store, _dir, url) = store_at(1).await;
+        let jid = submitted(store.as_ref(), job(&[(1, json!({}))], false, 1_000)).await;
+        raw_sql(&url, &format!("UPDATE jobs SET state = 'exploded' WHERE job_id = '{jid}'")).await;
+        assert!(matches!(store.get_job(&jid).await, Err(Error::Other(_))));
+        assert!(store.list_jobs(None, None, 10).await.is_err());
     }
 }

@@ -1,13 +1,14 @@
 //! Row mapping between PostgreSQL and domain types.
 
+pub use crate::store::sql::JOB_COLUMNS;
+use crate::store::sql::JobRow;
 use serde_json::{Map, Value};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
 use super::Tx;
 use crate::domain::{
-    Case, CaseId, HistoryRecord, Job, JobState, Priority, Status, Task, TaskId, TaskStatus,
-    Timestamp,
+    Case, CaseId, HistoryRecord, Job, Priority, Status, Task, TaskId, TaskStatus, Timestamp,
 };
 use crate::store::{CommitSeq, Error, Result};
 
@@ -16,9 +17,6 @@ pub const CASE_COLUMNS: &str = "seq, case_id, title, description, status, status
 
 pub const TASK_COLUMNS: &str =
     "t.seq, t.task_id, c.case_id, t.title, t.status, t.assignee, t.created_at, t.updated_at";
-
-pub const JOB_COLUMNS: &str = "seq, job_id, state, total, processed, succeeded, failed, atomic, callback_url, \
-     parent_job_id, created_at, started_at, finished_at, last_commit_seq";
 
 fn bad(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Other(anyhow::anyhow!("unreadable {what} in the database: {e}"))
@@ -79,28 +77,20 @@ pub fn history_from_row(r: &PgRow) -> Result<(i64, HistoryRecord)> {
 }
 
 pub fn job_from_row(r: &PgRow) -> Result<(i64, Job)> {
-    let state: String = r.try_get(2)?;
-    let n = |i: usize| {
-        r.try_get::<i64, _>(i)
-            .map(|v| u64::try_from(v).unwrap_or(0))
-    };
-    let job = Job {
-        id: r.try_get(1)?,
-        state: state.parse::<JobState>().map_err(|e| bad("job state", e))?,
-        total: n(3)?,
-        processed: n(4)?,
-        succeeded: n(5)?,
-        failed: n(6)?,
+    JobRow {
+        seq: r.try_get(0)?,
+        job_id: r.try_get(1)?,
+        state: r.try_get(2)?,
+        counts: [r.try_get(3)?, r.try_get(4)?, r.try_get(5)?, r.try_get(6)?],
         atomic: r.try_get(7)?,
         callback_url: r.try_get(8)?,
         parent_id: r.try_get(9)?,
-        created_at: Timestamp(r.try_get(10)?),
-        started_at: r.try_get::<Option<i64>, _>(11)?.map(Timestamp),
-        finished_at: r.try_get::<Option<i64>, _>(12)?.map(Timestamp),
+        created_at: r.try_get(10)?,
+        started_at: r.try_get(11)?,
+        finished_at: r.try_get(12)?,
         last_commit: r.try_get(13)?,
-        queue_position: None,
-    };
-    Ok((r.try_get(0)?, job))
+    }
+    .decode()
 }
 
 pub fn json_text<T: serde::Serialize>(v: &T) -> String {

@@ -3,6 +3,7 @@
 
 use crate::domain::rules::{self, KeyUse};
 use crate::store::JobStore;
+use crate::store::sql::{JOB_COLUMNS, JobRow};
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, Row, Transaction};
 
@@ -18,38 +19,30 @@ use crate::store::{
     Submitted,
 };
 
-const JOB_COLUMNS: &str = "seq, job_id, state, total, processed, succeeded, failed, atomic, callback_url, \
-     parent_job_id, created_at, started_at, finished_at, last_commit_seq";
-
-fn job_from_row(r: &Row<'_>) -> rusqlite::Result<(i64, Job)> {
-    let state: String = r.get(2)?;
-    let n = |i: usize| r.get::<_, i64>(i).map(|v| u64::try_from(v).unwrap_or(0));
-    let job = Job {
-        id: r.get(1)?,
-        state: state.parse().unwrap_or(JobState::Failed),
-        total: n(3)?,
-        processed: n(4)?,
-        succeeded: n(5)?,
-        failed: n(6)?,
+/// A job row read by [`JOB_COLUMNS`], still to be decoded ([`JobRow::decode`]).
+fn job_row(r: &Row<'_>) -> rusqlite::Result<JobRow> {
+    Ok(JobRow {
+        seq: r.get(0)?,
+        job_id: r.get(1)?,
+        state: r.get(2)?,
+        counts: [r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?],
         atomic: r.get(7)?,
         callback_url: r.get(8)?,
         parent_id: r.get(9)?,
-        created_at: Timestamp(r.get(10)?),
-        started_at: r.get::<_, Option<i64>>(11)?.map(Timestamp),
-        finished_at: r.get::<_, Option<i64>>(12)?.map(Timestamp),
+        created_at: r.get(10)?,
+        started_at: r.get(11)?,
+        finished_at: r.get(12)?,
         last_commit: r.get(13)?,
-        queue_position: None,
-    };
-    Ok((r.get(0)?, job))
+    })
 }
 
 /// Loads a job by id, with its queue position when queued.
 pub(super) fn load_job(conn: &rusqlite::Connection, id: &str) -> Result<Option<(i64, Job)>> {
     let found = conn
         .prepare_cached(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE job_id = ?1"))?
-        .query_row([id], job_from_row)
+        .query_row([id], job_row)
         .optional()?;
-    let Some((seq, mut job)) = found else {
+    let Some((seq, mut job)) = found.map(JobRow::decode).transpose()? else {
         return Ok(None);
     };
     if job.state == JobState::Queued {
@@ -245,9 +238,11 @@ impl JobStore for SqliteStore {
             ))?;
             let rows = stmt.query_map(
                 rusqlite::params![before.unwrap_or(i64::MAX), state.map(JobState::as_str), i64::from(limit) + 1],
-                job_from_row,
+                job_row,
             )?;
-            let items = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+            let items = rows
+                .map(|r| r.map_err(crate::store::Error::from).and_then(JobRow::decode))
+                .collect::<Result<Vec<_>>>()?;
             Ok(page(items, limit))
         })
         .await
