@@ -26,6 +26,9 @@ impl Engine {
     pub async fn tick(&self, owner: &str) -> store::Result<Tick> {
         let now = self.now();
         let candidates = self.store.runnable_jobs(owner, now, 8).await?;
+        if candidates.is_empty() {
+            return Ok(Tick::Idle);
+        }
         let settings = self.settings.get();
         let (finish, before_commit) = self.chunk_policy(&settings);
         let clock = self.clock.clone();
