@@ -43,13 +43,13 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// On SIGINT/SIGTERM, how long in-flight requests and job chunks get to finish.
     pub shutdown_grace_seconds: u64,
-    /// A request's headers must arrive within this time; a keep-alive connection idle
-    /// this long is closed. The smaller of this and `header_timeout_seconds` applies.
+    /// How long a keep-alive connection may wait, between requests, for the first byte of
+    /// its next request before it is closed.
     pub idle_timeout_seconds: u64,
-    /// A request's head must arrive complete within this time of the connection being
-    /// ready for it (new, or after the previous response), so a client that sends
-    /// nothing, or its headers a byte at a time, holds a connection slot this long at
-    /// most.
+    /// A request's head must arrive complete within this time of its first byte (of the
+    /// connection's opening, for a connection's first request, or of the idle timeout if
+    /// that is shorter), so a client sending its headers a byte at a time (slowloris)
+    /// holds a connection this long at most.
     pub header_timeout_seconds: u64,
     /// A request's body must arrive complete within this time of its head; past it the
     /// request is answered 408 and the connection closed.

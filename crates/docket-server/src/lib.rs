@@ -141,11 +141,8 @@ impl Server {
         let limits = http::serve::ConnLimits {
             max_connections: server.max_connections,
             max_connections_per_peer: server.max_connections_per_peer,
-            header_timeout: Duration::from_secs(
-                server
-                    .header_timeout_seconds
-                    .min(server.idle_timeout_seconds),
-            ),
+            header_timeout: Duration::from_secs(server.header_timeout_seconds),
+            idle_timeout: Duration::from_secs(server.idle_timeout_seconds),
         };
         let engine = state.engine.clone();
         let store = state.engine.store.clone();

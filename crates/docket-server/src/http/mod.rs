@@ -12,6 +12,7 @@ mod extract;
 mod health;
 mod job_control;
 mod jobs;
+mod keepalive;
 pub mod keys;
 mod objects_only;
 pub mod observe;

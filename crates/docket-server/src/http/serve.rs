@@ -5,12 +5,11 @@
 //! - At most `server.max_connections_per_peer` of them come from one IP address; one
 //!   more is answered 503 and closed at once, so a single slow client (slowloris) cannot
 //!   take every slot and starve the others.
-//! - A request's head must arrive within `server.header_timeout_seconds` (or
-//!   `server.idle_timeout_seconds`, if smaller) of the connection becoming ready for it,
-//!   so a keep-alive connection idle that long is closed, and so is one that sends its
-//!   headers a byte at a time. (hyper's header timer starts as soon as the connection
-//!   waits for a head, so idle and slow heads share one limit.) The body's limit is a
-//!   middleware, `body_timeout` in `http/mod.rs`.
+//! - A request's head must arrive within `server.header_timeout_seconds` of its first
+//!   byte (of the connection's opening, for the first request), so a client sending its
+//!   headers a byte at a time is cut off; between requests a keep-alive connection may
+//!   wait `server.idle_timeout_seconds` for the next one ([`super::keepalive`]). The
+//!   body's limit is a middleware, `body_timeout` in `http/`.
 //! - When `stop` flips, no connection is accepted any more; each open one finishes the
 //!   request it is serving and closes. [`serve`] returns once every connection is
 //!   closed (the caller bounds the wait).
@@ -22,17 +21,21 @@ use std::time::Duration;
 
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
+
+use super::keepalive;
 
 /// Connection limits.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnLimits {
     pub max_connections: usize,
     pub max_connections_per_peer: usize,
-    /// The time a request's head gets (`min(header, idle)` timeouts).
+    /// The time a request's head gets from its first byte (or from the connection's
+    /// opening, for the first request).
     pub header_timeout: Duration,
+    /// The time a keep-alive connection may wait for its next request's first byte.
+    pub idle_timeout: Duration,
 }
 
 /// Open connections per client address.
@@ -143,15 +146,23 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
+        let signal = keepalive::Signal::default();
+        let service = keepalive::Tracked::new(app.clone(), signal.clone());
+        let read_limits = keepalive::ReadLimits {
+            header: limits.header_timeout,
+            idle: limits.idle_timeout,
+        };
+        let io = TokioIo::new(keepalive::Guarded::new(stream, read_limits, signal));
         let mut stop = stop.clone();
         tokio::spawn(async move {
             let _slot = (permit, peer_slot);
             let mut builder = hyper::server::conn::http1::Builder::new();
+            // `Guarded` runs the idle and head deadlines; hyper's own header timer (which
+            // starts as soon as the connection waits for a head) only backs it up.
             builder
                 .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_timeout);
-            let conn = builder.serve_connection(TokioIo::new(stream), service);
+                .header_read_timeout(limits.header_timeout + limits.idle_timeout);
+            let conn = builder.serve_connection(io, service);
             let mut conn = std::pin::pin!(conn);
             tokio::select! {
                 r = conn.as_mut() => {

@@ -385,6 +385,29 @@ backend_test! {
     }
 }
 
+backend_test! {
+    async fn a_keep_alive_connection_idle_past_the_header_timeout_is_still_served() {
+        // A pooled client connection reused after a pause longer than the header timeout
+        // (but well within the idle timeout) must be answered, not closed under it.
+        let app = spawn_app_with(|c| c.server.header_timeout_seconds = 1).await;
+        let addr = app.base.trim_start_matches("http://").to_owned();
+        let mut kept = TcpStream::connect(&addr).await.unwrap();
+        let head = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+        assert!(status_line(&mut kept, head).await.starts_with("HTTP/1.1 200"));
+        tokio::time::sleep(Duration::from_millis(2_500)).await;
+        let line = tokio::time::timeout(Duration::from_secs(5), status_line(&mut kept, head))
+            .await
+            .expect("no answer on the reused connection");
+        assert!(line.starts_with("HTTP/1.1 200"), "the idle connection was closed: {line:?}");
+        // Its next head, once begun, still has only the header timeout to arrive.
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        kept.write_all(b"GET /healthz HTTP/1.1\r\nHo").await.unwrap();
+        let took = closed_within(&mut kept, Duration::from_secs(10)).await;
+        assert!(took >= Duration::from_millis(800), "closed too early: {took:?}");
+        assert!(took < Duration::from_secs(4), "closed after {took:?}, not the header timeout");
+    }
+}
+
 /// Sends `head` then trickles `body` a byte every 200 ms; the answer (if any) and when
 /// the connection ended.
 async fn trickle_body(addr: &str, head: &str, body: &[u8]) -> (String, Duration) {

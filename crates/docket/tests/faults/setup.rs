@@ -113,9 +113,13 @@ pub fn client(secs: u64) -> reqwest::Client {
 /// Sends a request; its status (0: no answer) and JSON body. A 503 of the API must be a
 /// `service_unavailable` problem with `Retry-After`, or a `timeout` problem.
 pub async fn send(rb: reqwest::RequestBuilder, log: &StatusLog) -> (u16, Option<Value>) {
-    let Ok(res) = rb.send().await else {
-        log.record(0);
-        return (0, None);
+    let res = match rb.send().await {
+        Ok(res) => res,
+        Err(e) => {
+            eprintln!("no answer: {e:?}");
+            log.record(0);
+            return (0, None);
+        }
     };
     let code = res.status().as_u16();
     log.record(code);

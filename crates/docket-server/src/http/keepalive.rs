@@ -1,0 +1,263 @@
+//! A connection's two read deadlines, kept apart as Go's and Envoy's servers keep them:
+//!
+//! - **idle**: between requests, a keep-alive connection may wait up to
+//!   `server.idle_timeout_seconds` for the first byte of its next request;
+//! - **head**: once that byte has come (or from the moment a new connection is
+//!   accepted), the whole head must arrive within `server.header_timeout_seconds`.
+//!
+//! hyper has one timer for both (its header timer starts as soon as the connection
+//! waits for a head), so a short header timeout against slowloris would also close
+//! every keep-alive connection idle that long, and a client reusing a pooled
+//! connection at that moment gets no answer at all. Here the socket is wrapped in
+//! [`Guarded`], which runs the deadlines on its reads, and the service in [`Tracked`],
+//! which tells it when a request has arrived (its head is complete) and when its
+//! response has been written (the connection is idle again). hyper's own header timer
+//! stays set to the sum of the two, as a backstop.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use http_body::{Frame, SizeHint};
+use hyper::body::Incoming;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, Sleep};
+use tower::ServiceExt as _;
+use tower::util::Oneshot;
+
+// What the service side last said about the connection, shared with [`Guarded`] (0:
+// nothing yet).
+/// A request's head has arrived; its response is not written yet.
+const BUSY: u8 = 1;
+/// The last response has been written.
+const DONE: u8 = 2;
+
+/// A connection's state as the service side sees it.
+#[derive(Clone, Default)]
+pub struct Signal(Arc<AtomicU8>);
+
+impl Signal {
+    fn set(&self, v: u8) {
+        self.0.store(v, Ordering::Relaxed);
+    }
+}
+
+/// Where a connection is, as its reads see it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for (the rest of) a request head, which must be complete by the deadline.
+    Head,
+    /// Serving a request: no deadline here (the body's and the request's are middleware).
+    Busy,
+    /// Between requests, waiting for the next one's first byte until the deadline.
+    Idle,
+}
+
+/// The limits a connection's reads run under.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadLimits {
+    pub header: Duration,
+    pub idle: Duration,
+}
+
+/// A socket whose reads fail with `TimedOut` once the deadline of its [`Phase`] passes.
+pub struct Guarded {
+    stream: TcpStream,
+    signal: Signal,
+    limits: ReadLimits,
+    phase: Phase,
+    /// Whether the service side was last seen busy (so its `DONE` is news).
+    seen_busy: bool,
+    sleep: Pin<Box<Sleep>>,
+}
+
+impl Guarded {
+    /// A freshly accepted connection: its first head is due within the header timeout
+    /// (or the idle timeout, if that is shorter) from now.
+    pub fn new(stream: TcpStream, limits: ReadLimits, signal: Signal) -> Self {
+        Self {
+            stream,
+            signal,
+            limits,
+            phase: Phase::Head,
+            seen_busy: false,
+            sleep: Box::pin(tokio::time::sleep(limits.header.min(limits.idle))),
+        }
+    }
+
+    /// Takes in what the service side said since the last read.
+    fn follow(&mut self) {
+        match self.signal.0.load(Ordering::Relaxed) {
+            BUSY => {
+                self.phase = Phase::Busy;
+                self.seen_busy = true;
+            }
+            DONE if self.seen_busy => {
+                self.seen_busy = false;
+                self.phase = Phase::Idle;
+                self.sleep.as_mut().reset(Instant::now() + self.limits.idle);
+            }
+            _ => {}
+        }
+    }
+}
+
+impl AsyncRead for Guarded {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        this.follow();
+        if this.phase == Phase::Busy {
+            return Pin::new(&mut this.stream).poll_read(cx, buf);
+        }
+        if this.sleep.as_mut().poll(cx).is_ready() {
+            let what = if this.phase == Phase::Idle {
+                "the connection was idle too long"
+            } else {
+                "the request head took too long"
+            };
+            return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, what)));
+        }
+        let before = buf.filled().len();
+        let r = ready!(Pin::new(&mut this.stream).poll_read(cx, buf));
+        if r.is_ok() && this.phase == Phase::Idle && buf.filled().len() > before {
+            // The next request's first byte: its head is due within the header timeout.
+            this.phase = Phase::Head;
+            this.sleep
+                .as_mut()
+                .reset(Instant::now() + this.limits.header);
+        }
+        Poll::Ready(r)
+    }
+}
+
+impl AsyncWrite for Guarded {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+}
+
+/// The app as hyper calls it on one connection: each request marks the connection busy,
+/// and its response body, once written (or dropped), marks it done.
+#[derive(Clone)]
+pub struct Tracked {
+    app: Router,
+    signal: Signal,
+}
+
+impl Tracked {
+    pub fn new(app: Router, signal: Signal) -> Self {
+        Self { app, signal }
+    }
+}
+
+impl hyper::service::Service<hyper::Request<Incoming>> for Tracked {
+    type Response = hyper::Response<DoneOnEnd>;
+    type Error = std::convert::Infallible;
+    type Future = Respond;
+
+    fn call(&self, req: hyper::Request<Incoming>) -> Self::Future {
+        self.signal.set(BUSY);
+        Respond {
+            inner: self.app.clone().oneshot(req),
+            signal: Some(self.signal.clone()),
+        }
+    }
+}
+
+/// The app's answer to one request, its body wrapped in [`DoneOnEnd`].
+pub struct Respond {
+    inner: Oneshot<Router, hyper::Request<Incoming>>,
+    signal: Option<Signal>,
+}
+
+impl Future for Respond {
+    type Output = Result<hyper::Response<DoneOnEnd>, std::convert::Infallible>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // `Oneshot` is `Unpin` (the router's futures are boxed), so this needs no pin
+        // projection.
+        let res = ready!(Pin::new(&mut self.inner).poll(cx))?;
+        let signal = self.signal.take().unwrap_or_default();
+        Poll::Ready(Ok(res.map(|body| DoneOnEnd { body, signal })))
+    }
+}
+
+impl Drop for Respond {
+    fn drop(&mut self) {
+        // Dropped before answering (the connection closed): nothing more to wait for.
+        if let Some(signal) = self.signal.take() {
+            signal.set(DONE);
+        }
+    }
+}
+
+/// A response body that marks its connection done when it ends or is dropped.
+pub struct DoneOnEnd {
+    body: Body,
+    signal: Signal,
+}
+
+impl http_body::Body for DoneOnEnd {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        let frame = ready!(Pin::new(&mut self.body).poll_frame(cx));
+        if frame.is_none() {
+            self.signal.set(DONE);
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+impl Drop for DoneOnEnd {
+    fn drop(&mut self) {
+        self.signal.set(DONE);
+    }
+}
