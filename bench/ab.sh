@@ -7,7 +7,9 @@
 #
 # BEFORE and AFTER are directories holding `docket` and `docket-bench`; the arguments
 # are the operation (get or patch), the concurrency and the number of rounds. CASES
-# (20000) and DURATION (6 s, after a 1 s warm-up) vary the runs.
+# (20000) and DURATION (6 s, after a 1 s warm-up) vary the runs. PRE runs other
+# operations on each fresh server first, unmeasured, as bench/http.sh does before its
+# PATCH runs: PRE="get:1 get:32" (each for DURATION seconds).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -28,7 +30,7 @@ for build in before after; do
     "${DIR[$build]}/docket" seed --database-url "sqlite://$TMP/$build/seed.db" --cases "$CASES" >/dev/null
 done
 
-echo "== $OP, concurrency $CONC, $ROUNDS rounds of ${DURATION} s, $CASES cases"
+echo "== $OP, concurrency $CONC, $ROUNDS rounds of ${DURATION} s, $CASES cases${PRE:+, after $PRE}"
 for round in $(seq 1 "$ROUNDS"); do
     for build in before after; do
         rm -rf "$TMP/run"
@@ -38,6 +40,11 @@ for round in $(seq 1 "$ROUNDS"); do
             --database-url "sqlite://$TMP/run/seed.db" --log-format json 2>"$TMP/run/server.log" &
         SERVER_PID=$!
         wait_ready "$SERVER_PID" "$TMP/run/server.log"
+        for pre in ${PRE:-}; do
+            "${DIR[$build]}/docket-bench" http --url "http://$ADDR" --op "${pre%%:*}" \
+                --concurrency "${pre##*:}" --duration-secs "$DURATION" --warmup-secs 1 \
+                --cases "$CASES" >/dev/null
+        done
         result="$("${DIR[$build]}/docket-bench" http --url "http://$ADDR" --op "$OP" \
             --concurrency "$CONC" --duration-secs "$DURATION" --warmup-secs 1 --cases "$CASES" |
             grep '^RESULT')"

@@ -7,6 +7,7 @@ mod apikey;
 mod apply;
 mod bulk_item;
 mod case;
+pub mod chunk;
 mod ids;
 mod job;
 pub mod job_records;

@@ -1,6 +1,7 @@
 //! PostgreSQL: durable jobs. A chunk is one transaction: claim the job (lease), lock the
 //! chunk's cases, apply the domain rules in memory, write everything set-based.
 
+use crate::domain::chunk::{ChunkPlan, ChunkStart, ClaimRow, ClaimedJob, Finish, Outcome};
 use crate::domain::rules::{self, KeyUse};
 use crate::store::JobStore;
 use async_trait::async_trait;
@@ -16,8 +17,8 @@ use crate::domain::{
     apply_change, random_hex,
 };
 use crate::store::{
-    ChunkResult, Claim, CommitSeq, Error, FinishDrained, ItemRecord, NewJob, Paged, Result, Signal,
-    SubmitLimits, Submitted, page_of,
+    ChunkResult, Claim, CommitSeq, Error, ItemRecord, NewJob, Paged, Result, Signal, SubmitLimits,
+    Submitted, page_of,
 };
 
 /// Loads a job by id, with its queue position when queued.
@@ -147,61 +148,45 @@ type ResultRow = (
     Option<i64>,
 );
 
-/// Outcomes of a chunk, column by column, for one `unnest` update.
-#[derive(Default)]
-struct Outcomes {
-    idx: Vec<i64>,
-    outcome: Vec<&'static str>,
-    code: Vec<Option<String>>,
-    detail: Vec<Option<String>>,
-    version: Vec<Option<i64>>,
+/// Records each item's outcome in its `job_items` row, in one statement.
+async fn write_outcomes(tx: &mut Tx, job_seq: i64, outcomes: &[(i64, Outcome)]) -> Result<()> {
+    let n = outcomes.len();
+    let (mut idx, mut outcome, mut code, mut detail, mut version) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for (i, o) in outcomes {
+        let c = o.columns();
+        idx.push(*i);
+        outcome.push(c.outcome);
+        code.push(c.error_code);
+        detail.push(c.error_detail);
+        version.push(c.version);
+    }
+    sqlx::query(
+        "UPDATE job_items j SET outcome = u.outcome, error_code = u.code, error_detail = u.detail, version = u.version \
+         FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS u(idx, outcome, code, detail, version) \
+         WHERE j.job_seq = $1 AND j.idx = u.idx",
+    )
+    .bind(job_seq)
+    .bind(&idx)
+    .bind(&outcome)
+    .bind(&code)
+    .bind(&detail)
+    .bind(&version)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
-impl Outcomes {
-    fn push(&mut self, idx: i64, r: &std::result::Result<u64, ItemError>) {
-        self.idx.push(idx);
-        match r {
-            Ok(v) => {
-                self.outcome.push("succeeded");
-                self.code.push(None);
-                self.detail.push(None);
-                self.version.push(Some(i64::try_from(*v).unwrap_or(0)));
-            }
-            Err(e) => {
-                self.outcome.push("failed");
-                self.code.push(Some(e.code().to_owned()));
-                self.detail.push(Some(e.to_string()));
-                self.version.push(None);
-            }
-        }
-    }
-
-    fn push_not_applied(&mut self, idx: i64) {
-        self.idx.push(idx);
-        self.outcome.push("cancelled");
-        self.code.push(Some(crate::domain::NOT_APPLIED.to_owned()));
-        self.detail.push(Some(
-            "not applied: another item of this atomic job failed".to_owned(),
-        ));
-        self.version.push(None);
-    }
-
-    async fn write(&self, tx: &mut Tx, job_seq: i64) -> Result<()> {
-        sqlx::query(
-            "UPDATE job_items j SET outcome = u.outcome, error_code = u.code, error_detail = u.detail, version = u.version \
-             FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS u(idx, outcome, code, detail, version) \
-             WHERE j.job_seq = $1 AND j.idx = u.idx",
-        )
-        .bind(job_seq)
-        .bind(&self.idx)
-        .bind(&self.outcome)
-        .bind(&self.code)
-        .bind(&self.detail)
-        .bind(&self.version)
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
-    }
+/// Commits `tx`, in which the job ended; the job as it ended.
+async fn ended(mut tx: Tx, job_id: &str) -> Result<ChunkResult> {
+    let (_, job) = load_job_tx(&mut tx, job_id).await?.ok_or(Error::NotFound)?;
+    tx.commit().await?;
+    Ok(ChunkResult::Ended(job))
 }
 
 /// Writes the applied changes of a chunk set-based: cases, tags, history, task cascade.
@@ -439,7 +424,7 @@ impl JobStore for PgStore {
     async fn run_chunk(&self, job_id: &str, claim: Claim) -> Result<ChunkResult> {
         let mut tx = self.begin().await?;
         // SKIP LOCKED: a job another node is claiming right now is not waited for.
-        let claimed: Option<(i64, bool, bool, i64, String, i64, i64)> = sqlx::query_as(
+        let claimed: Option<ClaimRow> = sqlx::query_as(
             "UPDATE jobs SET state = 'running', started_at = COALESCE(started_at, $3), lease_owner = $2, \
              lease_expires_at = $4, last_worked_at = $3 \
              WHERE seq = (SELECT seq FROM jobs WHERE job_id = $1 AND state IN ('queued', 'running') \
@@ -452,28 +437,24 @@ impl JobStore for PgStore {
         .bind(claim.lease_until.0)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((seq, cancel, atomic, next_index, actor, total, processed)) = claimed else {
+        let Some(job) = claimed.map(ClaimedJob::from) else {
             return Ok(ChunkResult::NotClaimed);
         };
-        if processed >= total {
-            tx.commit().await?;
-            return Ok(ChunkResult::Drained);
-        }
-        if cancel {
-            end_job(&mut tx, seq, JobState::Cancelled, claim.now).await?;
-            let (_, job) = load_job_tx(&mut tx, job_id).await?.ok_or(Error::NotFound)?;
-            tx.commit().await?;
-            return Ok(ChunkResult::Ended(job));
-        }
-        let limit = if atomic {
-            total
-        } else {
-            i64::from(claim.chunk_size.max(1))
+        let limit = match job.start(claim.chunk_size) {
+            ChunkStart::Drained => {
+                tx.commit().await?;
+                return Ok(ChunkResult::Drained);
+            }
+            ChunkStart::Cancel => {
+                end_job(&mut tx, job.seq, JobState::Cancelled, claim.now).await?;
+                return ended(tx, job_id).await;
+            }
+            ChunkStart::Apply { limit } => limit,
         };
         let items: Vec<(i64, String, String)> =
             sqlx::query_as("SELECT idx, case_id, item FROM job_items WHERE job_seq = $1 AND idx >= $2 ORDER BY idx LIMIT $3")
-                .bind(seq)
-                .bind(next_index)
+                .bind(job.seq)
+                .bind(job.next_index)
                 .bind(limit)
                 .fetch_all(&mut *tx)
                 .await?;
@@ -493,11 +474,10 @@ impl JobStore for PgStore {
         }
         let commit = next_commit(&mut tx).await?;
         let ctx = ChangeContext {
-            actor: &actor,
+            actor: &job.actor,
             at: claim.now,
             job_id: Some(job_id),
         };
-        let mut outcomes = Outcomes::default();
         let mut applied = Vec::new();
         let mut results = Vec::with_capacity(items.len());
         for (idx, case_id, item) in &items {
@@ -515,46 +495,40 @@ impl JobStore for PgStore {
             };
             results.push((*idx, r));
         }
-        let failed = results.iter().filter(|(_, r)| r.is_err()).count() as i64;
-        if atomic && failed > 0 {
-            tx.rollback().await?;
-            let mut tx = self.begin().await?;
-            let mut outcomes = Outcomes::default();
-            for (idx, r) in &results {
-                match r {
-                    Err(_) => outcomes.push(*idx, r),
-                    Ok(_) => outcomes.push_not_applied(*idx),
-                }
+        let (outcomes, counters, drained) = match job.plan(results) {
+            ChunkPlan::FailAtomic { outcomes, failed } => {
+                // Nothing of the chunk is kept: its items' outcomes and the job's end go
+                // in a transaction of their own.
+                tx.rollback().await?;
+                let mut tx = self.begin().await?;
+                write_outcomes(&mut tx, job.seq, &outcomes).await?;
+                sqlx::query(
+                    "UPDATE jobs SET processed = total, failed = $2, succeeded = 0 WHERE seq = $1",
+                )
+                .bind(job.seq)
+                .bind(failed)
+                .execute(&mut *tx)
+                .await?;
+                end_job(&mut tx, job.seq, JobState::Failed, claim.now).await?;
+                return ended(tx, job_id).await;
             }
-            outcomes.write(&mut tx, seq).await?;
-            sqlx::query(
-                "UPDATE jobs SET processed = total, failed = $2, succeeded = 0 WHERE seq = $1",
-            )
-            .bind(seq)
-            .bind(failed)
-            .execute(&mut *tx)
-            .await?;
-            end_job(&mut tx, seq, JobState::Failed, claim.now).await?;
-            let (_, job) = load_job_tx(&mut tx, job_id).await?.ok_or(Error::NotFound)?;
-            tx.commit().await?;
-            return Ok(ChunkResult::Ended(job));
-        }
+            ChunkPlan::Commit {
+                outcomes,
+                counters,
+                drained,
+            } => (outcomes, counters, drained),
+        };
         write_chunk(&mut tx, &applied, commit).await?;
-        for (idx, r) in &results {
-            outcomes.push(*idx, r);
-        }
-        outcomes.write(&mut tx, seq).await?;
-        let n = results.len() as i64;
-        let last = items.last().map_or(next_index, |(i, _, _)| i + 1);
+        write_outcomes(&mut tx, job.seq, &outcomes).await?;
         sqlx::query(
             "UPDATE jobs SET processed = processed + $2, succeeded = succeeded + $3, failed = failed + $4, \
              next_index = $5, last_commit_seq = CASE WHEN $6 THEN $7 ELSE last_commit_seq END WHERE seq = $1",
         )
-        .bind(seq)
-        .bind(n)
-        .bind(n - failed)
-        .bind(failed)
-        .bind(last)
+        .bind(job.seq)
+        .bind(counters.processed)
+        .bind(counters.succeeded)
+        .bind(counters.failed)
+        .bind(counters.next_index)
         .bind(!applied.is_empty())
         .bind(commit.0)
         .execute(&mut *tx)
@@ -571,27 +545,25 @@ impl JobStore for PgStore {
             };
             notify(&mut tx, &signal).await?;
         }
-        let drained = processed + n >= total;
-        let finish = drained
-            && match &claim.finish {
-                FinishDrained::Never => false,
-                FinishDrained::Always => true,
-                FinishDrained::IfAlone { node, ttl_ms } => {
-                    // The store's clock, as heartbeats record it (see nodes.rs).
-                    let others: i64 = sqlx::query_scalar(
-                        "SELECT count(*) FROM nodes WHERE node_id <> $2 \
-                         AND heartbeat_at >= (extract(epoch FROM clock_timestamp()) * 1000)::bigint - $1",
-                    )
-                    .bind(ttl_ms)
-                    .bind(node)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    others == 0
-                }
-            };
+        let finish = match claim.finish.finish(drained) {
+            Finish::No => false,
+            Finish::Yes => true,
+            Finish::IfNoOtherNode { node, ttl_ms } => {
+                // The store's clock, as heartbeats record it (see nodes.rs).
+                let others: i64 = sqlx::query_scalar(
+                    "SELECT count(*) FROM nodes WHERE node_id <> $2 \
+                     AND heartbeat_at >= (extract(epoch FROM clock_timestamp()) * 1000)::bigint - $1",
+                )
+                .bind(ttl_ms)
+                .bind(node)
+                .fetch_one(&mut *tx)
+                .await?;
+                others == 0
+            }
+        };
         if finish {
             // The job's end is now, after its last item, not when the chunk began.
-            end_job(&mut tx, seq, JobState::Completed, (claim.clock)()).await?;
+            end_job(&mut tx, job.seq, JobState::Completed, (claim.clock)()).await?;
         } else {
             notify(&mut tx, &Signal::Job(job_id.to_owned())).await?;
         }
@@ -599,13 +571,11 @@ impl JobStore for PgStore {
             hook(&changed, commit);
         }
         if finish {
-            let (_, job) = load_job_tx(&mut tx, job_id).await?.ok_or(Error::NotFound)?;
-            tx.commit().await?;
-            return Ok(ChunkResult::Ended(job));
+            return ended(tx, job_id).await;
         }
         tx.commit().await?;
         Ok(ChunkResult::Applied {
-            processed: u64::try_from(n).unwrap_or(0),
+            processed: u64::try_from(counters.processed).unwrap_or(0),
             changed,
             commit,
             drained,

@@ -1,6 +1,7 @@
 //! SQLite: durable jobs. Each chunk is one transaction that writes the case changes and
 //! each item's outcome together, so a crash neither skips nor repeats an item.
 
+use crate::domain::chunk::{ChunkPlan, ChunkStart, ClaimRow, ClaimedJob, Finish, Outcome};
 use crate::domain::rules::{self, KeyUse};
 use crate::store::JobStore;
 use crate::store::sql::{JOB_COLUMNS, JobRow};
@@ -15,8 +16,7 @@ use crate::domain::{
     apply_change, random_hex,
 };
 use crate::store::{
-    ChunkResult, Claim, CommitSeq, FinishDrained, ItemRecord, NewJob, Paged, Result, SubmitLimits,
-    Submitted,
+    ChunkResult, Claim, CommitSeq, ItemRecord, NewJob, Paged, Result, SubmitLimits, Submitted,
 };
 
 /// A job row read by [`JOB_COLUMNS`], still to be decoded ([`JobRow::decode`]).
@@ -145,34 +145,23 @@ fn apply_item(
     }
 }
 
-fn write_outcome(
-    tx: &Transaction<'_>,
-    job_seq: i64,
-    idx: i64,
-    r: &std::result::Result<u64, ItemError>,
-) -> Result<()> {
+/// Records each item's outcome in its `job_items` row.
+fn write_outcomes(tx: &Transaction<'_>, job_seq: i64, outcomes: &[(i64, Outcome)]) -> Result<()> {
     let mut stmt = tx.prepare_cached(
         "UPDATE job_items SET outcome = ?3, error_code = ?4, error_detail = ?5, version = ?6 \
          WHERE job_seq = ?1 AND idx = ?2",
     )?;
-    match r {
-        Ok(v) => stmt.execute(rusqlite::params![
+    for (idx, outcome) in outcomes {
+        let c = outcome.columns();
+        stmt.execute(rusqlite::params![
             job_seq,
             idx,
-            "succeeded",
-            None::<String>,
-            None::<String>,
-            i64::try_from(*v).unwrap_or(0)
-        ])?,
-        Err(e) => stmt.execute(rusqlite::params![
-            job_seq,
-            idx,
-            "failed",
-            e.code(),
-            e.to_string(),
-            None::<i64>
-        ])?,
-    };
+            c.outcome,
+            c.error_code,
+            c.error_detail,
+            c.version
+        ])?;
+    }
     Ok(())
 }
 
@@ -301,7 +290,7 @@ impl JobStore for SqliteStore {
         let job_id = job_id.to_owned();
         self.write(move |conn, wf| {
             let tx = immediate(conn)?;
-            let claimed: Option<(i64, bool, bool, i64, String, i64, i64)> = tx
+            let claimed: Option<ClaimRow> = tx
                 .prepare_cached(
                     "UPDATE jobs SET state = 'running', started_at = COALESCE(started_at, ?3), lease_owner = ?2, \
                      lease_expires_at = ?4, last_worked_at = ?3 \
@@ -313,28 +302,28 @@ impl JobStore for SqliteStore {
                     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
                 })
                 .optional()?;
-            let Some((seq, cancel, atomic, next_index, actor, total, processed)) = claimed else {
+            let Some(job) = claimed.map(ClaimedJob::from) else {
                 return Ok(ChunkResult::NotClaimed);
             };
-            if processed >= total {
-                tx.commit()?;
-                return Ok(ChunkResult::Drained);
-            }
-            if cancel {
-                end_job(&tx, seq, JobState::Cancelled, claim.now)?;
-                let (_, job) = load_job(&tx, &job_id)?.ok_or(crate::store::Error::NotFound)?;
-                tx.commit()?;
-                return Ok(ChunkResult::Ended(job));
-            }
-            let limit = if atomic { total } else { i64::from(claim.chunk_size.max(1)) };
+            let limit = match job.start(claim.chunk_size) {
+                ChunkStart::Drained => {
+                    tx.commit()?;
+                    return Ok(ChunkResult::Drained);
+                }
+                ChunkStart::Cancel => {
+                    end_job(&tx, job.seq, JobState::Cancelled, claim.now)?;
+                    return ended(tx, &job_id);
+                }
+                ChunkStart::Apply { limit } => limit,
+            };
             let items: Vec<(i64, String, String)> = tx
                 .prepare_cached(
                     "SELECT idx, case_id, item FROM job_items WHERE job_seq = ?1 AND idx >= ?2 ORDER BY idx LIMIT ?3",
                 )?
-                .query_map((seq, next_index, limit), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .query_map((job.seq, job.next_index, limit), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                 .collect::<rusqlite::Result<_>>()?;
             let commit = next_commit(&tx)?;
-            let ctx = ChangeContext { actor: &actor, at: claim.now, job_id: Some(&job_id) };
+            let ctx = ChangeContext { actor: &job.actor, at: claim.now, job_id: Some(&job_id) };
             let mut results = Vec::with_capacity(items.len());
             let mut changed = Vec::new();
             for (idx, case_id, item) in &items {
@@ -344,39 +333,51 @@ impl JobStore for SqliteStore {
                 }
                 results.push((*idx, r.map(|(v, _)| v)));
             }
-            let failed = results.iter().filter(|(_, r)| r.is_err()).count() as i64;
-            if atomic && failed > 0 {
-                drop(tx);
-                return fail_atomic(conn, seq, &job_id, &results, claim.now);
-            }
-            for (idx, r) in &results {
-                write_outcome(&tx, seq, *idx, r)?;
-            }
-            let n = results.len() as i64;
-            let last = items.last().map_or(next_index, |(i, _, _)| i + 1);
+            let (outcomes, counters, drained) = match job.plan(results) {
+                ChunkPlan::FailAtomic { outcomes, failed } => {
+                    // Nothing of the chunk is kept: its items' outcomes and the job's end
+                    // go in a transaction of their own.
+                    drop(tx);
+                    let tx = immediate(conn)?;
+                    write_outcomes(&tx, job.seq, &outcomes)?;
+                    tx.prepare_cached(
+                        "UPDATE jobs SET processed = total, failed = ?2, succeeded = 0 WHERE seq = ?1",
+                    )?
+                    .execute((job.seq, failed))?;
+                    end_job(&tx, job.seq, JobState::Failed, claim.now)?;
+                    return ended(tx, &job_id);
+                }
+                ChunkPlan::Commit { outcomes, counters, drained } => (outcomes, counters, drained),
+            };
+            write_outcomes(&tx, job.seq, &outcomes)?;
             tx.prepare_cached(
                 "UPDATE jobs SET processed = processed + ?2, succeeded = succeeded + ?3, failed = failed + ?4, \
                  next_index = ?5, last_commit_seq = CASE WHEN ?6 THEN ?7 ELSE last_commit_seq END WHERE seq = ?1",
             )?
-            .execute(rusqlite::params![seq, n, n - failed, failed, last, !changed.is_empty(), commit.0])?;
-            let drained = processed + n >= total;
-            // One node per file: `IfAlone` holds.
-            let finish = drained && claim.finish != FinishDrained::Never;
+            .execute(rusqlite::params![
+                job.seq,
+                counters.processed,
+                counters.succeeded,
+                counters.failed,
+                counters.next_index,
+                !changed.is_empty(),
+                commit.0
+            ])?;
+            // One node per file: no other node can hold a cache.
+            let finish = claim.finish.finish(drained) != Finish::No;
             if finish {
                 // The job's end is now, after its last item, not when the chunk began.
-                end_job(&tx, seq, JobState::Completed, (claim.clock)())?;
+                end_job(&tx, job.seq, JobState::Completed, (claim.clock)())?;
             }
             if let Some(hook) = &claim.before_commit {
                 hook(&changed, commit);
             }
             if finish {
-                let (_, job) = load_job(&tx, &job_id)?.ok_or(crate::store::Error::NotFound)?;
-                tx.commit()?;
-                return Ok(ChunkResult::Ended(job));
+                return ended(tx, &job_id);
             }
             tx.commit()?;
             Ok(ChunkResult::Applied {
-                processed: u64::try_from(n).unwrap_or(0),
+                processed: u64::try_from(counters.processed).unwrap_or(0),
                 changed,
                 commit,
                 drained,
@@ -403,42 +404,8 @@ impl JobStore for SqliteStore {
     }
 }
 
-/// An atomic job with a failed item: nothing was applied (the chunk's transaction was
-/// dropped); record why, mark the others not applied, and fail the job.
-fn fail_atomic(
-    conn: &mut rusqlite::Connection,
-    seq: i64,
-    job_id: &str,
-    results: &[(i64, std::result::Result<u64, ItemError>)],
-    now: Timestamp,
-) -> Result<ChunkResult> {
-    let tx = immediate(conn)?;
-    let mut failed = 0i64;
-    for (idx, r) in results {
-        match r {
-            Err(_) => {
-                failed += 1;
-                write_outcome(&tx, seq, *idx, r)?;
-            }
-            Ok(_) => {
-                tx.prepare_cached(
-                    "UPDATE job_items SET outcome = 'cancelled', error_code = ?3, error_detail = ?4 \
-                     WHERE job_seq = ?1 AND idx = ?2",
-                )?
-                .execute(rusqlite::params![
-                    seq,
-                    idx,
-                    crate::domain::NOT_APPLIED,
-                    "not applied: another item of this atomic job failed"
-                ])?;
-            }
-        }
-    }
-    tx.prepare_cached(
-        "UPDATE jobs SET processed = total, failed = ?2, succeeded = 0 WHERE seq = ?1",
-    )?
-    .execute((seq, failed))?;
-    end_job(&tx, seq, JobState::Failed, now)?;
+/// Commits `tx`, in which the job ended; the job as it ended.
+fn ended(tx: Transaction<'_>, job_id: &str) -> Result<ChunkResult> {
     let (_, job) = load_job(&tx, job_id)?.ok_or(crate::store::Error::NotFound)?;
     tx.commit()?;
     Ok(ChunkResult::Ended(job))
