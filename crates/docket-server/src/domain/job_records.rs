@@ -19,6 +19,49 @@ pub struct NewJob {
     pub created_at: Timestamp,
 }
 
+/// A page of the job list, newest first: one state (or all), before a `seq`, at most
+/// `limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobsPage {
+    pub state: Option<super::JobState>,
+    pub before: Option<i64>,
+    pub limit: u32,
+}
+
+/// A page of a job's results: one outcome (or all), after an index, at most `limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResultsPage {
+    pub outcome: Option<super::ItemOutcome>,
+    pub after: Option<i64>,
+    pub limit: u32,
+}
+
+/// Who makes a job and when, under which id: what the engine decides for a job the
+/// store derives from another (a retry).
+#[derive(Debug, Clone)]
+pub struct JobOrigin {
+    pub id: String,
+    pub actor: String,
+    pub created_at: Timestamp,
+}
+
+impl NewJob {
+    /// The retry of `job`: its `items` again, atomic and called back as it was, with
+    /// `job` as its parent.
+    pub fn retry_of(job: &super::Job, origin: JobOrigin, items: Vec<(String, String)>) -> Self {
+        Self {
+            id: origin.id,
+            items,
+            atomic: job.atomic,
+            callback_url: job.callback_url.clone(),
+            parent_id: Some(job.id.clone()),
+            idempotency: None,
+            actor: origin.actor,
+            created_at: origin.created_at,
+        }
+    }
+}
+
 /// Limits checked inside the submitting transaction.
 #[derive(Debug, Clone, Copy)]
 pub struct SubmitLimits {
@@ -186,4 +229,42 @@ pub struct DeliveryView {
     pub state: String,
     pub next_attempt_at: Option<Timestamp>,
     pub attempts: Vec<Attempt>,
+}
+
+/// A `callback_deliveries` row as both stores select it: `delivery_id, url, event,
+/// state, next_attempt_at`.
+pub type DeliveryRow = (String, String, String, String, Option<i64>);
+
+/// A `callback_attempts` row as both stores select it: `at, status_code, error,
+/// duration_ms`.
+pub type AttemptRow = (i64, Option<i64>, Option<String>, i64);
+
+impl DeliveryView {
+    /// A delivery from its row and its attempts' rows (oldest first). Only a pending
+    /// delivery has a next attempt.
+    pub fn from_rows(row: DeliveryRow, attempts: Vec<AttemptRow>) -> Self {
+        let (id, url, event, state, next) = row;
+        let attempts = attempts
+            .into_iter()
+            .map(|(at, code, error, ms)| Attempt {
+                at: Timestamp(at),
+                status_code: code.and_then(|c| u16::try_from(c).ok()),
+                error,
+                duration_ms: u64::try_from(ms).unwrap_or(0),
+            })
+            .collect();
+        let next_attempt_at = if state == "pending" {
+            next.map(Timestamp)
+        } else {
+            None
+        };
+        Self {
+            id,
+            url,
+            event,
+            state,
+            next_attempt_at,
+            attempts,
+        }
+    }
 }

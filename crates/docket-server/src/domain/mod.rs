@@ -31,13 +31,16 @@ pub use case::{
 };
 pub use ids::{CaseId, TaskId};
 pub use job::{ItemOutcome, Job, JobState, Stall, new_job_id, random_hex};
-pub use job_records::{DeliveryView, ItemRecord, JobChange, NewJob, SubmitLimits, Submitted};
+pub use job_records::{
+    DeliveryView, ItemRecord, JobChange, JobOrigin, JobsPage, NewJob, ResultsPage, SubmitLimits,
+    Submitted,
+};
 pub use query::{
-    Actor, CaseFilter, CasePosition, CaseSort, CommitSeq, ImportCase, JobStats, Paged, PoolStats,
-    Updated,
+    Actor, CaseFilter, CasePosition, CaseSort, CaseUpdate, CommitSeq, ImportCase, JobStats, Paged,
+    PoolStats, TaskUpdate, Updated,
 };
 pub use session::{ConsoleSession, IssuedSession, is_session_token, issue_session};
-pub use task::{NewTask, Task, TaskChange, TaskStatus};
+pub use task::{NewTask, Task, TaskChange, TaskKey, TaskStatus};
 pub use workflow::{Priority, Status, Workflow, WorkflowConfig};
 
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};

@@ -58,6 +58,12 @@ pub struct ImportCase {
     pub tasks: Vec<NewTask>,
 }
 
+/// A case update as the store answers it: the update, or why the domain refused it.
+pub type CaseUpdate = std::result::Result<Updated, super::ItemError>;
+
+/// A task update as the store answers it: the task and its commit, or why it was refused.
+pub type TaskUpdate = std::result::Result<(super::Task, CommitSeq), super::ItemError>;
+
 /// The result of a synchronous single-case update.
 #[derive(Debug, Clone)]
 pub struct Updated {
@@ -149,6 +155,24 @@ impl CasePosition {
 pub struct JobStats {
     pub by_state: Vec<(JobState, u64)>,
     pub queued_items: u64,
+}
+
+impl JobStats {
+    /// From `(state, jobs, items left)` per state, as both stores count them; a state
+    /// docket does not know is left out.
+    pub fn from_counts(rows: impl IntoIterator<Item = (String, i64, i64)>) -> Self {
+        let mut stats = Self::default();
+        for (state, n, left) in rows {
+            let Ok(state) = state.parse::<JobState>() else {
+                continue;
+            };
+            if !state.is_finished() {
+                stats.queued_items += u64::try_from(left).unwrap_or(0);
+            }
+            stats.by_state.push((state, u64::try_from(n).unwrap_or(0)));
+        }
+        stats
+    }
 }
 
 /// A store's connections.

@@ -38,6 +38,29 @@ pub struct Task {
     pub updated_at: Timestamp,
 }
 
+/// A task's address: the case it belongs to and its own id (a task asked for under
+/// another case does not exist).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskKey {
+    pub case: CaseId,
+    pub task: TaskId,
+}
+
+impl Task {
+    /// Task `new`, just added to case `case_id` at `at` as `id`: open, never updated.
+    pub fn opened(id: TaskId, case_id: &CaseId, new: &NewTask, at: Timestamp) -> Self {
+        Self {
+            id,
+            case_id: case_id.clone(),
+            title: new.title.clone(),
+            status: TaskStatus::Open,
+            assignee: new.assignee.clone(),
+            created_at: at,
+            updated_at: at,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewTask {
     pub title: String,

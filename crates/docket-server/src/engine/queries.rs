@@ -5,7 +5,8 @@
 
 use crate::domain::{
     ApiKey, Case, CaseFilter, CaseId, CasePosition, ConsoleSession, DeliveryView, HistoryRecord,
-    ItemOutcome, ItemRecord, Job, JobState, JobStats, Paged, PoolStats, Task,
+    ItemOutcome, ItemRecord, Job, JobState, JobStats, JobsPage, Paged, PoolStats, ResultsPage,
+    Task,
 };
 use crate::error::Result;
 
@@ -46,7 +47,13 @@ impl Engine {
         before: Option<i64>,
         limit: u32,
     ) -> Result<Paged<Job>> {
-        self.store.list_jobs(state, before, limit).await
+        self.store
+            .list_jobs(JobsPage {
+                state,
+                before,
+                limit,
+            })
+            .await
     }
 
     /// A page of a job's item results in index order; `None` if there is no such job.
@@ -57,7 +64,16 @@ impl Engine {
         after: Option<i64>,
         limit: u32,
     ) -> Result<Option<Paged<ItemRecord>>> {
-        self.store.job_results(id, outcome, after, limit).await
+        self.store
+            .job_results(
+                id,
+                ResultsPage {
+                    outcome,
+                    after,
+                    limit,
+                },
+            )
+            .await
     }
 
     /// A job's callback and its attempts; `None` if there is no such job.

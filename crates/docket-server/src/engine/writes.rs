@@ -7,8 +7,8 @@
 
 use crate::domain::{
     Actor, ApiKey, Case, CaseChange, CaseId, CommitSeq, ConsoleSession, DeliveryView, IssuedKey,
-    ItemError, JobChange, NewCase, NewJob, NewTask, SubmitLimits, Submitted, Task, TaskChange,
-    TaskId, Updated, new_job_id,
+    ItemError, JobChange, JobOrigin, NewCase, NewJob, NewTask, SubmitLimits, Submitted, Task,
+    TaskChange, TaskId, TaskKey, Updated, new_job_id,
 };
 use crate::error::Result;
 
@@ -78,7 +78,14 @@ impl Engine {
     ) -> Result<Result<Committed<Task>, ItemError>> {
         Ok(self
             .store
-            .update_task(case, task, change, actor)
+            .update_task(
+                &TaskKey {
+                    case: case.clone(),
+                    task: task.clone(),
+                },
+                change,
+                actor,
+            )
             .await?
             .map(|(task, commit)| self.committed(task, commit, vec![case.clone()])))
     }
@@ -139,10 +146,12 @@ impl Engine {
     /// A new job with the failed items of an ended one.
     #[tracing::instrument(level = "debug", skip(self))]
     pub async fn retry_failed(&self, id: &str, actor: &str) -> Result<JobChange> {
-        let change = self
-            .store
-            .retry_failed(id, &new_job_id(), actor, self.now())
-            .await?;
+        let origin = JobOrigin {
+            id: new_job_id(),
+            actor: actor.to_owned(),
+            created_at: self.now(),
+        };
+        let change = self.store.retry_failed(id, origin).await?;
         if matches!(change, JobChange::Done(_)) {
             self.wake();
         }

@@ -5,6 +5,7 @@
 //! unit of work. Driver errors stop here, mapped to [`Error`].
 
 mod case_list;
+pub(crate) mod decode;
 pub mod keys;
 mod postgres;
 mod signal;
@@ -12,14 +13,15 @@ pub(crate) mod sql;
 mod sqlite;
 mod title_search;
 
+use crate::domain::TaskKey;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
 use crate::domain::{ApiKey, ConsoleSession};
 use crate::domain::{
-    Case, CaseChange, CaseId, HistoryRecord, ItemError, ItemOutcome, Job, JobState, NewCase,
-    NewTask, Task, TaskChange, TaskId, Timestamp, Workflow,
+    Case, CaseChange, CaseId, HistoryRecord, ItemError, Job, NewCase, NewTask, Task, TaskChange,
+    Timestamp, Workflow,
 };
 
 pub use crate::domain::job_records::*;
@@ -82,7 +84,7 @@ pub trait CaseStore: Send + Sync + 'static {
         id: &CaseId,
         change: CaseChange,
         actor: Actor,
-    ) -> Result<std::result::Result<Updated, ItemError>>;
+    ) -> Result<CaseUpdate>;
 
     /// The case's history, newest first. `None` if the case does not exist.
     async fn history(
@@ -113,11 +115,10 @@ pub trait CaseStore: Send + Sync + 'static {
     /// does not exist or the change would reopen a task of a case in a terminal status.
     async fn update_task(
         &self,
-        case: &CaseId,
-        task: &TaskId,
+        key: &TaskKey,
         change: TaskChange,
         actor: Actor,
-    ) -> Result<std::result::Result<(Task, CommitSeq), ItemError>>;
+    ) -> Result<TaskUpdate>;
 
     /// Writes many ready-made cases (and their tasks) in one transaction. `Conflict` if
     /// any id is taken; then nothing is written.
@@ -140,22 +141,11 @@ pub trait JobStore: Send + Sync + 'static {
     async fn get_job(&self, id: &str) -> Result<Option<Job>>;
 
     /// Jobs, newest first.
-    async fn list_jobs(
-        &self,
-        state: Option<JobState>,
-        before: Option<i64>,
-        limit: u32,
-    ) -> Result<Paged<Job>>;
+    async fn list_jobs(&self, page: JobsPage) -> Result<Paged<Job>>;
 
     /// Processed items in request order (and, for a cancelled job, the unapplied ones
     /// as `cancelled`). `None` if the job does not exist.
-    async fn job_results(
-        &self,
-        id: &str,
-        outcome: Option<ItemOutcome>,
-        after: Option<i64>,
-        limit: u32,
-    ) -> Result<Option<Paged<ItemRecord>>>;
+    async fn job_results(&self, id: &str, page: ResultsPage) -> Result<Option<Paged<ItemRecord>>>;
 
     /// Unfinished jobs a worker may take, least recently worked first.
     async fn runnable_jobs(&self, owner: &str, now: Timestamp, limit: u32) -> Result<Vec<String>>;
@@ -177,13 +167,7 @@ pub trait JobAdminStore: Send + Sync + 'static {
     async fn cancel_job(&self, id: &str, now: Timestamp) -> Result<JobChange>;
 
     /// A new job with the failed items of a finished one.
-    async fn retry_failed(
-        &self,
-        id: &str,
-        new_id: &str,
-        actor: &str,
-        now: Timestamp,
-    ) -> Result<JobChange>;
+    async fn retry_failed(&self, id: &str, new: JobOrigin) -> Result<JobChange>;
 
     /// Forgets a finished job, its items and its callbacks.
     async fn delete_job(&self, id: &str) -> Result<JobChange>;

@@ -54,6 +54,15 @@ pub fn results_where(shown: crate::domain::rules::ResultsShown) -> &'static str 
     }
 }
 
+/// The condition on `job_items` that picks the items a retry runs again.
+pub fn retry_where(which: crate::domain::rules::RetryItems) -> &'static str {
+    use crate::domain::rules::RetryItems;
+    match which {
+        RetryItems::All => "outcome IS NOT NULL",
+        RetryItems::Failed => "outcome = 'failed'",
+    }
+}
+
 /// The columns of a job row, in the order [`JobRow`] takes them.
 pub const JOB_COLUMNS: &str = "seq, job_id, state, total, processed, succeeded, failed, atomic, \
      callback_url, parent_job_id, created_at, started_at, finished_at, last_commit_seq";

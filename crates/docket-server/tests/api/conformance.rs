@@ -7,9 +7,9 @@
 use std::sync::Arc;
 
 use docket_server::domain::{
-    Actor, CaseChange, CaseId, ItemError, ItemOutcome, JobChange, JobState, NewCase, NewJob,
-    NewTask, Scope, SubmitLimits, Submitted, TaskChange, TaskStatus, Timestamp, Workflow,
-    issue_key,
+    Actor, CaseChange, CaseId, ItemError, ItemOutcome, JobChange, JobOrigin, JobState, JobsPage,
+    NewCase, NewJob, NewTask, ResultsPage, Scope, SubmitLimits, Submitted, TaskChange, TaskKey,
+    TaskStatus, Timestamp, Workflow, issue_key,
 };
 use docket_server::error::Error;
 use docket_server::store::{Attempt, ChunkResult, Claim, FinishDrained, Store};
@@ -54,6 +54,24 @@ async fn raw_sql(url: &str, sql: &str) {
             .execute(&mut conn)
             .await
             .unwrap();
+    }
+}
+
+/// The first ten results with `outcome` (all, if `None`).
+fn page(outcome: Option<ItemOutcome>) -> ResultsPage {
+    ResultsPage {
+        outcome,
+        after: None,
+        limit: 10,
+    }
+}
+
+/// The new job a retry makes: its id and time (the actor is always `x`).
+fn origin(id: &str, at: i64) -> JobOrigin {
+    JobOrigin {
+        id: id.into(),
+        actor: "x".into(),
+        created_at: Timestamp(at),
     }
 }
 
@@ -184,7 +202,7 @@ backend_test! {
         let case = store.get_case(&cid).await.unwrap().unwrap();
         assert_eq!((case.open_tasks, case.version), (1, 2));
         let done = TaskChange::parse(serde_json::from_value(json!({"status": "done"})).unwrap()).unwrap();
-        let (t, _) = store.update_task(&cid, &t.id, done, actor(3)).await.unwrap().unwrap();
+        let (t, _) = store.update_task(&TaskKey { case: cid.clone(), task: t.id.clone() }, done, actor(3)).await.unwrap().unwrap();
         assert_eq!(t.status, TaskStatus::Done);
         assert_eq!(store.get_case(&cid).await.unwrap().unwrap().open_tasks, 0);
         // No task on a case in a terminal status.
@@ -243,6 +261,37 @@ backend_test! {
 }
 
 backend_test! {
+    async fn chunks_add_up_their_items_and_a_cancel_asked_mid_run_stops_at_the_next() {
+        // Cases 1-3 exist; the item for case 9 fails alone.
+        let (store, _dir) = store(3).await;
+        let items = [(1, json!({"priority": "High"})), (9, json!({})), (2, json!({"priority": "Low"}))];
+        let jid = submitted(store.as_ref(), job(&items, false, 1_000)).await;
+        let never = |now| Claim { finish: FinishDrained::Never, ..claim("a", now, 2) };
+        let r = store.run_chunk(&jid, never(1_000)).await.unwrap();
+        assert!(matches!(&r, ChunkResult::Applied { processed: 2, drained: false, changed, .. } if changed == &["CASE-000001"]), "{r:?}");
+        let r = store.run_chunk(&jid, never(1_001)).await.unwrap();
+        assert!(matches!(r, ChunkResult::Applied { processed: 1, drained: true, .. }), "{r:?}");
+        // Drained but not finished (`Never`): the next claim finds nothing to apply.
+        assert_eq!(store.run_chunk(&jid, never(1_002)).await.unwrap(), ChunkResult::Drained);
+        let j = store.finish_job(&jid, Timestamp(1_003)).await.unwrap().unwrap();
+        assert_eq!((j.state, j.processed, j.succeeded, j.failed), (JobState::Completed, 3, 2, 1));
+        let failed = store.job_results(&jid, page(Some(ItemOutcome::Failed))).await.unwrap().unwrap();
+        assert_eq!(failed.items.len(), 1);
+        assert_eq!(failed.items[0].error.as_ref().map(|e| e.0.as_str()), Some("case_not_found"));
+
+        // A cancel asked of a running job ends it at its next chunk, applying nothing more.
+        let items: Vec<_> = (1..=3).map(|n| (n, json!({"assignee": "x"}))).collect();
+        let jid = submitted(store.as_ref(), job(&items, false, 2_000)).await;
+        let second = store.get_case(&id(2)).await.unwrap().unwrap();
+        store.run_chunk(&jid, claim("a", 2_000, 1)).await.unwrap();
+        assert!(matches!(store.cancel_job(&jid, Timestamp(2_001)).await.unwrap(), JobChange::Done(j) if j.state == JobState::Running));
+        let r = store.run_chunk(&jid, claim("a", 2_002, 1)).await.unwrap();
+        assert!(matches!(&r, ChunkResult::Ended(j) if j.state == JobState::Cancelled && j.processed == 1), "{r:?}");
+        assert_eq!(store.get_case(&id(2)).await.unwrap().unwrap(), second);
+    }
+}
+
+backend_test! {
     async fn cancel_ends_a_queued_job_and_refuses_an_ended_one() {
         let (store, _dir) = store(2).await;
         let id = submitted(store.as_ref(), job(&[(1, json!({})), (2, json!({}))], false, 1_000)).await;
@@ -253,12 +302,12 @@ backend_test! {
             other => panic!("{other:?}"),
         }
         // The items it never reached read as cancelled, with or without a filter.
-        let all = store.job_results(&id, None, None, 10).await.unwrap().unwrap();
+        let all = store.job_results(&id, page(None)).await.unwrap().unwrap();
         assert_eq!(all.items.len(), 2);
         assert!(all.items.iter().all(|r| r.outcome == ItemOutcome::Cancelled && r.error.is_none()));
-        let cancelled = store.job_results(&id, Some(ItemOutcome::Cancelled), None, 10).await.unwrap();
+        let cancelled = store.job_results(&id, page(Some(ItemOutcome::Cancelled))).await.unwrap();
         assert_eq!(cancelled.unwrap().items.len(), 2);
-        let failed = store.job_results(&id, Some(ItemOutcome::Failed), None, 10).await.unwrap();
+        let failed = store.job_results(&id, page(Some(ItemOutcome::Failed))).await.unwrap();
         assert!(failed.unwrap().items.is_empty());
         assert!(matches!(store.cancel_job(&id, Timestamp(3_000)).await.unwrap(), JobChange::WrongState(_)));
         assert!(matches!(store.cancel_job("job-nope", Timestamp(3_000)).await.unwrap(), JobChange::NotFound));
@@ -278,7 +327,7 @@ backend_test! {
         assert_eq!(run_to_end(store.as_ref(), &jid, "a", 1_000).await, JobState::Failed);
         let after = store.get_case(&id(1)).await.unwrap().unwrap();
         assert_eq!(after.version, before.version);
-        let results = store.job_results(&jid, None, None, 10).await.unwrap().unwrap();
+        let results = store.job_results(&jid, page(None)).await.unwrap().unwrap();
         let outcomes: Vec<String> = results.items.iter().map(|r| r.outcome.to_string()).collect();
         assert_eq!(outcomes, ["cancelled", "failed", "cancelled"]);
         assert_eq!(results.items[0].error.as_ref().unwrap().0, docket_server::domain::NOT_APPLIED);
@@ -290,9 +339,9 @@ backend_test! {
         let (store, _dir) = store(2).await;
         let items = vec![(1, json!({"priority": "Low"})), (9, json!({"priority": "Low"}))];
         let jid = submitted(store.as_ref(), job(&items, false, 1_000)).await;
-        assert!(matches!(store.retry_failed(&jid, "r1", "x", Timestamp(1_000)).await.unwrap(), JobChange::WrongState(_)));
+        assert!(matches!(store.retry_failed(&jid, origin("r1", 1_000)).await.unwrap(), JobChange::WrongState(_)));
         assert_eq!(run_to_end(store.as_ref(), &jid, "a", 1_000).await, JobState::Completed);
-        let retry = match store.retry_failed(&jid, "job-retry-1", "x", Timestamp(5_000)).await.unwrap() {
+        let retry = match store.retry_failed(&jid, origin("job-retry-1", 5_000)).await.unwrap() {
             JobChange::Done(j) => j,
             other => panic!("{other:?}"),
         };
@@ -301,7 +350,7 @@ backend_test! {
         assert_eq!(run_to_end(store.as_ref(), &retry.id, "a", 6_000).await, JobState::Completed);
         let only_ok = submitted(store.as_ref(), job(&[(2, json!({"priority": "Low"}))], false, 7_000)).await;
         assert_eq!(run_to_end(store.as_ref(), &only_ok, "a", 7_000).await, JobState::Completed);
-        assert!(matches!(store.retry_failed(&only_ok, "r2", "x", Timestamp(8_000)).await.unwrap(), JobChange::NothingToDo(_)));
+        assert!(matches!(store.retry_failed(&only_ok, origin("r2", 8_000)).await.unwrap(), JobChange::NothingToDo(_)));
         // Purge: every job that ended before the cut-off, nothing else.
         let open = submitted(store.as_ref(), job(&[(1, json!({}))], false, 9_000)).await;
         // (Each call forgets up to a batch of jobs and removes a batch of their items.)
@@ -356,6 +405,6 @@ backend_test! {
         let jid = submitted(store.as_ref(), job(&[(1, json!({}))], false, 1_000)).await;
         raw_sql(&url, &format!("UPDATE jobs SET state = 'exploded' WHERE job_id = '{jid}'")).await;
         assert!(matches!(store.get_job(&jid).await, Err(Error::Other(_))));
-        assert!(store.list_jobs(None, None, 10).await.is_err());
+        assert!(store.list_jobs(JobsPage { state: None, before: None, limit: 10 }).await.is_err());
     }
 }

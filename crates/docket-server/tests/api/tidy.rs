@@ -16,15 +16,11 @@ const LONG_FILES: &[(&str, &str)] = &[
     ),
     (
         "crates/docket-server/src/store/postgres/jobs.rs",
-        "the chunk state machine, still written in each backend until it moves to domain/",
+        "the backend's job statements: submit, results, and a chunk's set-based writes (what a chunk does is decided in domain/chunk.rs)",
     ),
     (
         "crates/docket-server/src/store/sqlite/cases.rs",
         "the backend's case, task and import statements; shrinks as the decisions move to domain/",
-    ),
-    (
-        "crates/docket-server/src/store/sqlite/jobs.rs",
-        "the chunk state machine, still written in each backend until it moves to domain/",
     ),
     (
         "crates/docket-server/src/config.rs",

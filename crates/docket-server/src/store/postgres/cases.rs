@@ -1,15 +1,17 @@
 //! `Store` for PostgreSQL: cases, history, tasks, settings (jobs delegate to `jobs.rs`).
+use crate::domain::TaskKey;
 use crate::domain::rules;
 use crate::store::CaseStore;
 use crate::store::Signal;
+use crate::store::{CaseUpdate, TaskUpdate};
 use async_trait::async_trait;
 use sqlx::AssertSqlSafe;
 use sqlx::Row;
 
 use super::nodes::notify;
 use super::rows::{
-    CASE_COLUMNS, TASK_COLUMNS, case_from_row, history_from_row, insert_case, insert_task,
-    json_text, raise_counter, task_from_row, write_tags,
+    CASE_COLUMNS, TASK_COLUMNS, bind_case, bind_case_texts, case_from_row, history_from_row,
+    insert_case, insert_task, json_text, next_task_id, raise_counter, task_from_row, write_tags,
 };
 use super::{PgStore, Tx, counter, next_commit};
 use crate::domain::{
@@ -50,26 +52,17 @@ pub(super) async fn write_applied(
     commit: CommitSeq,
 ) -> Result<()> {
     let c = &applied.case;
-    sqlx::query(
+    let q = sqlx::query(
         "UPDATE cases SET title = $2, description = $3, status = $4, status_reason = $5, priority = $6, \
          assignee = $7, tags = $8, fields = $9, open_tasks = $10, version = $11, updated_at = $12, commit_seq = $13 \
          WHERE seq = $1",
     )
-    .bind(seq)
-    .bind(&c.title)
-    .bind(&c.description)
-    .bind(c.status.as_str())
-    .bind(&c.status_reason)
-    .bind(c.priority.as_str())
-    .bind(&c.assignee)
-    .bind(json_text(&c.tags))
-    .bind(json_text(&c.fields))
-    .bind(i32::try_from(c.open_tasks).unwrap_or(i32::MAX))
-    .bind(i64::try_from(c.version).unwrap_or(i64::MAX))
-    .bind(c.updated_at.0)
-    .bind(commit.0)
-    .execute(&mut **tx)
-    .await?;
+    .bind(seq);
+    bind_case(q, c)
+        .bind(c.updated_at.0)
+        .bind(commit.0)
+        .execute(&mut **tx)
+        .await?;
     if applied.history.iter().any(|h| h.field == "tags") {
         write_tags(tx, seq, &c.tags, true).await?;
     }
@@ -246,7 +239,7 @@ impl CaseStore for PgStore {
         id: &CaseId,
         change: CaseChange,
         actor: Actor,
-    ) -> Result<std::result::Result<Updated, ItemError>> {
+    ) -> Result<CaseUpdate> {
         let mut tx = self.begin().await?;
         let Some((seq, case)) = load_case_for_update(&mut tx, id).await? else {
             return Ok(Err(ItemError::CaseNotFound(id.to_string())));
@@ -310,15 +303,8 @@ impl CaseStore for PgStore {
             return Ok(Err(e));
         }
         let commit = next_commit(&mut tx).await?;
-        let t = insert_task(
-            &mut tx,
-            seq,
-            case,
-            &task.title,
-            task.assignee.as_deref(),
-            actor.at,
-        )
-        .await?;
+        let t = Task::opened(next_task_id(&mut tx).await?, case, &task, actor.at);
+        insert_task(&mut tx, seq, &t).await?;
         // `openTasks` is part of the case: its version (the ETag) moves with it.
         sqlx::query(
             "UPDATE cases SET open_tasks = open_tasks + 1, version = version + 1, \
@@ -360,11 +346,11 @@ impl CaseStore for PgStore {
 
     async fn update_task(
         &self,
-        case: &CaseId,
-        task: &TaskId,
+        key: &TaskKey,
         change: TaskChange,
         actor: Actor,
-    ) -> Result<std::result::Result<(Task, CommitSeq), ItemError>> {
+    ) -> Result<TaskUpdate> {
+        let (case, task) = (&key.case, &key.task);
         let mut tx = self.begin().await?;
         let Some((seq, c)) = load_case_for_update(&mut tx, case).await? else {
             return Ok(Err(ItemError::CaseNotFound(case.to_string())));
@@ -419,36 +405,50 @@ impl CaseStore for PgStore {
         // Set-based: one INSERT per table for the whole batch.
         let mut tx = self.begin().await?;
         let commit = next_commit(&mut tx).await?;
-        let col = |f: &dyn Fn(&Case) -> Option<String>| {
-            cases.iter().map(|c| f(&c.case)).collect::<Vec<_>>()
-        };
-        let seqs: Vec<(i64, String)> = sqlx::query_as(
+        let q = sqlx::query(
             "INSERT INTO cases (case_id, title, description, status, status_reason, priority, assignee, tags, fields, \
              open_tasks, version, created_at, updated_at, commit_seq) \
              SELECT u.*, $14 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
              $7::text[], $8::text[], $9::text[], $10::int[], $11::bigint[], $12::bigint[], $13::bigint[]) AS u \
              RETURNING seq, case_id",
         )
-        .bind(col(&|c| Some(c.id.to_string())))
-        .bind(col(&|c| Some(c.title.clone())))
-        .bind(col(&|c| Some(c.description.clone())))
-        .bind(col(&|c| Some(c.status.to_string())))
-        .bind(col(&|c| c.status_reason.clone()))
-        .bind(col(&|c| Some(c.priority.to_string())))
-        .bind(col(&|c| c.assignee.clone()))
-        .bind(col(&|c| Some(json_text(&c.tags))))
-        .bind(col(&|c| Some(json_text(&c.fields))))
-        .bind(cases.iter().map(|c| i32::try_from(c.tasks.len()).unwrap_or(i32::MAX)).collect::<Vec<_>>())
-        .bind(cases.iter().map(|c| i64::try_from(c.case.version).unwrap_or(1)).collect::<Vec<_>>())
-        .bind(cases.iter().map(|c| c.case.created_at.0).collect::<Vec<_>>())
-        .bind(cases.iter().map(|c| c.case.updated_at.0).collect::<Vec<_>>())
-        .bind(commit.0)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(|e| match Error::from(e) {
-            Error::Conflict(_) => Error::Conflict("a case of the batch already exists".into()),
-            e => e,
-        })?;
+        .bind(cases.iter().map(|c| c.case.id.to_string()).collect::<Vec<_>>());
+        let rows = bind_case_texts(q, cases.iter().map(|c| &c.case))
+            .bind(
+                cases
+                    .iter()
+                    .map(|c| i32::try_from(c.tasks.len()).unwrap_or(i32::MAX))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                cases
+                    .iter()
+                    .map(|c| i64::try_from(c.case.version).unwrap_or(1))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                cases
+                    .iter()
+                    .map(|c| c.case.created_at.0)
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                cases
+                    .iter()
+                    .map(|c| c.case.updated_at.0)
+                    .collect::<Vec<_>>(),
+            )
+            .bind(commit.0)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(|e| match Error::from(e) {
+                Error::Conflict(_) => Error::Conflict("a case of the batch already exists".into()),
+                e => e,
+            })?;
+        let seqs = rows
+            .iter()
+            .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?)))
+            .collect::<Result<Vec<_>>>()?;
         let seq_of: std::collections::HashMap<&str, i64> =
             seqs.iter().map(|(s, id)| (id.as_str(), *s)).collect();
         let (mut tag, mut tag_seq) = (Vec::new(), Vec::new());

@@ -2,9 +2,11 @@
 
 use super::jobs::{end_job, insert_job, load_job, load_job_tx};
 use super::{PgStore, Tx};
-use crate::domain::rules::{self, CancelStep, RetryItems};
+use crate::domain::job_records::DeliveryRow;
+use crate::domain::rules::{self, CancelStep};
 use crate::domain::{JobState, Timestamp};
-use crate::store::{Attempt, Delivery, DeliveryView, Error, JobChange, NewJob, Result};
+use crate::store::sql::retry_where;
+use crate::store::{Attempt, Delivery, DeliveryView, Error, JobChange, JobOrigin, NewJob, Result};
 use crate::store::{CallbackStore, JobAdminStore};
 use async_trait::async_trait;
 use sqlx::AssertSqlSafe;
@@ -38,13 +40,7 @@ impl JobAdminStore for PgStore {
         Ok(JobChange::Done(job))
     }
 
-    async fn retry_failed(
-        &self,
-        id: &str,
-        new_id: &str,
-        actor: &str,
-        now: Timestamp,
-    ) -> Result<JobChange> {
+    async fn retry_failed(&self, id: &str, new: JobOrigin) -> Result<JobChange> {
         let mut tx = self.begin().await?;
         let Some((seq, job)) = load_job_tx(&mut tx, id).await? else {
             return Ok(JobChange::NotFound);
@@ -52,12 +48,9 @@ impl JobAdminStore for PgStore {
         let Some(which) = rules::retry_items(&job) else {
             return Ok(JobChange::WrongState(job));
         };
-        let filter = match which {
-            RetryItems::All => "outcome IS NOT NULL",
-            RetryItems::Failed => "outcome = 'failed'",
-        };
         let items: Vec<(String, String)> = sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT case_id, item FROM job_items WHERE job_seq = $1 AND {filter} ORDER BY idx"
+            "SELECT case_id, item FROM job_items WHERE job_seq = $1 AND {} ORDER BY idx",
+            retry_where(which)
         )))
         .bind(seq)
         .fetch_all(&mut *tx)
@@ -65,19 +58,12 @@ impl JobAdminStore for PgStore {
         if items.is_empty() {
             return Ok(JobChange::NothingToDo(job));
         }
-        let new = NewJob {
-            id: new_id.to_owned(),
-            items,
-            atomic: job.atomic,
-            callback_url: job.callback_url.clone(),
-            parent_id: Some(job.id.clone()),
-            idempotency: None,
-            actor: actor.to_owned(),
-            created_at: now,
-        };
+        let new = NewJob::retry_of(&job, new, items);
         insert_job(&mut tx, &new).await?;
         super::nodes::notify(&mut tx, &crate::store::Signal::Queued).await?;
-        let (_, created) = load_job_tx(&mut tx, new_id).await?.ok_or(Error::NotFound)?;
+        let (_, created) = load_job_tx(&mut tx, &new.id)
+            .await?
+            .ok_or(Error::NotFound)?;
         tx.commit().await?;
         Ok(JobChange::Done(created))
     }
@@ -203,7 +189,7 @@ impl CallbackStore for PgStore {
     }
 
     async fn deliveries(&self, job_id: &str) -> Result<Option<Vec<DeliveryView>>> {
-        let Some((seq, _)) = load_job(&self.pool, job_id).await? else {
+        let Some((seq, _)) = load_job(&mut *self.pool.acquire().await?, job_id).await? else {
             return Ok(None);
         };
         let mut tx = self.begin().await?;
@@ -257,42 +243,25 @@ async fn forget_job(tx: &mut Tx, seq: i64) -> Result<()> {
 }
 
 async fn delivery_views(tx: &mut Tx, job_seq: i64) -> Result<Vec<DeliveryView>> {
-    let rows: Vec<(String, String, String, String, Option<i64>)> = sqlx::query_as(
+    let rows: Vec<DeliveryRow> = sqlx::query_as(
         "SELECT delivery_id, url, event, state, next_attempt_at FROM callback_deliveries WHERE job_seq = $1",
     )
     .bind(job_seq)
     .fetch_all(&mut **tx)
     .await?;
-    let mut out = Vec::new();
-    for (id, url, event, state, next) in rows {
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
         let attempts: Vec<(i64, Option<i32>, Option<String>, i64)> = sqlx::query_as(
             "SELECT at, status_code, error, duration_ms FROM callback_attempts WHERE delivery_id = $1 ORDER BY id",
         )
-        .bind(&id)
+        .bind(&row.0)
         .fetch_all(&mut **tx)
         .await?;
         let attempts = attempts
             .into_iter()
-            .map(|(at, code, error, ms)| Attempt {
-                at: Timestamp(at),
-                status_code: code.and_then(|c| u16::try_from(c).ok()),
-                error,
-                duration_ms: u64::try_from(ms).unwrap_or(0),
-            })
+            .map(|(at, code, error, ms)| (at, code.map(i64::from), error, ms))
             .collect();
-        let next_attempt_at = if state == "pending" {
-            next.map(Timestamp)
-        } else {
-            None
-        };
-        out.push(DeliveryView {
-            id,
-            url,
-            event,
-            state,
-            next_attempt_at,
-            attempts,
-        });
+        out.push(DeliveryView::from_rows(row, attempts));
     }
     Ok(out)
 }

@@ -4,17 +4,20 @@
 use crate::domain::chunk::{ChunkPlan, ChunkStart, ClaimRow, ClaimedJob, Finish, Outcome};
 use crate::domain::rules::{self, KeyUse};
 use crate::store::JobStore;
+use crate::store::{JobsPage, ResultsPage};
 use async_trait::async_trait;
 use sqlx::AssertSqlSafe;
 use std::collections::HashMap;
 
 use super::cases::write_applied;
 use super::nodes::notify;
-use super::rows::{CASE_COLUMNS, JOB_COLUMNS, case_from_row, job_from_row, json_text};
+use super::rows::{
+    CASE_COLUMNS, JOB_COLUMNS, bind_case_texts, case_from_row, job_from_row, json_text,
+};
 use super::{PgStore, Tx, next_commit};
 use crate::domain::{
-    Applied, Case, CaseId, ChangeContext, ItemError, ItemOutcome, Job, JobState, Timestamp,
-    apply_change, random_hex,
+    Applied, Case, CaseId, ChangeContext, ItemError, Job, JobState, Timestamp, apply_change,
+    random_hex,
 };
 use crate::store::{
     ChunkResult, Claim, CommitSeq, Error, ItemRecord, NewJob, Paged, Result, Signal, SubmitLimits,
@@ -22,15 +25,15 @@ use crate::store::{
 };
 
 /// Loads a job by id, with its queue position when queued.
-pub(super) async fn load_job<'e, E: sqlx::PgExecutor<'e> + Copy>(
-    ex: E,
+pub(super) async fn load_job(
+    conn: &mut sqlx::PgConnection,
     id: &str,
 ) -> Result<Option<(i64, Job)>> {
     let row = sqlx::query(AssertSqlSafe(format!(
         "SELECT {JOB_COLUMNS} FROM jobs WHERE job_id = $1"
     )))
     .bind(id)
-    .fetch_optional(ex)
+    .fetch_optional(&mut *conn)
     .await?;
     let Some((seq, mut job)) = row.as_ref().map(job_from_row).transpose()? else {
         return Ok(None);
@@ -39,7 +42,7 @@ pub(super) async fn load_job<'e, E: sqlx::PgExecutor<'e> + Copy>(
         let ahead: i64 =
             sqlx::query_scalar("SELECT count(*) FROM jobs WHERE state = 'queued' AND seq <= $1")
                 .bind(seq)
-                .fetch_one(ex)
+                .fetch_one(&mut *conn)
                 .await?;
         job.queue_position = Some(u64::try_from(ahead).unwrap_or(1));
     }
@@ -48,24 +51,7 @@ pub(super) async fn load_job<'e, E: sqlx::PgExecutor<'e> + Copy>(
 
 /// `load_job` inside a transaction.
 pub(super) async fn load_job_tx(tx: &mut Tx, id: &str) -> Result<Option<(i64, Job)>> {
-    let row = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {JOB_COLUMNS} FROM jobs WHERE job_id = $1"
-    )))
-    .bind(id)
-    .fetch_optional(&mut **tx)
-    .await?;
-    let Some((seq, mut job)) = row.as_ref().map(job_from_row).transpose()? else {
-        return Ok(None);
-    };
-    if job.state == JobState::Queued {
-        let ahead: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM jobs WHERE state = 'queued' AND seq <= $1")
-                .bind(seq)
-                .fetch_one(&mut **tx)
-                .await?;
-        job.queue_position = Some(u64::try_from(ahead).unwrap_or(1));
-    }
-    Ok(Some((seq, job)))
+    load_job(tx, id).await
 }
 
 pub(super) async fn insert_job(tx: &mut Tx, job: &NewJob) -> Result<i64> {
@@ -197,11 +183,8 @@ async fn write_chunk(tx: &mut Tx, applied: &[(i64, Applied)], commit: CommitSeq)
     if applied.len() == 1 {
         return write_applied(tx, applied[0].0, &applied[0].1, commit).await;
     }
-    let col = |f: &dyn Fn(&Case) -> Option<String>| {
-        applied.iter().map(|(_, a)| f(&a.case)).collect::<Vec<_>>()
-    };
     let seqs: Vec<i64> = applied.iter().map(|(s, _)| *s).collect();
-    sqlx::query(
+    let q = sqlx::query(
         "UPDATE cases c SET title = u.title, description = u.description, status = u.status, \
          status_reason = u.status_reason, priority = u.priority, assignee = u.assignee, tags = u.tags, \
          fields = u.fields, open_tasks = u.open_tasks, version = u.version, updated_at = u.updated_at, commit_seq = $13 \
@@ -210,21 +193,29 @@ async fn write_chunk(tx: &mut Tx, applied: &[(i64, Applied)], commit: CommitSeq)
          AS u(seq, title, description, status, status_reason, priority, assignee, tags, fields, open_tasks, version, updated_at) \
          WHERE c.seq = u.seq",
     )
-    .bind(&seqs)
-    .bind(col(&|c| Some(c.title.clone())))
-    .bind(col(&|c| Some(c.description.clone())))
-    .bind(col(&|c| Some(c.status.to_string())))
-    .bind(col(&|c| c.status_reason.clone()))
-    .bind(col(&|c| Some(c.priority.to_string())))
-    .bind(col(&|c| c.assignee.clone()))
-    .bind(col(&|c| Some(json_text(&c.tags))))
-    .bind(col(&|c| Some(json_text(&c.fields))))
-    .bind(applied.iter().map(|(_, a)| i32::try_from(a.case.open_tasks).unwrap_or(0)).collect::<Vec<_>>())
-    .bind(applied.iter().map(|(_, a)| i64::try_from(a.case.version).unwrap_or(0)).collect::<Vec<_>>())
-    .bind(applied.iter().map(|(_, a)| a.case.updated_at.0).collect::<Vec<_>>())
-    .bind(commit.0)
-    .execute(&mut **tx)
-    .await?;
+    .bind(&seqs);
+    bind_case_texts(q, applied.iter().map(|(_, a)| &a.case))
+        .bind(
+            applied
+                .iter()
+                .map(|(_, a)| i32::try_from(a.case.open_tasks).unwrap_or(0))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            applied
+                .iter()
+                .map(|(_, a)| i64::try_from(a.case.version).unwrap_or(0))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            applied
+                .iter()
+                .map(|(_, a)| a.case.updated_at.0)
+                .collect::<Vec<_>>(),
+        )
+        .bind(commit.0)
+        .execute(&mut **tx)
+        .await?;
     let retagged: Vec<(i64, &Applied)> = applied
         .iter()
         .filter(|(_, a)| a.history.iter().any(|h| h.field == "tags"))
@@ -355,47 +346,38 @@ impl JobStore for PgStore {
     }
 
     async fn get_job(&self, id: &str) -> Result<Option<Job>> {
-        Ok(load_job(&self.pool, id).await?.map(|(_, j)| j))
+        Ok(load_job(&mut *self.pool.acquire().await?, id)
+            .await?
+            .map(|(_, j)| j))
     }
 
-    async fn list_jobs(
-        &self,
-        state: Option<JobState>,
-        before: Option<i64>,
-        limit: u32,
-    ) -> Result<Paged<Job>> {
+    async fn list_jobs(&self, q: JobsPage) -> Result<Paged<Job>> {
         let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE seq < $1 AND ($2::text IS NULL OR state = $2) ORDER BY seq DESC LIMIT $3"
         )))
-        .bind(before.unwrap_or(i64::MAX))
-        .bind(state.map(JobState::as_str))
-        .bind(i64::from(limit) + 1)
+        .bind(q.before.unwrap_or(i64::MAX))
+        .bind(q.state.map(JobState::as_str))
+        .bind(i64::from(q.limit) + 1)
         .fetch_all(&self.pool)
         .await?;
         Ok(page_of(
             rows.iter().map(job_from_row).collect::<Result<_>>()?,
-            limit,
+            q.limit,
         ))
     }
 
-    async fn job_results(
-        &self,
-        id: &str,
-        outcome: Option<ItemOutcome>,
-        after: Option<i64>,
-        limit: u32,
-    ) -> Result<Option<Paged<ItemRecord>>> {
-        let Some((seq, job)) = load_job(&self.pool, id).await? else {
+    async fn job_results(&self, id: &str, shown: ResultsPage) -> Result<Option<Paged<ItemRecord>>> {
+        let Some((seq, job)) = load_job(&mut *self.pool.acquire().await?, id).await? else {
             return Ok(None);
         };
-        let filter = crate::store::sql::results_where(rules::results_shown(&job, outcome));
+        let filter = crate::store::sql::results_where(rules::results_shown(&job, shown.outcome));
         let rows: Vec<ResultRow> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT idx, case_id, outcome, error_code, error_detail, version FROM job_items \
              WHERE job_seq = $1 AND idx > $2 AND {filter} ORDER BY idx LIMIT $3"
         )))
         .bind(seq)
-        .bind(after.unwrap_or(-1))
-        .bind(i64::from(limit) + 1)
+        .bind(shown.after.unwrap_or(-1))
+        .bind(i64::from(shown.limit) + 1)
         .fetch_all(&self.pool)
         .await?;
         let items = rows
@@ -405,7 +387,7 @@ impl JobStore for PgStore {
                 (idx, rec)
             })
             .collect();
-        Ok(Some(page_of(items, limit)))
+        Ok(Some(page_of(items, shown.limit)))
     }
 
     async fn runnable_jobs(&self, owner: &str, now: Timestamp, limit: u32) -> Result<Vec<String>> {

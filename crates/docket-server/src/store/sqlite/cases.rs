@@ -1,17 +1,19 @@
 //! `Store` for SQLite: cases, history and tasks.
+use crate::domain::TaskKey;
 use crate::domain::rules;
 use crate::store::CaseStore;
+use crate::store::{CaseUpdate, TaskUpdate};
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, types::Value as Sql};
 
 use super::SqliteStore;
 use super::rows::{
     CASE_COLUMNS, TASK_COLUMNS, case_from_row, counter, history_from_row, insert_case, insert_task,
-    json_text, next_commit, raise_counter, task_from_row, write_tags,
+    json_text, next_commit, next_task_id, raise_counter, task_from_row, write_tags,
 };
 use crate::domain::{
     Case, CaseChange, CaseId, ChangeContext, HistoryRecord, ItemError, NewCase, NewTask, Task,
-    TaskChange, TaskId, TaskStatus, apply_change,
+    TaskChange, TaskStatus, apply_change,
 };
 use crate::store::case_list::{Dialect, Param, TitleSearch, list_sql, title_probe_sql};
 use crate::store::{
@@ -285,7 +287,7 @@ impl CaseStore for SqliteStore {
         id: &CaseId,
         change: CaseChange,
         actor: Actor,
-    ) -> Result<std::result::Result<Updated, ItemError>> {
+    ) -> Result<CaseUpdate> {
         let id = id.clone();
         self.write(move |conn, wf| {
             let tx = immediate(conn)?;
@@ -355,14 +357,8 @@ impl CaseStore for SqliteStore {
                 return Ok(Err(e));
             }
             let commit = next_commit(&tx)?;
-            let t = insert_task(
-                &tx,
-                seq,
-                &id,
-                &task.title,
-                task.assignee.as_deref(),
-                actor.at,
-            )?;
+            let t = Task::opened(next_task_id(&tx)?, &id, &task, actor.at);
+            insert_task(&tx, seq, &t)?;
             // `openTasks` is part of the case: its version (the ETag) moves with it.
             tx.prepare_cached(
                 "UPDATE cases SET open_tasks = open_tasks + 1, version = version + 1, \
@@ -402,11 +398,11 @@ impl CaseStore for SqliteStore {
 
     async fn update_task(
         &self,
-        case: &CaseId,
-        task: &TaskId,
+        key: &TaskKey,
         change: TaskChange,
         actor: Actor,
-    ) -> Result<std::result::Result<(Task, CommitSeq), ItemError>> {
+    ) -> Result<TaskUpdate> {
+        let (case, task) = (&key.case, &key.task);
         let (case_id, task_id) = (case.clone(), task.clone());
         self.write(move |conn, wf| {
             let tx = immediate(conn)?;
@@ -465,14 +461,8 @@ impl CaseStore for SqliteStore {
                     e => e,
                 })?;
                 for t in &tasks {
-                    insert_task(
-                        &tx,
-                        seq,
-                        &case.id,
-                        &t.title,
-                        t.assignee.as_deref(),
-                        case.created_at,
-                    )?;
+                    let t = Task::opened(next_task_id(&tx)?, &case.id, t, case.created_at);
+                    insert_task(&tx, seq, &t)?;
                 }
                 max_n = max_n.max(case.id.generated_number().unwrap_or(0));
             }

@@ -1,6 +1,7 @@
 //! SQLite: cancelling, retrying, deleting and purging jobs; leases; callback deliveries.
 
-use crate::domain::rules::{self, CancelStep, RetryItems};
+use crate::domain::rules::{self, CancelStep};
+use crate::store::sql::retry_where;
 use crate::store::{CallbackStore, JobAdminStore};
 use async_trait::async_trait;
 use rusqlite::OptionalExtension;
@@ -8,18 +9,35 @@ use rusqlite::OptionalExtension;
 use super::SqliteStore;
 use super::cases::immediate;
 use super::jobs::{end_job, insert_job, load_job};
+use crate::domain::job_records::DeliveryRow;
 use crate::domain::{JobState, Timestamp};
-use crate::store::{Attempt, Delivery, DeliveryView, Error, JobChange, NewJob, Result};
+use crate::store::{Attempt, Delivery, DeliveryView, Error, JobChange, JobOrigin, NewJob, Result};
 
-#[async_trait]
-impl JobAdminStore for SqliteStore {
-    async fn cancel_job(&self, id: &str, now: Timestamp) -> Result<JobChange> {
+impl SqliteStore {
+    /// Runs `f` on job `id` in a write transaction (which `f` commits, or drops to
+    /// change nothing); `NotFound` without calling it if there is no such job.
+    async fn change_job<F>(&self, id: &str, f: F) -> Result<JobChange>
+    where
+        F: FnOnce(rusqlite::Transaction<'_>, i64, crate::domain::Job) -> Result<JobChange>
+            + Send
+            + 'static,
+    {
         let id = id.to_owned();
         self.write(move |conn, _| {
             let tx = immediate(conn)?;
             let Some((seq, job)) = load_job(&tx, &id)? else {
                 return Ok(JobChange::NotFound);
             };
+            f(tx, seq, job)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl JobAdminStore for SqliteStore {
+    async fn cancel_job(&self, id: &str, now: Timestamp) -> Result<JobChange> {
+        self.change_job(id, move |tx, seq, job| {
             match rules::cancel_step(job.state) {
                 CancelStep::EndNow => end_job(&tx, seq, JobState::Cancelled, now)?,
                 CancelStep::AskWorkerToStop => {
@@ -27,50 +45,31 @@ impl JobAdminStore for SqliteStore {
                 }
                 CancelStep::Refuse => return Ok(JobChange::WrongState(job)),
             }
-            let (_, job) = load_job(&tx, &id)?.ok_or(Error::NotFound)?;
+            let (_, job) = load_job(&tx, &job.id)?.ok_or(Error::NotFound)?;
             tx.commit()?;
             Ok(JobChange::Done(job))
         })
         .await
     }
 
-    async fn retry_failed(
-        &self,
-        id: &str,
-        new_id: &str,
-        actor: &str,
-        now: Timestamp,
-    ) -> Result<JobChange> {
-        let (id, new_id, actor) = (id.to_owned(), new_id.to_owned(), actor.to_owned());
-        self.write(move |conn, _| {
-            let tx = immediate(conn)?;
-            let Some((seq, job)) = load_job(&tx, &id)? else { return Ok(JobChange::NotFound) };
+    async fn retry_failed(&self, id: &str, new: JobOrigin) -> Result<JobChange> {
+        self.change_job(id, move |tx, seq, job| {
             let Some(which) = rules::retry_items(&job) else {
                 return Ok(JobChange::WrongState(job));
             };
-            let filter = match which {
-                RetryItems::All => "outcome IS NOT NULL",
-                RetryItems::Failed => "outcome = 'failed'",
-            };
             let items: Vec<(String, String)> = tx
-                .prepare(&format!("SELECT case_id, item FROM job_items WHERE job_seq = ?1 AND {filter} ORDER BY idx"))?
+                .prepare(&format!(
+                    "SELECT case_id, item FROM job_items WHERE job_seq = ?1 AND {} ORDER BY idx",
+                    retry_where(which)
+                ))?
                 .query_map([seq], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?;
             if items.is_empty() {
                 return Ok(JobChange::NothingToDo(job));
             }
-            let new = NewJob {
-                id: new_id.clone(),
-                items,
-                atomic: job.atomic,
-                callback_url: job.callback_url.clone(),
-                parent_id: Some(job.id.clone()),
-                idempotency: None,
-                actor,
-                created_at: now,
-            };
+            let new = NewJob::retry_of(&job, new, items);
             insert_job(&tx, &new)?;
-            let (_, created) = load_job(&tx, &new_id)?.ok_or(Error::NotFound)?;
+            let (_, created) = load_job(&tx, &new.id)?.ok_or(Error::NotFound)?;
             tx.commit()?;
             Ok(JobChange::Done(created))
         })
@@ -78,12 +77,7 @@ impl JobAdminStore for SqliteStore {
     }
 
     async fn delete_job(&self, id: &str) -> Result<JobChange> {
-        let id = id.to_owned();
-        self.write(move |conn, _| {
-            let tx = immediate(conn)?;
-            let Some((seq, job)) = load_job(&tx, &id)? else {
-                return Ok(JobChange::NotFound);
-            };
+        self.change_job(id, move |tx, seq, job| {
             if !rules::may_forget(&job) {
                 return Ok(JobChange::WrongState(job));
             }
@@ -242,11 +236,10 @@ fn forget_job(tx: &rusqlite::Transaction<'_>, seq: i64) -> Result<()> {
 }
 
 fn delivery_views(conn: &rusqlite::Connection, job_seq: i64) -> Result<Vec<DeliveryView>> {
-    let mut out = Vec::new();
     let mut stmt = conn.prepare_cached(
         "SELECT delivery_id, url, event, state, next_attempt_at FROM callback_deliveries WHERE job_seq = ?1",
     )?;
-    let rows: Vec<(String, String, String, String, Option<i64>)> = stmt
+    let rows: Vec<DeliveryRow> = stmt
         .query_map([job_seq], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
         })?
@@ -254,30 +247,14 @@ fn delivery_views(conn: &rusqlite::Connection, job_seq: i64) -> Result<Vec<Deliv
     let mut att = conn.prepare_cached(
         "SELECT at, status_code, error, duration_ms FROM callback_attempts WHERE delivery_id = ?1 ORDER BY id",
     )?;
-    for (id, url, event, state, next) in rows {
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
         let attempts = att
-            .query_map([&id], |r| {
-                Ok(Attempt {
-                    at: Timestamp(r.get(0)?),
-                    status_code: r.get(1)?,
-                    error: r.get(2)?,
-                    duration_ms: u64::try_from(r.get::<_, i64>(3)?).unwrap_or(0),
-                })
+            .query_map([&row.0], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
             })?
             .collect::<rusqlite::Result<_>>()?;
-        let next_attempt_at = if state == "pending" {
-            next.map(Timestamp)
-        } else {
-            None
-        };
-        out.push(DeliveryView {
-            id,
-            url,
-            event,
-            state,
-            next_attempt_at,
-            attempts,
-        });
+        out.push(DeliveryView::from_rows(row, attempts));
     }
     Ok(out)
 }

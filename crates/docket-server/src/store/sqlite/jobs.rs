@@ -5,6 +5,7 @@ use crate::domain::chunk::{ChunkPlan, ChunkStart, ClaimRow, ClaimedJob, Finish, 
 use crate::domain::rules::{self, KeyUse};
 use crate::store::JobStore;
 use crate::store::sql::{JOB_COLUMNS, JobRow};
+use crate::store::{JobsPage, ResultsPage};
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, Row, Transaction};
 
@@ -12,8 +13,7 @@ use super::SqliteStore;
 use super::cases::{immediate, load_case, page, write_applied};
 use super::rows::next_commit;
 use crate::domain::{
-    CaseId, ChangeContext, ItemError, ItemOutcome, Job, JobState, Timestamp, Workflow,
-    apply_change, random_hex,
+    CaseId, ChangeContext, ItemError, Job, JobState, Timestamp, Workflow, apply_change, random_hex,
 };
 use crate::store::{
     ChunkResult, Claim, CommitSeq, ItemRecord, NewJob, Paged, Result, SubmitLimits, Submitted,
@@ -21,19 +21,7 @@ use crate::store::{
 
 /// A job row read by [`JOB_COLUMNS`], still to be decoded ([`JobRow::decode`]).
 fn job_row(r: &Row<'_>) -> rusqlite::Result<JobRow> {
-    Ok(JobRow {
-        seq: r.get(0)?,
-        job_id: r.get(1)?,
-        state: r.get(2)?,
-        counts: [r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?],
-        atomic: r.get(7)?,
-        callback_url: r.get(8)?,
-        parent_id: r.get(9)?,
-        created_at: r.get(10)?,
-        started_at: r.get(11)?,
-        finished_at: r.get(12)?,
-        last_commit: r.get(13)?,
-    })
+    crate::store::decode::job_row(r)
 }
 
 /// Loads a job by id, with its queue position when queued.
@@ -215,59 +203,52 @@ impl JobStore for SqliteStore {
             .await
     }
 
-    async fn list_jobs(
-        &self,
-        state: Option<JobState>,
-        before: Option<i64>,
-        limit: u32,
-    ) -> Result<Paged<Job>> {
+    async fn list_jobs(&self, q: JobsPage) -> Result<Paged<Job>> {
         self.read(move |conn, _| {
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {JOB_COLUMNS} FROM jobs WHERE seq < ?1 AND (?2 IS NULL OR state = ?2) ORDER BY seq DESC LIMIT ?3"
             ))?;
             let rows = stmt.query_map(
-                rusqlite::params![before.unwrap_or(i64::MAX), state.map(JobState::as_str), i64::from(limit) + 1],
+                rusqlite::params![q.before.unwrap_or(i64::MAX), q.state.map(JobState::as_str), i64::from(q.limit) + 1],
                 job_row,
             )?;
             let items = rows
                 .map(|r| r.map_err(crate::store::Error::from).and_then(JobRow::decode))
                 .collect::<Result<Vec<_>>>()?;
-            Ok(page(items, limit))
+            Ok(page(items, q.limit))
         })
         .await
     }
 
-    async fn job_results(
-        &self,
-        id: &str,
-        outcome: Option<ItemOutcome>,
-        after: Option<i64>,
-        limit: u32,
-    ) -> Result<Option<Paged<ItemRecord>>> {
+    async fn job_results(&self, id: &str, shown: ResultsPage) -> Result<Option<Paged<ItemRecord>>> {
         let id = id.to_owned();
         self.read(move |conn, _| {
             let Some((seq, job)) = load_job(conn, &id)? else {
                 return Ok(None);
             };
-            let filter = crate::store::sql::results_where(rules::results_shown(&job, outcome));
+            let filter =
+                crate::store::sql::results_where(rules::results_shown(&job, shown.outcome));
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT idx, case_id, outcome, error_code, error_detail, version FROM job_items \
                  WHERE job_seq = ?1 AND idx > ?2 AND {filter} ORDER BY idx LIMIT ?3"
             ))?;
-            let rows = stmt.query_map((seq, after.unwrap_or(-1), i64::from(limit) + 1), |r| {
-                let idx: i64 = r.get(0)?;
-                let rec = ItemRecord::from_columns(
-                    idx,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                );
-                Ok((idx, rec))
-            })?;
+            let rows = stmt.query_map(
+                (seq, shown.after.unwrap_or(-1), i64::from(shown.limit) + 1),
+                |r| {
+                    let idx: i64 = r.get(0)?;
+                    let rec = ItemRecord::from_columns(
+                        idx,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    );
+                    Ok((idx, rec))
+                },
+            )?;
             let items = rows.collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(Some(page(items, limit)))
+            Ok(Some(page(items, shown.limit)))
         })
         .await
     }

@@ -43,44 +43,52 @@ fn walks_cases(plan: &str) -> bool {
         .any(|step| step == "SCAN cases" || step.starts_with("SCAN cases USING"))
 }
 
-#[test]
-fn every_order_walks_an_index_with_and_without_a_status_filter() {
-    let mut conn = Connection::open_in_memory().unwrap();
-    migrate(&mut conn).unwrap();
+/// Every listing order, with and without a status filter, on the first page and after a
+/// cursor, with each of `titles` as the title filter.
+fn listings(titles: &[Option<&str>]) -> Vec<CaseFilter> {
+    let mut out = Vec::new();
     for sort in CaseSort::ALL {
-        let after = if sort.by_updated() {
+        let cursor = if sort.by_updated() {
             CasePosition::Updated(Timestamp(1_700_000_000_000), 42)
         } else {
             CasePosition::Created(42)
         };
         for status in [None, Some(Status::from_stored("Open".into()))] {
-            for (after, q) in [
-                (None, None),
-                (Some(after), None),
-                (Some(after), Some("refund")),
-            ] {
-                let f = CaseFilter {
-                    status: status.clone(),
-                    title_contains: q.map(str::to_owned),
-                    sort,
-                    after,
-                    limit: 50,
-                    ..Default::default()
-                };
-                let p = plan(&conn, &f, TitleSearch::Walk);
-                assert!(
-                    !p.contains("TEMP B-TREE"),
-                    "{sort:?} {status:?} {after:?}: {p}"
-                );
-                let index = match (sort.by_updated(), status.is_some()) {
-                    (true, true) => "cases_status_updated_idx",
-                    (true, false) => "cases_updated_at_idx",
-                    (false, true) => "cases_status_idx",
-                    (false, false) => "cases",
-                };
-                assert!(p.contains(index), "{sort:?} {status:?} {after:?}: {p}");
+            for after in [None, Some(cursor)] {
+                for title in titles {
+                    out.push(CaseFilter {
+                        status: status.clone(),
+                        title_contains: title.map(str::to_owned),
+                        sort,
+                        after,
+                        limit: 50,
+                        ..Default::default()
+                    });
+                }
             }
         }
+    }
+    out
+}
+
+#[test]
+fn every_order_walks_an_index_with_and_without_a_status_filter() {
+    let mut conn = Connection::open_in_memory().unwrap();
+    migrate(&mut conn).unwrap();
+    for f in listings(&[None, Some("refund")]) {
+        let (sort, status, after) = (f.sort, &f.status, f.after);
+        let p = plan(&conn, &f, TitleSearch::Walk);
+        assert!(
+            !p.contains("TEMP B-TREE"),
+            "{sort:?} {status:?} {after:?}: {p}"
+        );
+        let index = match (sort.by_updated(), status.is_some()) {
+            (true, true) => "cases_status_updated_idx",
+            (true, false) => "cases_updated_at_idx",
+            (false, true) => "cases_status_idx",
+            (false, false) => "cases",
+        };
+        assert!(p.contains(index), "{sort:?} {status:?} {after:?}: {p}");
     }
 }
 
@@ -113,34 +121,18 @@ fn fts5_with_the_trigram_tokenizer_is_compiled_in() {
 fn a_search_under_the_cap_looks_its_cases_up_through_the_trigram_index() {
     let mut conn = Connection::open_in_memory().unwrap();
     migrate(&mut conn).unwrap();
-    for sort in CaseSort::ALL {
-        let after = if sort.by_updated() {
-            CasePosition::Updated(Timestamp(1_700_000_000_000), 42)
-        } else {
-            CasePosition::Created(42)
-        };
-        for status in [None, Some(Status::from_stored("Open".into()))] {
-            for after in [None, Some(after)] {
-                let f = CaseFilter {
-                    status: status.clone(),
-                    title_contains: Some("no-such-words".into()),
-                    sort,
-                    after,
-                    limit: 50,
-                    ..Default::default()
-                };
-                let p = plan(&conn, &f, TitleSearch::Indexed);
-                // The cases come by `seq` from the index's matches: no walk of `cases`
-                // or of one of its indexes, whatever the order or filter; the sort
-                // (a temp b-tree) is of the matches only.
-                assert!(
-                    p.starts_with("SCAN cases_title_fts VIRTUAL TABLE INDEX")
-                        && p.contains("SEARCH cases USING INTEGER PRIMARY KEY (rowid=?)")
-                        && !walks_cases(&p),
-                    "{sort:?} {status:?} {after:?}: {p}"
-                );
-            }
-        }
+    for f in listings(&[Some("no-such-words")]) {
+        let (sort, status, after) = (f.sort, &f.status, f.after);
+        let p = plan(&conn, &f, TitleSearch::Indexed);
+        // The cases come by `seq` from the index's matches: no walk of `cases` or of one
+        // of its indexes, whatever the order or filter; the sort (a temp b-tree) is of
+        // the matches only.
+        assert!(
+            p.starts_with("SCAN cases_title_fts VIRTUAL TABLE INDEX")
+                && p.contains("SEARCH cases USING INTEGER PRIMARY KEY (rowid=?)")
+                && !walks_cases(&p),
+            "{sort:?} {status:?} {after:?}: {p}"
+        );
     }
     let f = CaseFilter {
         title_contains: Some("no-such-words".into()),

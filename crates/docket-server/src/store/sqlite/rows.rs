@@ -1,74 +1,47 @@
 //! Row mapping between SQLite and domain types.
 
 use rusqlite::{Row, Transaction};
-use serde_json::{Map, Value};
 
-use crate::domain::{
-    Case, CaseId, HistoryRecord, Priority, Status, Task, TaskId, TaskStatus, Timestamp,
-};
+use crate::domain::{Case, HistoryRecord, Task, TaskId};
 use crate::store::{CommitSeq, Result};
 
-/// Columns of `cases` in the order [`case_from_row`] reads them (after `seq`).
-pub const CASE_COLUMNS: &str = "seq, case_id, title, description, status, status_reason, priority, \
-     assignee, tags, fields, open_tasks, version, created_at, updated_at";
+use crate::store::decode::{self, Columns};
+pub use crate::store::decode::{CASE_COLUMNS, TASK_COLUMNS};
 
-pub const TASK_COLUMNS: &str =
-    "t.seq, t.task_id, c.case_id, t.title, t.status, t.assignee, t.created_at, t.updated_at";
+impl Columns for Row<'_> {
+    type Error = rusqlite::Error;
+    fn int(&self, i: usize) -> rusqlite::Result<i64> {
+        self.get(i)
+    }
+    fn opt_int(&self, i: usize) -> rusqlite::Result<Option<i64>> {
+        self.get(i)
+    }
+    fn text(&self, i: usize) -> rusqlite::Result<String> {
+        self.get(i)
+    }
+    fn opt_text(&self, i: usize) -> rusqlite::Result<Option<String>> {
+        self.get(i)
+    }
+    fn flag(&self, i: usize) -> rusqlite::Result<bool> {
+        self.get(i)
+    }
+    fn unreadable(&self, i: usize, what: &str, why: String) -> rusqlite::Error {
+        let msg = format!("unreadable {what} in the database: {why}");
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, msg.into())
+    }
+}
 
 /// Reads a case row selected with [`CASE_COLUMNS`]; returns its `seq` too.
 pub fn case_from_row(r: &Row<'_>) -> rusqlite::Result<(i64, Case)> {
-    let tags: String = r.get(8)?;
-    let fields: String = r.get(9)?;
-    let priority: String = r.get(6)?;
-    let case = Case {
-        id: CaseId::parse(&r.get::<_, String>(1)?).map_err(|e| conversion(1, e))?,
-        title: r.get(2)?,
-        description: r.get(3)?,
-        status: Status::from_stored(r.get(4)?),
-        status_reason: r.get(5)?,
-        priority: Priority::parse(&priority).map_err(|e| conversion(6, e))?,
-        assignee: r.get(7)?,
-        tags: serde_json::from_str(&tags).map_err(|e| conversion(8, e.to_string()))?,
-        fields: serde_json::from_str::<Map<String, Value>>(&fields)
-            .map_err(|e| conversion(9, e.to_string()))?,
-        open_tasks: r.get(10)?,
-        version: u64::try_from(r.get::<_, i64>(11)?).unwrap_or(0),
-        created_at: Timestamp(r.get(12)?),
-        updated_at: Timestamp(r.get(13)?),
-    };
-    Ok((r.get(0)?, case))
+    decode::case(r)
 }
 
 pub fn task_from_row(r: &Row<'_>) -> rusqlite::Result<(i64, Task)> {
-    let status: String = r.get(4)?;
-    let task = Task {
-        id: TaskId::parse(&r.get::<_, String>(1)?).map_err(|e| conversion(1, e))?,
-        case_id: CaseId::parse(&r.get::<_, String>(2)?).map_err(|e| conversion(2, e))?,
-        title: r.get(3)?,
-        status: TaskStatus::parse(&status).map_err(|e| conversion(4, e))?,
-        assignee: r.get(5)?,
-        created_at: Timestamp(r.get(6)?),
-        updated_at: Timestamp(r.get(7)?),
-    };
-    Ok((r.get(0)?, task))
+    decode::task(r)
 }
 
 pub fn history_from_row(r: &Row<'_>) -> rusqlite::Result<(i64, HistoryRecord)> {
-    let from: String = r.get(4)?;
-    let to: String = r.get(5)?;
-    let h = HistoryRecord {
-        at: Timestamp(r.get(1)?),
-        actor: r.get(2)?,
-        field: r.get(3)?,
-        from: serde_json::from_str(&from).unwrap_or(Value::Null),
-        to: serde_json::from_str(&to).unwrap_or(Value::Null),
-        job_id: r.get(6)?,
-    };
-    Ok((r.get(0)?, h))
-}
-
-fn conversion(col: usize, msg: String) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Text, msg.into())
+    decode::history(r)
 }
 
 pub fn json_text<T: serde::Serialize>(v: &T) -> String {
@@ -143,33 +116,28 @@ pub fn write_tags(tx: &Transaction<'_>, seq: i64, tags: &[String], replace: bool
     Ok(())
 }
 
-/// Inserts a task with the next generated id.
-pub fn insert_task(
-    tx: &Transaction<'_>,
-    case_seq: i64,
-    case_id: &CaseId,
-    title: &str,
-    assignee: Option<&str>,
-    at: Timestamp,
-) -> Result<Task> {
+/// The id for the next task (from the `task_number` counter).
+pub fn next_task_id(tx: &Transaction<'_>) -> Result<TaskId> {
     let n: i64 = tx
         .prepare_cached(
             "UPDATE counters SET value = value + 1 WHERE name = 'task_number' RETURNING value",
         )?
         .query_row([], |r| r.get(0))?;
-    let id = TaskId::generated(u64::try_from(n).unwrap_or(0));
+    Ok(TaskId::generated(u64::try_from(n).unwrap_or(0)))
+}
+
+/// Inserts task `t` (as [`Task::opened`] makes it) into the case of `case_seq`.
+pub fn insert_task(tx: &Transaction<'_>, case_seq: i64, t: &Task) -> Result<()> {
     tx.prepare_cached(
         "INSERT INTO tasks (task_id, case_seq, title, status, assignee, created_at, updated_at) \
          VALUES (?1, ?2, ?3, 'open', ?4, ?5, ?5)",
     )?
-    .execute((id.as_str(), case_seq, title, assignee, at.0))?;
-    Ok(Task {
-        id,
-        case_id: case_id.clone(),
-        title: title.to_owned(),
-        status: TaskStatus::Open,
-        assignee: assignee.map(str::to_owned),
-        created_at: at,
-        updated_at: at,
-    })
+    .execute((
+        t.id.as_str(),
+        case_seq,
+        &t.title,
+        &t.assignee,
+        t.created_at.0,
+    ))?;
+    Ok(())
 }

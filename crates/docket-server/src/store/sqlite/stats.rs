@@ -5,7 +5,6 @@ use async_trait::async_trait;
 use std::sync::atomic::Ordering;
 
 use super::{SqliteStore, lock};
-use crate::domain::JobState;
 use crate::store::{JobStats, PoolStats, Result};
 
 #[async_trait]
@@ -22,18 +21,7 @@ impl StatsStore for SqliteStore {
                     r.get::<_, i64>(2)?,
                 ))
             })?;
-            let mut stats = JobStats::default();
-            for row in rows {
-                let (state, n, left) = row?;
-                let Ok(state) = state.parse::<JobState>() else {
-                    continue;
-                };
-                if !state.is_finished() {
-                    stats.queued_items += u64::try_from(left).unwrap_or(0);
-                }
-                stats.by_state.push((state, u64::try_from(n).unwrap_or(0)));
-            }
-            Ok(stats)
+            Ok(JobStats::from_counts(rows.collect::<rusqlite::Result<Vec<_>>>()?))
         })
         .await
     }
