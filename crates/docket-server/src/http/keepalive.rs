@@ -18,7 +18,7 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -32,20 +32,23 @@ use tokio::time::{Instant, Sleep};
 use tower::ServiceExt as _;
 use tower::util::Oneshot;
 
-// What the service side last said about the connection, shared with [`Guarded`] (0:
-// nothing yet).
-/// A request's head has arrived; its response is not written yet.
-const BUSY: u8 = 1;
-/// The last response has been written.
-const DONE: u8 = 2;
-
-/// A connection's state as the service side sees it.
+/// A connection's state as the service side sees it, shared with [`Guarded`]: the
+/// number of responses written (or given up) so far, times two, plus one while a
+/// request is being served. A count, not a flag: however hyper interleaves its reads, a
+/// read after a response sees that one more has ended.
 #[derive(Clone, Default)]
-pub struct Signal(Arc<AtomicU8>);
+pub struct Signal(Arc<AtomicU64>);
 
 impl Signal {
-    fn set(&self, v: u8) {
-        self.0.store(v, Ordering::Relaxed);
+    /// A request's head has arrived.
+    fn busy(&self) {
+        self.0.fetch_or(1, Ordering::Relaxed);
+    }
+
+    /// Its response has been written (or will not be).
+    fn done(&self) {
+        let v = self.0.load(Ordering::Relaxed);
+        self.0.store((v | 1) + 1, Ordering::Relaxed);
     }
 }
 
@@ -73,8 +76,8 @@ pub struct Guarded {
     signal: Signal,
     limits: ReadLimits,
     phase: Phase,
-    /// Whether the service side was last seen busy (so its `DONE` is news).
-    seen_busy: bool,
+    /// Responses ended, as last seen in the [`Signal`].
+    ended: u64,
     sleep: Pin<Box<Sleep>>,
 }
 
@@ -87,24 +90,21 @@ impl Guarded {
             signal,
             limits,
             phase: Phase::Head,
-            seen_busy: false,
+            ended: 0,
             sleep: Box::pin(tokio::time::sleep(limits.header.min(limits.idle))),
         }
     }
 
     /// Takes in what the service side said since the last read.
     fn follow(&mut self) {
-        match self.signal.0.load(Ordering::Relaxed) {
-            BUSY => {
-                self.phase = Phase::Busy;
-                self.seen_busy = true;
-            }
-            DONE if self.seen_busy => {
-                self.seen_busy = false;
-                self.phase = Phase::Idle;
-                self.sleep.as_mut().reset(Instant::now() + self.limits.idle);
-            }
-            _ => {}
+        let v = self.signal.0.load(Ordering::Relaxed);
+        if v & 1 == 1 {
+            self.phase = Phase::Busy;
+        } else if v >> 1 != self.ended {
+            // A response has ended since the last read: idle until the next request.
+            self.ended = v >> 1;
+            self.phase = Phase::Idle;
+            self.sleep.as_mut().reset(Instant::now() + self.limits.idle);
         }
     }
 }
@@ -191,7 +191,7 @@ impl hyper::service::Service<hyper::Request<Incoming>> for Tracked {
     type Future = Respond;
 
     fn call(&self, req: hyper::Request<Incoming>) -> Self::Future {
-        self.signal.set(BUSY);
+        self.signal.busy();
         Respond {
             inner: self.app.clone().oneshot(req),
             signal: Some(self.signal.clone()),
@@ -212,7 +212,7 @@ impl Future for Respond {
         // `Oneshot` is `Unpin` (the router's futures are boxed), so this needs no pin
         // projection.
         let res = ready!(Pin::new(&mut self.inner).poll(cx))?;
-        let signal = self.signal.take().unwrap_or_default();
+        let signal = self.signal.take();
         Poll::Ready(Ok(res.map(|body| DoneOnEnd { body, signal })))
     }
 }
@@ -221,15 +221,23 @@ impl Drop for Respond {
     fn drop(&mut self) {
         // Dropped before answering (the connection closed): nothing more to wait for.
         if let Some(signal) = self.signal.take() {
-            signal.set(DONE);
+            signal.done();
         }
     }
 }
 
-/// A response body that marks its connection done when it ends or is dropped.
+/// A response body that marks its connection done when it ends or is dropped (once).
 pub struct DoneOnEnd {
     body: Body,
-    signal: Signal,
+    signal: Option<Signal>,
+}
+
+impl DoneOnEnd {
+    fn end(&mut self) {
+        if let Some(signal) = self.signal.take() {
+            signal.done();
+        }
+    }
 }
 
 impl http_body::Body for DoneOnEnd {
@@ -242,7 +250,7 @@ impl http_body::Body for DoneOnEnd {
     ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
         let frame = ready!(Pin::new(&mut self.body).poll_frame(cx));
         if frame.is_none() {
-            self.signal.set(DONE);
+            self.end();
         }
         Poll::Ready(frame)
     }
@@ -258,6 +266,6 @@ impl http_body::Body for DoneOnEnd {
 
 impl Drop for DoneOnEnd {
     fn drop(&mut self) {
-        self.signal.set(DONE);
+        self.end();
     }
 }
