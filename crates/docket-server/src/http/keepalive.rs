@@ -12,7 +12,7 @@
 //! [`Guarded`], which runs the deadlines on its reads, and the service in [`Tracked`],
 //! which tells it when a request has arrived (its head is complete) and when its
 //! response has been written (the connection is idle again). hyper's own header timer
-//! stays set to the sum of the two, as a backstop.
+//! is off.
 
 use std::future::Future;
 use std::io;
@@ -71,6 +71,11 @@ pub struct ReadLimits {
 }
 
 /// A socket whose reads fail with `TimedOut` once the deadline of its [`Phase`] passes.
+///
+/// The timer is not moved at every change of phase (each move takes the runtime's timer
+/// lock, which every connection shares): it is armed no later than the deadline, at most
+/// a header timeout ahead, and when it fires before the deadline it is armed again. So
+/// a busy connection touches the timer once per header timeout, not per request.
 pub struct Guarded {
     stream: TcpStream,
     signal: Signal,
@@ -78,20 +83,28 @@ pub struct Guarded {
     phase: Phase,
     /// Responses ended, as last seen in the [`Signal`].
     ended: u64,
+    /// When the current phase's limit runs out (in `Head` and `Idle`).
+    deadline: Instant,
+    /// Armed no later than `deadline` while `armed`; once it has fired, until re-armed,
+    /// not at all.
     sleep: Pin<Box<Sleep>>,
+    armed: bool,
 }
 
 impl Guarded {
     /// A freshly accepted connection: its first head is due within the header timeout
     /// (or the idle timeout, if that is shorter) from now.
     pub fn new(stream: TcpStream, limits: ReadLimits, signal: Signal) -> Self {
+        let deadline = Instant::now() + limits.header.min(limits.idle);
         Self {
             stream,
             signal,
             limits,
             phase: Phase::Head,
             ended: 0,
-            sleep: Box::pin(tokio::time::sleep(limits.header.min(limits.idle))),
+            deadline,
+            sleep: Box::pin(tokio::time::sleep_until(deadline)),
+            armed: true,
         }
     }
 
@@ -104,7 +117,27 @@ impl Guarded {
             // A response has ended since the last read: idle until the next request.
             self.ended = v >> 1;
             self.phase = Phase::Idle;
-            self.sleep.as_mut().reset(Instant::now() + self.limits.idle);
+            // Later than any time the timer is armed for: it need not move.
+            self.deadline = Instant::now() + self.limits.idle;
+        }
+    }
+
+    /// Whether the current phase's deadline has passed; if not, the timer is armed to
+    /// wake this task no later than it.
+    fn expired(&mut self, cx: &mut Context<'_>) -> bool {
+        loop {
+            if !self.armed {
+                let at = self.deadline.min(Instant::now() + self.limits.header);
+                self.sleep.as_mut().reset(at);
+                self.armed = true;
+            }
+            if self.sleep.as_mut().poll(cx).is_pending() {
+                return false;
+            }
+            self.armed = false;
+            if Instant::now() >= self.deadline {
+                return true;
+            }
         }
     }
 }
@@ -120,7 +153,7 @@ impl AsyncRead for Guarded {
         if this.phase == Phase::Busy {
             return Pin::new(&mut this.stream).poll_read(cx, buf);
         }
-        if this.sleep.as_mut().poll(cx).is_ready() {
+        if this.expired(cx) {
             let what = if this.phase == Phase::Idle {
                 "the connection was idle too long"
             } else {
@@ -132,10 +165,10 @@ impl AsyncRead for Guarded {
         let r = ready!(Pin::new(&mut this.stream).poll_read(cx, buf));
         if r.is_ok() && this.phase == Phase::Idle && buf.filled().len() > before {
             // The next request's first byte: its head is due within the header timeout.
+            // Not before the timer: it was armed at most a header timeout after an
+            // instant before this one.
             this.phase = Phase::Head;
-            this.sleep
-                .as_mut()
-                .reset(Instant::now() + this.limits.header);
+            this.deadline = Instant::now() + this.limits.header;
         }
         Poll::Ready(r)
     }

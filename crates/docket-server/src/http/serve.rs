@@ -158,10 +158,9 @@ pub async fn serve(
             let _slot = (permit, peer_slot);
             let mut builder = hyper::server::conn::http1::Builder::new();
             // `Guarded` runs the idle and head deadlines; hyper's own header timer (which
-            // starts as soon as the connection waits for a head) only backs it up.
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_timeout + limits.idle_timeout);
+            // starts as soon as the connection waits for a head, and moves the shared
+            // timer at every request) is off.
+            builder.timer(TokioTimer::new()).header_read_timeout(None);
             let conn = builder.serve_connection(io, service);
             let mut conn = std::pin::pin!(conn);
             tokio::select! {
