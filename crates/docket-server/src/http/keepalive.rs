@@ -206,7 +206,6 @@ impl AsyncWrite for Guarded {
 
 /// The app as hyper calls it on one connection: each request marks the connection busy,
 /// and its response body, once written (or dropped), marks it done.
-#[derive(Clone)]
 pub struct Tracked {
     app: Router,
     signal: Signal,

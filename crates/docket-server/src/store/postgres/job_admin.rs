@@ -1,6 +1,6 @@
 //! PostgreSQL: cancelling, retrying, deleting and purging jobs; leases; callbacks.
 
-use super::jobs::{end_job, insert_job, load_job, load_job_tx};
+use super::jobs::{end_job, insert_job, load_job};
 use super::{PgStore, Tx};
 use crate::domain::job_records::DeliveryRow;
 use crate::domain::rules::{self, CancelStep};
@@ -23,7 +23,7 @@ impl JobAdminStore for PgStore {
         let Some(seq) = seq else {
             return Ok(JobChange::NotFound);
         };
-        let (_, job) = load_job_tx(&mut tx, id).await?.ok_or(Error::NotFound)?;
+        let (_, job) = load_job(&mut tx, id).await?.ok_or(Error::NotFound)?;
         match rules::cancel_step(job.state) {
             CancelStep::EndNow => end_job(&mut tx, seq, JobState::Cancelled, now).await?,
             CancelStep::AskWorkerToStop => {
@@ -35,14 +35,14 @@ impl JobAdminStore for PgStore {
             }
             CancelStep::Refuse => return Ok(JobChange::WrongState(job)),
         }
-        let (_, job) = load_job_tx(&mut tx, id).await?.ok_or(Error::NotFound)?;
+        let (_, job) = load_job(&mut tx, id).await?.ok_or(Error::NotFound)?;
         tx.commit().await?;
         Ok(JobChange::Done(job))
     }
 
     async fn retry_failed(&self, id: &str, new: JobOrigin) -> Result<JobChange> {
         let mut tx = self.begin().await?;
-        let Some((seq, job)) = load_job_tx(&mut tx, id).await? else {
+        let Some((seq, job)) = load_job(&mut tx, id).await? else {
             return Ok(JobChange::NotFound);
         };
         let Some(which) = rules::retry_items(&job) else {
@@ -61,16 +61,14 @@ impl JobAdminStore for PgStore {
         let new = NewJob::retry_of(&job, new, items);
         insert_job(&mut tx, &new).await?;
         super::nodes::notify(&mut tx, &crate::store::Signal::Queued).await?;
-        let (_, created) = load_job_tx(&mut tx, &new.id)
-            .await?
-            .ok_or(Error::NotFound)?;
+        let (_, created) = load_job(&mut tx, &new.id).await?.ok_or(Error::NotFound)?;
         tx.commit().await?;
         Ok(JobChange::Done(created))
     }
 
     async fn delete_job(&self, id: &str) -> Result<JobChange> {
         let mut tx = self.begin().await?;
-        let Some((seq, job)) = load_job_tx(&mut tx, id).await? else {
+        let Some((seq, job)) = load_job(&mut tx, id).await? else {
             return Ok(JobChange::NotFound);
         };
         if !rules::may_forget(&job) {
@@ -200,7 +198,7 @@ impl CallbackStore for PgStore {
 
     async fn redeliver(&self, job_id: &str, now: Timestamp) -> Result<DeliveryView> {
         let mut tx = self.begin().await?;
-        let Some((seq, _)) = load_job_tx(&mut tx, job_id).await? else {
+        let Some((seq, _)) = load_job(&mut tx, job_id).await? else {
             return Err(Error::NotFound);
         };
         let n = sqlx::query("UPDATE callback_deliveries SET state = 'pending', next_attempt_at = $2 WHERE job_seq = $1")

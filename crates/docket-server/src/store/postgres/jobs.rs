@@ -49,11 +49,6 @@ pub(super) async fn load_job(
     Ok(Some((seq, job)))
 }
 
-/// `load_job` inside a transaction.
-pub(super) async fn load_job_tx(tx: &mut Tx, id: &str) -> Result<Option<(i64, Job)>> {
-    load_job(tx, id).await
-}
-
 pub(super) async fn insert_job(tx: &mut Tx, job: &NewJob) -> Result<i64> {
     let (key, hash) = match &job.idempotency {
         Some((k, h)) => (Some(k.as_str()), Some(h.as_str())),
@@ -170,7 +165,7 @@ async fn write_outcomes(tx: &mut Tx, job_seq: i64, outcomes: &[(i64, Outcome)]) 
 
 /// Commits `tx`, in which the job ended; the job as it ended.
 async fn ended(mut tx: Tx, job_id: &str) -> Result<ChunkResult> {
-    let (_, job) = load_job_tx(&mut tx, job_id).await?.ok_or(Error::NotFound)?;
+    let (_, job) = load_job(&mut tx, job_id).await?.ok_or(Error::NotFound)?;
     tx.commit().await?;
     Ok(ChunkResult::Ended(job))
 }
@@ -312,8 +307,7 @@ impl JobStore for PgStore {
                 KeyUse::Reused => return Ok(Submitted::KeyReused),
                 KeyUse::Replay => {
                     let job_id = found.as_ref().map_or("", |f| f.3.as_str());
-                    let (_, original) =
-                        load_job_tx(&mut tx, job_id).await?.ok_or(Error::NotFound)?;
+                    let (_, original) = load_job(&mut tx, job_id).await?.ok_or(Error::NotFound)?;
                     return Ok(Submitted::Replayed(original));
                 }
                 KeyUse::New => {
@@ -338,9 +332,7 @@ impl JobStore for PgStore {
         }
         insert_job(&mut tx, &job).await?;
         notify(&mut tx, &Signal::Queued).await?;
-        let (_, created) = load_job_tx(&mut tx, &job.id)
-            .await?
-            .ok_or(Error::NotFound)?;
+        let (_, created) = load_job(&mut tx, &job.id).await?.ok_or(Error::NotFound)?;
         tx.commit().await?;
         Ok(Submitted::Created(created))
     }
@@ -574,7 +566,7 @@ impl JobStore for PgStore {
         .await?;
         let Some(seq) = seq else { return Ok(None) };
         end_job(&mut tx, seq, JobState::Completed, now).await?;
-        let job = load_job_tx(&mut tx, job_id).await?.map(|(_, j)| j);
+        let job = load_job(&mut tx, job_id).await?.map(|(_, j)| j);
         tx.commit().await?;
         Ok(job)
     }

@@ -24,6 +24,7 @@ impl Columns for PgRow {
     fn opt_int(&self, i: usize) -> Result<Option<i64>> {
         match self.column(i).type_info().name() {
             "INT4" => Ok(self.try_get::<Option<i32>, _>(i)?.map(i64::from)),
+            "INT2" => Ok(self.try_get::<Option<i16>, _>(i)?.map(i64::from)),
             _ => Ok(self.try_get(i)?),
         }
     }
