@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use crate::domain::{ApiKey, IssuedKey, Timestamp, issue_key, parse_new_key};
+use crate::domain::{ApiKey, CommitSeq, IssuedKey, Timestamp, issue_key, parse_new_key};
 use crate::error::{Error, Result};
 use crate::store::Store;
 
@@ -24,15 +24,15 @@ pub async fn create_key(
     name: Option<String>,
     scopes: &[String],
     now: Timestamp,
-) -> Result<IssuedKey, CreateError> {
+) -> Result<(IssuedKey, CommitSeq), CreateError> {
     let (name, scopes) = parse_new_key(name, scopes).map_err(CreateError::Invalid)?;
     let issued = issue_key(name, scopes, now)
         .map_err(|e| CreateError::Store(Error::Other(anyhow::anyhow!(e))))?;
-    store
+    let commit = store
         .create_key(issued.key.clone())
         .await
         .map_err(CreateError::Store)?;
-    Ok(issued)
+    Ok((issued, commit))
 }
 
 /// Every key by id (revoked ones too).

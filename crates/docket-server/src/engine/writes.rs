@@ -14,8 +14,10 @@ use crate::error::Result;
 
 use super::Engine;
 
-/// What a write committed: the value it answers with, its position in the commit order,
-/// and the cases it changed (the cache drops them; a change feed records them).
+/// What a write committed: the value it answers with, its position in the commit order
+/// (a valid consistency token), and the cases it changed (the cache drops them; a change
+/// feed records them). A write that changed nothing (a replayed submission, a refused
+/// job change) answers with the position it was read at, and no case.
 #[derive(Debug, Clone)]
 pub struct Committed<T> {
     pub value: T,
@@ -120,19 +122,23 @@ impl Engine {
 
     /// Stores a bulk job with all its items; a created job wakes the workers.
     #[tracing::instrument(level = "debug", skip_all, fields(job = %job.id))]
-    pub async fn submit_job(&self, job: NewJob, limits: SubmitLimits) -> Result<Submitted> {
-        let submitted = self.store.submit_job(job, limits).await?;
+    pub async fn submit_job(
+        &self,
+        job: NewJob,
+        limits: SubmitLimits,
+    ) -> Result<Committed<Submitted>> {
+        let (submitted, commit) = self.store.submit_job(job, limits).await?;
         if matches!(submitted, Submitted::Created(_)) {
             self.wake();
         }
-        Ok(submitted)
+        Ok(self.committed(submitted, commit, Vec::new()))
     }
 
     /// Cancels a job: a queued one ends now (and is counted here), a running one stops
     /// between chunks at its worker. Watchers and workers hear of it.
     #[tracing::instrument(level = "debug", skip(self))]
-    pub async fn cancel_job(&self, id: &str) -> Result<JobChange> {
-        let change = self.store.cancel_job(id, self.now()).await?;
+    pub async fn cancel_job(&self, id: &str) -> Result<Committed<JobChange>> {
+        let (change, commit) = self.store.cancel_job(id, self.now()).await?;
         if let JobChange::Done(job) | JobChange::NothingToDo(job) = &change {
             if job.state.is_finished() {
                 self.metrics.job_ended(job);
@@ -140,28 +146,29 @@ impl Engine {
             self.wake();
             self.hub.publish(id);
         }
-        Ok(change)
+        Ok(self.committed(change, commit, Vec::new()))
     }
 
     /// A new job with the failed items of an ended one.
     #[tracing::instrument(level = "debug", skip(self))]
-    pub async fn retry_failed(&self, id: &str, actor: &str) -> Result<JobChange> {
+    pub async fn retry_failed(&self, id: &str, actor: &str) -> Result<Committed<JobChange>> {
         let origin = JobOrigin {
             id: new_job_id(),
             actor: actor.to_owned(),
             created_at: self.now(),
         };
-        let change = self.store.retry_failed(id, origin).await?;
+        let (change, commit) = self.store.retry_failed(id, origin).await?;
         if matches!(change, JobChange::Done(_)) {
             self.wake();
         }
-        Ok(change)
+        Ok(self.committed(change, commit, Vec::new()))
     }
 
     /// Forgets an ended job, its results and its callback.
     #[tracing::instrument(level = "debug", skip(self))]
-    pub async fn delete_job(&self, id: &str) -> Result<JobChange> {
-        self.store.delete_job(id).await
+    pub async fn delete_job(&self, id: &str) -> Result<Committed<JobChange>> {
+        let (change, commit) = self.store.delete_job(id).await?;
+        Ok(self.committed(change, commit, Vec::new()))
     }
 
     /// Sends a job's callback again now. `NotFound` when the job has none.
@@ -179,14 +186,17 @@ impl Engine {
         &self,
         name: Option<String>,
         scopes: &[String],
-    ) -> std::result::Result<IssuedKey, super::keys::CreateError> {
-        super::keys::create_key(self.store.as_ref(), name, scopes, self.now()).await
+    ) -> std::result::Result<Committed<IssuedKey>, super::keys::CreateError> {
+        let (issued, commit) =
+            super::keys::create_key(self.store.as_ref(), name, scopes, self.now()).await?;
+        Ok(self.committed(issued, commit, Vec::new()))
     }
 
     /// Revokes a key (its console sessions go with it).
     #[tracing::instrument(level = "debug", skip(self))]
-    pub async fn revoke_key(&self, id: &str) -> Result<ApiKey> {
-        self.store.revoke_key(id, self.now()).await
+    pub async fn revoke_key(&self, id: &str) -> Result<Committed<ApiKey>> {
+        let (key, commit) = self.store.revoke_key(id, self.now()).await?;
+        Ok(self.committed(key, commit, Vec::new()))
     }
 
     /// Keeps a console session.
@@ -207,9 +217,9 @@ impl Engine {
         &self,
         patch: serde_json::Map<String, serde_json::Value>,
         next: super::settings::Settings,
-    ) -> Result<()> {
-        self.store.save_settings(patch).await?;
-        self.settings.set(next);
-        Ok(())
+    ) -> Result<Committed<super::settings::Settings>> {
+        let commit = self.store.save_settings(patch).await?;
+        self.settings.set(next.clone());
+        Ok(self.committed(next, commit, Vec::new()))
     }
 }

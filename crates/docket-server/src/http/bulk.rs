@@ -21,6 +21,7 @@ use super::jobs::full_job;
 use super::{AppState, with_token};
 use crate::domain::{CommitSeq, NewJob, SubmitLimits, Submitted};
 use crate::domain::{Job, Timestamp, new_job_id};
+use crate::engine::Committed;
 
 /// Idempotency keys are honoured this long.
 const IDEMPOTENCY_TTL_MS: i64 = 24 * 3600 * 1000;
@@ -157,7 +158,8 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     request_body(content = BulkBody, content_type = "application/json"),
     responses(
         (status = 200, description = "The job is stored (or, waited for, has ended).", body = docket_api::BulkAnswer,
-            headers(("Location" = String, description = "The job's status URL (unless `returnJobId` is false)."))),
+            headers(("Location" = String, description = "The job's status URL (unless `returnJobId` is false)."),
+                ("X-Consistency-Token" = String, description = "The submission's commit; a finished job's own token when waited for."))),
         (status = 202, description = "`waitForCompletion` timed out: the job's current status.", body = docket_api::JobStatus),
         (status = 400, description = "Malformed JSON, an unknown field, or a bad `Idempotency-Key`.", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "More items than `Jobs.MaxItemsPerRequest`, or the body is too large (`payload_too_large`).", body = Problem, content_type = "application/problem+json"),
@@ -197,7 +199,8 @@ async fn bulk_update(
         max_queued_items: s.engine.jobs.max_queued_items,
         idempotency_since: Timestamp(now.0 - IDEMPOTENCY_TTL_MS),
     };
-    let job = match s.engine.submit_job(job, limits).await? {
+    let Committed { value, commit, .. } = s.engine.submit_job(job, limits).await?;
+    let job = match value {
         Submitted::Created(job) => job,
         Submitted::Replayed(job) => job,
         Submitted::KeyReused => {
@@ -238,10 +241,10 @@ async fn bulk_update(
         status: job.state.to_string(),
         status_url: options.return_job_id.then(|| status_url(&job)),
     };
-    Ok(with_location(
-        Json(docket_api::BulkAnswer::Accepted(accepted)).into_response(),
-        &job,
-        options.return_job_id,
+    let res = Json(docket_api::BulkAnswer::Accepted(accepted)).into_response();
+    Ok(with_token(
+        with_location(res, &job, options.return_job_id),
+        commit,
     ))
 }
 

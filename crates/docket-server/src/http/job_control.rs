@@ -18,6 +18,7 @@ use super::extract::PathParam;
 use super::jobs::{job_not_found, load, status_response};
 use super::{AppState, with_token};
 use crate::domain::{CommitSeq, JobChange};
+use crate::engine::Committed;
 use crate::wire;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -38,7 +39,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     tag = "jobs",
     params(("jobId" = String, Path, description = "The job's id.")),
     responses(
-        (status = 200, description = "The job's status (its end state if it stopped within 5 s).", body = docket_api::JobStatus),
+        (status = 200, description = "The job's status (its end state if it stopped within 5 s).", body = docket_api::JobStatus,
+            headers(("X-Consistency-Token" = String))),
         (status = 404, description = "No such job, or past its retention (`job_not_found`).", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The job has already ended (`job_finished`).", body = Problem, content_type = "application/problem+json")
     )
@@ -48,7 +50,8 @@ async fn cancel(
     PathParam(id): PathParam<String>,
 ) -> Result<Response, ApiError> {
     load(&s, &id).await?;
-    let job = match s.engine.cancel_job(&id).await? {
+    let Committed { value, commit, .. } = s.engine.cancel_job(&id).await?;
+    let job = match value {
         JobChange::NotFound => return Err(job_not_found(&id)),
         JobChange::WrongState(job) => {
             return Err(ApiError::new(
@@ -68,9 +71,11 @@ async fn cancel(
             .await?
             .unwrap_or(job)
     };
-    Ok(status_response(
-        &job,
-        Json(wire::job_status(&job)).into_response(),
+    // A job that ended meanwhile answers with its own (later) token.
+    let at = commit.max(CommitSeq(job.last_commit));
+    Ok(with_token(
+        status_response(&job, Json(wire::job_status(&job)).into_response()),
+        at,
     ))
 }
 
@@ -82,7 +87,7 @@ async fn cancel(
     tag = "jobs",
     params(("jobId" = String, Path, description = "The job's id.")),
     responses(
-        (status = 200, description = "The new job is stored.", body = BulkAccepted, headers(("Location" = String))),
+        (status = 200, description = "The new job is stored.", body = BulkAccepted, headers(("Location" = String), ("X-Consistency-Token" = String))),
         (status = 404, description = "No such job, or past its retention (`job_not_found`).", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The job has not ended (`job_not_finished`).", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The job has no failed items (`no_failed_items`).", body = Problem, content_type = "application/problem+json")
@@ -95,7 +100,8 @@ async fn retry_failed(
 ) -> Result<Response, ApiError> {
     load(&s, &id).await?;
     let actor = caller.actor_name();
-    match s.engine.retry_failed(&id, &actor).await? {
+    let Committed { value, commit, .. } = s.engine.retry_failed(&id, &actor).await?;
+    match value {
         JobChange::NotFound => Err(job_not_found(&id)),
         JobChange::WrongState(job) => Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -121,7 +127,7 @@ async fn retry_failed(
             if let Ok(v) = HeaderValue::from_str(&status_url(&job)) {
                 res.headers_mut().insert(header::LOCATION, v);
             }
-            Ok(res)
+            Ok(with_token(res, commit))
         }
     }
 }
@@ -144,7 +150,8 @@ async fn delete(
     PathParam(id): PathParam<String>,
 ) -> Result<Response, ApiError> {
     load(&s, &id).await?;
-    match s.engine.delete_job(&id).await? {
+    let Committed { value, commit, .. } = s.engine.delete_job(&id).await?;
+    match value {
         JobChange::NotFound => Err(job_not_found(&id)),
         JobChange::WrongState(job) => Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -154,10 +161,9 @@ async fn delete(
                 job.state
             ),
         )),
-        JobChange::Done(job) | JobChange::NothingToDo(job) => Ok(with_token(
-            StatusCode::NO_CONTENT.into_response(),
-            CommitSeq(job.last_commit),
-        )),
+        JobChange::Done(_) | JobChange::NothingToDo(_) => {
+            Ok(with_token(StatusCode::NO_CONTENT.into_response(), commit))
+        }
     }
 }
 

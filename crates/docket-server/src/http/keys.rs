@@ -10,11 +10,12 @@ use docket_api::{CreatedApiKey, Identity, Limits, NewApiKey, Page, Problem, code
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::AppState;
 use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::{JsonBody, PathParam};
+use super::{AppState, with_token};
 use crate::domain::{Scope, is_key_id};
+use crate::engine::Committed;
 use crate::engine::keys::CreateError;
 use crate::wire;
 
@@ -32,13 +33,17 @@ pub fn router() -> OpenApiRouter<AppState> {
     operation_id = "createKey",
     tag = "keys",
     request_body(content = NewApiKey, content_type = "application/json"),
-    responses((status = 201, description = "The key and its token.", body = CreatedApiKey, headers(("Location" = String))))
+    responses((status = 201, description = "The key and its token.", body = CreatedApiKey, headers(("Location" = String), ("X-Consistency-Token" = String))))
 )]
 async fn create(
     State(s): State<AppState>,
     JsonBody(body): JsonBody<NewApiKey>,
 ) -> Result<Response, ApiError> {
-    let issued = s
+    let Committed {
+        value: issued,
+        commit,
+        ..
+    } = s
         .engine
         .create_key(body.name, &body.scopes)
         .await
@@ -57,7 +62,7 @@ async fn create(
     if let Ok(v) = HeaderValue::from_str(&location) {
         res.headers_mut().insert(header::LOCATION, v);
     }
-    Ok(res)
+    Ok(with_token(res, commit))
 }
 
 /// Every key, revoked ones too; never a token.
@@ -85,14 +90,14 @@ async fn list(State(s): State<AppState>) -> Result<Json<Page<docket_api::ApiKey>
     tag = "keys",
     params(("keyId" = String, Path, description = "The key's id.")),
     responses(
-        (status = 200, description = "The revoked key.", body = docket_api::ApiKey),
+        (status = 200, description = "The revoked key.", body = docket_api::ApiKey, headers(("X-Consistency-Token" = String))),
         (status = 404, description = "No such key (`key_not_found`).", body = Problem, content_type = "application/problem+json")
     )
 )]
 async fn revoke(
     State(s): State<AppState>,
     PathParam(id): PathParam<String>,
-) -> Result<Json<docket_api::ApiKey>, ApiError> {
+) -> Result<Response, ApiError> {
     let not_found = || {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -103,13 +108,18 @@ async fn revoke(
     if !is_key_id(&id) {
         return Err(not_found());
     }
-    let key = s.engine.revoke_key(&id).await.map_err(|e| match e {
+    let Committed {
+        value: key, commit, ..
+    } = s.engine.revoke_key(&id).await.map_err(|e| match e {
         crate::error::Error::NotFound => not_found(),
         e => e.into(),
     })?;
     s.keys.forget();
     tracing::info!(key.id = %key.id, "API key revoked");
-    Ok(Json(wire::api_key(&key)))
+    Ok(with_token(
+        Json(wire::api_key(&key)).into_response(),
+        commit,
+    ))
 }
 
 /// The caller: its key and scopes (every scope when the server is open), and the limits

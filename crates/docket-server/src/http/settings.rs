@@ -4,14 +4,15 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use docket_api::{FieldError, codes};
 use serde_json::{Map, Value};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::AppState;
 use super::error::ApiError;
 use super::extract::JsonBody;
+use super::{AppState, with_token};
 use crate::engine::settings::{Settings, SettingsError};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -38,7 +39,7 @@ async fn read(State(s): State<AppState>) -> Json<Settings> {
     tag = "settings",
     request_body(content = Settings, content_type = "application/json", description = "The settings to change (any of them)."),
     responses(
-        (status = 200, description = "Every setting, as now in force.", body = Settings),
+        (status = 200, description = "Every setting, as now in force.", body = Settings, headers(("X-Consistency-Token" = String))),
         (status = 400, description = "Not a setting (`unknown_field`), or not JSON.", body = docket_api::Problem, content_type = "application/problem+json"),
         (status = 422, description = "A value out of range (`validation_failed`).", body = docket_api::Problem, content_type = "application/problem+json")
     )
@@ -46,7 +47,7 @@ async fn read(State(s): State<AppState>) -> Json<Settings> {
 async fn update(
     State(s): State<AppState>,
     JsonBody(patch): JsonBody<Map<String, Value>>,
-) -> Result<Json<Settings>, ApiError> {
+) -> Result<Response, ApiError> {
     let next = s
         .engine
         .settings
@@ -70,7 +71,10 @@ async fn update(
                     .collect(),
             ),
         })?;
-    s.engine.change_settings(patch, next.clone()).await?;
-    tracing::info!(settings = ?next, "settings changed");
-    Ok(Json(next))
+    let changed = s.engine.change_settings(patch, next).await?;
+    tracing::info!(settings = ?changed.value, "settings changed");
+    Ok(with_token(
+        Json(changed.value).into_response(),
+        changed.commit,
+    ))
 }

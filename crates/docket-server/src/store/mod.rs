@@ -70,9 +70,11 @@ pub trait CaseStore: Send + Sync + 'static {
     /// Settings changed through the API (key -> JSON value).
     async fn load_settings(&self) -> Result<serde_json::Map<String, serde_json::Value>>;
 
-    /// Stores changed settings (upserts the given keys).
-    async fn save_settings(&self, values: serde_json::Map<String, serde_json::Value>)
-    -> Result<()>;
+    /// Stores changed settings (upserts the given keys), at the returned commit.
+    async fn save_settings(
+        &self,
+        values: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<CommitSeq>;
 
     /// One page of cases in `filter.sort`'s order (keyset paging, no offsets).
     async fn list_cases(&self, filter: CaseFilter) -> Result<Paged<Case, CasePosition>>;
@@ -135,8 +137,10 @@ pub trait CaseStore: Send + Sync + 'static {
 #[async_trait]
 pub trait JobStore: Send + Sync + 'static {
     /// Stores a job and all its items in one transaction, unless the idempotency key
-    /// replays or conflicts, or the queue is full (then nothing is stored).
-    async fn submit_job(&self, job: NewJob, limits: SubmitLimits) -> Result<Submitted>;
+    /// replays or conflicts, or the queue is full (then nothing is stored). The commit is
+    /// the new job's, or (nothing stored) the position the answer was read at.
+    async fn submit_job(&self, job: NewJob, limits: SubmitLimits)
+    -> Result<(Submitted, CommitSeq)>;
 
     async fn get_job(&self, id: &str) -> Result<Option<Job>>;
 
@@ -160,17 +164,18 @@ pub trait JobStore: Send + Sync + 'static {
     async fn finish_job(&self, job_id: &str, now: Timestamp) -> Result<Option<Job>>;
 }
 
-/// Cancelling, retrying, forgetting and purging jobs; leases.
+/// Cancelling, retrying, forgetting and purging jobs; leases. A change answers with its
+/// commit (`JobChange::Done`) or, when nothing changed, the position it was read at.
 #[async_trait]
 pub trait JobAdminStore: Send + Sync + 'static {
     /// Cancels a queued job at once; asks a running one to stop at its next chunk.
-    async fn cancel_job(&self, id: &str, now: Timestamp) -> Result<JobChange>;
+    async fn cancel_job(&self, id: &str, now: Timestamp) -> Result<(JobChange, CommitSeq)>;
 
     /// A new job with the failed items of a finished one.
-    async fn retry_failed(&self, id: &str, new: JobOrigin) -> Result<JobChange>;
+    async fn retry_failed(&self, id: &str, new: JobOrigin) -> Result<(JobChange, CommitSeq)>;
 
     /// Forgets a finished job, its items and its callbacks.
-    async fn delete_job(&self, id: &str) -> Result<JobChange>;
+    async fn delete_job(&self, id: &str) -> Result<(JobChange, CommitSeq)>;
 
     /// Deletes finished jobs that ended before `before`, at most `limit` items per call
     /// (so a purge never holds the writer long). Returns the rows removed; 0 when
@@ -205,14 +210,14 @@ pub trait CallbackStore: Send + Sync + 'static {
 #[async_trait]
 pub trait KeyStore: Send + Sync + 'static {
     /// Stores a new key. `Conflict` if its id is taken.
-    async fn create_key(&self, key: ApiKey) -> Result<()>;
+    async fn create_key(&self, key: ApiKey) -> Result<CommitSeq>;
 
     /// Every key, revoked ones too, oldest first.
     async fn list_keys(&self) -> Result<Vec<ApiKey>>;
 
     /// Revokes a key and, in the same transaction, ends its console sessions; revoking
     /// it again keeps the first time. `NotFound` if there is no such key.
-    async fn revoke_key(&self, id: &str, now: Timestamp) -> Result<ApiKey>;
+    async fn revoke_key(&self, id: &str, now: Timestamp) -> Result<(ApiKey, CommitSeq)>;
 }
 
 /// Console sessions (shared by every node of a cluster).

@@ -67,7 +67,7 @@ pub async fn make_key(app: &TestApp, name: &str, scopes: &[&str]) -> (String, St
         name: Some(name.into()),
         scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
     };
-    let issued = docket_server::engine::keys::create_key(
+    let (issued, _) = docket_server::engine::keys::create_key(
         app.state.engine.store.as_ref(),
         new.name,
         &new.scopes,

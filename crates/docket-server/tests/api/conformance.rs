@@ -12,7 +12,7 @@ use docket_server::domain::{
     TaskStatus, Timestamp, Workflow, issue_key,
 };
 use docket_server::error::Error;
-use docket_server::store::{Attempt, ChunkResult, Claim, FinishDrained, Store};
+use docket_server::store::{Attempt, ChunkResult, Claim, CommitSeq, FinishDrained, Store};
 use serde_json::json;
 
 /// A store on a fresh database of the current backend, seeded with `cases` demo cases.
@@ -130,7 +130,7 @@ fn claim(owner: &str, now: i64, chunk_size: u32) -> Claim {
 }
 
 async fn submitted(store: &dyn Store, job: NewJob) -> String {
-    match store.submit_job(job, LIMITS).await.unwrap() {
+    match store.submit_job(job, LIMITS).await.unwrap().0 {
         Submitted::Created(j) => j.id,
         other => panic!("not created: {other:?}"),
     }
@@ -222,16 +222,16 @@ backend_test! {
         let id = submitted(store.as_ref(), first.clone()).await;
         let mut again = first.clone();
         again.id = docket_server::domain::new_job_id();
-        match store.submit_job(again.clone(), LIMITS).await.unwrap() {
+        match store.submit_job(again.clone(), LIMITS).await.unwrap().0 {
             Submitted::Replayed(j) => assert_eq!(j.id, id),
             other => panic!("{other:?}"),
         }
         again.idempotency = Some(("key-1".into(), "hash-b".into()));
-        assert!(matches!(store.submit_job(again, LIMITS).await.unwrap(), Submitted::KeyReused));
+        assert!(matches!(store.submit_job(again, LIMITS).await.unwrap().0, Submitted::KeyReused));
         let tight = SubmitLimits { max_queued_items: 2, idempotency_since: Timestamp(0) };
         let two = job(&[(2, json!({})), (3, json!({}))], false, 1_000);
         assert!(matches!(
-            store.submit_job(two, tight).await.unwrap(),
+            store.submit_job(two, tight).await.unwrap().0,
             Submitted::QueueFull { queued: 1 }
         ));
         let j = store.get_job(&id).await.unwrap().unwrap();
@@ -284,7 +284,7 @@ backend_test! {
         let jid = submitted(store.as_ref(), job(&items, false, 2_000)).await;
         let second = store.get_case(&id(2)).await.unwrap().unwrap();
         store.run_chunk(&jid, claim("a", 2_000, 1)).await.unwrap();
-        assert!(matches!(store.cancel_job(&jid, Timestamp(2_001)).await.unwrap(), JobChange::Done(j) if j.state == JobState::Running));
+        assert!(matches!(store.cancel_job(&jid, Timestamp(2_001)).await.unwrap().0, JobChange::Done(j) if j.state == JobState::Running));
         let r = store.run_chunk(&jid, claim("a", 2_002, 1)).await.unwrap();
         assert!(matches!(&r, ChunkResult::Ended(j) if j.state == JobState::Cancelled && j.processed == 1), "{r:?}");
         assert_eq!(store.get_case(&id(2)).await.unwrap().unwrap(), second);
@@ -295,7 +295,7 @@ backend_test! {
     async fn cancel_ends_a_queued_job_and_refuses_an_ended_one() {
         let (store, _dir) = store(2).await;
         let id = submitted(store.as_ref(), job(&[(1, json!({})), (2, json!({}))], false, 1_000)).await;
-        match store.cancel_job(&id, Timestamp(2_000)).await.unwrap() {
+        match store.cancel_job(&id, Timestamp(2_000)).await.unwrap().0 {
             JobChange::Done(j) | JobChange::NothingToDo(j) => {
                 assert_eq!((j.state, j.processed), (JobState::Cancelled, 0));
             }
@@ -309,8 +309,8 @@ backend_test! {
         assert_eq!(cancelled.unwrap().items.len(), 2);
         let failed = store.job_results(&id, page(Some(ItemOutcome::Failed))).await.unwrap();
         assert!(failed.unwrap().items.is_empty());
-        assert!(matches!(store.cancel_job(&id, Timestamp(3_000)).await.unwrap(), JobChange::WrongState(_)));
-        assert!(matches!(store.cancel_job("job-nope", Timestamp(3_000)).await.unwrap(), JobChange::NotFound));
+        assert!(matches!(store.cancel_job(&id, Timestamp(3_000)).await.unwrap().0, JobChange::WrongState(_)));
+        assert!(matches!(store.cancel_job("job-nope", Timestamp(3_000)).await.unwrap().0, JobChange::NotFound));
     }
 }
 
@@ -339,9 +339,9 @@ backend_test! {
         let (store, _dir) = store(2).await;
         let items = vec![(1, json!({"priority": "Low"})), (9, json!({"priority": "Low"}))];
         let jid = submitted(store.as_ref(), job(&items, false, 1_000)).await;
-        assert!(matches!(store.retry_failed(&jid, origin("r1", 1_000)).await.unwrap(), JobChange::WrongState(_)));
+        assert!(matches!(store.retry_failed(&jid, origin("r1", 1_000)).await.unwrap().0, JobChange::WrongState(_)));
         assert_eq!(run_to_end(store.as_ref(), &jid, "a", 1_000).await, JobState::Completed);
-        let retry = match store.retry_failed(&jid, origin("job-retry-1", 5_000)).await.unwrap() {
+        let retry = match store.retry_failed(&jid, origin("job-retry-1", 5_000)).await.unwrap().0 {
             JobChange::Done(j) => j,
             other => panic!("{other:?}"),
         };
@@ -350,7 +350,7 @@ backend_test! {
         assert_eq!(run_to_end(store.as_ref(), &retry.id, "a", 6_000).await, JobState::Completed);
         let only_ok = submitted(store.as_ref(), job(&[(2, json!({"priority": "Low"}))], false, 7_000)).await;
         assert_eq!(run_to_end(store.as_ref(), &only_ok, "a", 7_000).await, JobState::Completed);
-        assert!(matches!(store.retry_failed(&only_ok, origin("r2", 8_000)).await.unwrap(), JobChange::NothingToDo(_)));
+        assert!(matches!(store.retry_failed(&only_ok, origin("r2", 8_000)).await.unwrap().0, JobChange::NothingToDo(_)));
         // Purge: every job that ended before the cut-off, nothing else.
         let open = submitted(store.as_ref(), job(&[(1, json!({}))], false, 9_000)).await;
         // (Each call forgets up to a batch of jobs and removes a batch of their items.)
@@ -384,6 +384,40 @@ backend_test! {
 }
 
 backend_test! {
+    async fn every_write_answers_with_a_commit_of_its_own_and_a_refused_one_moves_nothing() {
+        let (store, _dir) = store(2).await;
+        let mut last = store.current_commit().await.unwrap();
+        fn moved(last: &mut CommitSeq, at: CommitSeq, what: &str) {
+            assert!(at > *last, "{what}: {at:?} is not after {last:?}");
+            *last = at;
+        }
+        let (submitted, at) = store.submit_job(job(&[(1, json!({}))], false, 1_000), LIMITS).await.unwrap();
+        moved(&mut last, at, "submit");
+        let Submitted::Created(queued) = submitted else { panic!("{submitted:?}") };
+        let (change, at) = store.cancel_job(&queued.id, Timestamp(1_001)).await.unwrap();
+        assert!(matches!(change, JobChange::Done(_)));
+        moved(&mut last, at, "cancel");
+        // Refused: nothing is written and the answer is read at the latest commit.
+        let (change, at) = store.cancel_job(&queued.id, Timestamp(1_002)).await.unwrap();
+        assert!(matches!(change, JobChange::WrongState(_)));
+        assert_eq!(at, last, "a refused cancel moved the commit order");
+        let (change, at) = store.retry_failed("job-nope", origin("r1", 1_003)).await.unwrap();
+        assert!(matches!(change, JobChange::NotFound));
+        assert_eq!(at, last);
+        let (change, at) = store.delete_job(&queued.id).await.unwrap();
+        assert!(matches!(change, JobChange::Done(_)));
+        moved(&mut last, at, "delete");
+        let issued = issue_key(Some("ops".into()), vec![Scope::Admin], Timestamp(2_000)).unwrap();
+        moved(&mut last, store.create_key(issued.key.clone()).await.unwrap(), "create key");
+        moved(&mut last, store.revoke_key(&issued.key.id, Timestamp(2_001)).await.unwrap().1, "revoke key");
+        let mut patch = serde_json::Map::new();
+        patch.insert("Jobs.ChunkSize".into(), json!(10));
+        moved(&mut last, store.save_settings(patch).await.unwrap(), "settings");
+        assert_eq!(store.current_commit().await.unwrap(), last);
+    }
+}
+
+backend_test! {
     async fn keys_are_listed_and_revoked_once() {
         let (store, _dir) = store(0).await;
         let issued = issue_key(Some("ops".into()), vec![Scope::Admin], Timestamp(1_000)).unwrap();
@@ -391,7 +425,7 @@ backend_test! {
         let keys = store.list_keys().await.unwrap();
         assert_eq!(keys.len(), 1);
         assert_eq!((keys[0].id.as_str(), keys[0].token_hash), (issued.key.id.as_str(), issued.key.token_hash));
-        let revoked = store.revoke_key(&issued.key.id, Timestamp(2_000)).await.unwrap();
+        let (revoked, _) = store.revoke_key(&issued.key.id, Timestamp(2_000)).await.unwrap();
         assert_eq!(revoked.revoked_at, Some(Timestamp(2_000)));
         assert!(matches!(store.revoke_key("nope", Timestamp(3_000)).await, Err(Error::NotFound)));
     }

@@ -288,3 +288,58 @@ backend_test! {
         );
     }
 }
+
+backend_test! {
+    async fn every_write_answers_with_a_consistency_token_further_on_than_the_last() {
+        // No worker: the jobs stay queued until the test cancels them.
+        let app = spawn_app_with(|c| c.jobs.workers = 0).await;
+        let mut last = 0_u64;
+        let mut step = |h: &reqwest::header::HeaderMap, what: &str| {
+            let token = h
+                .get("x-consistency-token")
+                .unwrap_or_else(|| panic!("{what}: no X-Consistency-Token"))
+                .to_str()
+                .unwrap();
+            let at: u64 = token.strip_prefix('c').unwrap().parse().unwrap();
+            assert!(at > last, "{what}: {token} is not after c{last}");
+            last = at;
+        };
+        let (s, h, _) = app
+            .send_json("POST", "/api/v1/cases", &json!({"caseId": "T-1", "title": "t"}))
+            .await;
+        assert_eq!(s, 201);
+        step(&h, "create case");
+        let items = json!([{"caseId": "T-1", "priority": "High"}]);
+        let (s, h, job) = app
+            .send_json("POST", "/api/v1/cases/bulk-update", &items)
+            .await;
+        assert_eq!(s, 200, "{job}");
+        step(&h, "submit");
+        let id = job["jobId"].as_str().unwrap();
+        let (s, h, r) = app
+            .raw("POST", &format!("/api/v1/jobs/{id}/cancel"), None)
+            .await;
+        assert_eq!((s, r["status"].as_str()), (200, Some("cancelled")), "{r}");
+        step(&h, "cancel");
+        let (s, h, _) = app
+            .raw("DELETE", &format!("/api/v1/jobs/{id}"), None)
+            .await;
+        assert_eq!(s, 204);
+        step(&h, "delete job");
+        let (s, h, _) = app
+            .send_json("PATCH", "/api/v1/settings", &json!({"Jobs.ChunkSize": 100}))
+            .await;
+        assert_eq!(s, 200);
+        step(&h, "settings");
+        // Keys: once one exists the server is no longer open, so an admin key asks.
+        let (_, admin) = crate::auth::make_key(&app, "admin", &["admin"]).await;
+        let body = json!({"name": "k", "scopes": ["cases:read"]}).to_string();
+        let (s, h, key) = crate::auth::call(&app, "POST", "/api/v1/keys", Some(&admin), Some(&body)).await;
+        assert_eq!(s, 201, "{key}");
+        step(&h, "create key");
+        let path = format!("/api/v1/keys/{}", key["keyId"].as_str().unwrap());
+        let (s, h, _) = crate::auth::call(&app, "DELETE", &path, Some(&admin), None).await;
+        assert_eq!(s, 200);
+        step(&h, "revoke key");
+    }
+}

@@ -128,7 +128,7 @@ mod direct_store {
     use crate::exit::input_error;
 
     pub async fn create(store: &dyn Store, new: NewApiKey) -> anyhow::Result<CreatedApiKey> {
-        let issued = create_key(store, new.name, &new.scopes, Timestamp::now())
+        let (issued, _) = create_key(store, new.name, &new.scopes, Timestamp::now())
             .await
             .map_err(|e| match e {
                 CreateError::Invalid(errs) => input_error(
@@ -147,7 +147,7 @@ mod direct_store {
 
     pub async fn revoke(store: &dyn Store, id: &str) -> anyhow::Result<ApiKey> {
         match store.revoke_key(id, Timestamp::now()).await {
-            Ok(k) => Ok(docket_server::wire::api_key(&k)),
+            Ok((k, _)) => Ok(docket_server::wire::api_key(&k)),
             Err(store::Error::NotFound) => Err(input_error(format!("there is no API key {id}"))),
             Err(e) => Err(anyhow::Error::new(e).context("revoking the key")),
         }

@@ -201,7 +201,7 @@ impl CaseStore for PgStore {
     async fn save_settings(
         &self,
         values: serde_json::Map<String, serde_json::Value>,
-    ) -> Result<()> {
+    ) -> Result<CommitSeq> {
         let mut tx = self.begin().await?;
         for (k, v) in &values {
             sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
@@ -211,8 +211,9 @@ impl CaseStore for PgStore {
                 .await?;
         }
         notify(&mut tx, &Signal::Settings).await?;
+        let commit = next_commit(&mut tx).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(commit)
     }
 
     async fn list_cases(&self, f: CaseFilter) -> Result<Paged<Case, CasePosition>> {

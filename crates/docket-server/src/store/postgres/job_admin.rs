@@ -1,19 +1,30 @@
 //! PostgreSQL: cancelling, retrying, deleting and purging jobs; leases; callbacks.
 
 use super::jobs::{end_job, insert_job, load_job};
-use super::{PgStore, Tx};
+use super::{PgStore, Tx, counter, next_commit};
 use crate::domain::job_records::DeliveryRow;
 use crate::domain::rules::{self, CancelStep};
-use crate::domain::{JobState, Timestamp};
+use crate::domain::{CommitSeq, JobState, Timestamp};
 use crate::store::sql::retry_where;
 use crate::store::{Attempt, Delivery, DeliveryView, Error, JobChange, JobOrigin, NewJob, Result};
 use crate::store::{CallbackStore, JobAdminStore};
 use async_trait::async_trait;
 use sqlx::AssertSqlSafe;
 
+/// Ends a job change: commits `Done` at a commit position of its own; anything else
+/// changes nothing and answers with the position it was read at.
+async fn settle(mut tx: Tx, change: JobChange) -> Result<(JobChange, CommitSeq)> {
+    if !matches!(change, JobChange::Done(_)) {
+        return Ok((change, CommitSeq(counter(&mut *tx, "commit").await?)));
+    }
+    let commit = next_commit(&mut tx).await?;
+    tx.commit().await?;
+    Ok((change, commit))
+}
+
 #[async_trait]
 impl JobAdminStore for PgStore {
-    async fn cancel_job(&self, id: &str, now: Timestamp) -> Result<JobChange> {
+    async fn cancel_job(&self, id: &str, now: Timestamp) -> Result<(JobChange, CommitSeq)> {
         let mut tx = self.begin().await?;
         let seq: Option<i64> =
             sqlx::query_scalar("SELECT seq FROM jobs WHERE job_id = $1 FOR UPDATE")
@@ -21,7 +32,7 @@ impl JobAdminStore for PgStore {
                 .fetch_optional(&mut *tx)
                 .await?;
         let Some(seq) = seq else {
-            return Ok(JobChange::NotFound);
+            return settle(tx, JobChange::NotFound).await;
         };
         let (_, job) = load_job(&mut tx, id).await?.ok_or(Error::NotFound)?;
         match rules::cancel_step(job.state) {
@@ -33,20 +44,19 @@ impl JobAdminStore for PgStore {
                     .execute(&mut *tx)
                     .await?;
             }
-            CancelStep::Refuse => return Ok(JobChange::WrongState(job)),
+            CancelStep::Refuse => return settle(tx, JobChange::WrongState(job)).await,
         }
         let (_, job) = load_job(&mut tx, id).await?.ok_or(Error::NotFound)?;
-        tx.commit().await?;
-        Ok(JobChange::Done(job))
+        settle(tx, JobChange::Done(job)).await
     }
 
-    async fn retry_failed(&self, id: &str, new: JobOrigin) -> Result<JobChange> {
+    async fn retry_failed(&self, id: &str, new: JobOrigin) -> Result<(JobChange, CommitSeq)> {
         let mut tx = self.begin().await?;
         let Some((seq, job)) = load_job(&mut tx, id).await? else {
-            return Ok(JobChange::NotFound);
+            return settle(tx, JobChange::NotFound).await;
         };
         let Some(which) = rules::retry_items(&job) else {
-            return Ok(JobChange::WrongState(job));
+            return settle(tx, JobChange::WrongState(job)).await;
         };
         let items: Vec<(String, String)> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT case_id, item FROM job_items WHERE job_seq = $1 AND {} ORDER BY idx",
@@ -56,27 +66,25 @@ impl JobAdminStore for PgStore {
         .fetch_all(&mut *tx)
         .await?;
         if items.is_empty() {
-            return Ok(JobChange::NothingToDo(job));
+            return settle(tx, JobChange::NothingToDo(job)).await;
         }
         let new = NewJob::retry_of(&job, new, items);
         insert_job(&mut tx, &new).await?;
         super::nodes::notify(&mut tx, &crate::store::Signal::Queued).await?;
         let (_, created) = load_job(&mut tx, &new.id).await?.ok_or(Error::NotFound)?;
-        tx.commit().await?;
-        Ok(JobChange::Done(created))
+        settle(tx, JobChange::Done(created)).await
     }
 
-    async fn delete_job(&self, id: &str) -> Result<JobChange> {
+    async fn delete_job(&self, id: &str) -> Result<(JobChange, CommitSeq)> {
         let mut tx = self.begin().await?;
         let Some((seq, job)) = load_job(&mut tx, id).await? else {
-            return Ok(JobChange::NotFound);
+            return settle(tx, JobChange::NotFound).await;
         };
         if !rules::may_forget(&job) {
-            return Ok(JobChange::WrongState(job));
+            return settle(tx, JobChange::WrongState(job)).await;
         }
         forget_job(&mut tx, seq).await?;
-        tx.commit().await?;
-        Ok(JobChange::Done(job))
+        settle(tx, JobChange::Done(job)).await
     }
 
     async fn purge_jobs(&self, before: Timestamp, limit: u32) -> Result<u64> {

@@ -14,7 +14,7 @@ use super::nodes::notify;
 use super::rows::{
     CASE_COLUMNS, JOB_COLUMNS, bind_case_texts, case_from_row, job_from_row, json_text,
 };
-use super::{PgStore, Tx, next_commit};
+use super::{PgStore, Tx, counter, next_commit};
 use crate::domain::{
     Applied, Case, CaseId, ChangeContext, ItemError, Job, JobState, Timestamp, apply_change,
     random_hex,
@@ -284,9 +284,18 @@ async fn write_chunk(tx: &mut Tx, applied: &[(i64, Applied)], commit: CommitSeq)
     Ok(())
 }
 
+/// A submission that stored nothing: its answer, at the position it was read at.
+async fn unchanged(mut tx: Tx, answer: Submitted) -> Result<(Submitted, CommitSeq)> {
+    Ok((answer, CommitSeq(counter(&mut *tx, "commit").await?)))
+}
+
 #[async_trait]
 impl JobStore for PgStore {
-    async fn submit_job(&self, job: NewJob, limits: SubmitLimits) -> Result<Submitted> {
+    async fn submit_job(
+        &self,
+        job: NewJob,
+        limits: SubmitLimits,
+    ) -> Result<(Submitted, CommitSeq)> {
         let mut tx = self.begin().await?;
         if let Some((key, hash)) = &job.idempotency {
             // Serialise submissions of one key across nodes.
@@ -304,11 +313,11 @@ impl JobStore for PgStore {
                 .as_ref()
                 .map(|(_, h, at, _)| (h.as_str(), Timestamp(*at)));
             match rules::key_use(held, hash, limits.idempotency_since) {
-                KeyUse::Reused => return Ok(Submitted::KeyReused),
+                KeyUse::Reused => return unchanged(tx, Submitted::KeyReused).await,
                 KeyUse::Replay => {
                     let job_id = found.as_ref().map_or("", |f| f.3.as_str());
                     let (_, original) = load_job(&mut tx, job_id).await?.ok_or(Error::NotFound)?;
-                    return Ok(Submitted::Replayed(original));
+                    return unchanged(tx, Submitted::Replayed(original)).await;
                 }
                 KeyUse::New => {
                     // A key past its time is freed for this job.
@@ -328,13 +337,15 @@ impl JobStore for PgStore {
         .await?;
         let queued = u64::try_from(queued).unwrap_or(0);
         if queued + job.items.len() as u64 > limits.max_queued_items {
-            return Ok(Submitted::QueueFull { queued });
+            return unchanged(tx, Submitted::QueueFull { queued }).await;
         }
         insert_job(&mut tx, &job).await?;
         notify(&mut tx, &Signal::Queued).await?;
         let (_, created) = load_job(&mut tx, &job.id).await?.ok_or(Error::NotFound)?;
+        // Last, so the commit order's lock is held only for the commit itself.
+        let commit = next_commit(&mut tx).await?;
         tx.commit().await?;
-        Ok(Submitted::Created(created))
+        Ok((Submitted::Created(created), commit))
     }
 
     async fn get_job(&self, id: &str) -> Result<Option<Job>> {

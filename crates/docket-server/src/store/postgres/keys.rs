@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use sqlx::Row as _;
 use sqlx::postgres::PgRow;
 
-use super::PgStore;
-use crate::domain::{ApiKey, Timestamp};
+use super::{PgStore, next_commit};
+use crate::domain::{ApiKey, CommitSeq, Timestamp};
 use crate::store::keys::{hash_hex, key_from_columns, scopes_text};
 use crate::store::{Error, Result};
 
@@ -27,7 +27,8 @@ fn key_from_row(r: &PgRow) -> Result<ApiKey> {
 
 #[async_trait]
 impl KeyStore for PgStore {
-    async fn create_key(&self, key: ApiKey) -> Result<()> {
+    async fn create_key(&self, key: ApiKey) -> Result<CommitSeq> {
+        let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO api_keys (key_id, name, scopes, token_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
@@ -36,9 +37,11 @@ impl KeyStore for PgStore {
         .bind(scopes_text(&key.scopes))
         .bind(hash_hex(&key.token_hash))
         .bind(key.created_at.0)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        let commit = next_commit(&mut tx).await?;
+        tx.commit().await?;
+        Ok(commit)
     }
 
     async fn list_keys(&self) -> Result<Vec<ApiKey>> {
@@ -49,19 +52,23 @@ impl KeyStore for PgStore {
         rows.iter().map(key_from_row).collect()
     }
 
-    async fn revoke_key(&self, id: &str, now: Timestamp) -> Result<ApiKey> {
+    async fn revoke_key(&self, id: &str, now: Timestamp) -> Result<(ApiKey, CommitSeq)> {
         // COALESCE keeps the first revocation time when the key is revoked again. The
         // key's console sessions end with it, in the same statement (so the same commit).
         let sql = format!(
             "WITH ended AS (DELETE FROM console_sessions WHERE key_id = $1) \
              UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE key_id = $1 RETURNING {KEY_COLUMNS}"
         );
+        let mut tx = self.begin().await?;
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id)
             .bind(now.0)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *tx)
             .await?
             .ok_or(Error::NotFound)?;
-        key_from_row(&row)
+        let key = key_from_row(&row)?;
+        let commit = next_commit(&mut tx).await?;
+        tx.commit().await?;
+        Ok((key, commit))
     }
 }

@@ -242,7 +242,7 @@ impl CaseStore for SqliteStore {
     async fn save_settings(
         &self,
         values: serde_json::Map<String, serde_json::Value>,
-    ) -> Result<()> {
+    ) -> Result<CommitSeq> {
         self.write(move |conn, _| {
             let tx = immediate(conn)?;
             for (k, v) in &values {
@@ -251,8 +251,9 @@ impl CaseStore for SqliteStore {
                     (k, json_text(v)),
                 )?;
             }
+            let commit = next_commit(&tx)?;
             tx.commit()?;
-            Ok(())
+            Ok(commit)
         })
         .await
     }

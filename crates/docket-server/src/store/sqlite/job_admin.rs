@@ -9,26 +9,34 @@ use rusqlite::OptionalExtension;
 use super::SqliteStore;
 use super::cases::immediate;
 use super::jobs::{end_job, insert_job, load_job};
+use super::rows::{counter, next_commit};
 use crate::domain::job_records::DeliveryRow;
-use crate::domain::{JobState, Timestamp};
+use crate::domain::{CommitSeq, JobState, Timestamp};
 use crate::store::{Attempt, Delivery, DeliveryView, Error, JobChange, JobOrigin, NewJob, Result};
 
 impl SqliteStore {
-    /// Runs `f` on job `id` in a write transaction (which `f` commits, or drops to
-    /// change nothing); `NotFound` without calling it if there is no such job.
-    async fn change_job<F>(&self, id: &str, f: F) -> Result<JobChange>
+    /// Runs `f` on job `id` in a write transaction, which commits (at a commit position
+    /// of its own) when `f` answers `Done` and changes nothing otherwise; `NotFound`
+    /// without calling `f` if there is no such job.
+    async fn change_job<F>(&self, id: &str, f: F) -> Result<(JobChange, CommitSeq)>
     where
-        F: FnOnce(rusqlite::Transaction<'_>, i64, crate::domain::Job) -> Result<JobChange>
+        F: FnOnce(&rusqlite::Transaction<'_>, i64, crate::domain::Job) -> Result<JobChange>
             + Send
             + 'static,
     {
         let id = id.to_owned();
         self.write(move |conn, _| {
             let tx = immediate(conn)?;
-            let Some((seq, job)) = load_job(&tx, &id)? else {
-                return Ok(JobChange::NotFound);
+            let change = match load_job(&tx, &id)? {
+                Some((seq, job)) => f(&tx, seq, job)?,
+                None => JobChange::NotFound,
             };
-            f(tx, seq, job)
+            if !matches!(change, JobChange::Done(_)) {
+                return Ok((change, CommitSeq(counter(&tx, "commit")?)));
+            }
+            let commit = next_commit(&tx)?;
+            tx.commit()?;
+            Ok((change, commit))
         })
         .await
     }
@@ -36,23 +44,22 @@ impl SqliteStore {
 
 #[async_trait]
 impl JobAdminStore for SqliteStore {
-    async fn cancel_job(&self, id: &str, now: Timestamp) -> Result<JobChange> {
+    async fn cancel_job(&self, id: &str, now: Timestamp) -> Result<(JobChange, CommitSeq)> {
         self.change_job(id, move |tx, seq, job| {
             match rules::cancel_step(job.state) {
-                CancelStep::EndNow => end_job(&tx, seq, JobState::Cancelled, now)?,
+                CancelStep::EndNow => end_job(tx, seq, JobState::Cancelled, now)?,
                 CancelStep::AskWorkerToStop => {
                     tx.execute("UPDATE jobs SET cancel_requested = 1 WHERE seq = ?1", [seq])?;
                 }
                 CancelStep::Refuse => return Ok(JobChange::WrongState(job)),
             }
-            let (_, job) = load_job(&tx, &job.id)?.ok_or(Error::NotFound)?;
-            tx.commit()?;
+            let (_, job) = load_job(tx, &job.id)?.ok_or(Error::NotFound)?;
             Ok(JobChange::Done(job))
         })
         .await
     }
 
-    async fn retry_failed(&self, id: &str, new: JobOrigin) -> Result<JobChange> {
+    async fn retry_failed(&self, id: &str, new: JobOrigin) -> Result<(JobChange, CommitSeq)> {
         self.change_job(id, move |tx, seq, job| {
             let Some(which) = rules::retry_items(&job) else {
                 return Ok(JobChange::WrongState(job));
@@ -68,21 +75,19 @@ impl JobAdminStore for SqliteStore {
                 return Ok(JobChange::NothingToDo(job));
             }
             let new = NewJob::retry_of(&job, new, items);
-            insert_job(&tx, &new)?;
-            let (_, created) = load_job(&tx, &new.id)?.ok_or(Error::NotFound)?;
-            tx.commit()?;
+            insert_job(tx, &new)?;
+            let (_, created) = load_job(tx, &new.id)?.ok_or(Error::NotFound)?;
             Ok(JobChange::Done(created))
         })
         .await
     }
 
-    async fn delete_job(&self, id: &str) -> Result<JobChange> {
+    async fn delete_job(&self, id: &str) -> Result<(JobChange, CommitSeq)> {
         self.change_job(id, move |tx, seq, job| {
             if !rules::may_forget(&job) {
                 return Ok(JobChange::WrongState(job));
             }
-            forget_job(&tx, seq)?;
-            tx.commit()?;
+            forget_job(tx, seq)?;
             Ok(JobChange::Done(job))
         })
         .await

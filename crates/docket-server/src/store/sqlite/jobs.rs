@@ -11,7 +11,7 @@ use rusqlite::{OptionalExtension, Row, Transaction};
 
 use super::SqliteStore;
 use super::cases::{immediate, load_case, page, write_applied};
-use super::rows::next_commit;
+use super::rows::{counter, next_commit};
 use crate::domain::{
     CaseId, ChangeContext, ItemError, Job, JobState, Timestamp, Workflow, apply_change, random_hex,
 };
@@ -155,9 +155,14 @@ fn write_outcomes(tx: &Transaction<'_>, job_seq: i64, outcomes: &[(i64, Outcome)
 
 #[async_trait]
 impl JobStore for SqliteStore {
-    async fn submit_job(&self, job: NewJob, limits: SubmitLimits) -> Result<Submitted> {
+    async fn submit_job(
+        &self,
+        job: NewJob,
+        limits: SubmitLimits,
+    ) -> Result<(Submitted, CommitSeq)> {
         self.write(move |conn, _| {
             let tx = immediate(conn)?;
+            let unchanged = |tx: &Transaction<'_>, answer| Ok((answer, CommitSeq(counter(tx, "commit")?)));
             if let Some((key, hash)) = &job.idempotency {
                 let found: Option<(i64, String, i64)> = tx
                     .prepare_cached("SELECT seq, request_hash, created_at FROM jobs WHERE idempotency_key = ?1")?
@@ -165,12 +170,12 @@ impl JobStore for SqliteStore {
                     .optional()?;
                 let held = found.as_ref().map(|(_, h, at)| (h.as_str(), Timestamp(*at)));
                 match rules::key_use(held, hash, limits.idempotency_since) {
-                    KeyUse::Reused => return Ok(Submitted::KeyReused),
+                    KeyUse::Reused => return unchanged(&tx, Submitted::KeyReused),
                     KeyUse::Replay => {
                         let seq = found.as_ref().map_or(0, |f| f.0);
                         let job_id: String = tx.query_row("SELECT job_id FROM jobs WHERE seq = ?1", [seq], |r| r.get(0))?;
                         let (_, original) = load_job(&tx, &job_id)?.ok_or(crate::store::Error::NotFound)?;
-                        return Ok(Submitted::Replayed(original));
+                        return unchanged(&tx, Submitted::Replayed(original));
                     }
                     KeyUse::New => {
                         // A key past its time is freed for this job.
@@ -187,12 +192,13 @@ impl JobStore for SqliteStore {
             )?;
             let queued = u64::try_from(queued).unwrap_or(0);
             if queued + job.items.len() as u64 > limits.max_queued_items {
-                return Ok(Submitted::QueueFull { queued });
+                return unchanged(&tx, Submitted::QueueFull { queued });
             }
             insert_job(&tx, &job)?;
             let (_, created) = load_job(&tx, &job.id)?.ok_or(crate::store::Error::NotFound)?;
+            let commit = next_commit(&tx)?;
             tx.commit()?;
-            Ok(Submitted::Created(created))
+            Ok((Submitted::Created(created), commit))
         })
         .await
     }

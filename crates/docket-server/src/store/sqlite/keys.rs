@@ -6,7 +6,8 @@ use rusqlite::OptionalExtension;
 
 use super::SqliteStore;
 use super::cases::immediate;
-use crate::domain::{ApiKey, Timestamp};
+use super::rows::next_commit;
+use crate::domain::{ApiKey, CommitSeq, Timestamp};
 use crate::store::keys::{hash_hex, key_from_columns, scopes_text};
 use crate::store::{Error, Result};
 
@@ -27,9 +28,10 @@ fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<ApiKey>> {
 
 #[async_trait]
 impl KeyStore for SqliteStore {
-    async fn create_key(&self, key: ApiKey) -> Result<()> {
+    async fn create_key(&self, key: ApiKey) -> Result<CommitSeq> {
         self.write(move |conn, _| {
-            conn.execute(
+            let tx = immediate(conn)?;
+            tx.execute(
                 "INSERT INTO api_keys (key_id, name, scopes, token_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                 (
                     &key.id,
@@ -39,7 +41,9 @@ impl KeyStore for SqliteStore {
                     key.created_at.0,
                 ),
             )?;
-            Ok(())
+            let commit = next_commit(&tx)?;
+            tx.commit()?;
+            Ok(commit)
         })
         .await
     }
@@ -55,7 +59,7 @@ impl KeyStore for SqliteStore {
         .await
     }
 
-    async fn revoke_key(&self, id: &str, now: Timestamp) -> Result<ApiKey> {
+    async fn revoke_key(&self, id: &str, now: Timestamp) -> Result<(ApiKey, CommitSeq)> {
         let id = id.to_owned();
         self.write(move |conn, _| {
             let tx = immediate(conn)?;
@@ -73,8 +77,9 @@ impl KeyStore for SqliteStore {
                 )
                 .optional()?
                 .ok_or(Error::NotFound)??;
+            let commit = next_commit(&tx)?;
             tx.commit()?;
-            Ok(key)
+            Ok((key, commit))
         })
         .await
     }
