@@ -38,3 +38,4 @@ pub const CONFLICT: &str = "conflict";
 pub const INVALID_CONSISTENCY_TOKEN: &str = "invalid_consistency_token";
 pub const UNKNOWN_SETTING: &str = "unknown_setting";
 pub const KEY_NOT_FOUND: &str = "key_not_found";
+pub const CURSOR_EXPIRED: &str = "cursor_expired";

@@ -4,12 +4,14 @@
 //! types reject unknown fields. No I/O lives here: only serde.
 
 pub mod cases;
+pub mod changes;
 pub mod codes;
 pub mod jobs;
 pub mod keys;
 pub mod problem;
 
 pub use cases::*;
+pub use changes::{CHANGE_TYPES, Change, ChangePage, ChangeStreamQuery, ChangesQuery, FieldChange};
 pub use jobs::*;
 pub use keys::{ApiKey, CreatedApiKey, Identity, Limits, NewApiKey};
 pub use problem::{FieldError, Problem};

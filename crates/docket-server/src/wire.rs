@@ -179,6 +179,36 @@ pub fn redact_url(url: &str) -> String {
     u.to_string()
 }
 
+/// A change as the feed and webhooks show it, without its position (added when read:
+/// [`crate::domain::feed::with_position`]). The store keeps this text.
+pub fn render_change(c: &crate::domain::feed::Change) -> String {
+    let change = docket_api::Change {
+        position: String::new(),
+        kind: c.kind.as_str().to_owned(),
+        case_id: c.case_id.as_ref().map(ToString::to_string),
+        version: c.version,
+        at: c.at.to_rfc3339(),
+        actor: c.actor.clone(),
+        job_id: c.job_id.clone(),
+        task_id: c.task_id.as_ref().map(ToString::to_string),
+        comment_id: None,
+        changes: c
+            .changes
+            .iter()
+            .map(|d| docket_api::FieldChange {
+                field: d.field.clone(),
+                from: d.from.clone(),
+                to: d.to.clone(),
+            })
+            .collect(),
+        case: c.case.clone().map(case),
+        job: c.job.as_ref().map(job_status),
+    };
+    // A struct of strings, numbers and JSON values always serializes.
+    serde_json::to_string(&change).unwrap_or_else(|_| "{}".into())
+}
+
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -40,6 +40,25 @@ pub struct Case {
     pub updated_at: Timestamp,
 }
 
+impl Case {
+    /// A task was opened on the case at `at`: `openTasks` is part of the case, so its
+    /// version moves too.
+    pub fn task_opened(&mut self, at: Timestamp) {
+        self.open_tasks_moved(1, at);
+    }
+
+    /// A task opened (`delta` 1) or closed (-1) at `at`; 0 leaves the case as it is.
+    pub fn open_tasks_moved(&mut self, delta: i64, at: Timestamp) {
+        if delta == 0 {
+            return;
+        }
+        let n = i64::from(self.open_tasks) + delta;
+        self.open_tasks = u32::try_from(n.max(0)).unwrap_or(u32::MAX);
+        self.version += 1;
+        self.updated_at = at;
+    }
+}
+
 /// The values of a case to be created (its id may still be chosen by the store).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewCase {

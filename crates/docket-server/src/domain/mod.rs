@@ -8,6 +8,7 @@ mod apply;
 mod bulk_item;
 mod case;
 pub mod chunk;
+pub mod feed;
 mod ids;
 mod job;
 pub mod job_records;

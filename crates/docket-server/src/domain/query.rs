@@ -14,8 +14,14 @@ impl CommitSeq {
         format!("c{}", self.0)
     }
 
+    /// A token as writes hand it out (`c42`), or a change feed position (`42`): both
+    /// name a point in the commit order.
     pub fn parse_token(s: &str) -> Option<Self> {
-        s.strip_prefix('c')?.parse().ok().map(Self)
+        let digits = s.strip_prefix('c').unwrap_or(s);
+        if digits.is_empty() || digits.len() > 18 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        digits.parse().ok().map(Self)
     }
 }
 

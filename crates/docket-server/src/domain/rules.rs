@@ -115,6 +115,17 @@ pub fn may_open_task(case: &Case, wf: &Workflow) -> Result<(), ItemError> {
     }
 }
 
+/// A write that names the version it expects (`If-Match`) applies only to that version.
+pub fn expect_version(case: &Case, expected: Option<u64>) -> Result<(), ItemError> {
+    match expected {
+        Some(v) if v != case.version => Err(ItemError::VersionConflict {
+            expected: v,
+            actual: case.version,
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// How a task's status change moves its case's count of open tasks.
 pub fn open_task_delta(was: TaskStatus, now: TaskStatus) -> i64 {
     match (was, now) {

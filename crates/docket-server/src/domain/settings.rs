@@ -40,6 +40,11 @@ pub struct Settings {
     #[serde(rename = "Jobs.Retention")]
     #[schema(minimum = 1, maximum = 31_536_000)]
     pub retention: u64,
+    /// How long the change feed keeps a change, seconds; a cursor older than the oldest
+    /// kept change gets 410 `cursor_expired`.
+    #[serde(rename = "Changes.Retention")]
+    #[schema(minimum = 1, maximum = 31_536_000)]
+    pub changes_retention: u64,
 }
 
 impl Default for Settings {
@@ -51,6 +56,7 @@ impl Default for Settings {
             max_items_per_request: 10_000,
             chunk_size: 500,
             retention: 604_800,
+            changes_retention: 604_800,
         }
     }
 }
@@ -77,6 +83,12 @@ impl Settings {
         if !(1..=31_536_000).contains(&self.retention) {
             out.push((
                 "Jobs.Retention",
+                "must be between 1 and 31536000 seconds".into(),
+            ));
+        }
+        if !(1..=31_536_000).contains(&self.changes_retention) {
+            out.push((
+                "Changes.Retention",
                 "must be between 1 and 31536000 seconds".into(),
             ));
         }

@@ -6,6 +6,7 @@
 pub mod cache;
 pub mod callbacks;
 pub mod coherence;
+pub mod feed;
 pub mod hub;
 pub mod keys;
 mod nodes;
@@ -61,6 +62,9 @@ pub struct Engine {
     http: reqwest::Client,
     /// Flips to true when the server shuts down: waiters answer with what they have.
     stopping: watch::Sender<bool>,
+    /// Moves on every commit this node makes or hears of that recorded changes: the
+    /// feed's long-polls and streams read again.
+    feed: watch::Sender<u64>,
     /// This node's counters for `/metrics`.
     pub metrics: crate::metrics::Metrics,
     /// Why this node's workers cannot move jobs on, while they cannot.
@@ -113,6 +117,7 @@ impl Engine {
             beat_now: Notify::new(),
             http,
             stopping: watch::Sender::new(false),
+            feed: watch::Sender::new(0),
             metrics: crate::metrics::Metrics::default(),
             stall: std::sync::Mutex::new(None),
         }))

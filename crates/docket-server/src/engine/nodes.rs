@@ -111,6 +111,10 @@ impl Engine {
                 self.coherence.revoke();
                 false
             }
+            Signal::Changes => {
+                self.feed_moved();
+                false
+            }
             Signal::Resync { position } => {
                 // Whatever was missed is at or before `position`: drop every entry read
                 // before it (the cache fills again from here), and catch up on what
@@ -118,6 +122,7 @@ impl Engine {
                 self.cache.invalidate_before(position);
                 self.reload_settings().await;
                 self.wake();
+                self.feed_moved();
                 self.applied.fetch_max(position, Ordering::AcqRel) < position
             }
             Signal::Job(id) => {

@@ -1,6 +1,7 @@
 //! Retention: finished jobs older than `Jobs.Retention` are purged, their items a batch
-//! at a time so a purge never holds the writer for long; console sessions past their
-//! expiry are deleted in the same sweep (they are refused from their expiry on anyway).
+//! at a time so a purge never holds the writer for long; the change feed's entries
+//! older than `Changes.Retention` go the same way; console sessions past their expiry
+//! are deleted in the same sweep (they are refused from their expiry on anyway).
 
 use std::time::Duration;
 
@@ -34,7 +35,7 @@ impl Engine {
     /// One pass of the sweep: expired jobs, then expired sessions.
     #[tracing::instrument(level = "debug", skip(self))]
     async fn sweep_once(&self) -> crate::store::Result<(u64, u64)> {
-        let jobs = self.purge_expired().await?;
+        let jobs = self.purge_expired().await? + self.purge_expired_changes().await?;
         let sessions = self.purge_expired_sessions().await?;
         Ok((jobs, sessions))
     }
@@ -53,7 +54,7 @@ impl Engine {
                         tracing::info!("retention sweep works again");
                     }
                     if jobs > 0 {
-                        tracing::info!(rows = jobs, "purged expired jobs");
+                        tracing::info!(rows = jobs, "purged expired jobs and changes");
                     }
                     if sessions > 0 {
                         tracing::debug!(sessions, "deleted expired console sessions");

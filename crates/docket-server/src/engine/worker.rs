@@ -48,6 +48,7 @@ impl Engine {
             match self.store.run_chunk(&job_id, claim).await? {
                 ChunkResult::NotClaimed => continue,
                 ChunkResult::Applied { drained, .. } => {
+                    self.feed_moved();
                     if drained {
                         // Straight on to `completed`: no second claim to find it drained.
                         self.finish(&job_id).await?;
@@ -61,6 +62,7 @@ impl Engine {
                     return Ok(Tick::Worked);
                 }
                 ChunkResult::Ended(job) => {
+                    self.feed_moved();
                     self.metrics.job_ended(&job);
                     tracing::info!(
                         job.id = %job.id, state = %job.state, total = job.total,
@@ -127,6 +129,7 @@ impl Engine {
                 .await?;
         }
         if let Some(job) = self.store.finish_job(job_id, self.now()).await? {
+            self.feed_moved();
             tracing::info!(
                 job.id = %job.id, total = job.total, succeeded = job.succeeded, failed = job.failed,
                 "job completed"

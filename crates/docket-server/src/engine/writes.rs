@@ -108,11 +108,28 @@ impl Engine {
         Ok((cases, at))
     }
 
+    /// Deletes a case (its tasks and history go with it); every node's cache drops it.
+    /// `expected_version` is the caller's `If-Match`.
+    #[tracing::instrument(level = "debug", skip_all, fields(case = %id))]
+    pub async fn delete_case(
+        &self,
+        id: &CaseId,
+        expected_version: Option<u64>,
+        actor: Actor,
+    ) -> Result<Result<Committed<Case>, ItemError>> {
+        Ok(self
+            .store
+            .delete_case(id, expected_version, actor)
+            .await?
+            .map(|(case, commit)| self.committed(case, commit, vec![id.clone()])))
+    }
+
     /// The local steps after a commit that changed `changed`.
     fn committed<T>(&self, value: T, commit: CommitSeq, changed: Vec<CaseId>) -> Committed<T> {
         if !changed.is_empty() {
             self.invalidate(&changed, commit);
         }
+        self.feed_moved();
         Committed {
             value,
             commit,

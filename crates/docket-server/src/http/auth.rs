@@ -64,6 +64,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/api/v1/cases", CASES_WRITE),
     ("GET", "/api/v1/cases/{caseId}", CASES_READ),
     ("PATCH", "/api/v1/cases/{caseId}", CASES_WRITE),
+    ("DELETE", "/api/v1/cases/{caseId}", CASES_WRITE),
     ("GET", "/api/v1/cases/{caseId}/history", CASES_READ),
     ("GET", "/api/v1/cases/{caseId}/tasks", CASES_READ),
     ("POST", "/api/v1/cases/{caseId}/tasks", CASES_WRITE),
@@ -77,6 +78,8 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     // Reads the authoritative statuses; dropping cache entries changes no data.
     ("POST", "/api/v1/cases/refresh-status", CASES_READ),
     ("GET", "/api/v1/workflow", CASES_READ),
+    ("GET", "/api/v1/changes", CASES_READ),
+    ("GET", "/api/v1/changes/stream", CASES_READ),
     ("GET", "/api/v1/jobs", JOBS_READ),
     ("GET", "/api/v1/jobs/{jobId}", JOBS_READ),
     ("GET", "/api/v1/jobs/{jobId}/status", JOBS_READ),

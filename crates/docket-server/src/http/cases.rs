@@ -25,7 +25,7 @@ use crate::wire as dto;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
-        .routes(routes!(read, update))
+        .routes(routes!(read, update, delete))
         .routes(routes!(history))
 }
 
@@ -314,6 +314,41 @@ async fn update(
     Ok(with_token(
         case_response(StatusCode::OK, updated.value.applied.case),
         updated.commit,
+    ))
+}
+
+/// Delete a case with its tasks and history. The feed records `case.deleted`; every
+/// node's cache drops the case; later reads are 404.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/cases/{caseId}",
+    operation_id = "deleteCase",
+    tag = "cases",
+    params(
+        ("caseId" = String, Path, description = "The case's id.", example = "CASE-000001"),
+        ("If-Match" = Option<String>, Header, description = "Delete only this version: `\"3\"`.")
+    ),
+    responses(
+        (status = 204, description = "Deleted.", headers(("X-Consistency-Token" = String))),
+        (status = 404, description = "No such case (`case_not_found`).", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "`If-Match` names another version (`version_conflict`).", body = Problem, content_type = "application/problem+json")
+    )
+)]
+async fn delete(
+    State(s): State<AppState>,
+    PathParam(raw): PathParam<String>,
+    headers: HeaderMap,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    let id = path_case_id(&raw)?;
+    let expected = if_match(&headers)?;
+    let deleted = s
+        .engine
+        .delete_case(&id, expected, caller.actor(s.engine.now()))
+        .await??;
+    Ok(with_token(
+        StatusCode::NO_CONTENT.into_response(),
+        deleted.commit,
     ))
 }
 

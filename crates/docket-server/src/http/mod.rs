@@ -5,6 +5,7 @@ mod body_timeout;
 mod bulk;
 mod caller;
 mod cases;
+mod changes;
 mod console;
 mod cursor;
 mod error;
@@ -104,6 +105,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, doc) = utoipa_axum::router::OpenApiRouter::with_openapi(openapi::base())
         .merge(health::router())
         .merge(cases::router())
+        .merge(changes::router())
         .merge(bulk::router())
         .merge(tasks::router())
         .merge(jobs::router())

@@ -471,7 +471,7 @@ fn operation(path: &str, method: &str, op: &mut Value, config: &Config) {
                 }
                 "X-Consistency-Token" => {
                     *schema =
-                        json!({"type": "string", "pattern": "^c[0-9]{1,18}$", "example": "c42"});
+                        json!({"type": "string", "pattern": "^c?[0-9]{1,18}$", "example": "c42"});
                 }
                 _ => {}
             }

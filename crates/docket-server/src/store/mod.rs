@@ -24,6 +24,7 @@ use crate::domain::{
     Timestamp, Workflow,
 };
 
+pub use crate::domain::feed::{Change, FeedQuery, FeedRead, Render};
 pub use crate::domain::job_records::*;
 pub use crate::domain::query::*;
 pub use crate::error::{Error, Result};
@@ -42,6 +43,7 @@ pub trait Store:
     + SessionStore
     + StatsStore
     + NodeStore
+    + FeedStore
 {
 }
 
@@ -131,6 +133,15 @@ pub trait CaseStore: Send + Sync + 'static {
 
     /// Number of cases.
     async fn count_cases(&self) -> Result<u64>;
+
+    /// Deletes a case with its tasks and history, and records `case.deleted`.
+    /// `VersionConflict` when `expected_version` is given and differs.
+    async fn delete_case(
+        &self,
+        id: &CaseId,
+        expected_version: Option<u64>,
+        actor: Actor,
+    ) -> Result<std::result::Result<(Case, CommitSeq), ItemError>>;
 }
 
 /// Submitting jobs and running them chunk by chunk.
@@ -237,6 +248,20 @@ pub trait SessionStore: Send + Sync + 'static {
     async fn purge_sessions(&self, now: Timestamp) -> Result<u64>;
 }
 
+/// The change feed: every write records its changes in its own transaction (see
+/// [`crate::domain::feed`]); this reads them back and forgets old ones.
+#[async_trait]
+pub trait FeedStore: Send + Sync + 'static {
+    /// The changes after `query.after`, oldest first, and how far retention has purged
+    /// (read after them).
+    async fn read_changes(&self, query: FeedQuery) -> Result<FeedRead>;
+
+    /// Forgets changes recorded before `before`, oldest first, at most `limit` per
+    /// call; returns how many. Purges a prefix of positions only, so everything after
+    /// the highest purged position is still there.
+    async fn purge_changes(&self, before: Timestamp, limit: u32) -> Result<u64>;
+}
+
 /// What `/metrics` reads of the store.
 #[async_trait]
 pub trait StatsStore: Send + Sync + 'static {
@@ -323,15 +348,19 @@ pub async fn open(
     workflow: Arc<Workflow>,
     config: &crate::config::Config,
 ) -> anyhow::Result<Arc<dyn Store>> {
+    // The feed's records are rendered as the API shows them.
+    let render: Render = Arc::new(crate::wire::render_change);
     if url.starts_with("sqlite:") {
-        let store = SqliteStore::open(url, workflow, &config.database.sqlite).await?;
+        let store = SqliteStore::open(url, workflow, render, &config.database.sqlite).await?;
         Ok(Arc::new(store))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         // A transaction left idle (its node hung mid-chunk) may hold a job's row lock
         // no longer than the job's lease: PostgreSQL ends it, the locks go, and another
         // node takes the job over once the lease has run out.
         let idle = std::time::Duration::from_secs(config.jobs.lease_seconds.max(1));
-        Ok(Arc::new(PgStore::open(url, workflow, 16, idle).await?))
+        Ok(Arc::new(
+            PgStore::open(url, workflow, render, 16, idle).await?,
+        ))
     } else {
         anyhow::bail!(
             "unsupported database URL '{}': expected sqlite://PATH or postgres://…",

@@ -21,6 +21,8 @@ pub enum Signal {
     Queued,
     /// Settings changed.
     Settings,
+    /// Changes were recorded in the feed (long-polls and streams read again).
+    Changes,
     /// A node's heartbeat, sent in the heartbeat's transaction: when a node hears its
     /// own beat `seq`, it has heard every signal committed before that beat was sent.
     Beat { node: String, seq: u64 },
@@ -65,6 +67,7 @@ impl Signal {
             Signal::Job(id) => vec![format!("p|{id}")],
             Signal::Queued => vec!["q".into()],
             Signal::Settings => vec!["c".into()],
+            Signal::Changes => vec!["f".into()],
             Signal::Beat { node, seq } => vec![format!("h|{seq}|{node}")],
             // Local events of the listener: nothing to send.
             Signal::Lost | Signal::Resync { .. } => Vec::new(),
@@ -96,6 +99,7 @@ impl Signal {
             "p" => Some(Signal::Job(parts.next()?.to_owned())),
             "q" => Some(Signal::Queued),
             "c" => Some(Signal::Settings),
+            "f" => Some(Signal::Changes),
             "h" => Some(Signal::Beat {
                 seq: parts.next()?.parse().ok()?,
                 node: parts.next()?.to_owned(),
@@ -116,6 +120,7 @@ mod tests {
             Signal::Job("job-1".into()),
             Signal::Queued,
             Signal::Settings,
+            Signal::Changes,
             Signal::Beat {
                 node: "node-a1b2c3".into(),
                 seq: 42,

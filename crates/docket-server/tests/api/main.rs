@@ -35,6 +35,7 @@ mod browser_pages;
 mod bulk;
 mod case_listing;
 mod cases;
+mod changes;
 mod concurrency;
 mod conformance;
 mod consistency;

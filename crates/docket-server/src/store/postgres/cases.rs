@@ -13,7 +13,8 @@ use super::rows::{
     CASE_COLUMNS, TASK_COLUMNS, bind_case, bind_case_texts, case_from_row, history_from_row,
     insert_case, insert_task, json_text, next_task_id, raise_counter, task_from_row, write_tags,
 };
-use super::{PgStore, Tx, counter, next_commit};
+use super::{PgStore, Tx, counter, next_commit, record_changes};
+use crate::domain::feed::{Change, IMPORT_ACTOR};
 use crate::domain::{
     Applied, Case, CaseChange, CaseId, ChangeContext, HistoryRecord, ItemError, NewCase, NewTask,
     Task, TaskChange, TaskId, TaskStatus, apply_change,
@@ -143,6 +144,8 @@ impl CaseStore for PgStore {
                 e => e,
             })?;
         notify_write(&mut tx, &case.id, commit).await?;
+        let change = Change::case_created(&case, &actor.name);
+        record_changes(&mut tx, commit, &[change], &self.render).await?;
         tx.commit().await?;
         Ok((case, commit))
     }
@@ -258,7 +261,8 @@ impl CaseStore for PgStore {
             let commit = next_commit(&mut tx).await?;
             write_applied(&mut tx, seq, &applied, commit).await?;
             notify_write(&mut tx, id, commit).await?;
-            commit
+            let change = Change::case_updated(&applied.case, &applied.history);
+            record_changes(&mut tx, commit, &[change], &self.render).await?
         } else {
             CommitSeq(counter(&mut *tx, "commit").await?)
         };
@@ -297,7 +301,7 @@ impl CaseStore for PgStore {
         actor: Actor,
     ) -> Result<std::result::Result<(Task, CommitSeq), ItemError>> {
         let mut tx = self.begin().await?;
-        let Some((seq, c)) = load_case_for_update(&mut tx, case).await? else {
+        let Some((seq, mut c)) = load_case_for_update(&mut tx, case).await? else {
             return Ok(Err(ItemError::CaseNotFound(case.to_string())));
         };
         if let Err(e) = rules::may_open_task(&c, &self.workflow) {
@@ -317,6 +321,9 @@ impl CaseStore for PgStore {
         .execute(&mut *tx)
         .await?;
         notify_write(&mut tx, case, commit).await?;
+        c.task_opened(actor.at);
+        let change = Change::task_created(&t, &c, &actor.name);
+        record_changes(&mut tx, commit, &[change], &self.render).await?;
         tx.commit().await?;
         Ok(Ok((t, commit)))
     }
@@ -353,7 +360,7 @@ impl CaseStore for PgStore {
     ) -> Result<TaskUpdate> {
         let (case, task) = (&key.case, &key.task);
         let mut tx = self.begin().await?;
-        let Some((seq, c)) = load_case_for_update(&mut tx, case).await? else {
+        let Some((seq, mut c)) = load_case_for_update(&mut tx, case).await? else {
             return Ok(Err(ItemError::CaseNotFound(case.to_string())));
         };
         let row = sqlx::query(AssertSqlSafe(format!(
@@ -366,7 +373,7 @@ impl CaseStore for PgStore {
         let Some((task_seq, mut t)) = row.as_ref().map(task_from_row).transpose()? else {
             return Err(Error::NotFound);
         };
-        let was = t.status;
+        let (before, was) = (t.clone(), t.status);
         if !change.apply(&mut t, actor.at) {
             return Ok(Ok((t, CommitSeq(counter(&mut *tx, "commit").await?))));
         }
@@ -398,6 +405,9 @@ impl CaseStore for PgStore {
         .execute(&mut *tx)
         .await?;
         notify_write(&mut tx, case, commit).await?;
+        c.open_tasks_moved(i64::from(delta), t.updated_at);
+        let change = Change::task_updated(&before, &t, &c, &actor.name);
+        record_changes(&mut tx, commit, &[change], &self.render).await?;
         tx.commit().await?;
         Ok(Ok((t, commit)))
     }
@@ -508,12 +518,50 @@ impl CaseStore for PgStore {
             i64::try_from(max_n).unwrap_or(i64::MAX),
         )
         .await?;
+        let changes: Vec<Change> = cases
+            .iter()
+            .map(|c| {
+                let mut case = c.case.clone();
+                case.open_tasks = u32::try_from(c.tasks.len()).unwrap_or(u32::MAX);
+                Change::case_created(&case, IMPORT_ACTOR)
+            })
+            .collect();
+        let last = record_changes(&mut tx, commit, &changes, &self.render).await?;
         tx.commit().await?;
-        Ok(commit)
+        Ok(last)
     }
 
     async fn case_counter(&self) -> Result<u64> {
         Ok(u64::try_from(counter(&self.pool, "case_number").await?).unwrap_or(0))
+    }
+
+    async fn delete_case(
+        &self,
+        id: &CaseId,
+        expected_version: Option<u64>,
+        actor: Actor,
+    ) -> Result<std::result::Result<(Case, CommitSeq), ItemError>> {
+        let mut tx = self.begin().await?;
+        let Some((seq, case)) = load_case_for_update(&mut tx, id).await? else {
+            return Ok(Err(ItemError::CaseNotFound(id.to_string())));
+        };
+        if let Err(e) = rules::expect_version(&case, expected_version) {
+            return Ok(Err(e));
+        }
+        for sql in [
+            "DELETE FROM case_history WHERE case_seq = $1",
+            "DELETE FROM tasks WHERE case_seq = $1",
+            "DELETE FROM case_tags WHERE case_seq = $1",
+            "DELETE FROM cases WHERE seq = $1",
+        ] {
+            sqlx::query(sql).bind(seq).execute(&mut *tx).await?;
+        }
+        let commit = next_commit(&mut tx).await?;
+        notify_write(&mut tx, id, commit).await?;
+        let change = Change::case_deleted(&case, &actor.name, actor.at);
+        record_changes(&mut tx, commit, &[change], &self.render).await?;
+        tx.commit().await?;
+        Ok(Ok((case, commit)))
     }
 
     async fn count_cases(&self) -> Result<u64> {

@@ -1,7 +1,8 @@
 //! PostgreSQL: cancelling, retrying, deleting and purging jobs; leases; callbacks.
 
 use super::jobs::{end_job, insert_job, load_job};
-use super::{PgStore, Tx, counter, next_commit};
+use super::{PgStore, Tx, counter, next_commit, record_changes};
+use crate::domain::feed::{Change, JOB_ACTOR, Render};
 use crate::domain::job_records::DeliveryRow;
 use crate::domain::rules::{self, CancelStep};
 use crate::domain::{CommitSeq, JobState, Timestamp};
@@ -13,11 +14,18 @@ use sqlx::AssertSqlSafe;
 
 /// Ends a job change: commits `Done` at a commit position of its own; anything else
 /// changes nothing and answers with the position it was read at.
-async fn settle(mut tx: Tx, change: JobChange) -> Result<(JobChange, CommitSeq)> {
+/// `changes` are what it records in the feed.
+async fn settle(
+    mut tx: Tx,
+    change: JobChange,
+    changes: &[Change],
+    render: &Render,
+) -> Result<(JobChange, CommitSeq)> {
     if !matches!(change, JobChange::Done(_)) {
         return Ok((change, CommitSeq(counter(&mut *tx, "commit").await?)));
     }
     let commit = next_commit(&mut tx).await?;
+    let commit = record_changes(&mut tx, commit, changes, render).await?;
     tx.commit().await?;
     Ok((change, commit))
 }
@@ -32,7 +40,7 @@ impl JobAdminStore for PgStore {
                 .fetch_optional(&mut *tx)
                 .await?;
         let Some(seq) = seq else {
-            return settle(tx, JobChange::NotFound).await;
+            return settle(tx, JobChange::NotFound, &[], &self.render).await;
         };
         let (_, job) = load_job(&mut tx, id).await?.ok_or(Error::NotFound)?;
         match rules::cancel_step(job.state) {
@@ -44,19 +52,23 @@ impl JobAdminStore for PgStore {
                     .execute(&mut *tx)
                     .await?;
             }
-            CancelStep::Refuse => return settle(tx, JobChange::WrongState(job)).await,
+            CancelStep::Refuse => {
+                return settle(tx, JobChange::WrongState(job), &[], &self.render).await;
+            }
         }
         let (_, job) = load_job(&mut tx, id).await?.ok_or(Error::NotFound)?;
-        settle(tx, JobChange::Done(job)).await
+        // A queued job it ended says so in the feed.
+        let ended: Vec<Change> = Change::job_ended(&job, JOB_ACTOR).into_iter().collect();
+        settle(tx, JobChange::Done(job), &ended, &self.render).await
     }
 
     async fn retry_failed(&self, id: &str, new: JobOrigin) -> Result<(JobChange, CommitSeq)> {
         let mut tx = self.begin().await?;
         let Some((seq, job)) = load_job(&mut tx, id).await? else {
-            return settle(tx, JobChange::NotFound).await;
+            return settle(tx, JobChange::NotFound, &[], &self.render).await;
         };
         let Some(which) = rules::retry_items(&job) else {
-            return settle(tx, JobChange::WrongState(job)).await;
+            return settle(tx, JobChange::WrongState(job), &[], &self.render).await;
         };
         let items: Vec<(String, String)> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT case_id, item FROM job_items WHERE job_seq = $1 AND {} ORDER BY idx",
@@ -66,25 +78,25 @@ impl JobAdminStore for PgStore {
         .fetch_all(&mut *tx)
         .await?;
         if items.is_empty() {
-            return settle(tx, JobChange::NothingToDo(job)).await;
+            return settle(tx, JobChange::NothingToDo(job), &[], &self.render).await;
         }
         let new = NewJob::retry_of(&job, new, items);
         insert_job(&mut tx, &new).await?;
         super::nodes::notify(&mut tx, &crate::store::Signal::Queued).await?;
         let (_, created) = load_job(&mut tx, &new.id).await?.ok_or(Error::NotFound)?;
-        settle(tx, JobChange::Done(created)).await
+        settle(tx, JobChange::Done(created), &[], &self.render).await
     }
 
     async fn delete_job(&self, id: &str) -> Result<(JobChange, CommitSeq)> {
         let mut tx = self.begin().await?;
         let Some((seq, job)) = load_job(&mut tx, id).await? else {
-            return settle(tx, JobChange::NotFound).await;
+            return settle(tx, JobChange::NotFound, &[], &self.render).await;
         };
         if !rules::may_forget(&job) {
-            return settle(tx, JobChange::WrongState(job)).await;
+            return settle(tx, JobChange::WrongState(job), &[], &self.render).await;
         }
         forget_job(&mut tx, seq).await?;
-        settle(tx, JobChange::Done(job)).await
+        settle(tx, JobChange::Done(job), &[], &self.render).await
     }
 
     async fn purge_jobs(&self, before: Timestamp, limit: u32) -> Result<u64> {

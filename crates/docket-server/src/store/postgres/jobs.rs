@@ -14,7 +14,8 @@ use super::nodes::notify;
 use super::rows::{
     CASE_COLUMNS, JOB_COLUMNS, bind_case_texts, case_from_row, job_from_row, json_text,
 };
-use super::{PgStore, Tx, counter, next_commit};
+use super::{PgStore, Tx, counter, next_commit, record_changes};
+use crate::domain::feed::{Change, JOB_ACTOR, Render};
 use crate::domain::{
     Applied, Case, CaseId, ChangeContext, ItemError, Job, JobState, Timestamp, apply_change,
     random_hex,
@@ -164,8 +165,20 @@ async fn write_outcomes(tx: &mut Tx, job_seq: i64, outcomes: &[(i64, Outcome)]) 
 }
 
 /// Commits `tx`, in which the job ended; the job as it ended.
-async fn ended(mut tx: Tx, job_id: &str) -> Result<ChunkResult> {
+async fn ended(
+    mut tx: Tx,
+    job_id: &str,
+    commit: Option<CommitSeq>,
+    mut changes: Vec<Change>,
+    render: &Render,
+) -> Result<ChunkResult> {
     let (_, job) = load_job(&mut tx, job_id).await?.ok_or(Error::NotFound)?;
+    changes.extend(Change::job_ended(&job, JOB_ACTOR));
+    let first = match commit {
+        Some(c) => c,
+        None => next_commit(&mut tx).await?,
+    };
+    record_changes(&mut tx, first, &changes, render).await?;
     tx.commit().await?;
     Ok(ChunkResult::Ended(job))
 }
@@ -432,7 +445,7 @@ impl JobStore for PgStore {
             }
             ChunkStart::Cancel => {
                 end_job(&mut tx, job.seq, JobState::Cancelled, claim.now).await?;
-                return ended(tx, job_id).await;
+                return ended(tx, job_id, None, Vec::new(), &self.render).await;
             }
             ChunkStart::Apply { limit } => limit,
         };
@@ -495,7 +508,7 @@ impl JobStore for PgStore {
                 .execute(&mut *tx)
                 .await?;
                 end_job(&mut tx, job.seq, JobState::Failed, claim.now).await?;
-                return ended(tx, job_id).await;
+                return ended(tx, job_id, None, Vec::new(), &self.render).await;
             }
             ChunkPlan::Commit {
                 outcomes,
@@ -555,9 +568,14 @@ impl JobStore for PgStore {
         if let Some(hook) = &claim.before_commit {
             hook(&changed, commit);
         }
+        let changes: Vec<Change> = applied
+            .iter()
+            .map(|(_, a)| Change::case_updated(&a.case, &a.history))
+            .collect();
         if finish {
-            return ended(tx, job_id).await;
+            return ended(tx, job_id, Some(commit), changes, &self.render).await;
         }
+        record_changes(&mut tx, commit, &changes, &self.render).await?;
         tx.commit().await?;
         Ok(ChunkResult::Applied {
             processed: u64::try_from(counters.processed).unwrap_or(0),
@@ -577,8 +595,9 @@ impl JobStore for PgStore {
         .await?;
         let Some(seq) = seq else { return Ok(None) };
         end_job(&mut tx, seq, JobState::Completed, now).await?;
-        let job = load_job(&mut tx, job_id).await?.map(|(_, j)| j);
-        tx.commit().await?;
-        Ok(job)
+        match ended(tx, job_id, None, Vec::new(), &self.render).await? {
+            ChunkResult::Ended(job) => Ok(Some(job)),
+            _ => Ok(None),
+        }
     }
 }

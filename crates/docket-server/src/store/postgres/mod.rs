@@ -6,6 +6,7 @@
 //! outcomes in a handful of statements.
 
 mod cases;
+mod feed;
 mod job_admin;
 mod jobs;
 mod keys;
@@ -23,7 +24,7 @@ use anyhow::Context as _;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
 
-use super::{CommitSeq, Error, Result};
+use super::{Change, CommitSeq, Error, Render, Result, Signal};
 use crate::domain::Workflow;
 
 /// Migrations, applied in order at start under an advisory lock (nodes may start at once).
@@ -34,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("case_sort.sql"),
     include_str!("title_search.sql"),
     include_str!("sessions.sql"),
+    include_str!("changes.sql"),
 ];
 
 /// Key of the advisory lock that serialises migrations across nodes.
@@ -42,6 +44,8 @@ const MIGRATION_LOCK: i64 = 0x646f_636b_6574;
 pub struct PgStore {
     pool: PgPool,
     workflow: Arc<Workflow>,
+    /// Renders the change feed's records.
+    render: Render,
 }
 
 pub(super) type Tx = Transaction<'static, Postgres>;
@@ -76,6 +80,7 @@ impl PgStore {
     pub async fn open(
         url: &str,
         workflow: Arc<Workflow>,
+        render: Render,
         max_connections: u32,
         idle_in_transaction: Duration,
     ) -> anyhow::Result<Self> {
@@ -115,7 +120,11 @@ impl PgStore {
             .await
             .context("connecting to PostgreSQL")?;
         migrate(&pool).await.context("applying migrations")?;
-        Ok(Self { pool, workflow })
+        Ok(Self {
+            pool,
+            workflow,
+            render,
+        })
     }
 
     pub(super) async fn begin(&self) -> Result<Tx> {
@@ -164,6 +173,42 @@ pub(super) async fn next_commit(tx: &mut Tx) -> Result<CommitSeq> {
     .fetch_one(&mut **tx)
     .await?;
     Ok(CommitSeq(v))
+}
+
+/// Stores `changes` at positions `first`, `first + 1`, … (`first` is this transaction's
+/// own, from [`next_commit`]: the counter's row lock, held to the commit, keeps every
+/// other writer from taking a position until this one is visible) and moves the counter
+/// to the last of them, which it returns (`first` when there is none). Every node hears
+/// that the feed moved.
+pub(super) async fn record_changes(
+    tx: &mut Tx,
+    first: CommitSeq,
+    changes: &[Change],
+    render: &Render,
+) -> Result<CommitSeq> {
+    if changes.is_empty() {
+        return Ok(first);
+    }
+    let rows: Vec<_> = changes.iter().map(|c| c.row(render)).collect();
+    sqlx::query(
+        "INSERT INTO changes (position, kind, case_id, at, body)          SELECT $1 + u.o - 1, u.k, u.c, u.a, u.b          FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[]) WITH ORDINALITY AS u(k, c, a, b, o)",
+    )
+    .bind(first.0)
+    .bind(rows.iter().map(|r| r.kind).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.case_id.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.at).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.body.as_str()).collect::<Vec<_>>())
+    .execute(&mut **tx)
+    .await?;
+    let last = first.0 + i64::try_from(rows.len()).unwrap_or(i64::MAX) - 1;
+    if last > first.0 {
+        sqlx::query("UPDATE counters SET value = $1 WHERE name = 'commit'")
+            .bind(last)
+            .execute(&mut **tx)
+            .await?;
+    }
+    nodes::notify(tx, &Signal::Changes).await?;
+    Ok(CommitSeq(last))
 }
 
 pub(super) async fn counter<'e, E: sqlx::PgExecutor<'e>>(ex: E, name: &str) -> Result<i64> {

@@ -62,6 +62,7 @@ impl NodeStore for PgStore {
         let store = Self {
             pool: self.pool.clone(),
             workflow: self.workflow.clone(),
+            render: self.render.clone(),
         };
         tokio::spawn(async move {
             let mut listening = Some(first);

@@ -9,8 +9,9 @@ use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, types::Value
 use super::SqliteStore;
 use super::rows::{
     CASE_COLUMNS, TASK_COLUMNS, case_from_row, counter, history_from_row, insert_case, insert_task,
-    json_text, next_commit, next_task_id, raise_counter, task_from_row, write_tags,
+    json_text, next_commit, next_task_id, raise_counter, record_changes, task_from_row, write_tags,
 };
+use crate::domain::feed::{Change, IMPORT_ACTOR};
 use crate::domain::{
     Case, CaseChange, CaseId, ChangeContext, HistoryRecord, ItemError, NewCase, NewTask, Task,
     TaskChange, TaskStatus, apply_change,
@@ -140,6 +141,7 @@ impl CaseStore for SqliteStore {
     }
 
     async fn create_case(&self, new: NewCase, actor: Actor) -> Result<(Case, CommitSeq)> {
+        let render = self.render();
         self.write(move |conn, _| {
             let tx = immediate(conn)?;
             let id = match new.id.clone() {
@@ -163,6 +165,12 @@ impl CaseStore for SqliteStore {
             let commit = next_commit(&tx)?;
             let case = new.into_case(id, actor.at);
             insert_case(&tx, &case, commit)?;
+            record_changes(
+                &tx,
+                commit,
+                &[Change::case_created(&case, &actor.name)],
+                &render,
+            )?;
             tx.commit()?;
             Ok((case, commit))
         })
@@ -290,6 +298,7 @@ impl CaseStore for SqliteStore {
         actor: Actor,
     ) -> Result<CaseUpdate> {
         let id = id.clone();
+        let render = self.render();
         self.write(move |conn, wf| {
             let tx = immediate(conn)?;
             let Some((seq, case)) = load_case(&tx, &id)? else {
@@ -307,7 +316,8 @@ impl CaseStore for SqliteStore {
             let commit = if applied.changed() {
                 let commit = next_commit(&tx)?;
                 write_applied(&tx, seq, &applied, commit)?;
-                commit
+                let change = Change::case_updated(&applied.case, &applied.history);
+                record_changes(&tx, commit, &[change], &render)?
             } else {
                 CommitSeq(counter(&tx, "commit")?)
             };
@@ -349,9 +359,10 @@ impl CaseStore for SqliteStore {
         actor: Actor,
     ) -> Result<std::result::Result<(Task, CommitSeq), ItemError>> {
         let id = case.clone();
+        let render = self.render();
         self.write(move |conn, wf| {
             let tx = immediate(conn)?;
-            let Some((seq, case)) = load_case(&tx, &id)? else {
+            let Some((seq, mut case)) = load_case(&tx, &id)? else {
                 return Ok(Err(ItemError::CaseNotFound(id.to_string())));
             };
             if let Err(e) = rules::may_open_task(&case, wf) {
@@ -366,6 +377,13 @@ impl CaseStore for SqliteStore {
                  updated_at = ?3, commit_seq = ?2 WHERE seq = ?1",
             )?
             .execute((seq, commit.0, actor.at.0))?;
+            case.task_opened(actor.at);
+            record_changes(
+                &tx,
+                commit,
+                &[Change::task_created(&t, &case, &actor.name)],
+                &render,
+            )?;
             tx.commit()?;
             Ok(Ok((t, commit)))
         })
@@ -405,9 +423,10 @@ impl CaseStore for SqliteStore {
     ) -> Result<TaskUpdate> {
         let (case, task) = (&key.case, &key.task);
         let (case_id, task_id) = (case.clone(), task.clone());
+        let render = self.render();
         self.write(move |conn, wf| {
             let tx = immediate(conn)?;
-            let Some((seq, case)) = load_case(&tx, &case_id)? else {
+            let Some((seq, mut case)) = load_case(&tx, &case_id)? else {
                 return Ok(Err(ItemError::CaseNotFound(case_id.to_string())));
             };
             let Some((task_seq, mut t)) = tx
@@ -420,7 +439,7 @@ impl CaseStore for SqliteStore {
             else {
                 return Err(Error::NotFound);
             };
-            let was = t.status;
+            let (before, was) = (t.clone(), t.status);
             if !change.apply(&mut t, actor.at) {
                 return Ok(Ok((t, CommitSeq(counter(&tx, "commit")?))));
             }
@@ -442,6 +461,9 @@ impl CaseStore for SqliteStore {
                  updated_at = CASE WHEN ?2 <> 0 THEN ?4 ELSE updated_at END WHERE seq = ?1",
             )?
             .execute((seq, delta, commit.0, t.updated_at.0))?;
+            case.open_tasks_moved(delta, t.updated_at);
+            let change = Change::task_updated(&before, &t, &case, &actor.name);
+            record_changes(&tx, commit, &[change], &render)?;
             tx.commit()?;
             Ok(Ok((t, commit)))
         })
@@ -449,10 +471,12 @@ impl CaseStore for SqliteStore {
     }
 
     async fn import_cases(&self, cases: Vec<ImportCase>) -> Result<CommitSeq> {
+        let render = self.render();
         self.write(move |conn, _| {
             let tx = immediate(conn)?;
             let commit = next_commit(&tx)?;
             let mut max_n = 0;
+            let mut changes = Vec::with_capacity(cases.len());
             for ImportCase { mut case, tasks } in cases {
                 case.open_tasks = u32::try_from(tasks.len()).unwrap_or(u32::MAX);
                 let seq = insert_case(&tx, &case, commit).map_err(|e| match e {
@@ -466,10 +490,12 @@ impl CaseStore for SqliteStore {
                     insert_task(&tx, seq, &t)?;
                 }
                 max_n = max_n.max(case.id.generated_number().unwrap_or(0));
+                changes.push(Change::case_created(&case, IMPORT_ACTOR));
             }
             raise_counter(&tx, "case_number", i64::try_from(max_n).unwrap_or(i64::MAX))?;
+            let last = record_changes(&tx, commit, &changes, &render)?;
             tx.commit()?;
-            Ok(commit)
+            Ok(last)
         })
         .await
     }
@@ -477,6 +503,39 @@ impl CaseStore for SqliteStore {
     async fn case_counter(&self) -> Result<u64> {
         self.read(|conn, _| Ok(u64::try_from(counter(conn, "case_number")?).unwrap_or(0)))
             .await
+    }
+
+    async fn delete_case(
+        &self,
+        id: &CaseId,
+        expected_version: Option<u64>,
+        actor: Actor,
+    ) -> Result<std::result::Result<(Case, CommitSeq), ItemError>> {
+        let id = id.clone();
+        let render = self.render();
+        self.write(move |conn, _| {
+            let tx = immediate(conn)?;
+            let Some((seq, case)) = load_case(&tx, &id)? else {
+                return Ok(Err(ItemError::CaseNotFound(id.to_string())));
+            };
+            if let Err(e) = rules::expect_version(&case, expected_version) {
+                return Ok(Err(e));
+            }
+            for sql in [
+                "DELETE FROM case_history WHERE case_seq = ?1",
+                "DELETE FROM tasks WHERE case_seq = ?1",
+                "DELETE FROM case_tags WHERE case_seq = ?1",
+                "DELETE FROM cases WHERE seq = ?1",
+            ] {
+                tx.prepare_cached(sql)?.execute([seq])?;
+            }
+            let commit = next_commit(&tx)?;
+            let change = Change::case_deleted(&case, &actor.name, actor.at);
+            record_changes(&tx, commit, &[change], &render)?;
+            tx.commit()?;
+            Ok(Ok((case, commit)))
+        })
+        .await
     }
 
     async fn count_cases(&self) -> Result<u64> {

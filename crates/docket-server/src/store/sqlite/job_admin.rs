@@ -8,33 +8,40 @@ use rusqlite::OptionalExtension;
 
 use super::SqliteStore;
 use super::cases::immediate;
-use super::jobs::{end_job, insert_job, load_job};
-use super::rows::{counter, next_commit};
+use super::job_rows::{end_job, insert_job, load_job};
+use super::rows::{counter, next_commit, record_changes};
+use crate::domain::feed::{Change, JOB_ACTOR};
 use crate::domain::job_records::DeliveryRow;
 use crate::domain::{CommitSeq, JobState, Timestamp};
 use crate::store::{Attempt, Delivery, DeliveryView, Error, JobChange, JobOrigin, NewJob, Result};
 
 impl SqliteStore {
     /// Runs `f` on job `id` in a write transaction, which commits (at a commit position
-    /// of its own) when `f` answers `Done` and changes nothing otherwise; `NotFound`
-    /// without calling `f` if there is no such job.
+    /// of its own, with the feed's changes `f` names) when `f` answers `Done` and changes
+    /// nothing otherwise; `NotFound` without calling `f` if there is no such job.
     async fn change_job<F>(&self, id: &str, f: F) -> Result<(JobChange, CommitSeq)>
     where
-        F: FnOnce(&rusqlite::Transaction<'_>, i64, crate::domain::Job) -> Result<JobChange>
+        F: FnOnce(
+                &rusqlite::Transaction<'_>,
+                i64,
+                crate::domain::Job,
+            ) -> Result<(JobChange, Vec<Change>)>
             + Send
             + 'static,
     {
         let id = id.to_owned();
+        let render = self.render();
         self.write(move |conn, _| {
             let tx = immediate(conn)?;
-            let change = match load_job(&tx, &id)? {
+            let (change, changes) = match load_job(&tx, &id)? {
                 Some((seq, job)) => f(&tx, seq, job)?,
-                None => JobChange::NotFound,
+                None => (JobChange::NotFound, Vec::new()),
             };
             if !matches!(change, JobChange::Done(_)) {
                 return Ok((change, CommitSeq(counter(&tx, "commit")?)));
             }
             let commit = next_commit(&tx)?;
+            let commit = record_changes(&tx, commit, &changes, &render)?;
             tx.commit()?;
             Ok((change, commit))
         })
@@ -51,10 +58,12 @@ impl JobAdminStore for SqliteStore {
                 CancelStep::AskWorkerToStop => {
                     tx.execute("UPDATE jobs SET cancel_requested = 1 WHERE seq = ?1", [seq])?;
                 }
-                CancelStep::Refuse => return Ok(JobChange::WrongState(job)),
+                CancelStep::Refuse => return Ok((JobChange::WrongState(job), Vec::new())),
             }
             let (_, job) = load_job(tx, &job.id)?.ok_or(Error::NotFound)?;
-            Ok(JobChange::Done(job))
+            // A queued job it ended says so in the feed.
+            let ended = Change::job_ended(&job, JOB_ACTOR).into_iter().collect();
+            Ok((JobChange::Done(job), ended))
         })
         .await
     }
@@ -62,7 +71,7 @@ impl JobAdminStore for SqliteStore {
     async fn retry_failed(&self, id: &str, new: JobOrigin) -> Result<(JobChange, CommitSeq)> {
         self.change_job(id, move |tx, seq, job| {
             let Some(which) = rules::retry_items(&job) else {
-                return Ok(JobChange::WrongState(job));
+                return Ok((JobChange::WrongState(job), Vec::new()));
             };
             let items: Vec<(String, String)> = tx
                 .prepare(&format!(
@@ -72,12 +81,12 @@ impl JobAdminStore for SqliteStore {
                 .query_map([seq], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?;
             if items.is_empty() {
-                return Ok(JobChange::NothingToDo(job));
+                return Ok((JobChange::NothingToDo(job), Vec::new()));
             }
             let new = NewJob::retry_of(&job, new, items);
             insert_job(tx, &new)?;
             let (_, created) = load_job(tx, &new.id)?.ok_or(Error::NotFound)?;
-            Ok(JobChange::Done(created))
+            Ok((JobChange::Done(created), Vec::new()))
         })
         .await
     }
@@ -85,10 +94,10 @@ impl JobAdminStore for SqliteStore {
     async fn delete_job(&self, id: &str) -> Result<(JobChange, CommitSeq)> {
         self.change_job(id, move |tx, seq, job| {
             if !rules::may_forget(&job) {
-                return Ok(JobChange::WrongState(job));
+                return Ok((JobChange::WrongState(job), Vec::new()));
             }
             forget_job(tx, seq)?;
-            Ok(JobChange::Done(job))
+            Ok((JobChange::Done(job), Vec::new()))
         })
         .await
     }

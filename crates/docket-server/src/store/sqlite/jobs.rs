@@ -7,103 +7,22 @@ use crate::store::JobStore;
 use crate::store::sql::{JOB_COLUMNS, JobRow};
 use crate::store::{JobsPage, ResultsPage};
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, Row, Transaction};
+use rusqlite::{OptionalExtension, Transaction};
 
 use super::SqliteStore;
 use super::cases::{immediate, load_case, page, write_applied};
-use super::rows::{counter, next_commit};
+use super::job_rows::{end_job, ended, insert_job, job_row, load_job};
+use super::rows::{counter, next_commit, record_changes};
+use crate::domain::feed::Change;
 use crate::domain::{
-    CaseId, ChangeContext, ItemError, Job, JobState, Timestamp, Workflow, apply_change, random_hex,
+    CaseId, ChangeContext, ItemError, Job, JobState, Timestamp, Workflow, apply_change,
 };
 use crate::store::{
     ChunkResult, Claim, CommitSeq, ItemRecord, NewJob, Paged, Result, SubmitLimits, Submitted,
 };
 
-/// A job row read by [`JOB_COLUMNS`], still to be decoded ([`JobRow::decode`]).
-fn job_row(r: &Row<'_>) -> rusqlite::Result<JobRow> {
-    crate::store::decode::job_row(r)
-}
-
-/// Loads a job by id, with its queue position when queued.
-pub(super) fn load_job(conn: &rusqlite::Connection, id: &str) -> Result<Option<(i64, Job)>> {
-    let found = conn
-        .prepare_cached(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE job_id = ?1"))?
-        .query_row([id], job_row)
-        .optional()?;
-    let Some((seq, mut job)) = found.map(JobRow::decode).transpose()? else {
-        return Ok(None);
-    };
-    if job.state == JobState::Queued {
-        let ahead: i64 = conn
-            .prepare_cached("SELECT count(*) FROM jobs WHERE state = 'queued' AND seq <= ?1")?
-            .query_row([seq], |r| r.get(0))?;
-        job.queue_position = Some(u64::try_from(ahead).unwrap_or(1));
-    }
-    Ok(Some((seq, job)))
-}
-
-pub(super) fn insert_job(tx: &Transaction<'_>, job: &NewJob) -> Result<i64> {
-    let (key, hash) = match &job.idempotency {
-        Some((k, h)) => (Some(k.as_str()), Some(h.as_str())),
-        None => (None, None),
-    };
-    let seq: i64 = tx
-        .prepare_cached(
-            "INSERT INTO jobs (job_id, state, total, atomic, callback_url, parent_job_id, actor, \
-             idempotency_key, request_hash, created_at) VALUES (?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
-             RETURNING seq",
-        )?
-        .query_row(
-            rusqlite::params![
-                job.id,
-                i64::try_from(job.items.len()).unwrap_or(i64::MAX),
-                job.atomic,
-                job.callback_url,
-                job.parent_id,
-                job.actor,
-                key,
-                hash,
-                job.created_at.0
-            ],
-            |r| r.get(0),
-        )?;
-    let mut ins = tx.prepare_cached(
-        "INSERT INTO job_items (job_seq, idx, case_id, item) VALUES (?1, ?2, ?3, ?4)",
-    )?;
-    for (i, (case_id, item)) in job.items.iter().enumerate() {
-        ins.execute((seq, i64::try_from(i).unwrap_or(i64::MAX), case_id, item))?;
-    }
-    Ok(seq)
-}
-
-/// Moves a job to a final state and queues its callback, in the caller's transaction.
-/// Its consistency token becomes the store's current commit: a read at it sees every
-/// change the job made, and every change before the job ended.
-pub(super) fn end_job(
-    tx: &Transaction<'_>,
-    seq: i64,
-    state: JobState,
-    now: Timestamp,
-) -> Result<()> {
-    let url: Option<String> = tx
-        .prepare_cached(
-            "UPDATE jobs SET state = ?2, finished_at = ?3, lease_owner = NULL, lease_expires_at = NULL, \
-             last_commit_seq = (SELECT value FROM counters WHERE name = 'commit') \
-             WHERE seq = ?1 RETURNING callback_url",
-        )?
-        .query_row((seq, state.as_str(), now.0), |r| r.get(0))?;
-    if let Some(url) = url {
-        tx.prepare_cached(
-            "INSERT INTO callback_deliveries (delivery_id, job_seq, url, event, state, next_attempt_at, created_at) \
-             VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5)",
-        )?
-        .execute((format!("dlv-{}", random_hex(10)), seq, url, format!("job.{state}"), now.0))?;
-    }
-    Ok(())
-}
-
-/// Applies one item inside the chunk's transaction: `Ok((version, changed))` or the
-/// item's error.
+/// Applies one item inside the chunk's transaction: `Ok((version, change))` (the
+/// change it made, if any) or the item's error.
 fn apply_item(
     tx: &Transaction<'_>,
     wf: &Workflow,
@@ -111,7 +30,7 @@ fn apply_item(
     item: &str,
     ctx: &ChangeContext<'_>,
     commit: CommitSeq,
-) -> Result<std::result::Result<(u64, bool), ItemError>> {
+) -> Result<std::result::Result<(u64, Option<Change>), ItemError>> {
     let Ok(id) = CaseId::parse(case_id) else {
         return Ok(Err(ItemError::CaseNotFound(case_id.to_owned())));
     };
@@ -124,10 +43,12 @@ fn apply_item(
     };
     match apply_change(&case, &change, wf, ctx) {
         Ok(applied) => {
-            if applied.changed() {
-                write_applied(tx, seq, &applied, commit)?;
+            if !applied.changed() {
+                return Ok(Ok((applied.case.version, None)));
             }
-            Ok(Ok((applied.case.version, applied.changed())))
+            write_applied(tx, seq, &applied, commit)?;
+            let change = Change::case_updated(&applied.case, &applied.history);
+            Ok(Ok((applied.case.version, Some(change))))
         }
         Err(e) => Ok(Err(e)),
     }
@@ -275,6 +196,7 @@ impl JobStore for SqliteStore {
 
     async fn run_chunk(&self, job_id: &str, claim: Claim) -> Result<ChunkResult> {
         let job_id = job_id.to_owned();
+        let render = self.render();
         self.write(move |conn, wf| {
             let tx = immediate(conn)?;
             let claimed: Option<ClaimRow> = tx
@@ -299,7 +221,7 @@ impl JobStore for SqliteStore {
                 }
                 ChunkStart::Cancel => {
                     end_job(&tx, job.seq, JobState::Cancelled, claim.now)?;
-                    return ended(tx, &job_id);
+                    return ended(tx, &job_id, None, Vec::new(), &render);
                 }
                 ChunkStart::Apply { limit } => limit,
             };
@@ -313,12 +235,17 @@ impl JobStore for SqliteStore {
             let ctx = ChangeContext { actor: &job.actor, at: claim.now, job_id: Some(&job_id) };
             let mut results = Vec::with_capacity(items.len());
             let mut changed = Vec::new();
+            let mut changes = Vec::new();
             for (idx, case_id, item) in &items {
                 let r = apply_item(&tx, wf, case_id, item, &ctx, commit)?;
-                if matches!(r, Ok((_, true))) {
-                    changed.push(case_id.clone());
-                }
-                results.push((*idx, r.map(|(v, _)| v)));
+                let r = r.map(|(v, change)| {
+                    if let Some(c) = change {
+                        changed.push(case_id.clone());
+                        changes.push(c);
+                    }
+                    v
+                });
+                results.push((*idx, r));
             }
             let (outcomes, counters, drained) = match job.plan(results) {
                 ChunkPlan::FailAtomic { outcomes, failed } => {
@@ -332,7 +259,7 @@ impl JobStore for SqliteStore {
                     )?
                     .execute((job.seq, failed))?;
                     end_job(&tx, job.seq, JobState::Failed, claim.now)?;
-                    return ended(tx, &job_id);
+                    return ended(tx, &job_id, None, Vec::new(), &render);
                 }
                 ChunkPlan::Commit { outcomes, counters, drained } => (outcomes, counters, drained),
             };
@@ -360,8 +287,9 @@ impl JobStore for SqliteStore {
                 hook(&changed, commit);
             }
             if finish {
-                return ended(tx, &job_id);
+                return ended(tx, &job_id, Some(commit), changes, &render);
             }
+            record_changes(&tx, commit, &changes, &render)?;
             tx.commit()?;
             Ok(ChunkResult::Applied {
                 processed: u64::try_from(counters.processed).unwrap_or(0),
@@ -375,6 +303,7 @@ impl JobStore for SqliteStore {
 
     async fn finish_job(&self, job_id: &str, now: Timestamp) -> Result<Option<Job>> {
         let job_id = job_id.to_owned();
+        let render = self.render();
         self.write(move |conn, _| {
             let tx = immediate(conn)?;
             let seq: Option<i64> = tx
@@ -383,17 +312,11 @@ impl JobStore for SqliteStore {
                 .optional()?;
             let Some(seq) = seq else { return Ok(None) };
             end_job(&tx, seq, JobState::Completed, now)?;
-            let job = load_job(&tx, &job_id)?.map(|(_, j)| j);
-            tx.commit()?;
-            Ok(job)
+            match ended(tx, &job_id, None, Vec::new(), &render)? {
+                ChunkResult::Ended(job) => Ok(Some(job)),
+                _ => Ok(None),
+            }
         })
         .await
     }
-}
-
-/// Commits `tx`, in which the job ended; the job as it ended.
-fn ended(tx: Transaction<'_>, job_id: &str) -> Result<ChunkResult> {
-    let (_, job) = load_job(&tx, job_id)?.ok_or(crate::store::Error::NotFound)?;
-    tx.commit()?;
-    Ok(ChunkResult::Ended(job))
 }

@@ -10,8 +10,10 @@
 //! for the free-space reserve kept beside the database.
 
 mod cases;
+mod feed;
 mod health;
 mod job_admin;
+mod job_rows;
 mod jobs;
 mod keys;
 #[cfg(test)]
@@ -41,6 +43,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("case_sort.sql"),
     include_str!("title_search.sql"),
     include_str!("sessions.sql"),
+    include_str!("changes.sql"),
 ];
 
 /// Reader connections kept open for reuse.
@@ -55,6 +58,8 @@ struct Inner {
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     workflow: Arc<Workflow>,
+    /// Renders the change feed's records.
+    render: crate::store::Render,
     config: SqliteConfig,
     /// Tells the checkpointer thread to stop when the store goes.
     stop: Arc<AtomicBool>,
@@ -164,6 +169,7 @@ impl SqliteStore {
     pub async fn open(
         url: &str,
         workflow: Arc<Workflow>,
+        render: crate::store::Render,
         config: &SqliteConfig,
     ) -> anyhow::Result<Self> {
         let path = path_from_url(url)?;
@@ -192,6 +198,7 @@ impl SqliteStore {
                 writer: Mutex::new(writer),
                 readers: Mutex::new(Vec::new()),
                 workflow,
+                render,
                 config,
                 stop,
                 busy_readers: AtomicU64::new(0),
@@ -203,6 +210,11 @@ impl SqliteStore {
         })
         .await
         .context("store start-up task")?
+    }
+
+    /// The change feed's renderer, for a write closure to take along.
+    fn render(&self) -> crate::store::Render {
+        self.inner.render.clone()
     }
 
     /// Runs `f` with the writer connection on the blocking pool. While the disk is full
@@ -368,6 +380,8 @@ mod tests {
         // written then.
         conn.execute_batch(
             "DROP TABLE console_sessions;
+             DROP TABLE changes;
+             DELETE FROM counters WHERE name = 'changes_purged';
              DROP TABLE cases_title_fts;
              DROP TRIGGER cases_title_fts_insert;
              DROP TRIGGER cases_title_fts_delete;
@@ -400,7 +414,14 @@ mod tests {
             ..SqliteConfig::default()
         };
         let wf = Arc::new(Workflow::default());
-        let store = SqliteStore::open(&url, wf.clone(), &config).await.unwrap();
+        let store = SqliteStore::open(
+            &url,
+            wf.clone(),
+            Arc::new(crate::wire::render_change),
+            &config,
+        )
+        .await
+        .unwrap();
         let reserve = dir.path().join("d.db-reserve");
         assert_eq!(std::fs::metadata(&reserve).unwrap().len(), 64 * 1024);
         let new = |t: &str| {

@@ -3,7 +3,7 @@
 use rusqlite::{Row, Transaction};
 
 use crate::domain::{Case, HistoryRecord, Task, TaskId};
-use crate::store::{CommitSeq, Result};
+use crate::store::{Change, CommitSeq, Render, Result};
 
 use crate::store::decode::{self, Columns};
 pub use crate::store::decode::{CASE_COLUMNS, TASK_COLUMNS};
@@ -56,6 +56,31 @@ pub fn next_commit(tx: &Transaction<'_>) -> Result<CommitSeq> {
         )?
         .query_row([], |r| r.get(0))?;
     Ok(CommitSeq(v))
+}
+
+/// Stores `changes` at positions `first`, `first + 1`, … (`first` is this transaction's
+/// own, from [`next_commit`], the only one it took) and moves the commit counter to
+/// the last of them, which it returns (`first` when there is none).
+pub fn record_changes(
+    tx: &Transaction<'_>,
+    first: CommitSeq,
+    changes: &[Change],
+    render: &Render,
+) -> Result<CommitSeq> {
+    let mut ins = tx.prepare_cached(
+        "INSERT INTO changes (position, kind, case_id, at, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    let mut last = first.0;
+    for (i, c) in changes.iter().enumerate() {
+        let row = c.row(render);
+        last = first.0 + i64::try_from(i).unwrap_or(i64::MAX);
+        ins.execute((last, row.kind, row.case_id, row.at, row.body))?;
+    }
+    if last > first.0 {
+        tx.prepare_cached("UPDATE counters SET value = ?1 WHERE name = 'commit'")?
+            .execute([last])?;
+    }
+    Ok(CommitSeq(last))
 }
 
 pub fn counter(conn: &rusqlite::Connection, name: &str) -> Result<i64> {
