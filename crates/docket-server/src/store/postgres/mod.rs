@@ -191,7 +191,9 @@ pub(super) async fn record_changes(
     }
     let rows: Vec<_> = changes.iter().map(|c| c.row(render)).collect();
     sqlx::query(
-        "INSERT INTO changes (position, kind, case_id, at, body)          SELECT $1 + u.o - 1, u.k, u.c, u.a, u.b          FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[]) WITH ORDINALITY AS u(k, c, a, b, o)",
+        "INSERT INTO changes (position, kind, case_id, at, body) \
+         SELECT $1 + u.o - 1, u.k, u.c, u.a, u.b \
+         FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[]) WITH ORDINALITY AS u(k, c, a, b, o)",
     )
     .bind(first.0)
     .bind(rows.iter().map(|r| r.kind).collect::<Vec<_>>())
