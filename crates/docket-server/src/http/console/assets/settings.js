@@ -12,6 +12,7 @@ const KEYS = [
   ['Jobs.MaxItemsPerRequest', 'Most items per bulk request', 'number', ''],
   ['Jobs.ChunkSize', 'Items applied per transaction', 'number', ''],
   ['Jobs.Retention', 'Keep finished jobs for (seconds)', 'number', ''],
+  ['Changes.Retention', 'Keep the change feed for (seconds)', 'number', 'A feed cursor older than this gets 410 cursor_expired.'],
 ];
 
 const idOf = key => 'set-' + key.replace(/\W/g, '-');
