@@ -7,6 +7,7 @@
 //! Jobs (status, results, list, cancel, retry, the progress stream) are in [`jobs`];
 //! the Server-Sent Events parser is in [`events`]; API keys in [`keys`].
 
+pub mod changes;
 pub mod events;
 pub mod jobs;
 pub mod keys;
@@ -296,7 +297,7 @@ impl Client {
 
 /// Passes a success through; turns any other answer into [`Error::Api`] (a problem
 /// document) or [`Error::Unexpected`].
-async fn ok_or_problem(res: reqwest::Response) -> Result<reqwest::Response> {
+pub(crate) async fn ok_or_problem(res: reqwest::Response) -> Result<reqwest::Response> {
     let status = res.status();
     if status.is_success() {
         return Ok(res);

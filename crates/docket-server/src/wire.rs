@@ -208,7 +208,6 @@ pub fn render_change(c: &crate::domain::feed::Change) -> String {
     serde_json::to_string(&change).unwrap_or_else(|_| "{}".into())
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

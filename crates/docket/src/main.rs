@@ -68,9 +68,11 @@ enum Command {
     /// Write realistic demo cases straight into a store (for demos and benchmarks).
     #[cfg(feature = "server")]
     Seed(command::seed::Args),
-    /// Create, read, list, change cases and read their history.
+    /// Create, read, list, change, delete cases and read their history.
     #[command(subcommand)]
     Cases(command::cases::Command),
+    /// Every committed change, in commit order, one line each; --follow tails them.
+    Changes(command::changes::Args),
     /// Update many cases in the background from a file (JSON, NDJSON or CSV), optionally
     /// waiting with a progress bar.
     BulkUpdate(command::bulk::Args),
@@ -116,6 +118,7 @@ fn main() -> ExitCode {
             Command::Seed(args) => command::seed::run(args).await.map(|()| Exit::Success),
             Command::Config(cmd) => command::config::run(cmd).map(|()| Exit::Success),
             Command::Cases(cmd) => command::cases::run(cmd, &global).await,
+            Command::Changes(args) => command::changes::run(args, &global).await,
             Command::BulkUpdate(args) => command::bulk::run(args, &global).await,
             Command::Jobs(cmd) => command::jobs::run(cmd, &global).await,
             Command::RefreshStatus(args) => command::refresh::run(args, &global).await,

@@ -1,4 +1,4 @@
-//! `docket cases`: create, get, list, update, history.
+//! `docket cases`: create, get, list, update, delete, history.
 
 use clap::Subcommand;
 use docket_api::{Case, CasePatch, CaseQuery, CaseSort, HistoryEntry, NewCase, PageQuery};
@@ -44,6 +44,13 @@ pub enum Command {
     },
     /// Change one case now (synchronously).
     Update(UpdateArgs),
+    /// Delete a case with its tasks and history.
+    Delete {
+        case: String,
+        /// Delete only if the case is at this version.
+        #[arg(long, value_name = "VERSION")]
+        if_match: Option<u64>,
+    },
     /// A case's change log, newest first.
     History {
         case: String,
@@ -207,6 +214,16 @@ pub async fn run(cmd: Command, global: &Global) -> anyhow::Result<Exit> {
                 global,
                 &client.update_case(&a.case, &patch, a.if_match).await?,
             )?;
+        }
+        Command::Delete { case, if_match } => {
+            let token = client.delete_case(&case, if_match).await?;
+            if global.output == Format::Json {
+                return output::json(&serde_json::json!({
+                    "caseId": case, "deleted": true, "consistencyToken": token
+                }))
+                .map(|()| Exit::Success);
+            }
+            println!("deleted {case}");
         }
         Command::History { case, page } => {
             let mut q = PageQuery {

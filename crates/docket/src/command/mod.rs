@@ -2,6 +2,7 @@
 
 pub mod bulk;
 pub mod cases;
+pub mod changes;
 pub mod check;
 pub mod config;
 pub mod jobs;

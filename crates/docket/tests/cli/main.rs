@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod bulk;
+mod changes;
 mod check;
 mod cluster;
 mod commands;
