@@ -39,3 +39,5 @@ pub const INVALID_CONSISTENCY_TOKEN: &str = "invalid_consistency_token";
 pub const UNKNOWN_SETTING: &str = "unknown_setting";
 pub const KEY_NOT_FOUND: &str = "key_not_found";
 pub const CURSOR_EXPIRED: &str = "cursor_expired";
+pub const WEBHOOK_NOT_FOUND: &str = "webhook_not_found";
+pub const DELIVERY_NOT_FOUND: &str = "delivery_not_found";

@@ -9,12 +9,17 @@ pub mod codes;
 pub mod jobs;
 pub mod keys;
 pub mod problem;
+pub mod webhooks;
 
 pub use cases::*;
 pub use changes::{CHANGE_TYPES, Change, ChangePage, ChangeStreamQuery, ChangesQuery, FieldChange};
 pub use jobs::*;
 pub use keys::{ApiKey, CreatedApiKey, Identity, Limits, NewApiKey};
 pub use problem::{FieldError, Problem};
+pub use webhooks::{
+    CreatedWebhook, DeliveryQuery, NewWebhook, Webhook, WebhookDelivery, WebhookFilter,
+    WebhookPatch,
+};
 
 use serde::{Deserialize, Deserializer, Serialize};
 

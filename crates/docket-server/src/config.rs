@@ -24,6 +24,7 @@ pub struct Config {
     pub cache: CacheConfig,
     pub jobs: JobsConfig,
     pub callbacks: CallbacksConfig,
+    pub webhooks: WebhooksConfig,
     pub auth: AuthConfig,
     pub rate_limit: RateLimitConfig,
     pub console: ConsoleConfig,
@@ -366,6 +367,36 @@ impl Default for CallbacksConfig {
     }
 }
 
+/// Webhook deliveries (docs/api.md, "Webhooks"). Their URLs follow
+/// `callbacks.allowed_hosts`, as callback URLs do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// A webhook whose deliveries have all failed this long is disabled.
+    pub disable_after_hours: u64,
+    /// A delivery is retried (with backoff) this long after it was made, then `failed`.
+    pub give_up_after_seconds: u64,
+    /// An attempt with no 2xx answer within this time has failed.
+    pub timeout_seconds: u64,
+    /// Deliveries attempted at once, across all receivers.
+    pub max_in_flight: usize,
+    /// Deliveries attempted at once to one receiver (`host:port`), so a slow receiver
+    /// holds back no other webhook.
+    pub max_per_host: usize,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self {
+            disable_after_hours: 72,
+            give_up_after_seconds: 86_400,
+            timeout_seconds: 10,
+            max_in_flight: 64,
+            max_per_host: 8,
+        }
+    }
+}
+
 impl std::fmt::Debug for CallbacksConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CallbacksConfig")
@@ -517,6 +548,13 @@ impl Config {
         anyhow::ensure!(
             self.callbacks.max_in_flight >= 1 && self.callbacks.max_per_host >= 1,
             "callbacks.max_in_flight and callbacks.max_per_host must be at least 1"
+        );
+        anyhow::ensure!(
+            self.webhooks.max_in_flight >= 1
+                && self.webhooks.max_per_host >= 1
+                && self.webhooks.timeout_seconds >= 1
+                && self.webhooks.disable_after_hours >= 1,
+            "webhooks.max_in_flight, max_per_host, timeout_seconds and disable_after_hours must be at least 1"
         );
         Ok(Validated { bind, workflow })
     }

@@ -69,9 +69,7 @@ impl Server {
             clock,
             SettingsHandle::new(settings),
             config.settings.clone(),
-            config.jobs.clone(),
-            config.callbacks.clone(),
-            config.cache.capacity,
+            &config,
         )?;
         let open_allowed =
             validated.bind.ip().is_loopback() || config.auth.allow_unauthenticated_public_bind;

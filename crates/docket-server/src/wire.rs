@@ -208,6 +208,56 @@ pub fn render_change(c: &crate::domain::feed::Change) -> String {
     serde_json::to_string(&change).unwrap_or_else(|_| "{}".into())
 }
 
+/// A webhook as the API shows it (never its secret).
+pub fn webhook(w: &crate::domain::webhook::Webhook) -> docket_api::Webhook {
+    let list = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
+    docket_api::Webhook {
+        webhook_id: w.id.clone(),
+        url: w.url.clone(),
+        events: w.events.clone(),
+        filter: docket_api::WebhookFilter {
+            status: list(&w.filter.status),
+            assignee: list(&w.filter.assignee),
+            tag: list(&w.filter.tag),
+            fields: list(&w.filter.fields),
+        },
+        description: w.description.clone(),
+        enabled: w.enabled,
+        disabled_reason: w.disabled_reason.clone(),
+        created_at: w.created_at.to_rfc3339(),
+        updated_at: w.updated_at.to_rfc3339(),
+    }
+}
+
+/// A webhook's filter as the domain keeps it.
+pub fn webhook_filter(f: Option<docket_api::WebhookFilter>) -> crate::domain::webhook::Filter {
+    let f = f.unwrap_or_default();
+    crate::domain::webhook::Filter {
+        status: f.status.unwrap_or_default(),
+        assignee: f.assignee.unwrap_or_default(),
+        tag: f.tag.unwrap_or_default(),
+        fields: f.fields.unwrap_or_default(),
+    }
+}
+
+/// One webhook delivery as its log shows it.
+pub fn webhook_delivery(d: &crate::domain::webhook::Delivery) -> docket_api::WebhookDelivery {
+    use crate::domain::webhook::DeliveryState;
+    docket_api::WebhookDelivery {
+        delivery_id: d.id.clone(),
+        position: d.position.map(|p| p.to_string()),
+        kind: d.kind.clone(),
+        case_id: d.case_id.clone(),
+        status: d.state.as_str().to_owned(),
+        attempts: d.attempts,
+        last_attempt_at: d.last_attempt_at.map(|t| t.to_rfc3339()),
+        last_status_code: d.last_status_code,
+        last_error: d.last_error.clone(),
+        next_attempt_at: (d.state == DeliveryState::Pending)
+            .then(|| d.next_attempt_at.to_rfc3339()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,6 +17,7 @@ pub mod rules;
 mod session;
 pub mod settings;
 mod task;
+pub mod webhook;
 mod workflow;
 
 pub use apikey::{

@@ -98,6 +98,7 @@ impl Engine {
         let mut moved = self.feed.subscribe();
         let mut stopping = self.stopping();
         let deadline = tokio::time::Instant::now() + wait;
+        let mut waited = false;
         loop {
             // Marked seen before the read: a commit after it wakes the wait below.
             moved.borrow_and_update();
@@ -111,17 +112,36 @@ impl Engine {
                 || tokio::time::Instant::now() >= deadline
                 || *stopping.borrow_and_update()
             {
+                if waited {
+                    self.observe_feed_lag(&read.items);
+                }
                 let next_after = read.items.last().map_or(after, |(p, _)| *p);
                 return Ok(FeedPage {
                     items: read.items,
                     next_after,
                 });
             }
+            waited = true;
             tokio::select! {
                 r = moved.changed() => if r.is_err() { continue },
                 _ = stopping.changed() => {}
                 () = tokio::time::sleep_until(deadline) => {}
             }
+        }
+    }
+
+    /// A waiting reader was handed changes: how long after their commit (the first's).
+    fn observe_feed_lag(&self, items: &[(i64, String)]) {
+        let Some((_, body)) = items.first() else {
+            return;
+        };
+        let at = serde_json::from_str::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| v.get("at")?.as_str().map(str::to_owned))
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok());
+        if let Some(at) = at {
+            let lag_ms = self.now().0 - at.timestamp_millis();
+            self.metrics.feed_lag.observe(lag_ms.max(0) as f64 / 1000.0);
         }
     }
 

@@ -16,6 +16,7 @@ mod reads;
 mod retention;
 pub mod settings;
 pub mod targets;
+pub mod webhooks;
 pub mod worker;
 mod writes;
 
@@ -28,7 +29,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
-use crate::config::{CallbacksConfig, JobsConfig};
+use crate::config::{CallbacksConfig, JobsConfig, WebhooksConfig};
 use crate::domain::{Job, random_hex};
 use crate::store::{self, Store};
 use hub::JobHub;
@@ -51,12 +52,14 @@ pub struct Engine {
     pub node: String,
     pub jobs: JobsConfig,
     pub callbacks: CallbacksConfig,
-    /// `callbacks.allowed_hosts`, parsed once.
+    pub webhooks: WebhooksConfig,
+    /// `callbacks.allowed_hosts`, parsed once (webhook URLs follow it too).
     pub allowed_hosts: Arc<targets::AllowList>,
     /// When each job's callback was last redelivered on request (the rate limit).
     redelivered: std::sync::Mutex<std::collections::HashMap<String, crate::domain::Timestamp>>,
     wake_workers: Notify,
     wake_callbacks: Notify,
+    wake_webhooks: Notify,
     /// Sends a heartbeat now (after signals moved how far this node has applied).
     beat_now: Notify,
     http: reqwest::Client,
@@ -79,15 +82,21 @@ impl Engine {
         self.clock.now()
     }
 
+    /// An engine over `store` with the `jobs`, `callbacks`, `webhooks` and `cache`
+    /// sections of `config`.
     pub fn new(
         store: Arc<dyn Store>,
         clock: Arc<dyn crate::clock::Clock>,
         settings: SettingsHandle,
         base_settings: settings::Settings,
-        jobs: JobsConfig,
-        callbacks: CallbacksConfig,
-        cache_capacity: usize,
+        config: &crate::config::Config,
     ) -> anyhow::Result<Arc<Self>> {
+        let (jobs, callbacks, webhooks): (JobsConfig, CallbacksConfig, WebhooksConfig) = (
+            config.jobs.clone(),
+            config.callbacks.clone(),
+            config.webhooks.clone(),
+        );
+        let cache_capacity = config.cache.capacity;
         let allowed_hosts = Arc::new(targets::AllowList::new(&callbacks.allowed_hosts));
         let http = reqwest::Client::builder()
             .user_agent(concat!("docket/", env!("CARGO_PKG_VERSION")))
@@ -110,10 +119,12 @@ impl Engine {
             node: format!("node-{}", random_hex(6)),
             jobs,
             callbacks,
+            webhooks,
             allowed_hosts,
             redelivered: std::sync::Mutex::default(),
             wake_workers: Notify::new(),
             wake_callbacks: Notify::new(),
+            wake_webhooks: Notify::new(),
             beat_now: Notify::new(),
             http,
             stopping: watch::Sender::new(false),
@@ -138,6 +149,10 @@ impl Engine {
         handles.push(tokio::spawn(async move {
             engine.dispatch_callbacks(stop).await
         }));
+        let (engine, stop) = (self.clone(), shutdown.clone());
+        handles.push(tokio::spawn(
+            async move { engine.deliver_webhooks(stop).await },
+        ));
         let (engine, stop) = (self.clone(), shutdown);
         handles.push(tokio::spawn(async move { engine.sweep(stop).await }));
         Ok(handles)

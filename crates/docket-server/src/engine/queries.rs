@@ -99,6 +99,11 @@ impl Engine {
         self.store.job_stats().await
     }
 
+    /// Pending webhook deliveries, and when the oldest was made.
+    pub async fn delivery_stats(&self) -> Result<crate::domain::webhook::DeliveryStats> {
+        self.store.delivery_stats().await
+    }
+
     pub fn pool_stats(&self) -> PoolStats {
         self.store.pool_stats()
     }

@@ -124,6 +124,15 @@ impl Engine {
             .map(|(case, commit)| self.committed(case, commit, vec![id.clone()])))
     }
 
+    /// What a write that changed no case committed.
+    pub(super) fn committed_plain<T>(&self, value: T, commit: CommitSeq) -> Committed<T> {
+        Committed {
+            value,
+            commit,
+            changed_cases: Vec::new(),
+        }
+    }
+
     /// The local steps after a commit that changed `changed`.
     fn committed<T>(&self, value: T, commit: CommitSeq, changed: Vec<CaseId>) -> Committed<T> {
         if !changed.is_empty() {

@@ -101,6 +101,19 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/api/v1/keys", ADMIN),
     ("POST", "/api/v1/keys", ADMIN),
     ("DELETE", "/api/v1/keys/{keyId}", ADMIN),
+    ("GET", "/api/v1/webhooks", ADMIN),
+    ("POST", "/api/v1/webhooks", ADMIN),
+    ("GET", "/api/v1/webhooks/{webhookId}", ADMIN),
+    ("PATCH", "/api/v1/webhooks/{webhookId}", ADMIN),
+    ("DELETE", "/api/v1/webhooks/{webhookId}", ADMIN),
+    ("POST", "/api/v1/webhooks/{webhookId}/rotate-secret", ADMIN),
+    ("POST", "/api/v1/webhooks/{webhookId}/test", ADMIN),
+    ("GET", "/api/v1/webhooks/{webhookId}/deliveries", ADMIN),
+    (
+        "POST",
+        "/api/v1/webhooks/{webhookId}/deliveries/{deliveryId}/redeliver",
+        ADMIN,
+    ),
     ("GET", "/api/v1/whoami", AnyKey),
 ];
 

@@ -25,6 +25,7 @@ pub mod serve;
 pub mod session;
 mod settings;
 mod tasks;
+mod webhooks;
 mod workflow;
 
 use std::sync::Arc;
@@ -113,6 +114,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(refresh::router())
         .merge(settings::router())
         .merge(keys::router())
+        .merge(webhooks::router())
         .merge(workflow::router())
         .routes(utoipa_axum::routes!(openapi::document))
         .routes(utoipa_axum::routes!(openapi::docs))

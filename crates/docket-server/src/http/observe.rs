@@ -173,6 +173,7 @@ pub async fn metrics(State(s): State<AppState>) -> Result<Response, ApiError> {
     let jobs = s.engine.job_stats().await;
     let store_available = jobs.is_ok() && s.engine.store_available();
     let jobs = jobs.unwrap_or_default();
+    let deliveries = s.engine.delivery_stats().await.unwrap_or_default();
     let cache = &s.engine.cache;
     let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
     let snap = Snapshot {
@@ -186,6 +187,10 @@ pub async fn metrics(State(s): State<AppState>) -> Result<Response, ApiError> {
         cache_connection_lost: load(&s.engine.coherence.lost),
         store_available,
         pool: s.engine.pool_stats(),
+        webhook_pending: deliveries.pending,
+        webhook_oldest_pending_seconds: deliveries.oldest_pending.map_or(0.0, |t| {
+            (s.engine.now().0.saturating_sub(t.0)).max(0) as f64 / 1000.0
+        }),
     };
     Ok((
         [(

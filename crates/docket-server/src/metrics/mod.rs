@@ -115,6 +115,9 @@ struct OutcomeLabel {
     outcome: &'static str,
 }
 
+/// Buckets of the feed's lag, seconds.
+const FEED_LAG_BUCKETS: [f64; 10] = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0, 5.0];
+
 /// How many recently ended jobs are remembered, so a job's end is counted once.
 const RECENT_ENDS: usize = 4096;
 
@@ -135,6 +138,10 @@ pub struct Metrics {
     pub job_status_reads: Counter,
     /// Requests refused with 429 `rate_limited` (`http::rate_limit`).
     pub rate_limited: Counter,
+    /// Webhook attempts made by this node, by outcome: succeeded, retry, failed.
+    webhook_attempts: Family<OutcomeLabel, Counter>,
+    /// From a change's time to a long-poll or stream on this node handing it out.
+    pub feed_lag: Histogram,
     recent_ends: Mutex<(VecDeque<String>, HashSet<String>)>,
 }
 
@@ -204,6 +211,21 @@ impl Default for Metrics {
             "Requests refused with 429 rate_limited: their key's token bucket was empty",
             rate_limited.clone(),
         );
+        let webhook_attempts = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "docket_webhook_deliveries",
+            "Webhook delivery attempts made by this node, by outcome (succeeded; retry: failed, tried again later; failed: failed for good)",
+            webhook_attempts.clone(),
+        );
+        for outcome in ["succeeded", "retry", "failed"] {
+            let _ = webhook_attempts.get_or_create(&OutcomeLabel { outcome });
+        }
+        let feed_lag = Histogram::new(FEED_LAG_BUCKETS);
+        registry.register(
+            "docket_feed_lag_seconds",
+            "From a change's commit to a waiting long-poll or event stream on this node handing it out",
+            feed_lag.clone(),
+        );
         Self {
             registry,
             http_requests,
@@ -214,6 +236,8 @@ impl Default for Metrics {
             token_reads,
             job_status_reads,
             rate_limited,
+            webhook_attempts,
+            feed_lag,
             recent_ends: Mutex::default(),
         }
     }
@@ -233,6 +257,13 @@ impl Metrics {
         self.http_duration
             .get_or_create(&RouteLabels { method, route })
             .observe(took.as_secs_f64());
+    }
+
+    /// Counts one webhook attempt: `succeeded`, `retry` or `failed`.
+    pub fn webhook_attempt(&self, outcome: &'static str) {
+        self.webhook_attempts
+            .get_or_create(&OutcomeLabel { outcome })
+            .inc();
     }
 
     /// Counts a job that ended on this node, once however often it is reported.

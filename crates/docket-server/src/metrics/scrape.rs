@@ -27,6 +27,10 @@ pub struct Snapshot {
     /// Whether the store answered this scrape and no outage is in progress.
     pub store_available: bool,
     pub pool: crate::domain::PoolStats,
+    /// Webhook deliveries not yet delivered (or failed for good).
+    pub webhook_pending: u64,
+    /// Age of the oldest of them, seconds (0 when none).
+    pub webhook_oldest_pending_seconds: f64,
 }
 
 /// Writes one unlabelled constant metric.
@@ -112,6 +116,18 @@ impl Collector for Snapshot {
         ] {
             constant(e, name, help, &ConstGauge::new(v))?;
         }
+        constant(
+            e,
+            "docket_webhook_deliveries_pending",
+            "Webhook deliveries waiting for their first attempt or a retry.",
+            &ConstGauge::new(self.webhook_pending),
+        )?;
+        constant(
+            e,
+            "docket_webhook_oldest_pending_seconds",
+            "Age of the oldest pending webhook delivery (0 when none).",
+            &ConstGauge::new(self.webhook_oldest_pending_seconds),
+        )?;
         let pool = self.pool;
         let mut conns = e.encode_descriptor(
             "docket_db_connections",

@@ -10,6 +10,9 @@ pub mod keys;
 mod postgres;
 mod signal;
 pub(crate) mod sql;
+mod webhook_rows;
+mod webhook_store;
+pub use webhook_store::{FeedStore, WebhookStore};
 mod sqlite;
 mod title_search;
 
@@ -44,6 +47,7 @@ pub trait Store:
     + StatsStore
     + NodeStore
     + FeedStore
+    + WebhookStore
 {
 }
 
@@ -246,20 +250,6 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// Deletes the sessions expired at `now`; returns how many.
     async fn purge_sessions(&self, now: Timestamp) -> Result<u64>;
-}
-
-/// The change feed: every write records its changes in its own transaction (see
-/// [`crate::domain::feed`]); this reads them back and forgets old ones.
-#[async_trait]
-pub trait FeedStore: Send + Sync + 'static {
-    /// The changes after `query.after`, oldest first, and how far retention has purged
-    /// (read after them).
-    async fn read_changes(&self, query: FeedQuery) -> Result<FeedRead>;
-
-    /// Forgets changes recorded before `before`, oldest first, at most `limit` per
-    /// call; returns how many. Purges a prefix of positions only, so everything after
-    /// the highest purged position is still there.
-    async fn purge_changes(&self, before: Timestamp, limit: u32) -> Result<u64>;
 }
 
 /// What `/metrics` reads of the store.

@@ -61,6 +61,27 @@ pub const EXPECTED: &[(&str, &str, Option<&str>)] = &[
     ("PATCH", "/api/v1/settings", Some("admin")),
     ("GET", "/api/v1/keys", Some("admin")),
     ("POST", "/api/v1/keys", Some("admin")),
+    ("GET", "/api/v1/webhooks", Some("admin")),
+    ("POST", "/api/v1/webhooks", Some("admin")),
+    ("GET", "/api/v1/webhooks/{webhookId}", Some("admin")),
+    ("PATCH", "/api/v1/webhooks/{webhookId}", Some("admin")),
+    ("DELETE", "/api/v1/webhooks/{webhookId}", Some("admin")),
+    (
+        "POST",
+        "/api/v1/webhooks/{webhookId}/rotate-secret",
+        Some("admin"),
+    ),
+    ("POST", "/api/v1/webhooks/{webhookId}/test", Some("admin")),
+    (
+        "GET",
+        "/api/v1/webhooks/{webhookId}/deliveries",
+        Some("admin"),
+    ),
+    (
+        "POST",
+        "/api/v1/webhooks/{webhookId}/deliveries/{deliveryId}/redeliver",
+        Some("admin"),
+    ),
     ("DELETE", "/api/v1/keys/{keyId}", Some("admin")),
 ];
 

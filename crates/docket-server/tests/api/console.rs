@@ -61,6 +61,7 @@ async fn console_pages_and_assets_are_served_with_a_strict_content_security_poli
         "/console",
         "/console/cases",
         "/console/cases/CASE-1",
+        "/console/changes",
         "/console/sign-in",
     ] {
         let res = app
@@ -85,7 +86,11 @@ async fn console_pages_and_assets_are_served_with_a_strict_content_security_poli
             "no asset from elsewhere"
         );
     }
-    for (file, kind) in [("app.js", "text/javascript"), ("console.css", "text/css")] {
+    for (file, kind) in [
+        ("app.js", "text/javascript"),
+        ("changes.js", "text/javascript"),
+        ("console.css", "text/css"),
+    ] {
         let res = app
             .http
             .get(format!("{}/console/assets/{file}", app.base))

@@ -30,6 +30,7 @@ macro_rules! backend_test {
 
 mod auth;
 mod browser;
+mod browser_changes;
 mod browser_layout;
 mod browser_pages;
 mod bulk;
@@ -56,4 +57,5 @@ mod tasks;
 mod tidy;
 mod title_search;
 mod webdriver;
+mod webhooks;
 mod workflow;

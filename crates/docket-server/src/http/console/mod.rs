@@ -64,6 +64,7 @@ const ASSETS: &[Asset] = &[
     js("bulk.js", include_str!("assets/bulk.js")),
     js("case.js", include_str!("assets/case.js")),
     js("jobs.js", include_str!("assets/jobs.js")),
+    js("changes.js", include_str!("assets/changes.js")),
     js("settings.js", include_str!("assets/settings.js")),
 ];
 

@@ -41,6 +41,16 @@ impl FeedStore for PgStore {
 
     async fn purge_changes(&self, before: Timestamp, limit: u32) -> Result<u64> {
         let mut tx = self.begin().await?;
+        // Ended webhook deliveries go with the changes of their time.
+        let ended = sqlx::query(
+            "DELETE FROM webhook_deliveries WHERE seq IN (SELECT seq FROM webhook_deliveries \
+             WHERE state <> 'pending' AND created_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        )
+        .bind(before.0)
+        .bind(i64::from(limit))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         // One purge at a time (the counter row), oldest first, up to the first change
         // still within retention.
         let purged: i64 = sqlx::query_scalar(
@@ -61,7 +71,8 @@ impl FeedStore for PgStore {
             .map(|(p, _)| *p)
             .last()
         else {
-            return Ok(0);
+            tx.commit().await?;
+            return Ok(ended);
         };
         let n = sqlx::query("DELETE FROM changes WHERE position <= $1")
             .bind(upto)
@@ -75,6 +86,6 @@ impl FeedStore for PgStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(n)
+        Ok(n + ended)
     }
 }

@@ -6,6 +6,7 @@
 //! outcomes in a handful of statements.
 
 mod cases;
+mod fan_out;
 mod feed;
 mod job_admin;
 mod jobs;
@@ -14,6 +15,7 @@ mod nodes;
 mod rows;
 mod sessions;
 mod stats;
+mod webhooks;
 
 use sqlx::AssertSqlSafe;
 use std::str::FromStr;
@@ -36,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("title_search.sql"),
     include_str!("sessions.sql"),
     include_str!("changes.sql"),
+    include_str!("webhooks.sql"),
 ];
 
 /// Key of the advisory lock that serialises migrations across nodes.

@@ -54,6 +54,11 @@ pub fn history_from_row(r: &PgRow) -> Result<(i64, HistoryRecord)> {
     decode::history(r)
 }
 
+/// Reads a webhook row selected with `WEBHOOK_COLUMNS`: its `seq`, itself, its cursor.
+pub fn webhook_row(r: &PgRow) -> Result<(i64, crate::domain::webhook::Webhook, i64)> {
+    crate::store::webhook_rows::webhook(r)
+}
+
 pub fn job_from_row(r: &PgRow) -> Result<(i64, Job)> {
     decode::job(r)
 }

@@ -49,6 +49,13 @@ impl FeedStore for SqliteStore {
     async fn purge_changes(&self, before: Timestamp, limit: u32) -> Result<u64> {
         self.write(move |conn, _| {
             let tx = immediate(conn)?;
+            // Ended webhook deliveries go with the changes of their time.
+            let ended = tx
+                .prepare_cached(
+                    "DELETE FROM webhook_deliveries WHERE seq IN (SELECT seq FROM webhook_deliveries \
+                     WHERE state <> 'pending' AND created_at < ?1 LIMIT ?2)",
+                )?
+                .execute((before.0, i64::from(limit)))? as u64;
             // The oldest changes, up to the first one still within retention.
             let oldest: Vec<(i64, i64)> = tx
                 .prepare_cached("SELECT position, at FROM changes ORDER BY position LIMIT ?1")?
@@ -60,7 +67,8 @@ impl FeedStore for SqliteStore {
                 .map(|(p, _)| *p)
                 .last()
             else {
-                return Ok(0);
+                tx.commit()?;
+                return Ok(ended);
             };
             let n = tx
                 .prepare_cached("DELETE FROM changes WHERE position <= ?1")?
@@ -70,7 +78,7 @@ impl FeedStore for SqliteStore {
             )?
             .execute([upto])?;
             tx.commit()?;
-            Ok(n as u64)
+            Ok(n as u64 + ended)
         })
         .await
     }

@@ -144,7 +144,13 @@ impl JobAdminStore for SqliteStore {
             conn.execute(
                 "UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL \
                  WHERE state IN ('queued', 'running') AND (?1 IS NULL OR lease_owner LIKE ?1)",
-                [prefix],
+                [&prefix],
+            )?;
+            // Webhook deliveries a crashed run had claimed are free at once too.
+            conn.execute(
+                "UPDATE webhook_deliveries SET claimed_by = NULL, claimed_until = NULL \
+                 WHERE claimed_by IS NOT NULL AND (?1 IS NULL OR claimed_by LIKE ?1)",
+                [&prefix],
             )?;
             Ok(())
         })

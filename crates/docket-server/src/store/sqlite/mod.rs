@@ -21,6 +21,7 @@ mod list_plan;
 mod rows;
 mod sessions;
 mod stats;
+mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -44,6 +45,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("title_search.sql"),
     include_str!("sessions.sql"),
     include_str!("changes.sql"),
+    include_str!("webhooks.sql"),
 ];
 
 /// Reader connections kept open for reuse.
@@ -381,6 +383,8 @@ mod tests {
         conn.execute_batch(
             "DROP TABLE console_sessions;
              DROP TABLE changes;
+             DROP TABLE webhooks;
+             DROP TABLE webhook_deliveries;
              DELETE FROM counters WHERE name = 'changes_purged';
              DROP TABLE cases_title_fts;
              DROP TRIGGER cases_title_fts_insert;

@@ -2,10 +2,11 @@
 // Every page is rendered in the browser from the public API; links are plain links.
 
 import { api, get, Problem } from './api.js';
-import { h, clear, problemBlock } from './dom.js';
+import { h, clear, problemBlock, pendingToast } from './dom.js';
 import { casesPage } from './cases.js';
 import { casePage } from './case.js';
 import { jobsPage, jobPage } from './jobs.js';
+import { changesPage } from './changes.js';
 import { settingsPage } from './settings.js';
 
 const main = document.getElementById('main');
@@ -24,7 +25,8 @@ function abilities(identity) {
 function header(identity, can, page) {
   for (const a of document.querySelectorAll('[data-nav]')) {
     const name = a.dataset.nav;
-    a.hidden = (name === 'jobs' && !can.readJobs) || (name === 'settings' && !can.admin);
+    a.hidden = (name === 'jobs' && !can.readJobs) || (name === 'settings' && !can.admin)
+      || (name === 'changes' && !can.readCases);
     if (name === page) a.setAttribute('aria-current', 'page');
   }
   const who = document.getElementById('who');
@@ -76,12 +78,14 @@ async function start() {
   }
   const page = parts[0] || 'cases';
   header(identity, can, page);
+  pendingToast();
   try {
     if (can.readCases) ctx.workflow = await get('/api/v1/workflow');
     if (page === 'cases' && parts.length === 1) return await casesPage(main, ctx);
     if (page === 'cases' && parts.length === 2) return await casePage(main, ctx, parts[1]);
     if (page === 'jobs' && parts.length === 1) return await jobsPage(main, ctx);
     if (page === 'jobs' && parts.length === 2) return await jobPage(main, ctx, parts[1]);
+    if (page === 'changes' && parts.length === 1) return await changesPage(main, ctx);
     if (page === 'settings' && parts.length === 1) return await settingsPage(main, ctx);
     clear(main, h('h1', 'Not found'), h('p', 'There is no such page. ', h('a', { href: '/console/cases' }, 'Go to the cases.')));
   } catch (e) {

@@ -1,16 +1,43 @@
 // One case: its fields, tasks and history, and a synchronous edit sent with If-Match, so
 // an edit made against an old version is refused (412) and shown as a conflict to settle
-// instead of silently overwriting someone else's change.
+// instead of silently overwriting someone else's change. Deleting is confirmed first and
+// sent with If-Match too: a case changed since it was shown is not deleted unseen.
 
 import { api, get } from './api.js';
-import { h, clear, field, select, when, problemBlock, scroller, toast } from './dom.js';
+import { h, clear, field, select, when, problemBlock, scroller, toast, toastNext } from './dom.js';
+import { Selection } from './cases.js';
 
 const PRIORITIES = ['Low', 'Medium', 'High', 'Critical'];
 const EDITABLE = ['title', 'status', 'statusReason', 'priority', 'assignee', 'tags'];
+/** What a delete conflict compares: the fields the page shows. */
+const SHOWN = ['title', 'description', 'status', 'statusReason', 'priority', 'assignee', 'tags', 'fields', 'openTasks'];
 
 function show(v) {
   if (Array.isArray(v)) return v.join(', ');
+  if (v && typeof v === 'object') return JSON.stringify(v);
   return v === null || v === undefined || v === '' ? '—' : String(v);
+}
+
+/**
+ * Asks "really delete?" in a modal dialog; resolves true on Delete. The focus starts on
+ * Cancel, so a second Enter does not delete; Escape cancels.
+ */
+function confirmDelete(kase) {
+  return new Promise(resolve => {
+    const yes = h('button#case-delete-apply.danger', { type: 'button' }, `Delete ${kase.caseId}`);
+    const no = h('button#case-delete-cancel', { type: 'button' }, 'Cancel');
+    const dlg = h('dialog#case-delete-confirm', { 'aria-labelledby': 'case-delete-title', 'aria-describedby': 'case-delete-text' },
+      h('h2#case-delete-title', `Delete ${kase.caseId}?`),
+      h('p#case-delete-text', `Really delete ${kase.caseId} (“${kase.title}”, version ${kase.version}) with its tasks and history? This cannot be undone.`),
+      h('div.actions', yes, no));
+    document.body.append(dlg);
+    const done = v => { dlg.close(); dlg.remove(); resolve(v); };
+    yes.addEventListener('click', () => done(true));
+    no.addEventListener('click', () => done(false));
+    dlg.addEventListener('cancel', e => { e.preventDefault(); done(false); });
+    dlg.showModal();
+    no.focus();
+  });
 }
 
 export async function casePage(main, ctx, caseId) {
@@ -21,9 +48,10 @@ export async function casePage(main, ctx, caseId) {
   const editBox = h('section', { 'aria-labelledby': 'edit-heading' });
   const tasks = h('section', { 'aria-labelledby': 'tasks-heading' });
   const history = h('section', { 'aria-labelledby': 'history-heading' });
+  const deleteBox = h('section', { 'aria-labelledby': 'delete-heading' });
   const heading = h('h1');
   clear(main, h('p', h('a', { href: '/console/cases' }, '← All cases')), heading,
-    h('div.cols', h('div', facts, editBox), h('div', tasks, history)));
+    h('div.cols', h('div', facts, editBox, deleteBox), h('div', tasks, history)));
 
   function renderFacts() {
     heading.textContent = `${kase.caseId}: ${kase.title}`;
@@ -130,6 +158,80 @@ export async function casePage(main, ctx, caseId) {
     await renderHistory();
   }
 
+  function renderDelete() {
+    if (!ctx.can.write) { clear(deleteBox); return; }
+    const problems = h('div');
+    const button = h('button#delete-case.danger', { type: 'button' }, `Delete ${kase.caseId}…`);
+    button.addEventListener('click', async () => {
+      clear(problems);
+      const base = kase; // the version shown, which the delete names in If-Match
+      if (!await confirmDelete(base)) { button.focus(); return; }
+      button.disabled = true;
+      try { await remove(base, problems); } finally { button.disabled = false; }
+    });
+    clear(deleteBox, h('h2#delete-heading', 'Delete'),
+      h('p.muted', 'Deletes the case with its tasks and history, only if nobody changed it since it was shown.'),
+      problems, h('div.actions', button));
+  }
+
+  async function remove(base, problems) {
+    try {
+      await api('DELETE', path, { headers: { 'If-Match': `"${base.version}"` } });
+    } catch (e) {
+      if (e.status === 412) return deleteConflicted(base, problems);
+      clear(problems, problemBlock(e, 'The case was not deleted.'));
+      return;
+    }
+    const selection = new Selection();
+    if (selection.has(base.caseId)) selection.set(base.caseId, false);
+    toastNext(`Deleted ${base.caseId}.`);
+    location.assign('/console/cases');
+  }
+
+  /** The edits typed into the form and not saved yet (against the version it edits). */
+  function unsaved() {
+    if (!document.getElementById('edit-form')) return {};
+    const controls = Object.fromEntries(EDITABLE.map(k => [k, document.getElementById(`edit-${k}`)]));
+    return changes(read(controls), kase);
+  }
+
+  /** Someone changed the case since it was shown: nothing was deleted; show what changed. */
+  async function deleteConflicted(base, problems) {
+    let latest;
+    try {
+      latest = await get(path);
+    } catch (e) {
+      clear(problems, problemBlock(e, 'The case was not deleted: it changed since it was shown, and could not be read again.'));
+      return;
+    }
+    const theirs = SHOWN.filter(k => JSON.stringify(base[k] ?? null) !== JSON.stringify(latest[k] ?? null));
+    const rows = theirs.length
+      ? theirs.map(k => h('tr', h('th', { scope: 'row' }, k), h('td', show(base[k])), h('td', show(latest[k]))))
+      : [h('tr', h('td', { colSpan: 3 }, 'None of the fields shown here changed.'))];
+    const again = h('button#delete-conflict-confirm.danger', { type: 'button' }, `Delete version ${latest.version}`);
+    const keep = h('button#delete-conflict-keep', { type: 'button' }, 'Keep the case');
+    const box = h('div#delete-conflict.alert', { role: 'alert', tabindex: '-1' },
+      h('strong', `Someone else changed this case since it was shown (version ${base.version} → ${latest.version}).`),
+      h('p', 'Nothing was deleted. What changed:'),
+      scroller(h('table', h('thead', h('tr', ['Field', `Was (v${base.version})`, `Now (v${latest.version})`].map(t => h('th', { scope: 'col' }, t)))), h('tbody', rows))),
+      h('div.actions', again, keep));
+    // The page now shows the latest version; the edit form edits it, keeping what the
+    // user typed and has not saved.
+    const mine = unsaved();
+    kase = latest;
+    renderFacts();
+    renderEdit({ ...latest, ...mine }, null);
+    clear(problems, box);
+    again.addEventListener('click', () => { again.disabled = true; remove(latest, problems); });
+    keep.addEventListener('click', () => {
+      clear(problems);
+      toast(`${latest.caseId} was kept.`);
+      document.getElementById('delete-case').focus();
+    });
+    box.focus();
+    await renderHistory();
+  }
+
   async function renderTasks() {
     const rows = h('tbody');
     const more = h('button#tasks-more', { type: 'button' }, 'More tasks');
@@ -169,5 +271,6 @@ export async function casePage(main, ctx, caseId) {
 
   renderFacts();
   renderEdit(kase, null);
+  renderDelete();
   await Promise.all([renderTasks(), renderHistory()]);
 }

@@ -74,6 +74,21 @@ export function toast(text) {
   toastTimer = setTimeout(() => t.classList.remove('show'), 4000);
 }
 
+/** Leaves a toast for the next page this tab opens (when this one navigates away). */
+export function toastNext(text) {
+  try { sessionStorage.setItem('docket.toast', text); } catch { /* storage refused: no toast */ }
+}
+
+/** Shows the toast the previous page left with toastNext, if any. */
+export function pendingToast() {
+  let text = null;
+  try {
+    text = sessionStorage.getItem('docket.toast');
+    sessionStorage.removeItem('docket.toast');
+  } catch { /* storage refused */ }
+  if (text) toast(text);
+}
+
 /** A problem (or any error) as an alert block. */
 export function problemBlock(err, what) {
   const list = err.errors && err.errors.length

@@ -1,0 +1,371 @@
+//! Webhooks as the engine runs them: the writes that manage them (through the store,
+//! answering with their commit), and the delivery loop. The loop turns the change feed
+//! into deliveries (the store's fan-out, one per matching change per webhook, in one
+//! transaction with the webhooks' cursors, so none is made twice or missed) and sends
+//! the due ones concurrently: up to `webhooks.max_in_flight` at once and
+//! `webhooks.max_per_host` to one receiver, so a slow receiver holds back no other
+//! webhook. Per webhook, a case's deliveries go one at a time in position order (the
+//! store claims only the first pending one of each case). Each is signed as Standard
+//! Webhooks and retried with backoff until its window ends.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tokio::task::{self, JoinSet};
+
+use super::targets::{check_url, refusal};
+use super::{Committed, Engine, stopped};
+use crate::domain::Timestamp;
+use crate::domain::webhook::{
+    Delivery, DeliveryAttempt, DeliveryState, DueDelivery, Filter, NewDelivery, OLD_SECRET_MS,
+    TEST_EVENT, Webhook, new_delivery_id, new_secret, new_webhook_id, next_attempt, payload,
+    signature_header,
+};
+use crate::error::{Error, Result};
+
+/// Changes the fan-out reads per transaction.
+const FAN_OUT_BATCH: u32 = 1_000;
+
+/// The fields of a webhook a caller sets.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WebhookSpec {
+    pub url: Option<String>,
+    pub events: Option<Vec<String>>,
+    pub filter: Option<Filter>,
+    pub description: Option<String>,
+    pub enabled: Option<bool>,
+}
+
+impl Engine {
+    fn retry_window_ms(&self) -> i64 {
+        i64::try_from(self.webhooks.give_up_after_seconds.saturating_mul(1000)).unwrap_or(i64::MAX)
+    }
+
+    /// Creates a webhook (enabled) with a new secret; it is sent the changes committed
+    /// from now on. The caller has checked the URL and the events.
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub async fn create_webhook(
+        &self,
+        url: String,
+        events: Vec<String>,
+        filter: Filter,
+        description: Option<String>,
+    ) -> Result<Committed<Webhook>> {
+        let now = self.now();
+        let w = Webhook {
+            id: new_webhook_id(),
+            url,
+            events,
+            filter,
+            description,
+            enabled: true,
+            disabled_reason: None,
+            secret: new_secret(),
+            old_secret: None,
+            failing_since: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let commit = self.store.create_webhook(w.clone()).await?;
+        self.wake_webhooks.notify_waiters();
+        Ok(self.committed_plain(w, commit))
+    }
+
+    pub async fn list_webhooks(&self) -> Result<Vec<Webhook>> {
+        self.store.list_webhooks().await
+    }
+
+    pub async fn get_webhook(&self, id: &str) -> Result<Option<Webhook>> {
+        self.store.get_webhook(id).await
+    }
+
+    /// Changes a webhook. Enabling it again clears why it was disabled and its failing
+    /// streak. `NotFound`.
+    #[tracing::instrument(level = "debug", skip(self, spec))]
+    pub async fn update_webhook(&self, id: &str, spec: WebhookSpec) -> Result<Committed<Webhook>> {
+        let mut w = self.store.get_webhook(id).await?.ok_or(Error::NotFound)?;
+        if let Some(url) = spec.url {
+            w.url = url;
+        }
+        if let Some(e) = spec.events {
+            w.events = e;
+        }
+        if let Some(f) = spec.filter {
+            w.filter = f;
+        }
+        if let Some(d) = spec.description {
+            w.description = Some(d).filter(|d| !d.is_empty());
+        }
+        if let Some(enabled) = spec.enabled {
+            if enabled && !w.enabled {
+                w.disabled_reason = None;
+                w.failing_since = None;
+            }
+            w.enabled = enabled;
+        }
+        w.updated_at = self.now();
+        let commit = self.store.save_webhook(w.clone()).await?;
+        self.wake_webhooks.notify_waiters();
+        Ok(self.committed_plain(w, commit))
+    }
+
+    /// A new secret; the old one still signs deliveries for 24 hours.
+    #[tracing::instrument(level = "debug", skip(self))]
+    pub async fn rotate_webhook_secret(&self, id: &str) -> Result<Committed<Webhook>> {
+        let mut w = self.store.get_webhook(id).await?.ok_or(Error::NotFound)?;
+        let now = self.now();
+        let old = std::mem::replace(&mut w.secret, new_secret());
+        w.old_secret = Some((old, Timestamp(now.0 + OLD_SECRET_MS)));
+        w.updated_at = now;
+        let commit = self.store.save_webhook(w.clone()).await?;
+        Ok(self.committed_plain(w, commit))
+    }
+
+    /// Removes a webhook and its deliveries. `NotFound`.
+    #[tracing::instrument(level = "debug", skip(self))]
+    pub async fn delete_webhook(&self, id: &str) -> Result<Committed<()>> {
+        let commit = self.store.delete_webhook(id).await?;
+        Ok(self.committed_plain((), commit))
+    }
+
+    /// Queues a `webhook.test` event for the webhook, sent at once. `NotFound`.
+    #[tracing::instrument(level = "debug", skip(self))]
+    pub async fn test_webhook(&self, id: &str) -> Result<Delivery> {
+        let now = self.now();
+        let data = serde_json::json!({
+            "webhookId": id,
+            "message": "a test event from docket",
+        });
+        let d = NewDelivery {
+            id: new_delivery_id(),
+            kind: TEST_EVENT.into(),
+            payload: payload(TEST_EVENT, now, &data.to_string()),
+            at: now,
+            retry_until: Timestamp(now.0.saturating_add(self.retry_window_ms())),
+        };
+        let d = self.store.add_delivery(id, d).await?;
+        self.wake_webhooks.notify_waiters();
+        Ok(d)
+    }
+
+    pub async fn webhook_deliveries(
+        &self,
+        id: &str,
+        state: Option<DeliveryState>,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Option<crate::domain::Paged<Delivery>>> {
+        self.store.list_deliveries(id, state, after, limit).await
+    }
+
+    /// Sends a delivery again now (and retries it as a new one). `Ok(None)` without the
+    /// delivery; `NotFound` without the webhook.
+    #[tracing::instrument(level = "debug", skip(self))]
+    pub async fn redeliver_webhook(&self, id: &str, delivery: &str) -> Result<Option<Delivery>> {
+        let now = self.now();
+        let until = Timestamp(now.0.saturating_add(self.retry_window_ms()));
+        let d = self
+            .store
+            .redeliver_webhook(id, delivery, now, until)
+            .await?;
+        self.wake_webhooks.notify_waiters();
+        Ok(d)
+    }
+
+    /// Turns the feed into deliveries until caught up; returns the changes read.
+    pub async fn fan_out_webhooks(&self) -> Result<u64> {
+        let mut total = 0;
+        loop {
+            let n = self
+                .store
+                .fan_out(self.now(), self.retry_window_ms(), FAN_OUT_BATCH)
+                .await?;
+            total += n;
+            if n < u64::from(FAN_OUT_BATCH) {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// The delivery loop (see the module's documentation): wakes on commits that
+    /// recorded changes (this node's and, in a cluster, the others'), on webhook writes,
+    /// when an attempt ends, and every 250 ms for retries that fall due.
+    pub(super) async fn deliver_webhooks(self: &Arc<Self>, mut stop: watch::Receiver<bool>) {
+        let max_in_flight = self.webhooks.max_in_flight.max(1);
+        let max_per_host = self.webhooks.max_per_host.max(1);
+        // The attempts under way: their task -> (delivery id, receiver).
+        let mut in_flight: HashMap<task::Id, (String, String)> = HashMap::new();
+        let mut running: JoinSet<()> = JoinSet::new();
+        let mut feed = self.feed_watch();
+        let mut failing = false;
+        loop {
+            let notified = self.wake_webhooks.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            feed.borrow_and_update();
+            let mut started = 0;
+            let step = async {
+                self.fan_out_webhooks().await?;
+                let free = max_in_flight.saturating_sub(in_flight.len());
+                if free == 0 {
+                    return Ok(Vec::new());
+                }
+                let now = self.now();
+                // Claimed past the attempt's timeout: a node that dies mid-attempt
+                // leaves the delivery to another once the claim runs out.
+                let claim_ms = i64::try_from(self.webhooks.timeout_seconds * 1000 + 30_000)
+                    .unwrap_or(i64::MAX);
+                self.store
+                    .claim_deliveries(
+                        &self.node,
+                        now,
+                        Timestamp(now.0.saturating_add(claim_ms)),
+                        u32::try_from(free).unwrap_or(u32::MAX),
+                    )
+                    .await
+            };
+            match step.await {
+                Ok(due) => {
+                    if std::mem::take(&mut failing) {
+                        tracing::info!("webhook deliveries work again");
+                    }
+                    for d in due {
+                        // Under way here already (its claim ran out while it was): the
+                        // attempt records its outcome, then it is claimed again if due.
+                        if in_flight.values().any(|(id, _)| *id == d.id) {
+                            continue;
+                        }
+                        let host = receiver(&d.webhook.url);
+                        let busy = in_flight.values().filter(|(_, h)| *h == host).count();
+                        let engine = self.clone();
+                        if busy >= max_per_host {
+                            // Its claim lapses; it is taken again once the host has room.
+                            let _ = engine.release(&d).await;
+                            continue;
+                        }
+                        let d_id = d.id.clone();
+                        let handle = running.spawn(async move {
+                            if let Err(e) = engine.attempt(&d).await {
+                                tracing::warn!(error = %e, delivery = %d.id, "recording a webhook attempt failed");
+                            }
+                        });
+                        in_flight.insert(handle.id(), (d_id, host));
+                        started += 1;
+                    }
+                }
+                Err(e) => {
+                    if !std::mem::replace(&mut failing, true) {
+                        tracing::warn!(error = %e, "webhook deliveries fail; retrying until they work");
+                    }
+                }
+            }
+            if started > 0 && in_flight.len() < max_in_flight && !*stop.borrow() {
+                continue;
+            }
+            tokio::select! {
+                () = notified => {}
+                _ = feed.changed() => {}
+                Some(done) = running.join_next_with_id(), if !running.is_empty() => {
+                    let id = match done { Ok((id, ())) => id, Err(e) => e.id() };
+                    in_flight.remove(&id);
+                }
+                () = tokio::time::sleep(Duration::from_millis(if failing { 2000 } else { 250 })) => {}
+                () = stopped(&mut stop) => {
+                    while running.join_next().await.is_some() {}
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Gives a claimed delivery back without an attempt (its host was at its cap).
+    async fn release(&self, d: &DueDelivery) -> Result<()> {
+        self.store.release_delivery(&d.id).await
+    }
+
+    /// One attempt at a delivery, recorded with what follows it.
+    #[tracing::instrument(level = "debug", skip_all, fields(webhook = %d.webhook.id, delivery = %d.id))]
+    async fn attempt(&self, d: &DueDelivery) -> Result<()> {
+        let started = Instant::now();
+        let at = self.now();
+        let (status_code, error) = match self.post(d, at).await {
+            Ok(code) => (Some(code), None),
+            Err(e) => (None, Some(e)),
+        };
+        let ok = status_code.is_some_and(|c| (200..300).contains(&c));
+        let next = next_attempt(ok, d.attempts + 1, at, d.retry_until);
+        let outcome = if ok {
+            "succeeded"
+        } else if next.is_some() {
+            "retry"
+        } else {
+            "failed"
+        };
+        self.metrics.webhook_attempt(outcome);
+        tracing::debug!(
+            ?status_code,
+            ok,
+            ms = started.elapsed().as_millis() as u64,
+            "webhook attempt"
+        );
+        let error =
+            error.or_else(|| (!ok).then(|| format!("answered {}", status_code.unwrap_or(0))));
+        self.store
+            .record_delivery(
+                &d.id,
+                DeliveryAttempt {
+                    at,
+                    status_code,
+                    error,
+                    ok,
+                    next,
+                    disable_after_hours: self.webhooks.disable_after_hours,
+                },
+            )
+            .await
+    }
+
+    /// POSTs the signed payload; the receiver's status, or why there was none.
+    async fn post(&self, d: &DueDelivery, at: Timestamp) -> std::result::Result<u16, String> {
+        let url = check_url(&d.webhook.url, &self.allowed_hosts)
+            .map_err(|m| format!("refused: the URL {m}"))?;
+        let ts = at.0 / 1000;
+        let signature = signature_header(
+            &d.webhook.signing_secrets(at),
+            &d.id,
+            ts,
+            d.payload.as_bytes(),
+        );
+        let res = self
+            .http
+            .post(url)
+            .timeout(Duration::from_secs(self.webhooks.timeout_seconds))
+            .header("content-type", "application/json")
+            .header("webhook-id", &d.id)
+            .header("webhook-timestamp", ts.to_string())
+            .header("webhook-signature", signature)
+            .body(d.payload.clone())
+            .send()
+            .await
+            .map_err(|e| match refusal(&e) {
+                Some(why) => why,
+                None if e.is_timeout() => "timed out".into(),
+                None => e.to_string(),
+            })?;
+        Ok(res.status().as_u16())
+    }
+}
+
+/// A receiver, for `webhooks.max_per_host`: the URL's `host:port`.
+fn receiver(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => format!(
+            "{}:{}",
+            u.host_str().unwrap_or_default().to_ascii_lowercase(),
+            u.port_or_known_default().unwrap_or(0)
+        ),
+        Err(_) => url.to_owned(),
+    }
+}
