@@ -11,6 +11,7 @@ pub mod changes;
 pub mod events;
 pub mod jobs;
 pub mod keys;
+pub mod webhooks;
 
 use std::time::Duration;
 

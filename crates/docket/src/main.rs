@@ -94,6 +94,10 @@ enum Command {
     /// straight in the store: the way to make the first key).
     #[command(subcommand)]
     Keys(command::keys::Command),
+    /// Subscribe URLs to the change feed (signed, retried, in order per case), send
+    /// test events, read and redeliver the delivery log (an admin key).
+    #[command(subcommand)]
+    Webhooks(command::webhooks::Command),
 }
 
 fn main() -> ExitCode {
@@ -124,6 +128,7 @@ fn main() -> ExitCode {
             Command::RefreshStatus(args) => command::refresh::run(args, &global).await,
             Command::Settings(cmd) => command::settings::run(cmd, &global).await,
             Command::Keys(cmd) => command::keys::run(cmd, &global).await,
+            Command::Webhooks(cmd) => command::webhooks::run(cmd, &global).await,
             Command::CheckConsistency(args) => command::check::run(args, &global).await.map(|r| {
                 if r.stale > 0 {
                     Exit::ItemsFailed

@@ -14,6 +14,7 @@ pub mod seed;
 pub mod serve;
 pub mod settings;
 pub mod summary;
+pub mod webhooks;
 
 use anyhow::Context as _;
 use docket_client::Client;

@@ -15,3 +15,4 @@ mod run;
 mod server;
 mod shutdown;
 mod standin;
+mod webhooks;
