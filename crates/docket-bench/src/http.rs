@@ -196,6 +196,43 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A PATCH load of `concurrency` closed-loop writers for `duration` (after a warm-up of
+/// `warmup`), for benchmarks that measure something else under write load: the
+/// measured run's requests and wall time. Fails if any request failed.
+pub(crate) async fn patch_load(
+    url: &str,
+    cases: u64,
+    concurrency: usize,
+    warmup: Duration,
+    duration: Duration,
+) -> anyhow::Result<(u64, Duration)> {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(concurrency)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .context("building the HTTP client")?;
+    let target = Arc::new(Target {
+        client,
+        cases_url: format!("{}/api/v1/cases", url.trim_end_matches('/')),
+        op: Op::Patch,
+        cases,
+        patches: AtomicU64::new(0),
+    });
+    preflight(&target).await?;
+    let load = Load {
+        concurrency,
+        seed: 7,
+    };
+    let (warm, _) = phase(&target, load, warmup, 0).await?;
+    let (tally, elapsed) = phase(&target, load, duration, 1).await?;
+    let failures = warm.failures() + tally.failures();
+    if failures > 0 {
+        bail!("{failures} PATCH requests failed");
+    }
+    Ok((tally.latencies.len() as u64, elapsed))
+}
+
 /// Fails fast, with a clear message, when the server or the highest case is missing.
 async fn preflight(target: &Target) -> anyhow::Result<()> {
     let url = target.case_url(target.cases);

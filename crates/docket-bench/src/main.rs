@@ -7,6 +7,7 @@
 //! that the figures it prints describe successful requests only.
 
 mod bulk;
+mod feed;
 mod http;
 mod rng;
 mod stats;
@@ -29,6 +30,10 @@ enum Command {
     /// Bulk-update jobs over HTTP, submit to `completed`, against the same updates as
     /// raw SQL on a copy of the store (`--raw-db`).
     Bulk(bulk::Args),
+    /// The change feed's lag to a long-polling consumer while PATCH writers run.
+    Feed(feed::FeedArgs),
+    /// Webhook deliveries per second to a receiver on 127.0.0.1.
+    Webhooks(feed::WebhookArgs),
     /// Checkpoint and truncate the WAL of a SQLite file (a seeded store, before the
     /// bulk benchmark copies it and starts the server on it).
     WalCheckpoint(bulk::CheckpointArgs),
@@ -50,6 +55,8 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Http(args) => http::run(args).await,
             Command::Bulk(args) => bulk::run(args).await,
+            Command::Feed(args) => feed::feed(args).await,
+            Command::Webhooks(args) => feed::webhooks(args).await,
             Command::WalCheckpoint(args) => bulk::checkpoint(args),
         }
     });
