@@ -5,6 +5,7 @@
 #   bash bench/http.sh                 # the figures in BENCHMARKS.md
 #   CASES=10000 DURATION=3 bash bench/http.sh   # a quick smoke run
 #   DOCKET_BIN=old/docket BENCH_BIN=old/docket-bench bash bench/http.sh   # another build
+#   OPS="patch:1 patch:8" bash bench/http.sh      # only these runs (op:concurrency)
 #
 # Honours CARGO_TARGET_DIR (default: target). Works in a temp dir, binds 127.0.0.1 on a
 # port the OS picks, and stops the server on exit, whatever happens.
@@ -17,6 +18,11 @@ DURATION="${DURATION:-10}"
 WARMUP="${WARMUP:-2}"
 # "op concurrency" pairs, run in this order (reads before the writes change the cases).
 RUNS=("get 1" "get 32" "patch 1" "patch 8" "patch 32")
+# OPS="patch:8 patch:32" runs only those (op:concurrency), in that order.
+if [[ -n "${OPS:-}" ]]; then
+    RUNS=()
+    for o in $OPS; do RUNS+=("${o%%:*} ${o##*:}"); done
+fi
 
 bench_machine
 
