@@ -33,6 +33,7 @@ mod browser;
 mod browser_changes;
 mod browser_layout;
 mod browser_pages;
+mod browser_webhooks;
 mod bulk;
 mod case_listing;
 mod cases;

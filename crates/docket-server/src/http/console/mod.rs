@@ -65,6 +65,7 @@ const ASSETS: &[Asset] = &[
     js("case.js", include_str!("assets/case.js")),
     js("jobs.js", include_str!("assets/jobs.js")),
     js("changes.js", include_str!("assets/changes.js")),
+    js("webhooks.js", include_str!("assets/webhooks.js")),
     js("settings.js", include_str!("assets/settings.js")),
 ];
 

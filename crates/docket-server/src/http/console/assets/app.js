@@ -8,6 +8,7 @@ import { casePage } from './case.js';
 import { jobsPage, jobPage } from './jobs.js';
 import { changesPage } from './changes.js';
 import { settingsPage } from './settings.js';
+import { webhooksPage, webhookPage } from './webhooks.js';
 
 const main = document.getElementById('main');
 
@@ -25,7 +26,7 @@ function abilities(identity) {
 function header(identity, can, page) {
   for (const a of document.querySelectorAll('[data-nav]')) {
     const name = a.dataset.nav;
-    a.hidden = (name === 'jobs' && !can.readJobs) || (name === 'settings' && !can.admin)
+    a.hidden = (name === 'jobs' && !can.readJobs) || ((name === 'settings' || name === 'webhooks') && !can.admin)
       || (name === 'changes' && !can.readCases);
     if (name === page) a.setAttribute('aria-current', 'page');
   }
@@ -86,6 +87,8 @@ async function start() {
     if (page === 'jobs' && parts.length === 1) return await jobsPage(main, ctx);
     if (page === 'jobs' && parts.length === 2) return await jobPage(main, ctx, parts[1]);
     if (page === 'changes' && parts.length === 1) return await changesPage(main, ctx);
+    if (page === 'webhooks' && parts.length === 1) return await webhooksPage(main, ctx);
+    if (page === 'webhooks' && parts.length === 2) return await webhookPage(main, ctx, parts[1]);
     if (page === 'settings' && parts.length === 1) return await settingsPage(main, ctx);
     clear(main, h('h1', 'Not found'), h('p', 'There is no such page. ', h('a', { href: '/console/cases' }, 'Go to the cases.')));
   } catch (e) {
