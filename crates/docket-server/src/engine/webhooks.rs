@@ -8,7 +8,7 @@
 //! store claims only the first pending one of each case). Each is signed as Standard
 //! Webhooks and retried with backoff until its window ends.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,6 +27,10 @@ use crate::error::{Error, Result};
 
 /// Changes the fan-out reads per transaction.
 const FAN_OUT_BATCH: u32 = 1_000;
+
+/// How long a claimed delivery may wait here for its receiver to have room before it is
+/// given back (well inside its claim, the attempt's timeout + 30 s).
+const CLAIM_KEPT: Duration = Duration::from_secs(20);
 
 /// The fields of a webhook a caller sets.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -197,19 +201,27 @@ impl Engine {
         let max_per_host = self.webhooks.max_per_host.max(1);
         // The attempts under way: their task -> (delivery id, receiver).
         let mut in_flight: HashMap<task::Id, (String, String)> = HashMap::new();
+        // Claimed here, waiting for their receiver to have room (and when claimed).
+        let mut waiting: VecDeque<(DueDelivery, Instant)> = VecDeque::new();
         let mut running: JoinSet<()> = JoinSet::new();
         let mut feed = self.feed_watch();
         let mut failing = false;
+        // Whether to turn new changes into deliveries first (not after an attempt ends).
+        let mut fan = true;
         loop {
             let notified = self.wake_webhooks.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            feed.borrow_and_update();
-            let mut started = 0;
+            if fan {
+                feed.borrow_and_update();
+            }
+            let room = max_in_flight.saturating_sub(in_flight.len() + waiting.len());
+            let fan_now = std::mem::take(&mut fan);
             let step = async {
-                self.fan_out_webhooks().await?;
-                let free = max_in_flight.saturating_sub(in_flight.len());
-                if free == 0 {
+                if fan_now {
+                    self.fan_out_webhooks().await?;
+                }
+                if room == 0 {
                     return Ok(Vec::new());
                 }
                 let now = self.now();
@@ -222,7 +234,7 @@ impl Engine {
                         &self.node,
                         now,
                         Timestamp(now.0.saturating_add(claim_ms)),
-                        u32::try_from(free).unwrap_or(u32::MAX),
+                        u32::try_from(room).unwrap_or(u32::MAX),
                     )
                     .await
             };
@@ -232,27 +244,12 @@ impl Engine {
                         tracing::info!("webhook deliveries work again");
                     }
                     for d in due {
-                        // Under way here already (its claim ran out while it was): the
-                        // attempt records its outcome, then it is claimed again if due.
-                        if in_flight.values().any(|(id, _)| *id == d.id) {
-                            continue;
+                        // Under way or waiting here already (its claim ran out meanwhile).
+                        let known = in_flight.values().any(|(id, _)| *id == d.id)
+                            || waiting.iter().any(|(w, _)| w.id == d.id);
+                        if !known {
+                            waiting.push_back((d, Instant::now()));
                         }
-                        let host = receiver(&d.webhook.url);
-                        let busy = in_flight.values().filter(|(_, h)| *h == host).count();
-                        let engine = self.clone();
-                        if busy >= max_per_host {
-                            // Its claim lapses; it is taken again once the host has room.
-                            let _ = engine.release(&d).await;
-                            continue;
-                        }
-                        let d_id = d.id.clone();
-                        let handle = running.spawn(async move {
-                            if let Err(e) = engine.attempt(&d).await {
-                                tracing::warn!(error = %e, delivery = %d.id, "recording a webhook attempt failed");
-                            }
-                        });
-                        in_flight.insert(handle.id(), (d_id, host));
-                        started += 1;
                     }
                 }
                 Err(e) => {
@@ -261,18 +258,48 @@ impl Engine {
                     }
                 }
             }
-            if started > 0 && in_flight.len() < max_in_flight && !*stop.borrow() {
+            // Start the waiting deliveries whose receiver has room, oldest first.
+            let mut started = 0;
+            let mut i = 0;
+            while i < waiting.len() {
+                let host = receiver(&waiting[i].0.webhook.url);
+                if in_flight.values().filter(|(_, h)| *h == host).count() >= max_per_host {
+                    // Waited long: give it back before its claim could lapse.
+                    if waiting[i].1.elapsed() > CLAIM_KEPT {
+                        if let Some((d, _)) = waiting.remove(i) {
+                            let _ = self.release(&d).await;
+                        }
+                        continue;
+                    }
+                    i += 1;
+                    continue;
+                }
+                let Some((d, _)) = waiting.remove(i) else { break };
+                let engine = self.clone();
+                let d_id = d.id.clone();
+                let handle = running.spawn(async move {
+                    if let Err(e) = engine.attempt(&d).await {
+                        tracing::warn!(error = %e, delivery = %d.id, "recording a webhook attempt failed");
+                    }
+                });
+                in_flight.insert(handle.id(), (d_id, host));
+                started += 1;
+            }
+            if started > 0 && in_flight.len() + waiting.len() < max_in_flight && !*stop.borrow() {
                 continue;
             }
             tokio::select! {
-                () = notified => {}
-                _ = feed.changed() => {}
+                () = notified => fan = true,
+                _ = feed.changed() => fan = true,
                 Some(done) = running.join_next_with_id(), if !running.is_empty() => {
                     let id = match done { Ok((id, ())) => id, Err(e) => e.id() };
                     in_flight.remove(&id);
                 }
-                () = tokio::time::sleep(Duration::from_millis(if failing { 2000 } else { 250 })) => {}
+                () = tokio::time::sleep(Duration::from_millis(if failing { 2000 } else { 250 })) => fan = true,
                 () = stopped(&mut stop) => {
+                    for (d, _) in waiting.drain(..) {
+                        let _ = self.release(&d).await;
+                    }
                     while running.join_next().await.is_some() {}
                     return;
                 }
