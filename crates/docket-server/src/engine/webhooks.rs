@@ -215,7 +215,14 @@ impl Engine {
             if fan {
                 feed.borrow_and_update();
             }
-            let room = max_in_flight.saturating_sub(in_flight.len() + waiting.len());
+            // Claim in batches (a claim reads the pending backlog): refill when half of
+            // what this node may hold is gone, up to twice what it may have under way.
+            let held = in_flight.len() + waiting.len();
+            let room = if waiting.len() <= max_in_flight / 2 {
+                (2 * max_in_flight).saturating_sub(held)
+            } else {
+                0
+            };
             let fan_now = std::mem::take(&mut fan);
             let step = async {
                 if fan_now {
@@ -285,7 +292,7 @@ impl Engine {
                 in_flight.insert(handle.id(), (d_id, host));
                 started += 1;
             }
-            if started > 0 && in_flight.len() + waiting.len() < max_in_flight && !*stop.borrow() {
+            if started > 0 && waiting.len() <= max_in_flight / 2 && !*stop.borrow() {
                 continue;
             }
             tokio::select! {

@@ -34,6 +34,9 @@ pub(super) async fn fan_out(
     .await?;
     let hooks = rows.iter().map(webhook_row).collect::<Result<Vec<_>>>()?;
     let Some(from) = hooks.iter().map(|h| h.2).min() else {
+        // Ended here, not when the transaction is dropped: the lock must go now, or the
+        // other fan-outs (which skip it) wait for this connection's next use.
+        tx.rollback().await?;
         return Ok(0);
     };
     let changes: Vec<FeedChange> = sqlx::query(
@@ -55,6 +58,7 @@ pub(super) async fn fan_out(
     })
     .collect::<std::result::Result<_, sqlx::Error>>()?;
     let Some(last) = changes.last().map(|c| c.position) else {
+        tx.rollback().await?;
         return Ok(0);
     };
     let planned = webhook_rows::plan(&hooks, &changes);

@@ -22,7 +22,10 @@ async fn settle(
     render: &Render,
 ) -> Result<(JobChange, CommitSeq)> {
     if !matches!(change, JobChange::Done(_)) {
-        return Ok((change, CommitSeq(counter(&mut *tx, "commit").await?)));
+        let at = CommitSeq(counter(&mut *tx, "commit").await?);
+        // Ended now, so the job's row lock goes at once.
+        tx.rollback().await?;
+        return Ok((change, at));
     }
     let commit = next_commit(&mut tx).await?;
     let commit = record_changes(&mut tx, commit, changes, render).await?;

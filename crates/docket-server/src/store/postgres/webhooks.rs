@@ -168,12 +168,15 @@ impl WebhookStore for PgStore {
     ) -> Result<Vec<DueDelivery>> {
         let mut tx = self.begin().await?;
         let claimed: Vec<(i64, String, String, i64, i64, i64)> = sqlx::query_as(
+            // The first pending delivery of each lane, by one ordered pass over the lane
+            // index (a per-row NOT EXISTS is planned as a nested loop over the whole
+            // backlog while the table's statistics are young).
             "UPDATE webhook_deliveries SET claimed_by = $3, claimed_until = $4 WHERE seq IN ( \
                  SELECT d.seq FROM webhook_deliveries d JOIN webhooks w ON w.seq = d.webhook_seq \
-                 WHERE d.state = 'pending' AND d.next_attempt_at <= $1 \
+                 WHERE d.seq IN (SELECT DISTINCT ON (webhook_seq, lane) seq FROM webhook_deliveries \
+                     WHERE state = 'pending' ORDER BY webhook_seq, lane, seq) \
+                 AND d.next_attempt_at <= $1 \
                  AND (d.claimed_until IS NULL OR d.claimed_until < $1) AND w.enabled \
-                 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.webhook_seq = d.webhook_seq \
-                     AND e.lane = d.lane AND e.state = 'pending' AND e.seq < d.seq) \
                  ORDER BY d.next_attempt_at, d.seq LIMIT $2 FOR UPDATE OF d SKIP LOCKED) \
              RETURNING seq, delivery_id, payload, attempts, retry_until, webhook_seq",
         )
