@@ -204,7 +204,11 @@ pub async fn webhooks(args: WebhookArgs) -> anyhow::Result<()> {
     let deadline = started + Duration::from_secs(600);
     while got.load(Ordering::Relaxed) < args.items {
         if Instant::now() > deadline {
-            bail!("only {} of {} deliveries in 600 s", got.load(Ordering::Relaxed), args.items);
+            bail!(
+                "only {} of {} deliveries in 600 s",
+                got.load(Ordering::Relaxed),
+                args.items
+            );
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -216,6 +220,10 @@ pub async fn webhooks(args: WebhookArgs) -> anyhow::Result<()> {
         args.items,
         elapsed.as_secs_f64()
     );
-    println!("RESULT op=webhooks deliveries={} secs={:.3} per_s={rate:.0}", args.items, elapsed.as_secs_f64());
+    println!(
+        "RESULT op=webhooks deliveries={} secs={:.3} per_s={rate:.0}",
+        args.items,
+        elapsed.as_secs_f64()
+    );
     Ok(())
 }

@@ -281,7 +281,9 @@ impl Engine {
                     i += 1;
                     continue;
                 }
-                let Some((d, _)) = waiting.remove(i) else { break };
+                let Some((d, _)) = waiting.remove(i) else {
+                    break;
+                };
                 let engine = self.clone();
                 let d_id = d.id.clone();
                 let handle = running.spawn(async move {
