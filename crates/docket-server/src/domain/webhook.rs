@@ -313,6 +313,17 @@ pub struct DeliveryAttempt {
     pub disable_after_hours: u64,
 }
 
+impl DeliveryAttempt {
+    /// The delivery's state after this attempt.
+    pub fn state(&self) -> DeliveryState {
+        match (self.ok, self.next) {
+            (true, _) => DeliveryState::Succeeded,
+            (false, Some(_)) => DeliveryState::Pending,
+            (false, None) => DeliveryState::Failed,
+        }
+    }
+}
+
 /// How far the webhooks are behind (for `/metrics`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DeliveryStats {

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::decode::Columns;
 use crate::domain::Timestamp;
-use crate::domain::webhook::{Delivery, DeliveryState, Filter, Webhook, payload};
+use crate::domain::webhook::{Delivery, DeliveryState, DueDelivery, Filter, Webhook, payload};
 
 /// The columns of a webhook row, in the order [`webhook`] reads them.
 pub const WEBHOOK_COLUMNS: &str = "seq, webhook_id, url, events, filter, description, enabled, \
@@ -118,4 +118,35 @@ pub fn plan(webhooks: &[(i64, Webhook, i64)], changes: &[FeedChange]) -> Vec<(us
         }
     }
     out
+}
+
+/// A claimed delivery as the claim statement returns it: `seq, delivery_id, payload,
+/// attempts, retry_until, webhook_seq`.
+pub type ClaimedRow = (i64, String, String, i64, i64, i64);
+
+/// The claimed deliveries with their webhooks (`hooks`: every webhook, by seq).
+pub fn due(claimed: Vec<ClaimedRow>, hooks: &[(i64, Webhook, i64)]) -> Vec<DueDelivery> {
+    claimed
+        .into_iter()
+        .filter_map(|(_, id, payload, attempts, retry_until, webhook_seq)| {
+            let (_, webhook, _) = hooks.iter().find(|(s, _, _)| *s == webhook_seq)?;
+            Some(DueDelivery {
+                id,
+                webhook: webhook.clone(),
+                payload,
+                attempts: u32::try_from(attempts).unwrap_or(0),
+                retry_until: Timestamp(retry_until),
+            })
+        })
+        .collect()
+}
+
+/// Of the oldest changes `(position, at)`, in position order, the last position of the
+/// prefix recorded before `before`: what a purge may forget (`None`: nothing).
+pub fn purge_upto(oldest: &[(i64, i64)], before: Timestamp) -> Option<i64> {
+    oldest
+        .iter()
+        .take_while(|(_, at)| *at < before.0)
+        .map(|(p, _)| *p)
+        .last()
 }

@@ -65,12 +65,7 @@ impl FeedStore for PgStore {
         .bind(i64::from(limit))
         .fetch_all(&mut *tx)
         .await?;
-        let Some(upto) = oldest
-            .iter()
-            .take_while(|(_, at)| *at < before.0)
-            .map(|(p, _)| *p)
-            .last()
-        else {
+        let Some(upto) = crate::store::webhook_rows::purge_upto(&oldest, before) else {
             tx.commit().await?;
             return Ok(ended);
         };

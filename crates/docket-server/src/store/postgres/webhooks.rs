@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use sqlx::AssertSqlSafe;
 
-use super::rows::webhook_row;
+use super::rows::{PgQuery, webhook_row};
 use super::{PgStore, Tx, next_commit};
 use crate::domain::Timestamp;
 use crate::domain::webhook::{
@@ -39,23 +39,31 @@ async fn load_delivery<'e, E: sqlx::PgExecutor<'e>>(ex: E, seq: i64) -> Result<D
     Ok(webhook_rows::delivery(&row)?.1)
 }
 
+/// Binds `$1`..`$8`: a webhook's id, url, events, filter, description, enabled,
+/// disabled reason and secret.
+fn bind_webhook<'q>(q: PgQuery<'q>, w: &'q Webhook) -> PgQuery<'q> {
+    q.bind(&w.id)
+        .bind(&w.url)
+        .bind(events_text(w))
+        .bind(filter_text(w))
+        .bind(&w.description)
+        .bind(w.enabled)
+        .bind(&w.disabled_reason)
+        .bind(&w.secret)
+}
+
 #[async_trait]
 impl WebhookStore for PgStore {
     async fn create_webhook(&self, w: Webhook) -> Result<CommitSeq> {
         let mut tx = self.begin().await?;
         let commit = next_commit(&mut tx).await?;
-        sqlx::query(
-            "INSERT INTO webhooks (webhook_id, url, events, filter, description, enabled, disabled_reason, \
-             secret, cursor, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+        bind_webhook(
+            sqlx::query(
+                "INSERT INTO webhooks (webhook_id, url, events, filter, description, enabled, disabled_reason, \
+                 secret, cursor, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+            ),
+            &w,
         )
-        .bind(&w.id)
-        .bind(&w.url)
-        .bind(events_text(&w))
-        .bind(filter_text(&w))
-        .bind(&w.description)
-        .bind(w.enabled)
-        .bind(&w.disabled_reason)
-        .bind(&w.secret)
         .bind(commit.0)
         .bind(w.created_at.0)
         .execute(&mut *tx)
@@ -88,19 +96,14 @@ impl WebhookStore for PgStore {
             Some((s, t)) => (Some(s.clone()), Some(t.0)),
             None => (None, None),
         };
-        let n = sqlx::query(
-            "UPDATE webhooks SET url = $2, events = $3, filter = $4, description = $5, enabled = $6, \
-             disabled_reason = $7, secret = $8, old_secret = $9, old_secret_until = $10, \
-             failing_since = $11, updated_at = $12 WHERE webhook_id = $1",
+        let n = bind_webhook(
+            sqlx::query(
+                "UPDATE webhooks SET url = $2, events = $3, filter = $4, description = $5, enabled = $6, \
+                 disabled_reason = $7, secret = $8, old_secret = $9, old_secret_until = $10, \
+                 failing_since = $11, updated_at = $12 WHERE webhook_id = $1",
+            ),
+            &w,
         )
-        .bind(&w.id)
-        .bind(&w.url)
-        .bind(events_text(&w))
-        .bind(filter_text(&w))
-        .bind(&w.description)
-        .bind(w.enabled)
-        .bind(&w.disabled_reason)
-        .bind(&w.secret)
         .bind(old_secret)
         .bind(old_until)
         .bind(w.failing_since.map(|t| t.0))
@@ -177,7 +180,7 @@ impl WebhookStore for PgStore {
         limit: u32,
     ) -> Result<Vec<DueDelivery>> {
         let mut tx = self.begin().await?;
-        let claimed: Vec<(i64, String, String, i64, i64, i64)> = sqlx::query_as(
+        let claimed: Vec<webhook_rows::ClaimedRow> = sqlx::query_as(
             // The first pending delivery of each lane, by one ordered pass over the lane
             // index (a per-row NOT EXISTS is planned as a nested loop over the whole
             // backlog while the table's statistics are young).
@@ -196,31 +199,13 @@ impl WebhookStore for PgStore {
         .bind(until.0)
         .fetch_all(&mut *tx)
         .await?;
-        let mut hooks: Vec<(i64, Webhook)> = Vec::new();
-        let mut out = Vec::with_capacity(claimed.len());
-        for (_, id, payload, attempts, retry_until, webhook_seq) in claimed {
-            let webhook = match hooks.iter().find(|(s, _)| *s == webhook_seq) {
-                Some((_, w)) => w.clone(),
-                None => {
-                    let row = sqlx::query(AssertSqlSafe(format!(
-                        "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE seq = $1"
-                    )))
-                    .bind(webhook_seq)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    let (_, w, _) = webhook_row(&row)?;
-                    hooks.push((webhook_seq, w.clone()));
-                    w
-                }
-            };
-            out.push(DueDelivery {
-                id,
-                webhook,
-                payload,
-                attempts: u32::try_from(attempts).unwrap_or(0),
-                retry_until: Timestamp(retry_until),
-            });
-        }
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {WEBHOOK_COLUMNS} FROM webhooks"
+        )))
+        .fetch_all(&mut *tx)
+        .await?;
+        let hooks = rows.iter().map(webhook_row).collect::<Result<Vec<_>>>()?;
+        let out = webhook_rows::due(claimed, &hooks);
         tx.commit().await?;
         Ok(out)
     }
@@ -237,11 +222,7 @@ impl WebhookStore for PgStore {
 
     async fn record_delivery(&self, id: &str, a: DeliveryAttempt) -> Result<()> {
         let mut tx = self.begin().await?;
-        let state = match (a.ok, a.next) {
-            (true, _) => DeliveryState::Succeeded,
-            (false, Some(_)) => DeliveryState::Pending,
-            (false, None) => DeliveryState::Failed,
-        };
+        let state = a.state();
         let webhook_seq: Option<i64> = sqlx::query_scalar(
             "UPDATE webhook_deliveries SET state = $2, attempts = attempts + 1, last_attempt_at = $3, \
              last_status_code = $4, last_error = $5, next_attempt_at = COALESCE($6, next_attempt_at), \

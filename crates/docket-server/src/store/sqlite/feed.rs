@@ -61,12 +61,7 @@ impl FeedStore for SqliteStore {
                 .prepare_cached("SELECT position, at FROM changes ORDER BY position LIMIT ?1")?
                 .query_map([i64::from(limit)], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?;
-            let Some(upto) = oldest
-                .iter()
-                .take_while(|(_, at)| *at < before.0)
-                .map(|(p, _)| *p)
-                .last()
-            else {
+            let Some(upto) = crate::store::webhook_rows::purge_upto(&oldest, before) else {
                 tx.commit()?;
                 return Ok(ended);
             };

@@ -13,7 +13,7 @@ use crate::domain::webhook::{
     disabled_reason, should_disable,
 };
 use crate::store::webhook_rows::{
-    self, DELIVERY_COLUMNS, FeedChange, WEBHOOK_COLUMNS, events_text, filter_text,
+    self, ClaimedRow, DELIVERY_COLUMNS, FeedChange, WEBHOOK_COLUMNS, events_text, filter_text,
 };
 use crate::store::{CommitSeq, Error, Paged, Result, WebhookStore, page_of};
 
@@ -225,7 +225,7 @@ impl WebhookStore for SqliteStore {
         let owner = owner.to_owned();
         self.write(move |conn, _| {
             let tx = immediate(conn)?;
-            let due: Vec<(i64, String, String, i64, i64, i64)> = tx
+            let due: Vec<ClaimedRow> = tx
                 .prepare_cached(
                     "SELECT d.seq, d.delivery_id, d.payload, d.attempts, d.retry_until, d.webhook_seq \
                      FROM webhook_deliveries d JOIN webhooks w ON w.seq = d.webhook_seq \
@@ -239,33 +239,17 @@ impl WebhookStore for SqliteStore {
                     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
                 })?
                 .collect::<rusqlite::Result<_>>()?;
-            let mut out = Vec::with_capacity(due.len());
-            let mut hooks: Vec<(i64, Webhook)> = Vec::new();
-            for (seq, id, payload, attempts, retry_until, webhook_seq) in due {
+            for (seq, ..) in &due {
                 tx.prepare_cached(
                     "UPDATE webhook_deliveries SET claimed_by = ?2, claimed_until = ?3 WHERE seq = ?1",
                 )?
                 .execute((seq, &owner, until.0))?;
-                let webhook = match hooks.iter().find(|(s, _)| *s == webhook_seq) {
-                    Some((_, w)) => w.clone(),
-                    None => {
-                        let (_, w, _) = tx
-                            .prepare_cached(&format!(
-                                "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE seq = ?1"
-                            ))?
-                            .query_row([webhook_seq], webhook_row)?;
-                        hooks.push((webhook_seq, w.clone()));
-                        w
-                    }
-                };
-                out.push(DueDelivery {
-                    id,
-                    webhook,
-                    payload,
-                    attempts: u32::try_from(attempts).unwrap_or(0),
-                    retry_until: Timestamp(retry_until),
-                });
             }
+            let hooks: Vec<(i64, Webhook, i64)> = tx
+                .prepare_cached(&format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks"))?
+                .query_map([], webhook_row)?
+                .collect::<rusqlite::Result<_>>()?;
+            let out = webhook_rows::due(due, &hooks);
             tx.commit()?;
             Ok(out)
         })
@@ -288,11 +272,7 @@ impl WebhookStore for SqliteStore {
         let id = id.to_owned();
         self.write(move |conn, _| {
             let tx = immediate(conn)?;
-            let state = match (a.ok, a.next) {
-                (true, _) => DeliveryState::Succeeded,
-                (false, Some(_)) => DeliveryState::Pending,
-                (false, None) => DeliveryState::Failed,
-            };
+            let state = a.state();
             let webhook_seq: Option<i64> = tx
                 .query_row(
                     "UPDATE webhook_deliveries SET state = ?2, attempts = attempts + 1, last_attempt_at = ?3, \
