@@ -77,9 +77,10 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// The receiver a delivery counts against for `callbacks.max_per_host`: the URL's
-/// `host:port` (the same host on another port is another receiver).
-fn receiver(url: &str) -> String {
+/// The receiver a delivery counts against for `callbacks.max_per_host` (and
+/// `webhooks.max_per_host`): the URL's `host:port` (the same host on another port is
+/// another receiver).
+pub(super) fn receiver(url: &str) -> String {
     match reqwest::Url::parse(url) {
         Ok(u) => format!(
             "{}:{}",

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::{self, JoinSet};
 
+use super::callbacks::receiver;
 use super::targets::{check_url, refusal};
 use super::{Committed, Engine, stopped};
 use crate::domain::Timestamp;
@@ -391,17 +392,5 @@ impl Engine {
                 None => e.to_string(),
             })?;
         Ok(res.status().as_u16())
-    }
-}
-
-/// A receiver, for `webhooks.max_per_host`: the URL's `host:port`.
-fn receiver(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(u) => format!(
-            "{}:{}",
-            u.host_str().unwrap_or_default().to_ascii_lowercase(),
-            u.port_or_known_default().unwrap_or(0)
-        ),
-        Err(_) => url.to_owned(),
     }
 }
