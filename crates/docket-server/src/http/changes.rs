@@ -23,9 +23,21 @@ use crate::engine::feed::{ChangesRequest, FeedError, FeedPage};
 
 /// Items per page when the request names no `limit`, and the most it may name.
 const DEFAULT_LIMIT: u32 = 100;
-const MAX_LIMIT: u32 = 1_000;
+pub(crate) const MAX_LIMIT: u32 = 1_000;
 /// Items per read of an event stream.
 const STREAM_BATCH: u32 = 500;
+
+/// One event of the feed's stream (for the API description).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct ChangeEvent {
+    /// The change's type (`case.updated`, ...).
+    event: String,
+    /// The change's position: send it back as `Last-Event-ID` to resume after it.
+    id: String,
+    /// The change (`Change`), as JSON.
+    data: String,
+}
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -35,7 +47,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// A cursor: a position (`42`, or a consistency token `c42`), or `now`.
 fn parse_after(field: &str, raw: Option<&str>) -> Result<After, ApiError> {
-    let Some(raw) = raw.map(str::trim) else {
+    // Absent or empty: from the oldest change kept.
+    let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else {
         return Ok(After::Oldest);
     };
     if raw == "now" {
@@ -176,7 +189,7 @@ fn kind_of(body: &str) -> &str {
         ("Last-Event-ID" = Option<String>, Header, description = "Resume after this position.")
     ),
     responses(
-        (status = 200, description = "The event stream; each event's data is a change.", content_type = "text/event-stream", body = docket_api::Change),
+        (status = 200, description = "The event stream; each event's data is a change.", content_type = "text/event-stream", body = ChangeEvent),
         (status = 400, description = "A bad `after`, `types` or `Last-Event-ID` (`invalid_query`).", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "The cursor is older than the oldest change kept (`cursor_expired`).", body = Problem, content_type = "application/problem+json")
     )

@@ -447,6 +447,10 @@ fn operation(path: &str, method: &str, op: &mut Value, config: &Config) {
                 continue;
             };
             match name.as_str() {
+                // The feed's pages have a limit of their own.
+                "limit" if path.starts_with("/api/v1/changes") => {
+                    schema["maximum"] = crate::http::changes::MAX_LIMIT.into();
+                }
                 "limit" => schema["maximum"] = config.limits.max_page_size.into(),
                 "waitSeconds" => {
                     schema["maximum"] = config.jobs.max_wait_seconds.into();

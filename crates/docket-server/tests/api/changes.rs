@@ -144,6 +144,10 @@ backend_test! {
         assert!(items.iter().all(|c| c["caseId"] == "G-2"));
         let (items, _) = read_all(&app, "0", "&caseId=G-1&types=case.created,job.failed").await;
         assert_eq!(items.len(), 1);
+        // Empty parameters are as absent.
+        let (s, _, page) = app.raw("GET", "/api/v1/changes?after=&types=&caseId=", None).await;
+        assert_eq!(s, 200, "{page}");
+        assert_eq!(page["items"].as_array().unwrap().len(), 4);
         for bad in ["after=x", "after=-1", "limit=0", "limit=1001", "types=case.exploded", "nope=1"] {
             let (s, _, p) = app.raw("GET", &format!("/api/v1/changes?{bad}"), None).await;
             assert_eq!(s, 400, "{bad}: {p}");
