@@ -99,7 +99,6 @@ pub struct ChangesQuery {
     /// Long-poll: with nothing after the cursor, answer as soon as a change commits, or
     /// empty after this many seconds (capped by the server's long-poll limit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", param(maximum = 3600))]
     pub wait_seconds: Option<u32>,
 }
 

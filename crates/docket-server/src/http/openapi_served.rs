@@ -452,9 +452,23 @@ fn operation(path: &str, method: &str, op: &mut Value, config: &Config) {
                     schema["maximum"] = crate::http::changes::MAX_LIMIT.into();
                 }
                 "limit" => schema["maximum"] = config.limits.max_page_size.into(),
+                // The feed caps a longer wait at the long-poll limit (it does not refuse it).
+                "waitSeconds" if path.starts_with("/api/v1/changes") => {
+                    schema["minimum"] = 0.into();
+                    if let Some(o) = schema.as_object_mut() {
+                        o.remove("maximum");
+                    }
+                }
                 "waitSeconds" => {
                     schema["maximum"] = config.jobs.max_wait_seconds.into();
                     schema["minimum"] = 0.into();
+                }
+                "after" if path.starts_with("/api/v1/changes") => {
+                    schema["pattern"] = "^(|now|c?[0-9]{1,18})$".into();
+                }
+                "Last-Event-ID" => schema["pattern"] = "^c?[0-9]{1,18}$".into(),
+                "status" if path.ends_with("/deliveries") => {
+                    *schema = json!({"type": "string", "enum": ["pending", "succeeded", "failed"]});
                 }
                 "status" if path == "/api/v1/cases" => {
                     *schema = json!({"$ref": "#/components/schemas/Status"})

@@ -339,6 +339,7 @@ async fn deliveries(
     let state = q
         .status
         .as_deref()
+        .filter(|st| !st.is_empty())
         .map(|st| {
             DeliveryState::parse(st)
                 .ok_or_else(|| ApiError::query("status", "must be pending, succeeded or failed"))
