@@ -24,6 +24,8 @@ use crate::engine::feed::{ChangesRequest, FeedError, FeedPage};
 /// Items per page when the request names no `limit`, and the most it may name.
 const DEFAULT_LIMIT: u32 = 100;
 pub(crate) const MAX_LIMIT: u32 = 1_000;
+/// The longest `waitSeconds` asked for (it is capped at the long-poll limit).
+pub(crate) const MAX_WAIT: u32 = 3_600;
 /// Items per read of an event stream.
 const STREAM_BATCH: u32 = 500;
 
@@ -160,6 +162,14 @@ async fn changes(
         .jobs
         .max_wait_seconds
         .min(s.config.server.request_timeout_seconds.saturating_sub(1));
+    if q.wait_seconds.is_some_and(|w| w > MAX_WAIT) {
+        return Err(ApiError::query(
+            "waitSeconds",
+            format!(
+                "must be between 0 and {MAX_WAIT} (longer waits are capped at the server's long-poll limit)"
+            ),
+        ));
+    }
     let wait = Duration::from_secs(u64::from(q.wait_seconds.unwrap_or(0)).min(cap));
     let page = s.engine.changes(request, wait).await.map_err(feed_error)?;
     let mut res = page_json(&page).into_response();
@@ -202,9 +212,11 @@ async fn stream(
     let last_id = headers
         .get("last-event-id")
         .map(|v| v.to_str().unwrap_or("?").to_owned());
+    // `after` is checked even when the header wins.
+    let from_query = parse_after("after", q.after.as_deref())?;
     let after = match last_id.as_deref() {
         Some(id) => parse_after("Last-Event-ID", Some(id))?,
-        None => parse_after("after", q.after.as_deref())?,
+        None => from_query,
     };
     let kinds = parse_types(q.types.as_deref())?;
     let case_id = q.case_id.filter(|c| !c.is_empty());

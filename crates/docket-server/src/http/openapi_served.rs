@@ -455,9 +455,15 @@ fn operation(path: &str, method: &str, op: &mut Value, config: &Config) {
                 // The feed caps a longer wait at the long-poll limit (it does not refuse it).
                 "waitSeconds" if path.starts_with("/api/v1/changes") => {
                     schema["minimum"] = 0.into();
-                    if let Some(o) = schema.as_object_mut() {
-                        o.remove("maximum");
-                    }
+                    schema["maximum"] = crate::http::changes::MAX_WAIT.into();
+                }
+                "types" if path.starts_with("/api/v1/changes") => {
+                    let one = docket_api::CHANGE_TYPES
+                        .iter()
+                        .map(|t| t.replace('.', "\\."))
+                        .collect::<Vec<_>>()
+                        .join("|");
+                    schema["pattern"] = format!("^(|({one})(,({one}))*)$").into();
                 }
                 "waitSeconds" => {
                     schema["maximum"] = config.jobs.max_wait_seconds.into();
