@@ -33,6 +33,17 @@ const FAN_OUT_BATCH: u32 = 1_000;
 /// given back (well inside its claim, the attempt's timeout + 30 s).
 const CLAIM_KEPT: Duration = Duration::from_secs(20);
 
+/// What woke the delivery loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wake {
+    /// A commit recorded changes.
+    Feed,
+    /// A webhook write, a tick, or the start: whether any webhook exists is read again.
+    Refresh,
+    /// An attempt ended: room for another.
+    AttemptEnded,
+}
+
 /// The fields of a webhook a caller sets.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WebhookSpec {
@@ -207,27 +218,40 @@ impl Engine {
         let mut running: JoinSet<()> = JoinSet::new();
         let mut feed = self.feed_watch();
         let mut failing = false;
-        // Whether to turn new changes into deliveries first (not after an attempt ends).
-        let mut fan = true;
+        // Whether any webhook exists: read again on every wake-up but the feed's, so a
+        // commit costs nothing here while there is none (a webhook made on another node
+        // is seen at the next tick).
+        let mut hooks = true;
+        let mut wake = Wake::Refresh;
         loop {
             let notified = self.wake_webhooks.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if fan {
-                feed.borrow_and_update();
+            if wake == Wake::Refresh {
+                hooks = self
+                    .store
+                    .list_webhooks()
+                    .await
+                    .map_or(true, |w| !w.is_empty());
             }
             // Claim in batches (a claim reads the pending backlog): refill when half of
             // what this node may hold is gone, up to twice what it may have under way.
             let held = in_flight.len() + waiting.len();
-            let room = if waiting.len() <= max_in_flight / 2 {
+            let room = if hooks && waiting.len() <= max_in_flight / 2 {
                 (2 * max_in_flight).saturating_sub(held)
             } else {
                 0
             };
-            let fan_now = std::mem::take(&mut fan);
+            // New changes become deliveries first (not after an attempt ends).
+            let fan_now = hooks && wake != Wake::AttemptEnded;
+            if fan_now || !hooks {
+                // Seen (a commit from here on wakes the loop again).
+                feed.borrow_and_update();
+            }
             let step = async {
-                if fan_now {
-                    self.fan_out_webhooks().await?;
+                // After a commit, claim only if it made changes to send.
+                if fan_now && self.fan_out_webhooks().await? == 0 && wake == Wake::Feed {
+                    return Ok(Vec::new());
                 }
                 if room == 0 {
                     return Ok(Vec::new());
@@ -296,16 +320,19 @@ impl Engine {
                 started += 1;
             }
             if started > 0 && waiting.len() <= max_in_flight / 2 && !*stop.borrow() {
+                // Refill at once (without a fan-out).
+                wake = Wake::AttemptEnded;
                 continue;
             }
-            tokio::select! {
-                () = notified => fan = true,
-                _ = feed.changed() => fan = true,
+            wake = tokio::select! {
+                () = notified => Wake::Refresh,
+                _ = feed.changed() => Wake::Feed,
                 Some(done) = running.join_next_with_id(), if !running.is_empty() => {
                     let id = match done { Ok((id, ())) => id, Err(e) => e.id() };
                     in_flight.remove(&id);
+                    Wake::AttemptEnded
                 }
-                () = tokio::time::sleep(Duration::from_millis(if failing { 2000 } else { 250 })) => fan = true,
+                () = tokio::time::sleep(Duration::from_millis(if failing { 2000 } else { 250 })) => Wake::Refresh,
                 () = stopped(&mut stop) => {
                     for (d, _) in waiting.drain(..) {
                         let _ = self.release(&d).await;
@@ -313,7 +340,7 @@ impl Engine {
                     while running.join_next().await.is_some() {}
                     return;
                 }
-            }
+            };
         }
     }
 
