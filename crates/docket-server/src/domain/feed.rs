@@ -68,15 +68,17 @@ impl ChangeKind {
     }
 }
 
-/// One field a change changed.
-#[derive(Debug, Clone, PartialEq)]
+/// One field a change changed (as the API shows it, and as the store keeps it).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FieldDiff {
     pub field: String,
     pub from: Value,
     pub to: Value,
 }
 
-/// One change, as a write records it.
+/// One change. A write records it without `case`: the store keeps the case after the
+/// change by copying its row as the transaction left it (no rendering on the writer's
+/// path), and fills `case` in again when the feed reads the change back.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Change {
     pub kind: ChangeKind,
@@ -88,7 +90,7 @@ pub struct Change {
     pub job_id: Option<String>,
     pub task_id: Option<TaskId>,
     pub changes: Vec<FieldDiff>,
-    /// The case after the change.
+    /// The case after the change (as read back from the store).
     pub case: Option<Case>,
     /// A job event's job, as it ended.
     pub job: Option<Job>,
@@ -96,15 +98,6 @@ pub struct Change {
 
 /// Renders a change to the API's JSON object, without its position (the feed adds it).
 pub type Render = Arc<dyn Fn(&Change) -> String + Send + Sync>;
-
-/// A change ready to be stored: what the feed filters on, and the rendered body.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ChangeRow {
-    pub kind: &'static str,
-    pub case_id: Option<String>,
-    pub at: i64,
-    pub body: String,
-}
 
 impl Change {
     fn of_case(kind: ChangeKind, case: &Case, actor: &str, at: Timestamp) -> Self {
@@ -117,7 +110,7 @@ impl Change {
             job_id: None,
             task_id: None,
             changes: Vec::new(),
-            case: Some(case.clone()),
+            case: None,
             job: None,
         }
     }
@@ -169,7 +162,6 @@ impl Change {
     pub fn case_deleted(case: &Case, actor: &str, at: Timestamp) -> Self {
         let mut c = Self::of_case(ChangeKind::CaseDeleted, case, actor, at);
         c.version = Some(case.version + 1);
-        c.case = None;
         c
     }
 
@@ -205,14 +197,24 @@ impl Change {
         })
     }
 
-    /// The row the store keeps.
-    pub fn row(&self, render: &Render) -> ChangeRow {
-        ChangeRow {
-            kind: self.kind.as_str(),
-            case_id: self.case_id.as_ref().map(|c| c.as_str().to_owned()),
-            at: self.at.0,
-            body: render(self),
-        }
+    /// Whether the change shows the case after it: the store copies the case's row as
+    /// the change's transaction left it (every case and task change but a deletion).
+    pub fn shows_case(&self) -> bool {
+        self.case_id.is_some() && self.kind != ChangeKind::CaseDeleted
+    }
+
+    /// The changed fields as the store keeps them (a JSON array; `None` when none).
+    pub fn diffs_json(&self) -> Option<String> {
+        (!self.changes.is_empty()).then(|| {
+            // Strings and JSON values always serialize.
+            serde_json::to_string(&self.changes).unwrap_or_else(|_| "[]".into())
+        })
+    }
+
+    /// The body the store keeps already rendered: a job event's (its job is not a row
+    /// the store could copy). Every other change is rendered when it is read.
+    pub fn stored_body(&self, render: &Render) -> Option<String> {
+        self.job.is_some().then(|| render(self))
     }
 }
 

@@ -71,7 +71,7 @@ pub fn filter_text(w: &Webhook) -> String {
     serde_json::to_string(&w.filter).unwrap_or_else(|_| "{}".into())
 }
 
-/// One change read by the fan-out.
+/// One change read back from the log (by the feed and the fan-out), rendered.
 pub struct FeedChange {
     pub position: i64,
     pub kind: String,

@@ -2,13 +2,14 @@
 //! counter row's lock): changes after the webhooks' cursors become deliveries, and the
 //! cursors move past them, in one transaction.
 
-use sqlx::{AssertSqlSafe, Row as _};
+use sqlx::AssertSqlSafe;
 
 use super::Tx;
 use super::rows::webhook_row;
 use crate::domain::Timestamp;
-use crate::store::Result;
+use crate::store::decode::{self, CHANGE_COLUMNS};
 use crate::store::webhook_rows::{self, FeedChange, WEBHOOK_COLUMNS};
+use crate::store::{Render, Result};
 
 /// Turns up to `limit` changes into deliveries; the changes read (0: caught up, or
 /// another node is at it).
@@ -17,6 +18,7 @@ pub(super) async fn fan_out(
     now: Timestamp,
     retry_for_ms: i64,
     limit: u32,
+    render: &Render,
 ) -> Result<u64> {
     // One node at a time; another node's fan-out in progress does this one's work.
     let mine: Option<i64> = sqlx::query_scalar(
@@ -39,24 +41,16 @@ pub(super) async fn fan_out(
         tx.rollback().await?;
         return Ok(0);
     };
-    let changes: Vec<FeedChange> = sqlx::query(
-        "SELECT position, kind, case_id, at, body FROM changes WHERE position > $1 ORDER BY position LIMIT $2",
-    )
+    let changes: Vec<FeedChange> = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {CHANGE_COLUMNS} FROM changes WHERE position > $1 ORDER BY position LIMIT $2"
+    )))
     .bind(from)
     .bind(i64::from(limit))
     .fetch_all(&mut *tx)
     .await?
     .iter()
-    .map(|r| {
-        Ok(FeedChange {
-            position: r.try_get(0)?,
-            kind: r.try_get(1)?,
-            case_id: r.try_get(2)?,
-            at: r.try_get(3)?,
-            body: r.try_get(4)?,
-        })
-    })
-    .collect::<std::result::Result<_, sqlx::Error>>()?;
+    .map(|r| decode::change(r, render))
+    .collect::<Result<_>>()?;
     let Some(last) = changes.last().map(|c| c.position) else {
         tx.rollback().await?;
         return Ok(0);

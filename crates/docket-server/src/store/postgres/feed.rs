@@ -7,12 +7,13 @@ use sqlx::AssertSqlSafe;
 
 use super::{PgStore, counter};
 use crate::domain::Timestamp;
+use crate::store::decode::{self, CHANGE_COLUMNS};
 use crate::store::{FeedQuery, FeedRead, FeedStore, Result};
 
 #[async_trait]
 impl FeedStore for PgStore {
     async fn read_changes(&self, q: FeedQuery) -> Result<FeedRead> {
-        let mut sql = String::from("SELECT position, body FROM changes WHERE position > $1");
+        let mut sql = format!("SELECT {CHANGE_COLUMNS} FROM changes WHERE position > $1");
         if q.case_id.is_some() {
             sql.push_str(" AND case_id = $2");
         } else {
@@ -24,13 +25,16 @@ impl FeedStore for PgStore {
             sql.push_str(" AND kind = ANY($3)");
         }
         sql.push_str(" ORDER BY position LIMIT $4");
-        let items = sqlx::query_as::<_, (i64, String)>(AssertSqlSafe(sql))
+        let items = sqlx::query(AssertSqlSafe(sql))
             .bind(q.after)
             .bind(q.case_id.clone())
             .bind(q.kinds.clone())
             .bind(i64::from(q.limit))
             .fetch_all(&self.pool)
-            .await?;
+            .await?
+            .iter()
+            .map(|r| decode::change(r, &self.render).map(|c| (c.position, c.body)))
+            .collect::<Result<_>>()?;
         // After the items: a purge that raced them shows here.
         let purged_through = counter(&self.pool, "changes_purged").await?;
         Ok(FeedRead {

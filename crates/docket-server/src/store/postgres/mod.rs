@@ -19,13 +19,14 @@ mod webhooks;
 
 use sqlx::AssertSqlSafe;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
 
+use super::decode::CHANGE_CASE_COLUMNS;
 use super::{Change, CommitSeq, Error, Render, Result, Signal};
 use crate::domain::Workflow;
 
@@ -39,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sessions.sql"),
     include_str!("changes.sql"),
     include_str!("webhooks.sql"),
+    include_str!("change_columns.sql"),
 ];
 
 /// Key of the advisory lock that serialises migrations across nodes.
@@ -178,6 +180,25 @@ pub(super) async fn next_commit(tx: &mut Tx) -> Result<CommitSeq> {
     Ok(CommitSeq(v))
 }
 
+/// The statement of [`record_changes`].
+static RECORD_CHANGES: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO changes (position, kind, case_id, at, actor, version, job_id, task_id, diffs, \
+         body, {CHANGE_CASE_COLUMNS}) \
+         SELECT $1 + u.o - 1, u.k, u.c, u.a, u.actor, u.v, u.j, u.t, u.d, u.b, {} \
+         FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::text[], \
+         $8::text[], $9::text[], $10::text[], $11::bool[]) \
+         WITH ORDINALITY AS u(k, c, a, actor, v, j, t, d, b, s, o) \
+         LEFT JOIN cases x ON u.s AND x.case_id = u.c \
+         WHERE NOT u.s OR x.seq IS NOT NULL",
+        CHANGE_CASE_COLUMNS
+            .split(',')
+            .map(|c| format!("x.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+});
+
 /// Stores `changes` at positions `first`, `first + 1`, … (`first` is this transaction's
 /// own, from [`next_commit`]: the counter's row lock, held to the commit, keeps every
 /// other writer from taking a position until this one is visible) and moves the counter
@@ -192,20 +213,44 @@ pub(super) async fn record_changes(
     if changes.is_empty() {
         return Ok(first);
     }
-    let rows: Vec<_> = changes.iter().map(|c| c.row(render)).collect();
-    sqlx::query(
-        "INSERT INTO changes (position, kind, case_id, at, body) \
-         SELECT $1 + u.o - 1, u.k, u.c, u.a, u.b \
-         FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[]) WITH ORDINALITY AS u(k, c, a, b, o)",
-    )
-    .bind(first.0)
-    .bind(rows.iter().map(|r| r.kind).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.case_id.clone()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.at).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.body.as_str()).collect::<Vec<_>>())
-    .execute(&mut **tx)
-    .await?;
-    let last = first.0 + i64::try_from(rows.len()).unwrap_or(i64::MAX) - 1;
+    // A change that shows its case copies the case's row as this transaction left it
+    // (nothing is rendered while the counter's row lock is held; the feed renders a
+    // change when it reads it).
+    let v = |f: fn(&Change) -> Option<String>| changes.iter().map(f).collect::<Vec<_>>();
+    let inserted = sqlx::query(AssertSqlSafe(RECORD_CHANGES.as_str()))
+        .bind(first.0)
+        .bind(changes.iter().map(|c| c.kind.as_str()).collect::<Vec<_>>())
+        .bind(v(|c| c.case_id.as_ref().map(ToString::to_string)))
+        .bind(changes.iter().map(|c| c.at.0).collect::<Vec<_>>())
+        .bind(changes.iter().map(|c| c.actor.as_str()).collect::<Vec<_>>())
+        .bind(
+            changes
+                .iter()
+                .map(|c| c.version.map(|v| i64::try_from(v).unwrap_or(i64::MAX)))
+                .collect::<Vec<_>>(),
+        )
+        .bind(v(|c| c.job_id.clone()))
+        .bind(v(|c| c.task_id.as_ref().map(ToString::to_string)))
+        .bind(v(Change::diffs_json))
+        .bind(
+            changes
+                .iter()
+                .map(|c| c.stored_body(render))
+                .collect::<Vec<_>>(),
+        )
+        .bind(changes.iter().map(Change::shows_case).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    if inserted != changes.len() as u64 {
+        return Err(Error::Other(anyhow::anyhow!(
+            "{} of {} changes at {} have no case row to show",
+            changes.len() as u64 - inserted,
+            changes.len(),
+            first.0
+        )));
+    }
+    let last = first.0 + i64::try_from(changes.len()).unwrap_or(i64::MAX) - 1;
     if last > first.0 {
         sqlx::query("UPDATE counters SET value = $1 WHERE name = 'commit'")
             .bind(last)

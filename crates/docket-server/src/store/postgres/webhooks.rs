@@ -146,7 +146,7 @@ impl WebhookStore for PgStore {
         if !behind {
             return Ok(0);
         }
-        super::fan_out::fan_out(self.begin().await?, now, retry_for_ms, limit).await
+        super::fan_out::fan_out(self.begin().await?, now, retry_for_ms, limit, &self.render).await
     }
 
     async fn add_delivery(&self, webhook_id: &str, d: NewDelivery) -> Result<Delivery> {

@@ -8,13 +8,15 @@ use super::SqliteStore;
 use super::cases::immediate;
 use super::rows::counter;
 use crate::domain::Timestamp;
+use crate::store::decode::{self, CHANGE_COLUMNS};
 use crate::store::{FeedQuery, FeedRead, FeedStore, Result};
 
 #[async_trait]
 impl FeedStore for SqliteStore {
     async fn read_changes(&self, q: FeedQuery) -> Result<FeedRead> {
+        let render = self.render();
         self.read(move |conn, _| {
-            let mut sql = String::from("SELECT position, body FROM changes WHERE position > ?1");
+            let mut sql = format!("SELECT {CHANGE_COLUMNS} FROM changes WHERE position > ?1");
             let mut params = vec![Sql::Integer(q.after)];
             if let Some(case) = &q.case_id {
                 params.push(Sql::Text(case.clone()));
@@ -33,7 +35,7 @@ impl FeedStore for SqliteStore {
             let items = conn
                 .prepare_cached(&sql)?
                 .query_map(rusqlite::params_from_iter(params), |r| {
-                    Ok((r.get(0)?, r.get(1)?))
+                    decode::change(r, &render).map(|c| (c.position, c.body))
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             // After the items: a purge that raced them shows here.

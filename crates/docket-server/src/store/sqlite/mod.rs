@@ -46,6 +46,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sessions.sql"),
     include_str!("changes.sql"),
     include_str!("webhooks.sql"),
+    include_str!("change_columns.sql"),
 ];
 
 /// Reader connections kept open for reuse.
@@ -405,6 +406,75 @@ mod tests {
             )
             .unwrap();
         assert_eq!(found, 1);
+    }
+
+    /// Version 10 keeps changes in columns; the changes kept rendered before it are read
+    /// back as they were, and the new ones beside them are rendered when read.
+    #[tokio::test]
+    async fn changes_kept_before_the_change_columns_read_back_as_they_were() {
+        use crate::store::{Actor, CaseStore, FeedQuery, FeedStore};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.db");
+        // A database at version 9, with one change as version 9 kept it.
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            migrate(&mut conn).unwrap();
+            conn.execute_batch(
+                "DROP TABLE changes;
+                 CREATE TABLE changes (position INTEGER PRIMARY KEY, kind TEXT NOT NULL,
+                                       case_id TEXT, at INTEGER NOT NULL, body TEXT NOT NULL);
+                 INSERT INTO changes VALUES (1, 'case.created', 'CASE-000009', 5,
+                                             '{\"type\":\"case.created\",\"old\":true}');
+                 UPDATE counters SET value = 1 WHERE name = 'commit';
+                 DELETE FROM schema_migrations WHERE version >= 10;",
+            )
+            .unwrap();
+        }
+        let wf = Arc::new(Workflow::default());
+        let url = format!("sqlite://{}", path.display());
+        let store = SqliteStore::open(
+            &url,
+            wf.clone(),
+            Arc::new(crate::wire::render_change),
+            &SqliteConfig::default(),
+        )
+        .await
+        .unwrap();
+        let new = crate::domain::NewCase::parse(
+            docket_api::NewCase {
+                title: Some("after the upgrade".into()),
+                ..Default::default()
+            },
+            &wf,
+        )
+        .unwrap();
+        let actor = Actor {
+            name: "t".into(),
+            at: crate::domain::Timestamp::now(),
+        };
+        store.create_case(new, actor).await.unwrap();
+        let read = store
+            .read_changes(FeedQuery {
+                after: 0,
+                limit: 10,
+                kinds: vec![],
+                case_id: None,
+            })
+            .await
+            .unwrap();
+        assert_eq!(read.items.len(), 2, "{:?}", read.items);
+        assert_eq!(
+            read.items[0],
+            (1, r#"{"type":"case.created","old":true}"#.into())
+        );
+        let (position, body) = &read.items[1];
+        assert_eq!(*position, 2);
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(v["type"], "case.created");
+        assert_eq!(v["actor"], "t");
+        assert_eq!(v["case"]["title"], "after the upgrade");
+        assert_eq!(v["case"]["version"], 1);
+        assert_eq!(v["changes"][0]["field"], "title");
     }
 
     /// `max_page_count` makes SQLite answer SQLITE_FULL as a full disk does, on any disk.

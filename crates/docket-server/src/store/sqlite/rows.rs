@@ -1,11 +1,13 @@
 //! Row mapping between SQLite and domain types.
 
+use std::sync::LazyLock;
+
 use rusqlite::{Row, Transaction};
 
 use crate::domain::{Case, HistoryRecord, Task, TaskId};
-use crate::store::{Change, CommitSeq, Render, Result};
+use crate::store::{Change, CommitSeq, Error, Render, Result};
 
-use crate::store::decode::{self, Columns};
+use crate::store::decode::{self, CHANGE_CASE_COLUMNS, Columns};
 pub use crate::store::decode::{CASE_COLUMNS, TASK_COLUMNS};
 
 impl Columns for Row<'_> {
@@ -58,23 +60,56 @@ pub fn next_commit(tx: &Transaction<'_>) -> Result<CommitSeq> {
     Ok(CommitSeq(v))
 }
 
+/// Records a change with the case after it, copied from its row.
+static RECORD_WITH_CASE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO changes (position, kind, case_id, at, actor, version, job_id, task_id, \
+         diffs, body, {CHANGE_CASE_COLUMNS}) \
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, {CHANGE_CASE_COLUMNS} \
+         FROM cases WHERE case_id = ?3"
+    )
+});
+
 /// Stores `changes` at positions `first`, `first + 1`, … (`first` is this transaction's
 /// own, from [`next_commit`], the only one it took) and moves the commit counter to
-/// the last of them, which it returns (`first` when there is none).
+/// the last of them, which it returns (`first` when there is none). A change that shows
+/// its case copies the case's row as this transaction left it: the one writer renders
+/// nothing (the feed renders a change when it reads it).
 pub fn record_changes(
     tx: &Transaction<'_>,
     first: CommitSeq,
     changes: &[Change],
     render: &Render,
 ) -> Result<CommitSeq> {
-    let mut ins = tx.prepare_cached(
-        "INSERT INTO changes (position, kind, case_id, at, body) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?;
     let mut last = first.0;
     for (i, c) in changes.iter().enumerate() {
-        let row = c.row(render);
         last = first.0 + i64::try_from(i).unwrap_or(i64::MAX);
-        ins.execute((last, row.kind, row.case_id, row.at, row.body))?;
+        let head = rusqlite::params![
+            last,
+            c.kind.as_str(),
+            c.case_id.as_ref().map(|id| id.as_str()),
+            c.at.0,
+            c.actor,
+            c.version.map(|v| i64::try_from(v).unwrap_or(i64::MAX)),
+            c.job_id,
+            c.task_id.as_ref().map(|t| t.as_str()),
+            c.diffs_json(),
+            c.stored_body(render),
+        ];
+        let n = if c.shows_case() {
+            tx.prepare_cached(&RECORD_WITH_CASE)?.execute(head)?
+        } else {
+            tx.prepare_cached(
+                "INSERT INTO changes (position, kind, case_id, at, actor, version, job_id, task_id, \
+                 diffs, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(head)?
+        };
+        if n != 1 {
+            return Err(Error::Other(anyhow::anyhow!(
+                "the change at {last} has no case row to show"
+            )));
+        }
     }
     if last > first.0 {
         tx.prepare_cached("UPDATE counters SET value = ?1 WHERE name = 'commit'")?

@@ -12,6 +12,7 @@ use crate::domain::webhook::{
     Delivery, DeliveryAttempt, DeliveryState, DeliveryStats, DueDelivery, NewDelivery, Webhook,
     disabled_reason, should_disable,
 };
+use crate::store::decode::{self, CHANGE_COLUMNS};
 use crate::store::webhook_rows::{
     self, ClaimedRow, DELIVERY_COLUMNS, FeedChange, WEBHOOK_COLUMNS, events_text, filter_text,
 };
@@ -19,6 +20,14 @@ use crate::store::{CommitSeq, Error, Paged, Result, WebhookStore, page_of};
 
 fn webhook_row(r: &Row<'_>) -> rusqlite::Result<(i64, Webhook, i64)> {
     webhook_rows::webhook(r)
+}
+
+/// What the fan-out's plan depends on: each webhook as last written, and its cursor.
+fn as_read(hooks: &[(i64, Webhook, i64)]) -> Vec<(i64, i64, i64)> {
+    hooks
+        .iter()
+        .map(|(seq, w, cursor)| (*seq, w.updated_at.0, *cursor))
+        .collect()
 }
 
 fn delivery_row(r: &Row<'_>) -> rusqlite::Result<(i64, Delivery)> {
@@ -130,58 +139,62 @@ impl WebhookStore for SqliteStore {
     }
 
     async fn fan_out(&self, now: Timestamp, retry_for_ms: i64, limit: u32) -> Result<u64> {
-        // Most calls find nothing to do (no webhook, or caught up): a read says so without
-        // taking the writer from the writes.
-        let behind = self
-            .read(|conn, _| {
-                Ok(conn
-                    .prepare_cached(
-                        "SELECT EXISTS (SELECT 1 FROM webhooks w \
-                         WHERE w.cursor < (SELECT COALESCE(max(position), 0) FROM changes))",
-                    )?
-                    .query_row([], |r| r.get::<_, bool>(0))?)
+        // The changes are read, rendered and matched on a reader, off the one writer's
+        // path; the writer only stores the deliveries, if the webhooks are still as read
+        // (a webhook written meanwhile: read again, at the next call).
+        let render = self.render();
+        let read = self
+            .read(move |conn, _| {
+                let hooks: Vec<(i64, Webhook, i64)> = conn
+                    .prepare_cached(&format!(
+                        "SELECT {WEBHOOK_COLUMNS} FROM webhooks ORDER BY seq"
+                    ))?
+                    .query_map([], webhook_row)?
+                    .collect::<rusqlite::Result<_>>()?;
+                let Some(from) = hooks.iter().map(|h| h.2).min() else {
+                    return Ok(None);
+                };
+                let changes: Vec<FeedChange> = conn
+                    .prepare_cached(&format!(
+                        "SELECT {CHANGE_COLUMNS} FROM changes WHERE position > ?1 \
+                         ORDER BY position LIMIT ?2"
+                    ))?
+                    .query_map((from, i64::from(limit)), |r| decode::change(r, &render))?
+                    .collect::<rusqlite::Result<_>>()?;
+                let Some(last) = changes.last().map(|c| c.position) else {
+                    return Ok(None);
+                };
+                let planned: Vec<_> = webhook_rows::plan(&hooks, &changes)
+                    .into_iter()
+                    .map(|(i, p)| {
+                        let c = &changes[i];
+                        (p, c.position, c.kind.clone(), c.case_id.clone())
+                    })
+                    .collect();
+                Ok(Some((as_read(&hooks), planned, last, changes.len())))
             })
             .await?;
-        if !behind {
+        let Some((seen, planned, last, n)) = read else {
             return Ok(0);
-        }
+        };
         self.write(move |conn, _| {
             let tx = immediate(conn)?;
             let hooks: Vec<(i64, Webhook, i64)> = tx
                 .prepare_cached(&format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks ORDER BY seq"))?
                 .query_map([], webhook_row)?
                 .collect::<rusqlite::Result<_>>()?;
-            let Some(from) = hooks.iter().map(|h| h.2).min() else {
+            if as_read(&hooks) != seen {
                 return Ok(0);
-            };
-            let changes: Vec<FeedChange> = tx
-                .prepare_cached(
-                    "SELECT position, kind, case_id, at, body FROM changes WHERE position > ?1 \
-                     ORDER BY position LIMIT ?2",
-                )?
-                .query_map((from, i64::from(limit)), |r| {
-                    Ok(FeedChange {
-                        position: r.get(0)?,
-                        kind: r.get(1)?,
-                        case_id: r.get(2)?,
-                        at: r.get(3)?,
-                        body: r.get(4)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<_>>()?;
-            let Some(last) = changes.last().map(|c| c.position) else {
-                return Ok(0);
-            };
+            }
             {
                 let mut ins = tx.prepare_cached(
                     "INSERT INTO webhook_deliveries (delivery_id, webhook_seq, position, kind, case_id, lane, \
                      payload, state, next_attempt_at, retry_until, created_at) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, ?8)",
                 )?;
-                for (i, p) in webhook_rows::plan(&hooks, &changes) {
-                    let c = &changes[i];
+                for (p, position, kind, case_id) in &planned {
                     ins.execute(rusqlite::params![
-                        p.id, p.webhook_seq, c.position, c.kind, c.case_id, p.lane, p.payload,
+                        p.id, p.webhook_seq, position, kind, case_id, p.lane, p.payload,
                         now.0, now.0.saturating_add(retry_for_ms)
                     ])?;
                 }
@@ -189,7 +202,7 @@ impl WebhookStore for SqliteStore {
             tx.prepare_cached("UPDATE webhooks SET cursor = ?1 WHERE cursor < ?1")?
                 .execute([last])?;
             tx.commit()?;
-            Ok(changes.len() as u64)
+            Ok(n as u64)
         })
         .await
     }
