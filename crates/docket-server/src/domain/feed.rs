@@ -115,27 +115,10 @@ impl Change {
         }
     }
 
-    /// A case was created: every field it was given, from `null`.
+    /// A case was created. Its changed fields (every field it was given, from `null`)
+    /// are made when it is read back ([`Change::read_back`]), from the case after it.
     pub fn case_created(case: &Case, actor: &str) -> Self {
-        let mut c = Self::of_case(ChangeKind::CaseCreated, case, actor, case.created_at);
-        let mut set = |field: &str, to: Value| {
-            if !to.is_null() && to != json!([]) && to != json!({}) {
-                c.changes.push(FieldDiff {
-                    field: field.into(),
-                    from: Value::Null,
-                    to,
-                });
-            }
-        };
-        set("title", json!(case.title));
-        set("description", json!(case.description));
-        set("status", json!(case.status.to_string()));
-        set("statusReason", json!(case.status_reason));
-        set("priority", json!(case.priority.to_string()));
-        set("assignee", json!(case.assignee));
-        set("tags", json!(case.tags));
-        set("fields", json!(case.fields));
-        c
+        Self::of_case(ChangeKind::CaseCreated, case, actor, case.created_at)
     }
 
     /// A case was changed (by a single write, or by a bulk job's item): its history
@@ -211,11 +194,45 @@ impl Change {
         })
     }
 
+    /// A change as the store reads it back: a creation's changed fields are every
+    /// field the case after it was given, from `null` (the store keeps no copy of them).
+    pub fn read_back(mut self) -> Self {
+        if self.kind == ChangeKind::CaseCreated && self.changes.is_empty() {
+            if let Some(case) = &self.case {
+                self.changes = created_fields(case);
+            }
+        }
+        self
+    }
+
     /// The body the store keeps already rendered: a job event's (its job is not a row
     /// the store could copy). Every other change is rendered when it is read.
     pub fn stored_body(&self, render: &Render) -> Option<String> {
         self.job.is_some().then(|| render(self))
     }
+}
+
+/// A new case's fields, each from `null` (those it was given: not empty).
+fn created_fields(case: &Case) -> Vec<FieldDiff> {
+    let mut out = Vec::new();
+    let mut set = |field: &str, to: Value| {
+        if !to.is_null() && to != json!([]) && to != json!({}) {
+            out.push(FieldDiff {
+                field: field.into(),
+                from: Value::Null,
+                to,
+            });
+        }
+    };
+    set("title", json!(case.title));
+    set("description", json!(case.description));
+    set("status", json!(case.status.to_string()));
+    set("statusReason", json!(case.status_reason));
+    set("priority", json!(case.priority.to_string()));
+    set("assignee", json!(case.assignee));
+    set("tags", json!(case.tags));
+    set("fields", json!(case.fields));
+    out
 }
 
 /// The task's fields that differ from `before` (every set one for a new task).

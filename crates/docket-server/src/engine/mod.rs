@@ -16,6 +16,7 @@ mod reads;
 mod retention;
 pub mod settings;
 pub mod targets;
+mod webhook_delivery;
 pub mod webhooks;
 pub mod worker;
 mod writes;

@@ -6,7 +6,6 @@
 use serde_json::{Map, Value};
 
 use super::sql::JobRow;
-use super::webhook_rows::FeedChange;
 use crate::domain::feed::{Change, ChangeKind, FieldDiff, Render};
 use crate::domain::{
     Case, CaseId, HistoryRecord, Job, Priority, Status, Task, TaskId, TaskStatus, Timestamp,
@@ -69,6 +68,15 @@ pub fn case<R: Columns>(r: &R) -> Result<(i64, Case), R::Error> {
     Ok((r.int(0)?, case))
 }
 
+/// One change read back from the log (by the feed and the fan-out), rendered.
+pub struct FeedChange {
+    pub position: i64,
+    pub kind: String,
+    pub case_id: Option<String>,
+    pub at: i64,
+    pub body: String,
+}
+
 /// A change row selected with [`CHANGE_COLUMNS`], rendered with `render` unless it was
 /// stored rendered (a job event's, or a change kept before the columns were).
 pub fn change<R: Columns>(r: &R, render: &Render) -> Result<FeedChange, R::Error> {
@@ -109,7 +117,7 @@ pub fn change<R: Columns>(r: &R, render: &Render) -> Result<FeedChange, R::Error
                 case,
                 job: None,
             };
-            render(&c)
+            render(&c.read_back())
         }
     };
     Ok(FeedChange {

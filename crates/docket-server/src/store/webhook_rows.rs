@@ -71,15 +71,6 @@ pub fn filter_text(w: &Webhook) -> String {
     serde_json::to_string(&w.filter).unwrap_or_else(|_| "{}".into())
 }
 
-/// One change read back from the log (by the feed and the fan-out), rendered.
-pub struct FeedChange {
-    pub position: i64,
-    pub kind: String,
-    pub case_id: Option<String>,
-    pub at: i64,
-    pub body: String,
-}
-
 /// A delivery the fan-out makes: `(webhook seq, delivery id, lane, payload)`. The lane
 /// orders deliveries: a case's changes go one at a time; a job's events likewise.
 pub struct Planned {
@@ -91,7 +82,10 @@ pub struct Planned {
 
 /// The deliveries `changes` make for `webhooks` (`(seq, webhook, cursor)`): each change
 /// after a webhook's cursor that it wants, if it is enabled.
-pub fn plan(webhooks: &[(i64, Webhook, i64)], changes: &[FeedChange]) -> Vec<(usize, Planned)> {
+pub fn plan(
+    webhooks: &[(i64, Webhook, i64)],
+    changes: &[super::decode::FeedChange],
+) -> Vec<(usize, Planned)> {
     let mut out = Vec::new();
     for (i, c) in changes.iter().enumerate() {
         let json: Value = serde_json::from_str(&c.body).unwrap_or(Value::Null);

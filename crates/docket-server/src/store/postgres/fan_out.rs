@@ -7,8 +7,8 @@ use sqlx::AssertSqlSafe;
 use super::Tx;
 use super::rows::webhook_row;
 use crate::domain::Timestamp;
-use crate::store::decode::{self, CHANGE_COLUMNS};
-use crate::store::webhook_rows::{self, FeedChange, WEBHOOK_COLUMNS};
+use crate::store::decode::{self, CHANGE_COLUMNS, FeedChange};
+use crate::store::webhook_rows::{self, WEBHOOK_COLUMNS};
 use crate::store::{Render, Result};
 
 /// Turns up to `limit` changes into deliveries; the changes read (0: caught up, or

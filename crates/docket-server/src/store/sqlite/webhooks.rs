@@ -12,9 +12,9 @@ use crate::domain::webhook::{
     Delivery, DeliveryAttempt, DeliveryState, DeliveryStats, DueDelivery, NewDelivery, Webhook,
     disabled_reason, should_disable,
 };
-use crate::store::decode::{self, CHANGE_COLUMNS};
+use crate::store::decode::{self, CHANGE_COLUMNS, FeedChange};
 use crate::store::webhook_rows::{
-    self, ClaimedRow, DELIVERY_COLUMNS, FeedChange, WEBHOOK_COLUMNS, events_text, filter_text,
+    self, ClaimedRow, DELIVERY_COLUMNS, WEBHOOK_COLUMNS, events_text, filter_text,
 };
 use crate::store::{CommitSeq, Error, Paged, Result, WebhookStore, page_of};
 
