@@ -164,11 +164,11 @@ impl CaseStore for SqliteStore {
             }
             let commit = next_commit(&tx)?;
             let case = new.into_case(id, actor.at);
-            insert_case(&tx, &case, commit)?;
+            let seq = insert_case(&tx, &case, commit)?;
             record_changes(
                 &tx,
                 commit,
-                &[Change::case_created(&case, &actor.name)],
+                &[(Change::case_created(&case, &actor.name), Some(seq))],
                 &render,
             )?;
             tx.commit()?;
@@ -317,7 +317,7 @@ impl CaseStore for SqliteStore {
                 let commit = next_commit(&tx)?;
                 write_applied(&tx, seq, &applied, commit)?;
                 let change = Change::case_updated(&applied.case, &applied.history);
-                record_changes(&tx, commit, &[change], &render)?
+                record_changes(&tx, commit, &[(change, Some(seq))], &render)?
             } else {
                 CommitSeq(counter(&tx, "commit")?)
             };
@@ -381,7 +381,7 @@ impl CaseStore for SqliteStore {
             record_changes(
                 &tx,
                 commit,
-                &[Change::task_created(&t, &case, &actor.name)],
+                &[(Change::task_created(&t, &case, &actor.name), Some(seq))],
                 &render,
             )?;
             tx.commit()?;
@@ -463,7 +463,7 @@ impl CaseStore for SqliteStore {
             .execute((seq, delta, commit.0, t.updated_at.0))?;
             case.open_tasks_moved(delta, t.updated_at);
             let change = Change::task_updated(&before, &t, &case, &actor.name);
-            record_changes(&tx, commit, &[change], &render)?;
+            record_changes(&tx, commit, &[(change, Some(seq))], &render)?;
             tx.commit()?;
             Ok(Ok((t, commit)))
         })
@@ -490,7 +490,7 @@ impl CaseStore for SqliteStore {
                     insert_task(&tx, seq, &t)?;
                 }
                 max_n = max_n.max(case.id.generated_number().unwrap_or(0));
-                changes.push(Change::case_created(&case, IMPORT_ACTOR));
+                changes.push((Change::case_created(&case, IMPORT_ACTOR), Some(seq)));
             }
             raise_counter(&tx, "case_number", i64::try_from(max_n).unwrap_or(i64::MAX))?;
             let last = record_changes(&tx, commit, &changes, &render)?;
@@ -531,7 +531,7 @@ impl CaseStore for SqliteStore {
             }
             let commit = next_commit(&tx)?;
             let change = Change::case_deleted(&case, &actor.name, actor.at);
-            record_changes(&tx, commit, &[change], &render)?;
+            record_changes(&tx, commit, &[(change, None)], &render)?;
             tx.commit()?;
             Ok(Ok((case, commit)))
         })

@@ -3,7 +3,7 @@
 
 use rusqlite::{OptionalExtension, Row, Transaction};
 
-use super::rows::{next_commit, record_changes};
+use super::rows::{Logged, next_commit, record_changes};
 use crate::domain::feed::{Change, JOB_ACTOR, Render};
 use crate::domain::{Job, JobState, Timestamp, random_hex};
 use crate::store::sql::{JOB_COLUMNS, JobRow};
@@ -99,11 +99,11 @@ pub(super) fn ended(
     tx: Transaction<'_>,
     job_id: &str,
     commit: Option<CommitSeq>,
-    mut changes: Vec<Change>,
+    mut changes: Vec<Logged>,
     render: &Render,
 ) -> Result<ChunkResult> {
     let (_, job) = load_job(&tx, job_id)?.ok_or(crate::store::Error::NotFound)?;
-    changes.extend(Change::job_ended(&job, JOB_ACTOR));
+    changes.extend(Change::job_ended(&job, JOB_ACTOR).map(|c| (c, None)));
     let first = match commit {
         Some(c) => c,
         None => next_commit(&tx)?,

@@ -12,7 +12,7 @@ use rusqlite::{OptionalExtension, Transaction};
 use super::SqliteStore;
 use super::cases::{immediate, load_case, page, write_applied};
 use super::job_rows::{end_job, ended, insert_job, job_row, load_job};
-use super::rows::{counter, next_commit, record_changes};
+use super::rows::{Logged, counter, next_commit, record_changes};
 use crate::domain::feed::Change;
 use crate::domain::{
     CaseId, ChangeContext, ItemError, Job, JobState, Timestamp, Workflow, apply_change,
@@ -30,7 +30,7 @@ fn apply_item(
     item: &str,
     ctx: &ChangeContext<'_>,
     commit: CommitSeq,
-) -> Result<std::result::Result<(u64, Option<Change>), ItemError>> {
+) -> Result<std::result::Result<(u64, Option<Logged>), ItemError>> {
     let Ok(id) = CaseId::parse(case_id) else {
         return Ok(Err(ItemError::CaseNotFound(case_id.to_owned())));
     };
@@ -48,7 +48,7 @@ fn apply_item(
             }
             write_applied(tx, seq, &applied, commit)?;
             let change = Change::case_updated(&applied.case, &applied.history);
-            Ok(Ok((applied.case.version, Some(change))))
+            Ok(Ok((applied.case.version, Some((change, Some(seq))))))
         }
         Err(e) => Ok(Err(e)),
     }

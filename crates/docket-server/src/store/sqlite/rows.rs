@@ -60,50 +60,56 @@ pub fn next_commit(tx: &Transaction<'_>) -> Result<CommitSeq> {
     Ok(CommitSeq(v))
 }
 
-/// Records a change with the case after it, copied from its row.
+/// Records a change with the case after it, copied from its row (`?11`, its `seq`).
 static RECORD_WITH_CASE: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT INTO changes (position, kind, case_id, at, actor, version, job_id, task_id, \
          diffs, body, {CHANGE_CASE_COLUMNS}) \
          SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, {CHANGE_CASE_COLUMNS} \
-         FROM cases WHERE case_id = ?3"
+         FROM cases WHERE seq = ?11 AND case_id = ?3"
     )
 });
+
+/// A change to record, and the `seq` of its case's row when it shows its case.
+pub type Logged = (Change, Option<i64>);
 
 /// Stores `changes` at positions `first`, `first + 1`, … (`first` is this transaction's
 /// own, from [`next_commit`], the only one it took) and moves the commit counter to
 /// the last of them, which it returns (`first` when there is none). A change that shows
-/// its case copies the case's row as this transaction left it: the one writer renders
-/// nothing (the feed renders a change when it reads it).
+/// its case copies the case's row (by its `seq`) as this transaction left it: the one
+/// writer renders nothing (the feed renders a change when it reads it).
 pub fn record_changes(
     tx: &Transaction<'_>,
     first: CommitSeq,
-    changes: &[Change],
+    changes: &[Logged],
     render: &Render,
 ) -> Result<CommitSeq> {
     let mut last = first.0;
-    for (i, c) in changes.iter().enumerate() {
+    let mut with_case = tx.prepare_cached(&RECORD_WITH_CASE)?;
+    let mut plain = tx.prepare_cached(
+        "INSERT INTO changes (position, kind, case_id, at, actor, version, job_id, task_id, \
+         diffs, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?;
+    for (i, (c, seq)) in changes.iter().enumerate() {
         last = first.0 + i64::try_from(i).unwrap_or(i64::MAX);
-        let head = rusqlite::params![
-            last,
-            c.kind.as_str(),
-            c.case_id.as_ref().map(|id| id.as_str()),
-            c.at.0,
-            c.actor,
-            c.version.map(|v| i64::try_from(v).unwrap_or(i64::MAX)),
-            c.job_id,
-            c.task_id.as_ref().map(|t| t.as_str()),
-            c.diffs_json(),
-            c.stored_body(render),
+        let head: [&dyn rusqlite::ToSql; 10] = [
+            &last,
+            &c.kind.as_str(),
+            &c.case_id.as_ref().map(|id| id.as_str()),
+            &c.at.0,
+            &c.actor,
+            &c.version.map(|v| i64::try_from(v).unwrap_or(i64::MAX)),
+            &c.job_id,
+            &c.task_id.as_ref().map(|t| t.as_str()),
+            &c.diffs_json(),
+            &c.stored_body(render),
         ];
-        let n = if c.shows_case() {
-            tx.prepare_cached(&RECORD_WITH_CASE)?.execute(head)?
-        } else {
-            tx.prepare_cached(
-                "INSERT INTO changes (position, kind, case_id, at, actor, version, job_id, task_id, \
-                 diffs, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )?
-            .execute(head)?
+        let n = match (c.shows_case(), seq) {
+            (true, Some(seq)) => with_case.execute(rusqlite::params_from_iter(
+                head.into_iter().chain([seq as &dyn rusqlite::ToSql]),
+            ))?,
+            (true, None) => 0,
+            (false, _) => plain.execute(head.as_slice())?,
         };
         if n != 1 {
             return Err(Error::Other(anyhow::anyhow!(
