@@ -6,6 +6,9 @@
 #   CASES=10000 DURATION=3 bash bench/http.sh   # a quick smoke run
 #   DOCKET_BIN=old/docket BENCH_BIN=old/docket-bench bash bench/http.sh   # another build
 #   OPS="patch:1 patch:8" bash bench/http.sh      # only these runs (op:concurrency)
+#   STORE=postgres bash bench/http.sh  # on PostgreSQL (DOCKET_BENCH_DATABASE_URL, default
+#                                      # postgres://postgres@127.0.0.1:5432/postgres), in
+#                                      # a schema of its own, dropped on exit
 #
 # Honours CARGO_TARGET_DIR (default: target). Works in a temp dir, binds 127.0.0.1 on a
 # port the OS picks, and stops the server on exit, whatever happens.
@@ -33,13 +36,26 @@ BENCH="${BENCH_BIN:-$BENCH}"
 echo "docket: $DOCKET"
 
 bench_workdir
-DB="sqlite://$TMP/bench.db"
+STORE="${STORE:-sqlite}"
+if [[ "$STORE" == postgres ]]; then
+    BASE_URL="${DOCKET_BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+    echo "postgres: $(psql "$BASE_URL" -Atc 'SHOW server_version')"
+    SCHEMA="httpbench_$(date +%s)_$$"
+    case "$BASE_URL" in *\?*) DB="$BASE_URL&schema=$SCHEMA" ;; *) DB="$BASE_URL?schema=$SCHEMA" ;; esac
+    trap 'bench_cleanup; psql "$BASE_URL" -qc "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" >/dev/null 2>&1 || true' EXIT
+else
+    DB="sqlite://$TMP/bench.db"
+fi
 
-echo "== seed"
-echo "\$ docket seed --database-url sqlite://\$TMP/bench.db --cases $CASES"
+echo "== seed ($STORE)"
+echo "\$ docket seed --database-url ${DB%%\?*} --cases $CASES"
 TIMEFORMAT="seed process wall clock (incl. start-up and migrations): %R s"
 time timeout 900 "$DOCKET" seed --database-url "$DB" --cases "$CASES"
-du -ch "$TMP"/bench.db* | tail -1 | awk '{print "database files: " $1}'
+if [[ "$STORE" == postgres ]]; then
+    psql "$BASE_URL" -qc "VACUUM ANALYZE $SCHEMA.cases" >/dev/null
+else
+    du -ch "$TMP"/bench.db* | tail -1 | awk '{print "database files: " $1}'
+fi
 
 echo "== serve"
 "$DOCKET" serve --bind 127.0.0.1:0 --database-url "$DB" --log-format json \

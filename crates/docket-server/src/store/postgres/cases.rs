@@ -13,7 +13,7 @@ use super::rows::{
     CASE_COLUMNS, TASK_COLUMNS, bind_case, bind_case_texts, case_from_row, history_from_row,
     insert_case, insert_task, json_text, next_task_id, raise_counter, task_from_row, write_tags,
 };
-use super::{PgStore, Tx, counter, next_commit, record_changes};
+use super::{PgStore, Tx, commit_case_write, counter, next_commit, record_changes};
 use crate::domain::feed::{Change, IMPORT_ACTOR};
 use crate::domain::{
     Applied, Case, CaseChange, CaseId, ChangeContext, HistoryRecord, ItemError, NewCase, NewTask,
@@ -46,22 +46,23 @@ async fn case_seq<'e, E: sqlx::PgExecutor<'e>>(ex: E, id: &CaseId) -> Result<Opt
 }
 
 /// Writes one applied change: the case row, its tags, its history, the task cascade.
+/// Without `commit`, the case row's `commit_seq` is left to [`commit_case_write`].
 pub(super) async fn write_applied(
     tx: &mut Tx,
     seq: i64,
     applied: &Applied,
-    commit: CommitSeq,
+    commit: Option<CommitSeq>,
 ) -> Result<()> {
     let c = &applied.case;
     let q = sqlx::query(
         "UPDATE cases SET title = $2, description = $3, status = $4, status_reason = $5, priority = $6, \
-         assignee = $7, tags = $8, fields = $9, open_tasks = $10, version = $11, updated_at = $12, commit_seq = $13 \
-         WHERE seq = $1",
+         assignee = $7, tags = $8, fields = $9, open_tasks = $10, version = $11, updated_at = $12, \
+         commit_seq = COALESCE($13, commit_seq) WHERE seq = $1",
     )
     .bind(seq);
     bind_case(q, c)
         .bind(c.updated_at.0)
-        .bind(commit.0)
+        .bind(commit.map(|c| c.0))
         .execute(&mut **tx)
         .await?;
     if applied.history.iter().any(|h| h.field == "tags") {
@@ -258,11 +259,10 @@ impl CaseStore for PgStore {
             Err(e) => return Ok(Err(e)),
         };
         let commit = if applied.changed() {
-            let commit = next_commit(&mut tx).await?;
-            write_applied(&mut tx, seq, &applied, commit).await?;
-            notify_write(&mut tx, id, commit).await?;
+            // The commit position last: its row lock is held only to the commit.
+            write_applied(&mut tx, seq, &applied, None).await?;
             let change = Change::case_updated(&applied.case, &applied.history);
-            record_changes(&mut tx, commit, &[change], &self.render).await?
+            commit_case_write(&mut tx, seq, &change).await?
         } else {
             CommitSeq(counter(&mut *tx, "commit").await?)
         };

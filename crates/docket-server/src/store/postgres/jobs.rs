@@ -189,7 +189,7 @@ async fn write_chunk(tx: &mut Tx, applied: &[(i64, Applied)], commit: CommitSeq)
         return Ok(());
     }
     if applied.len() == 1 {
-        return write_applied(tx, applied[0].0, &applied[0].1, commit).await;
+        return write_applied(tx, applied[0].0, &applied[0].1, Some(commit)).await;
     }
     let seqs: Vec<i64> = applied.iter().map(|(s, _)| *s).collect();
     let q = sqlx::query(

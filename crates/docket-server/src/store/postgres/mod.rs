@@ -261,6 +261,55 @@ pub(super) async fn record_changes(
     Ok(CommitSeq(last))
 }
 
+/// The statement of [`commit_case_write`]: `$1` the case's `seq`, `$2`-`$8` the change.
+static COMMIT_CASE_WRITE: LazyLock<String> = LazyLock::new(|| {
+    let copy = CHANGE_CASE_COLUMNS
+        .split(',')
+        .map(|c| format!("x.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let channel = nodes::CHANNEL_EXPR;
+    format!(
+        "WITH c AS (UPDATE counters SET value = value + 1 WHERE name = 'commit' RETURNING value), \
+         s AS (UPDATE cases SET commit_seq = (SELECT value FROM c) WHERE seq = $1), \
+         i AS (INSERT INTO changes (position, kind, case_id, at, actor, version, job_id, task_id, \
+               diffs, {CHANGE_CASE_COLUMNS}) \
+               SELECT c.value, $2, x.case_id, $3, $4, $5, $6, $7, $8, {copy} \
+               FROM c, cases x WHERE x.seq = $1 RETURNING 1), \
+         n AS (SELECT pg_notify({channel}, 'i|' || c.value || '|w|' || x.case_id), \
+                      pg_notify({channel}, 'f') \
+               FROM c, cases x WHERE x.seq = $1) \
+         SELECT c.value, (SELECT count(*) FROM i), (SELECT count(*) FROM n) FROM c"
+    )
+});
+
+/// Ends a single-case write in one statement, its last before COMMIT: takes the
+/// transaction's commit position, stamps the case row `seq` with it, records `change`
+/// (which shows the case: its row, as this transaction left it, is copied), and tells
+/// every node (the case's invalidation, and that the feed moved). The commit counter's
+/// row lock, which orders commits and the feed, is so held only for this statement and
+/// the commit.
+pub(super) async fn commit_case_write(tx: &mut Tx, seq: i64, change: &Change) -> Result<CommitSeq> {
+    let (commit, recorded, _): (i64, i64, i64) =
+        sqlx::query_as(AssertSqlSafe(COMMIT_CASE_WRITE.as_str()))
+            .bind(seq)
+            .bind(change.kind.as_str())
+            .bind(change.at.0)
+            .bind(change.actor.as_str())
+            .bind(change.version.map(|v| i64::try_from(v).unwrap_or(i64::MAX)))
+            .bind(change.job_id.as_deref())
+            .bind(change.task_id.as_ref().map(ToString::to_string))
+            .bind(change.diffs_json())
+            .fetch_one(&mut **tx)
+            .await?;
+    if recorded != 1 {
+        return Err(Error::Other(anyhow::anyhow!(
+            "the change at {commit} has no case row to show"
+        )));
+    }
+    Ok(CommitSeq(commit))
+}
+
 pub(super) async fn counter<'e, E: sqlx::PgExecutor<'e>>(ex: E, name: &str) -> Result<i64> {
     Ok(
         sqlx::query_scalar("SELECT value FROM counters WHERE name = $1")

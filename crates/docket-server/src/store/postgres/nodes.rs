@@ -27,6 +27,8 @@ macro_rules! channel_sql {
 }
 
 const NOTIFY_SQL: &str = concat!("SELECT pg_notify(", channel_sql!(), ", $1)");
+/// The channel, as an SQL expression, for statements that signal on their own.
+pub(super) const CHANNEL_EXPR: &str = channel_sql!();
 const CHANNEL_SQL: &str = concat!("SELECT ", channel_sql!());
 
 /// Sends a signal as part of the caller's transaction (delivered at commit).
