@@ -1,7 +1,7 @@
 //! The change feed's records: what each write records, in its own transaction, for the
-//! feed (a transactional outbox). Building a record is decided here once; rendering it
-//! to the API's JSON is the wire's ([`Render`], handed to the store when it opens);
-//! the store only persists the rendered body at the record's position.
+//! feed (a transactional outbox). What a write records is decided here once; the store
+//! keeps it in columns with a copy of the case's row, and renders it to the API's JSON
+//! ([`Render`], the wire's, handed to the store when it opens) when the feed reads it.
 
 use std::sync::Arc;
 
