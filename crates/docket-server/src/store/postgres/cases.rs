@@ -307,23 +307,21 @@ impl CaseStore for PgStore {
         if let Err(e) = rules::may_open_task(&c, &self.workflow) {
             return Ok(Err(e));
         }
-        let commit = next_commit(&mut tx).await?;
         let t = Task::opened(next_task_id(&mut tx).await?, case, &task, actor.at);
         insert_task(&mut tx, seq, &t).await?;
         // `openTasks` is part of the case: its version (the ETag) moves with it.
         sqlx::query(
             "UPDATE cases SET open_tasks = open_tasks + 1, version = version + 1, \
-             updated_at = $3, commit_seq = $2 WHERE seq = $1",
+             updated_at = $2 WHERE seq = $1",
         )
         .bind(seq)
-        .bind(commit.0)
         .bind(actor.at.0)
         .execute(&mut *tx)
         .await?;
-        notify_write(&mut tx, case, commit).await?;
         c.task_opened(actor.at);
         let change = Change::task_created(&t, &c, &actor.name);
-        record_changes(&mut tx, commit, &[change], &self.render).await?;
+        // The commit position last: its row lock is held only to the commit.
+        let commit = commit_case_write(&mut tx, seq, &change).await?;
         tx.commit().await?;
         Ok(Ok((t, commit)))
     }
@@ -382,7 +380,6 @@ impl CaseStore for PgStore {
                 return Ok(Err(e));
             }
         }
-        let commit = next_commit(&mut tx).await?;
         sqlx::query("UPDATE tasks SET title = $2, status = $3, assignee = $4, updated_at = $5 WHERE seq = $1")
             .bind(task_seq)
             .bind(&t.title)
@@ -394,20 +391,19 @@ impl CaseStore for PgStore {
         let delta = i32::try_from(rules::open_task_delta(was, t.status)).unwrap_or(0);
         // A task opened or closed changes `openTasks`, so the case's version too.
         sqlx::query(
-            "UPDATE cases SET open_tasks = open_tasks + $2, commit_seq = $3, \
+            "UPDATE cases SET open_tasks = open_tasks + $2, \
              version = version + CASE WHEN $2 <> 0 THEN 1 ELSE 0 END, \
-             updated_at = CASE WHEN $2 <> 0 THEN $4 ELSE updated_at END WHERE seq = $1",
+             updated_at = CASE WHEN $2 <> 0 THEN $3 ELSE updated_at END WHERE seq = $1",
         )
         .bind(seq)
         .bind(delta)
-        .bind(commit.0)
         .bind(t.updated_at.0)
         .execute(&mut *tx)
         .await?;
-        notify_write(&mut tx, case, commit).await?;
         c.open_tasks_moved(i64::from(delta), t.updated_at);
         let change = Change::task_updated(&before, &t, &c, &actor.name);
-        record_changes(&mut tx, commit, &[change], &self.render).await?;
+        // The commit position last: its row lock is held only to the commit.
+        let commit = commit_case_write(&mut tx, seq, &change).await?;
         tx.commit().await?;
         Ok(Ok((t, commit)))
     }
@@ -415,6 +411,19 @@ impl CaseStore for PgStore {
     async fn import_cases(&self, cases: Vec<ImportCase>) -> Result<CommitSeq> {
         // Set-based: one INSERT per table for the whole batch.
         let mut tx = self.begin().await?;
+        // The tasks' ids first: a task's creation takes the `task_number` row before the
+        // commit row, and so must everything else that takes both.
+        let tasks: i64 = cases.iter().map(|c| c.tasks.len() as i64).sum();
+        let last_task: i64 = if tasks > 0 {
+            sqlx::query_scalar(
+                "UPDATE counters SET value = value + $1 WHERE name = 'task_number' RETURNING value",
+            )
+            .bind(tasks)
+            .fetch_one(&mut *tx)
+            .await?
+        } else {
+            0
+        };
         let commit = next_commit(&mut tx).await?;
         let q = sqlx::query(
             "INSERT INTO cases (case_id, title, description, status, status_reason, priority, assignee, tags, fields, \
@@ -484,14 +493,8 @@ impl CaseStore for PgStore {
             .execute(&mut *tx)
             .await?;
         if !t_seq.is_empty() {
-            let last: i64 = sqlx::query_scalar(
-                "UPDATE counters SET value = value + $1 WHERE name = 'task_number' RETURNING value",
-            )
-            .bind(t_seq.len() as i64)
-            .fetch_one(&mut *tx)
-            .await?;
-            let first = last - t_seq.len() as i64 + 1;
-            let ids: Vec<String> = (first..=last)
+            let first = last_task - t_seq.len() as i64 + 1;
+            let ids: Vec<String> = (first..=last_task)
                 .map(|n| TaskId::generated(u64::try_from(n).unwrap_or(0)).to_string())
                 .collect();
             sqlx::query(
