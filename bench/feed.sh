@@ -29,16 +29,7 @@ BENCH="${BENCH_BIN:-$BENCH}"
 echo "docket: $DOCKET"
 
 bench_workdir
-SCHEMA=""
-if [[ "$STORE" == postgres ]]; then
-    BASE_URL="${DOCKET_BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
-    echo "postgres: $(psql "$BASE_URL" -Atc 'SHOW server_version')"
-    SCHEMA="feedbench_$(date +%s)_$$"
-    case "$BASE_URL" in *\?*) DB="$BASE_URL&schema=$SCHEMA" ;; *) DB="$BASE_URL?schema=$SCHEMA" ;; esac
-    trap 'bench_cleanup; psql "$BASE_URL" -qc "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" >/dev/null 2>&1 || true' EXIT
-else
-    DB="sqlite://$TMP/bench.db"
-fi
+bench_store feedbench
 # The webhook receiver is on loopback, which docket refuses unless allowed.
 printf '[callbacks]\nallowed_hosts = ["127.0.0.1"]\n' > "$TMP/docket.toml"
 

@@ -56,3 +56,21 @@ bench_cleanup() {
     fi
     rm -rf "$TMP"
 }
+
+# bench_store PREFIX: after bench_workdir, sets DB for STORE (sqlite, the default: a
+# file in TMP; postgres: DOCKET_BENCH_DATABASE_URL, default
+# postgres://postgres@127.0.0.1:5432/postgres, in a schema of its own named after
+# PREFIX, dropped on exit). Sets BASE_URL and SCHEMA for postgres.
+bench_store() {
+    STORE="${STORE:-sqlite}"
+    SCHEMA=""
+    if [[ "$STORE" == postgres ]]; then
+        BASE_URL="${DOCKET_BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+        echo "postgres: $(psql "$BASE_URL" -Atc 'SHOW server_version')"
+        SCHEMA="${1}_$(date +%s)_$$"
+        case "$BASE_URL" in *\?*) DB="$BASE_URL&schema=$SCHEMA" ;; *) DB="$BASE_URL?schema=$SCHEMA" ;; esac
+        trap 'bench_cleanup; psql "$BASE_URL" -qc "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" >/dev/null 2>&1 || true' EXIT
+    else
+        DB="sqlite://$TMP/bench.db"
+    fi
+}

@@ -180,6 +180,15 @@ pub(super) async fn next_commit(tx: &mut Tx) -> Result<CommitSeq> {
     Ok(CommitSeq(v))
 }
 
+/// [`CHANGE_CASE_COLUMNS`] read from the case row `x` (the copy a change keeps).
+fn case_copy() -> String {
+    CHANGE_CASE_COLUMNS
+        .split(',')
+        .map(|c| format!("x.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The statement of [`record_changes`].
 static RECORD_CHANGES: LazyLock<String> = LazyLock::new(|| {
     format!(
@@ -191,11 +200,7 @@ static RECORD_CHANGES: LazyLock<String> = LazyLock::new(|| {
          WITH ORDINALITY AS u(k, c, a, actor, v, j, t, d, b, s, o) \
          LEFT JOIN cases x ON u.s AND x.case_id = u.c \
          WHERE NOT u.s OR x.seq IS NOT NULL",
-        CHANGE_CASE_COLUMNS
-            .split(',')
-            .map(|c| format!("x.{}", c.trim()))
-            .collect::<Vec<_>>()
-            .join(", ")
+        case_copy()
     )
 });
 
@@ -262,12 +267,10 @@ pub(super) async fn record_changes(
 }
 
 /// The statement of [`commit_case_write`]: `$1` the case's `seq`, `$2`-`$8` the change.
+/// Its payloads are [`Signal::Invalidate`]'s (a synchronous write of one case) and
+/// [`Signal::Changes`]'s encodings, made in SQL because the commit is known only there.
 static COMMIT_CASE_WRITE: LazyLock<String> = LazyLock::new(|| {
-    let copy = CHANGE_CASE_COLUMNS
-        .split(',')
-        .map(|c| format!("x.{}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let copy = case_copy();
     let channel = nodes::CHANNEL_EXPR;
     format!(
         "WITH c AS (UPDATE counters SET value = value + 1 WHERE name = 'commit' RETURNING value), \
