@@ -132,6 +132,10 @@ pub struct CaseQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", param(format = DateTime))]
     pub updated_since: Option<String>,
+    /// Only cases last changed before this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(format = DateTime))]
+    pub updated_before: Option<String>,
     /// Only cases whose title contains this text, ignoring case (ASCII letters always;
     /// other letters on PostgreSQL). `%`, `_` and `\` match themselves. Empty means
     /// no filter; otherwise at least 3 characters (shorter text could only be found by

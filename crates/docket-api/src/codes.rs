@@ -41,3 +41,5 @@ pub const KEY_NOT_FOUND: &str = "key_not_found";
 pub const CURSOR_EXPIRED: &str = "cursor_expired";
 pub const WEBHOOK_NOT_FOUND: &str = "webhook_not_found";
 pub const DELIVERY_NOT_FOUND: &str = "delivery_not_found";
+pub const PRECONDITION_FAILED: &str = "precondition_failed";
+pub const COUNT_MISMATCH: &str = "count_mismatch";

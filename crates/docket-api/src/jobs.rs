@@ -1,93 +1,6 @@
 //! Bulk updates and the jobs that carry them out.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
-
-use crate::nullable;
-
-/// One item of a bulk update: a case and the changes to make to it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct BulkItem {
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
-            example = "CASE-000001"
-        )
-    )]
-    pub case_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(example = "Under Review"))]
-    pub status: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
-    #[cfg_attr(feature = "openapi", schema(max_length = 1000))]
-    pub status_reason: Option<Option<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(example = "High"))]
-    pub priority: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
-    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
-    pub assignee: Option<Option<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(max_items = 50))]
-    pub tags: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fields: Option<Map<String, Value>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expected_version: Option<u64>,
-}
-
-/// Options of a bulk update. Every one is optional.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
-pub struct BulkOptions {
-    /// Answer only when the job ends (or `timeoutSeconds` passes: then 202).
-    pub wait_for_completion: bool,
-    /// How long `waitForCompletion` waits, in seconds.
-    #[cfg_attr(feature = "openapi", schema(maximum = 3600))]
-    pub timeout_seconds: u32,
-    /// `false` leaves `jobId` and `statusUrl` out of the answer.
-    pub return_job_id: bool,
-    /// POSTed to when the job ends, signed (see docs/api.md).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub callback_url: Option<String>,
-    /// All or nothing: one failed item fails the job and no item is applied.
-    pub atomic: bool,
-}
-
-impl Default for BulkOptions {
-    fn default() -> Self {
-        Self {
-            wait_for_completion: false,
-            timeout_seconds: 30,
-            return_job_id: true,
-            callback_url: None,
-            atomic: false,
-        }
-    }
-}
-
-/// The object form of a bulk-update body (the bare array form is `Vec<BulkItem>`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct BulkRequest {
-    #[cfg_attr(feature = "openapi", schema(min_items = 1))]
-    pub updates: Vec<BulkItem>,
-    #[serde(default)]
-    pub options: BulkOptions,
-}
 
 /// The `200 OK` of a bulk update: the job is durably stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -147,6 +60,12 @@ pub struct JobStatus {
     pub consistency_token: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_job_id: Option<String>,
+    /// A dry run: no case was (or will be) changed; results are predictions.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// The job this one reverts (`POST /api/v1/jobs/{jobId}/revert`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revert_of: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub atomic: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -3,6 +3,7 @@
 //! Field names are camelCase on the wire, as docs/api.md documents them. Request
 //! types reject unknown fields. No I/O lives here: only serde.
 
+pub mod bulk;
 pub mod cases;
 pub mod changes;
 pub mod codes;
@@ -11,6 +12,7 @@ pub mod keys;
 pub mod problem;
 pub mod webhooks;
 
+pub use bulk::*;
 pub use cases::*;
 pub use changes::{CHANGE_TYPES, Change, ChangePage, ChangeStreamQuery, ChangesQuery, FieldChange};
 pub use jobs::*;

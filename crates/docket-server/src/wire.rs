@@ -73,6 +73,8 @@ pub fn job_status(j: &Job) -> docket_api::JobStatus {
             .map(|f| u64::try_from(f.0 - j.created_at.0).unwrap_or(0)),
         consistency_token: finished.then(|| CommitSeq(j.last_commit).token()),
         parent_job_id: j.parent_id.clone(),
+        dry_run: j.dry_run,
+        revert_of: j.revert_of.clone(),
         atomic: j.atomic.then_some(true),
         callback_url: j.callback_url.as_deref().map(redact_url),
         stalled: None,

@@ -57,6 +57,9 @@ pub enum ItemError {
     VersionConflict { expected: u64, actual: u64 },
     #[error("invalid change: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Validation(Vec<FieldError>),
+    /// An update item's `if` does not hold for the case (why, in words).
+    #[error("{0}")]
+    PreconditionFailed(String),
 }
 
 impl ItemError {
@@ -78,6 +81,7 @@ impl ItemError {
             Self::InvalidTransition { .. } => codes::INVALID_TRANSITION,
             Self::VersionConflict { .. } => codes::VERSION_CONFLICT,
             Self::Validation(_) => codes::VALIDATION_FAILED,
+            Self::PreconditionFailed(_) => codes::PRECONDITION_FAILED,
         }
     }
 }
@@ -96,6 +100,13 @@ pub fn apply_change(
                 actual: case.version,
             });
         }
+    }
+    let refused = change
+        .precondition
+        .as_ref()
+        .and_then(|p| p.refuses(&case.id, &case.status, &case.assignee));
+    if let Some(why) = refused {
+        return Err(ItemError::PreconditionFailed(why));
     }
     let mut next = case.clone();
     let mut history = Vec::new();
@@ -143,9 +154,10 @@ pub fn apply_change(
         record("assignee", json!(case.assignee), json!(a));
         next.assignee.clone_from(a);
     }
-    if let Some(tags) = &change.tags {
+    if let Some(tags) = change.tags_after(&case.tags) {
+        let tags = tags.map_err(|m| ItemError::Validation(vec![FieldError::new("tags", &m)]))?;
         record("tags", json!(case.tags), json!(tags));
-        next.tags.clone_from(tags);
+        next.tags = tags;
     }
     if let Some(fields) = &change.fields {
         for (k, v) in fields {

@@ -171,6 +171,12 @@ pub struct CaseChange {
     pub tags: Option<Vec<String>>,
     pub fields: Option<Map<String, Value>>,
     pub expected_version: Option<u64>,
+    /// Tags added to (then removed from) the case's own: an update item's operators
+    /// (never with `tags`).
+    pub tags_add: Vec<String>,
+    pub tags_remove: Vec<String>,
+    /// An update item's `if`.
+    pub precondition: Option<super::precondition::Precondition>,
 }
 
 impl CaseChange {
@@ -215,6 +221,7 @@ impl CaseChange {
             tags,
             fields,
             expected_version: dto.expected_version,
+            ..Self::default()
         })
     }
 }

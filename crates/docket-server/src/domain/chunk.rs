@@ -21,11 +21,19 @@ pub struct ClaimedJob {
     pub actor: String,
     pub total: i64,
     pub processed: i64,
+    /// A dry run: items are applied in memory only; no case changes.
+    pub dry_run: bool,
+    /// What an item stored as `""` applies (a filter job's `set`).
+    pub template: Option<String>,
 }
 
 /// The claim statement's `RETURNING seq, cancel_requested, atomic, next_index, actor,
-/// total, processed`.
-pub type ClaimRow = (i64, bool, bool, i64, String, i64, i64);
+/// total, processed, dry_run, template` ([`CLAIM_RETURNING`]).
+pub type ClaimRow = (i64, bool, bool, i64, String, i64, i64, bool, Option<String>);
+
+/// The columns the claim statement returns, as [`ClaimRow`] takes them.
+pub const CLAIM_RETURNING: &str =
+    "seq, cancel_requested, atomic, next_index, actor, total, processed, dry_run, template";
 
 impl From<ClaimRow> for ClaimedJob {
     fn from(r: ClaimRow) -> Self {
@@ -37,6 +45,19 @@ impl From<ClaimRow> for ClaimedJob {
             actor: r.4,
             total: r.5,
             processed: r.6,
+            dry_run: r.7,
+            template: r.8,
+        }
+    }
+}
+
+impl ClaimedJob {
+    /// The item JSON a stored item stands for: itself, or the job's template when it
+    /// was stored as `""`.
+    pub fn item<'a>(&'a self, stored: &'a str) -> &'a str {
+        match (&self.template, stored.is_empty()) {
+            (Some(t), true) => t,
+            _ => stored,
         }
     }
 }
@@ -220,7 +241,18 @@ mod tests {
             actor: "t".into(),
             total,
             processed,
+            dry_run: false,
+            template: None,
         }
+    }
+
+    #[test]
+    fn an_item_stored_empty_applies_the_jobs_template() {
+        let mut j = job(false, 1, 0);
+        assert_eq!(j.item(r#"{"caseId":"A"}"#), r#"{"caseId":"A"}"#);
+        j.template = Some(r#"{"caseId":"","status":"Open"}"#.into());
+        assert_eq!(j.item(""), r#"{"caseId":"","status":"Open"}"#);
+        assert_eq!(j.item(r#"{"caseId":"A"}"#), r#"{"caseId":"A"}"#);
     }
 
     fn missing(id: &str) -> ItemError {

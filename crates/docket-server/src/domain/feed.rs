@@ -165,7 +165,11 @@ impl Change {
     }
 
     /// A job ended (`None` if it has not).
+    /// A dry run records nothing in the feed, its end included.
     pub fn job_ended(job: &Job, actor: &str) -> Option<Self> {
+        if job.dry_run {
+            return None;
+        }
         Some(Self {
             kind: ChangeKind::of_job_end(job.state)?,
             at: job.finished_at.unwrap_or(job.created_at),

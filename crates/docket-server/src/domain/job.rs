@@ -116,6 +116,10 @@ pub struct Job {
     pub succeeded: u64,
     pub failed: u64,
     pub atomic: bool,
+    /// Changes no case: its results are what each item would have done.
+    pub dry_run: bool,
+    /// The job this one reverts.
+    pub revert_of: Option<String>,
     pub callback_url: Option<String>,
     pub parent_id: Option<String>,
     pub created_at: Timestamp,

@@ -8,8 +8,16 @@ use super::{ItemOutcome, Job, Timestamp};
 #[derive(Debug, Clone)]
 pub struct NewJob {
     pub id: String,
-    /// `(caseId, item JSON)` in request order.
+    /// `(caseId, item JSON)` in request order. An item stored as `""` applies
+    /// `template`.
     pub items: Vec<(String, String)>,
+    /// A job by filter: its items are the cases matching at submit time, in creation
+    /// order, each applying `template` (`items` is then empty).
+    pub by_filter: Option<ByFilter>,
+    /// The item JSON of every item stored as `""`: a filter job's `set`.
+    pub template: Option<String>,
+    pub dry_run: bool,
+    pub revert_of: Option<String>,
     pub atomic: bool,
     pub callback_url: Option<String>,
     pub parent_id: Option<String>,
@@ -17,6 +25,16 @@ pub struct NewJob {
     pub idempotency: Option<(String, String)>,
     pub actor: String,
     pub created_at: Timestamp,
+}
+
+/// The items of a job by filter, chosen in the submitting transaction.
+#[derive(Debug, Clone)]
+pub struct ByFilter {
+    pub filter: super::CaseFilter,
+    /// More matches than this refuse the job ([`Submitted::TooManyMatches`]).
+    pub max: u32,
+    /// Another number of matches refuses the job ([`Submitted::CountMismatch`]).
+    pub expected: Option<u64>,
 }
 
 /// A page of the job list, newest first: one state (or all), before a `seq`, at most
@@ -47,11 +65,20 @@ pub struct JobOrigin {
 
 impl NewJob {
     /// The retry of `job`: its `items` again, atomic and called back as it was, with
-    /// `job` as its parent.
-    pub fn retry_of(job: &super::Job, origin: JobOrigin, items: Vec<(String, String)>) -> Self {
+    /// `job` as its parent (and its `template`, which items stored as `""` apply).
+    pub fn retry_of(
+        job: &super::Job,
+        origin: JobOrigin,
+        items: Vec<(String, String)>,
+        template: Option<String>,
+    ) -> Self {
         Self {
             id: origin.id,
             items,
+            by_filter: None,
+            template,
+            dry_run: job.dry_run,
+            revert_of: None,
             atomic: job.atomic,
             callback_url: job.callback_url.clone(),
             parent_id: Some(job.id.clone()),
@@ -81,6 +108,14 @@ pub enum Submitted {
     /// Unprocessed items already queued.
     QueueFull {
         queued: u64,
+    },
+    /// A job by filter matched more than its `max` cases.
+    TooManyMatches {
+        max: u32,
+    },
+    /// A job by filter matched `count` cases, not the number expected.
+    CountMismatch {
+        count: u64,
     },
 }
 

@@ -12,6 +12,7 @@ pub mod feed;
 mod ids;
 mod job;
 pub mod job_records;
+mod precondition;
 pub mod query;
 pub mod rules;
 mod session;
@@ -25,7 +26,7 @@ pub use apikey::{
     token_hash, token_key_id,
 };
 pub use apply::{Applied, ChangeContext, HistoryRecord, ItemError, apply_change};
-pub use bulk_item::{NOT_APPLIED, item_change};
+pub use bulk_item::{NOT_APPLIED, item_change, set_change};
 pub use case::{
     Case, CaseChange, MAX_ASSIGNEE, MAX_DESCRIPTION, MAX_FIELD_NAME, MAX_FIELDS, MAX_FIELDS_BYTES,
     MAX_REASON, MAX_TAG, MAX_TAGS, MAX_TITLE, MAX_TITLE_SEARCH, MIN_TITLE_SEARCH, NewCase,
@@ -34,9 +35,10 @@ pub use case::{
 pub use ids::{CaseId, TaskId};
 pub use job::{ItemOutcome, Job, JobState, Stall, new_job_id, random_hex};
 pub use job_records::{
-    DeliveryView, ItemRecord, JobChange, JobOrigin, JobsPage, NewJob, ResultsPage, SubmitLimits,
-    Submitted,
+    ByFilter, DeliveryView, ItemRecord, JobChange, JobOrigin, JobsPage, NewJob, ResultsPage,
+    SubmitLimits, Submitted,
 };
+pub use precondition::Precondition;
 pub use query::{
     Actor, CaseFilter, CasePosition, CaseSort, CaseUpdate, CommitSeq, ImportCase, JobStats, Paged,
     PoolStats, TaskUpdate, Updated,

@@ -32,6 +32,8 @@ pub struct CaseFilter {
     pub assignee: Option<String>,
     pub tag: Option<String>,
     pub updated_since: Option<Timestamp>,
+    /// Last changed strictly before this time.
+    pub updated_before: Option<Timestamp>,
     /// Text the title contains, ignoring (at least ASCII) case; matched literally, LIKE
     /// metacharacters included. `None` or empty: no filter.
     pub title_contains: Option<String>,

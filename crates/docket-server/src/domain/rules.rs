@@ -89,6 +89,27 @@ pub enum KeyUse {
     Reused,
 }
 
+/// Whether a job by filter that matched `count` cases is refused, with `queued` items
+/// of other jobs waiting: over its `max` (counted up to `max + 1`), another number
+/// than expected, or more queued work than `limits` allow.
+pub fn refuse_matches(
+    by: &super::ByFilter,
+    count: u64,
+    queued: u64,
+    limits: super::SubmitLimits,
+) -> Option<super::Submitted> {
+    use super::Submitted;
+    if count > u64::from(by.max) {
+        Some(Submitted::TooManyMatches { max: by.max })
+    } else if by.expected.is_some_and(|e| e != count) {
+        Some(Submitted::CountMismatch { count })
+    } else if queued + count > limits.max_queued_items {
+        Some(Submitted::QueueFull { queued })
+    } else {
+        None
+    }
+}
+
 /// The use of an idempotency key that a job submitted at `created_at` with a request of
 /// `stored_hash` holds, when a request of `hash` comes; keys older than `since` are
 /// forgotten.
@@ -148,6 +169,8 @@ mod tests {
             succeeded: 1,
             failed: 1,
             atomic,
+            dry_run: false,
+            revert_of: None,
             callback_url: None,
             parent_id: None,
             created_at: Timestamp(0),

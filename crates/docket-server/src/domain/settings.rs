@@ -32,6 +32,10 @@ pub struct Settings {
     #[serde(rename = "Jobs.MaxItemsPerRequest")]
     #[schema(minimum = 1, maximum = 1_000_000)]
     pub max_items_per_request: u32,
+    /// Most cases one bulk update by filter may match.
+    #[serde(rename = "Jobs.MaxItemsPerFilter")]
+    #[schema(minimum = 1, maximum = 10_000_000)]
+    pub max_items_per_filter: u32,
     /// Items applied per transaction.
     #[serde(rename = "Jobs.ChunkSize")]
     #[schema(minimum = 1, maximum = 10_000)]
@@ -54,6 +58,7 @@ impl Default for Settings {
             bulk_update_cache_invalidation: Invalidation::Immediate,
             sync_status_after_bulk_update: true,
             max_items_per_request: 10_000,
+            max_items_per_filter: 1_000_000,
             chunk_size: 500,
             retention: 604_800,
             changes_retention: 604_800,
@@ -75,6 +80,12 @@ impl Settings {
             out.push((
                 "Jobs.MaxItemsPerRequest",
                 "must be between 1 and 1000000".into(),
+            ));
+        }
+        if !(1..=10_000_000).contains(&self.max_items_per_filter) {
+            out.push((
+                "Jobs.MaxItemsPerFilter",
+                "must be between 1 and 10000000".into(),
             ));
         }
         if !(1..=10_000).contains(&self.chunk_size) {
@@ -152,6 +163,7 @@ mod tests {
         assert_eq!(v["CaseManagement.BulkUpdateCacheInvalidation"], "immediate");
         assert_eq!(v["CaseManagement.SyncStatusAfterBulkUpdate"], true);
         assert_eq!(v["Jobs.MaxItemsPerRequest"], 10_000);
+        assert_eq!(v["Jobs.MaxItemsPerFilter"], 1_000_000);
         assert_eq!(v["Jobs.ChunkSize"], 500);
         assert_eq!(v["Jobs.Retention"], 604_800);
         assert!(Settings::default().problems().is_empty());

@@ -118,7 +118,7 @@ async fn list(
 
 /// Parses a listing's query; 400 `invalid_query` naming the parameter, or
 /// `invalid_cursor`.
-fn case_filter(s: &AppState, q: CaseQuery) -> Result<CaseFilter, ApiError> {
+pub(super) fn case_filter(s: &AppState, q: CaseQuery) -> Result<CaseFilter, ApiError> {
     let status = q
         .status
         .as_deref()
@@ -128,11 +128,12 @@ fn case_filter(s: &AppState, q: CaseQuery) -> Result<CaseFilter, ApiError> {
                 .map_err(|m| ApiError::query("status", m))
         })
         .transpose()?;
-    let updated_since = q
-        .updated_since
-        .as_deref()
-        .map(|t| Timestamp::parse(t).map_err(|m| ApiError::query("updatedSince", m)))
-        .transpose()?;
+    let time = |name: &str, v: Option<&str>| {
+        v.map(|t| Timestamp::parse(t).map_err(|m| ApiError::query(name, m)))
+            .transpose()
+    };
+    let updated_since = time("updatedSince", q.updated_since.as_deref())?;
+    let updated_before = time("updatedBefore", q.updated_before.as_deref())?;
     let too_long = |name: &str, v: &Option<String>, max: usize| match v {
         Some(v) if v.chars().count() > max => Err(ApiError::query(
             name,
@@ -159,6 +160,7 @@ fn case_filter(s: &AppState, q: CaseQuery) -> Result<CaseFilter, ApiError> {
         assignee: q.assignee,
         tag: q.tag,
         updated_since,
+        updated_before,
         title_contains: q.q.filter(|t| !t.is_empty()),
         sort,
         after: decode_case_cursor(q.cursor.as_deref(), sort)?,

@@ -145,6 +145,11 @@ impl From<ItemError> for ApiError {
                 e.to_string(),
             ),
             ItemError::Validation(errs) => Self::validation(errs),
+            ItemError::PreconditionFailed(_) => Self::new(
+                StatusCode::PRECONDITION_FAILED,
+                codes::PRECONDITION_FAILED,
+                e.to_string(),
+            ),
         }
     }
 }

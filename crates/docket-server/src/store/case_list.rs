@@ -81,6 +81,9 @@ pub fn list_sql(
     if let Some(u) = f.updated_since {
         add("updated_at >= ?", vec![Param::Int(u.0)]);
     }
+    if let Some(u) = f.updated_before {
+        add("updated_at < ?", vec![Param::Int(u.0)]);
+    }
     if let Some(q) = search_q.filter(|q| !dialect.probes() && indexable(q)) {
         let (offered, param) = dialect.title_index(q);
         add(&format!("seq IN ({offered})"), vec![param]);
@@ -122,6 +125,29 @@ pub fn list_sql(
         dialect.placeholder(params.len())
     );
     Ok(ListSql { sql, params })
+}
+
+/// The `INSERT INTO job_items ... SELECT` that stores the cases matching `by` as the
+/// items of a job (each stored as `""`: it applies the job's template), in creation
+/// order, indexed from 0: at most `by.max + 1` rows, so a match over the limit costs no
+/// more than the limit. The job's `seq` binds to the last placeholder, after `params`.
+pub fn matches_sql(by: &super::ByFilter, dialect: Dialect) -> Result<ListSql> {
+    let f = CaseFilter {
+        sort: CaseSort::CreatedAt,
+        after: None,
+        limit: by.max,
+        ..by.filter.clone()
+    };
+    let q = list_sql(&f, "seq, case_id", dialect, TitleSearch::Walk)?;
+    let job = dialect.placeholder(q.params.len() + 1);
+    Ok(ListSql {
+        sql: format!(
+            "INSERT INTO job_items (job_seq, idx, case_id, item) \
+             SELECT {job}, row_number() OVER (ORDER BY m.seq) - 1, m.case_id, '' FROM ({}) AS m",
+            q.sql
+        ),
+        params: q.params,
+    })
 }
 
 #[cfg(test)]

@@ -177,6 +177,8 @@ pub fn job_row<R: Columns>(r: &R) -> Result<JobRow, R::Error> {
         started_at: r.opt_int(11)?,
         finished_at: r.opt_int(12)?,
         last_commit: r.int(13)?,
+        dry_run: r.flag(14)?,
+        revert_of: r.opt_text(15)?,
     })
 }
 

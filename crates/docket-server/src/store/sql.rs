@@ -63,9 +63,22 @@ pub fn retry_where(which: crate::domain::rules::RetryItems) -> &'static str {
     }
 }
 
+/// The statement that copies the items of job `old` a retry takes (`which`) into job
+/// `new`, renumbered from 0 in their order, inside the store (a million failed items
+/// never pass through memory): `new` binds to placeholder 1, `old` to 2.
+pub fn retry_copy_sql(which: crate::domain::rules::RetryItems, dialect: Dialect) -> String {
+    let (new, old) = (dialect.placeholder(1), dialect.placeholder(2));
+    format!(
+        "INSERT INTO job_items (job_seq, idx, case_id, item) \
+         SELECT {new}, row_number() OVER (ORDER BY idx) - 1, case_id, item FROM job_items \
+         WHERE job_seq = {old} AND {} ORDER BY idx",
+        retry_where(which)
+    )
+}
+
 /// The columns of a job row, in the order [`JobRow`] takes them.
 pub const JOB_COLUMNS: &str = "seq, job_id, state, total, processed, succeeded, failed, atomic, \
-     callback_url, parent_job_id, created_at, started_at, finished_at, last_commit_seq";
+     callback_url, parent_job_id, created_at, started_at, finished_at, last_commit_seq, dry_run, revert_of";
 
 /// A job row as both backends read it ([`JOB_COLUMNS`]); [`JobRow::decode`] turns it
 /// into a [`crate::domain::Job`] the same way on both.
@@ -81,6 +94,8 @@ pub struct JobRow {
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
     pub last_commit: i64,
+    pub dry_run: bool,
+    pub revert_of: Option<String>,
 }
 
 impl JobRow {
@@ -101,6 +116,8 @@ impl JobRow {
             succeeded,
             failed,
             atomic: self.atomic,
+            dry_run: self.dry_run,
+            revert_of: self.revert_of,
             callback_url: self.callback_url,
             parent_id: self.parent_id,
             created_at: Timestamp(self.created_at),

@@ -103,6 +103,10 @@ fn job(items: &[(u64, serde_json::Value)], atomic: bool, now: i64) -> NewJob {
                 (case, item.to_string())
             })
             .collect(),
+        by_filter: None,
+        template: None,
+        dry_run: false,
+        revert_of: None,
         atomic,
         callback_url: None,
         parent_id: None,

@@ -161,6 +161,10 @@ backend_test! {
                     (id, item)
                 })
                 .collect(),
+            by_filter: None,
+            template: None,
+            dry_run: false,
+            revert_of: None,
             atomic: false,
             callback_url: None,
             parent_id: None,

@@ -160,7 +160,7 @@ backend_test! {
         let patch = &doc["paths"]["/api/v1/settings"]["patch"];
         assert_eq!(patch["requestBody"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/SettingsPatch");
         assert!(schemas["SettingsPatch"].get("required").is_none());
-        assert_eq!(schemas["Settings"]["required"].as_array().unwrap().len(), 7);
+        assert_eq!(schemas["Settings"]["required"].as_array().unwrap().len(), 8);
 
         // `title` is required on create, and is a string (not null).
         for name in ["NewCase", "NewTask"] {

@@ -3,6 +3,9 @@
 //! server's `Jobs.MaxItemsPerRequest` (or a request is refused as too large), then
 //! optionally waits for them all and reports them together.
 //!
+//! `docket bulk-update --filter K=V... --set K=V... --tags-add T...`: one job over every
+//! case the filter matches when the server stores it (no ids pass through the client).
+//!
 //! With `--idempotency-key K`, a single job is sent with `K`, and the jobs of a split
 //! file with `K/<first>-<last>` (item positions), so running the same command again
 //! returns the same jobs instead of creating new ones.
@@ -10,7 +13,7 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use docket_api::{BulkOptions, BulkRequest, JobStatus, codes};
+use docket_api::{BulkFilter, BulkOptions, BulkRequest, BulkSet, JobStatus, codes};
 use docket_client::{Client, Error as ClientError};
 
 use super::jobs::WaitArgs;
@@ -32,13 +35,38 @@ Example CSV:
   caseId,status,assignee
   CASE-000002,Under Review,bob
 
+By filter (no FILE): --filter takes the case list's filters (status, assignee, tag, q,
+updatedSince, updatedBefore), each must hold; --set takes status, statusReason, priority,
+assignee and fields.NAME (an empty value clears statusReason or assignee). Example:
+  docket bulk-update --filter 'status=In Progress' --filter tag=vip \
+      --set status='Under Review' --tags-add triaged --dry-run --wait
+
 Exit codes: 0 all items succeeded (or, without --wait, the jobs were stored), 1 some
 items failed (listed with their codes and lines), 2 usage or input error (nothing sent),
 3 server or network error, 4 stopped waiting (the jobs keep running).")]
 pub struct Args {
-    /// The input file; `-` reads standard input.
-    #[arg(value_name = "FILE|-")]
-    file: String,
+    /// The input file; `-` reads standard input. Not with --filter.
+    #[arg(value_name = "FILE|-", required_unless_present = "filter")]
+    file: Option<String>,
+    /// Update every case matching KEY=VALUE (repeatable: all must hold).
+    #[arg(long, value_name = "KEY=VALUE", conflicts_with = "file")]
+    filter: Vec<String>,
+    /// With --filter: set KEY=VALUE on each matching case (repeatable).
+    #[arg(long, value_name = "KEY=VALUE", requires = "filter")]
+    set: Vec<String>,
+    /// With --filter: add this tag to each matching case (repeatable).
+    #[arg(long, value_name = "TAG", requires = "filter")]
+    tags_add: Vec<String>,
+    /// With --filter: remove this tag from each matching case (repeatable).
+    #[arg(long, value_name = "TAG", requires = "filter")]
+    tags_remove: Vec<String>,
+    /// Refuse the job (409 count_mismatch, nothing created) unless exactly N cases
+    /// match (or the file has N items).
+    #[arg(long, value_name = "N")]
+    expected_count: Option<u64>,
+    /// Change nothing: report what each item would do.
+    #[arg(long)]
+    dry_run: bool,
     /// The input's format (auto: by extension, then by content).
     #[arg(long, value_enum, default_value_t = InputFormat::Auto)]
     format: InputFormat,
@@ -59,8 +87,113 @@ pub struct Args {
     idempotency_key: Option<String>,
 }
 
+/// The filter and `set` of `--filter`, `--set`, `--tags-add` and `--tags-remove`.
+fn by_filter(args: &Args) -> anyhow::Result<(BulkFilter, BulkSet)> {
+    let pair = |flag: &str, kv: &str| -> anyhow::Result<(String, String)> {
+        kv.split_once('=')
+            .map(|(k, v)| (k.trim().to_owned(), v.to_owned()))
+            .ok_or_else(|| input_error(format!("--{flag} {kv}: expected KEY=VALUE")))
+    };
+    let mut filter = BulkFilter::default();
+    for kv in &args.filter {
+        let (k, v) = pair("filter", kv)?;
+        let slot = match k.as_str() {
+            "status" => &mut filter.status,
+            "assignee" => &mut filter.assignee,
+            "tag" => &mut filter.tag,
+            "q" => &mut filter.q,
+            "updatedSince" => &mut filter.updated_since,
+            "updatedBefore" => &mut filter.updated_before,
+            _ => {
+                return Err(input_error(format!(
+                    "--filter {k}: not a filter (status, assignee, tag, q, updatedSince, updatedBefore)"
+                )));
+            }
+        };
+        *slot = Some(v);
+    }
+    let mut set = BulkSet::default();
+    let cleared = |v: String| if v.is_empty() { None } else { Some(v) };
+    for kv in &args.set {
+        let (k, v) = pair("set", kv)?;
+        match k.as_str() {
+            "status" => set.status = Some(v),
+            "priority" => set.priority = Some(v),
+            "statusReason" => set.status_reason = Some(cleared(v)),
+            "assignee" => set.assignee = Some(cleared(v)),
+            field => match field.strip_prefix("fields.") {
+                Some(name) if !name.is_empty() => {
+                    set.fields
+                        .get_or_insert_with(Default::default)
+                        .insert(name.to_owned(), serde_json::Value::String(v));
+                }
+                _ => {
+                    return Err(input_error(format!(
+                        "--set {k}: not settable (status, statusReason, priority, assignee, fields.NAME)"
+                    )));
+                }
+            },
+        }
+    }
+    if !args.tags_add.is_empty() {
+        set.tags_add = Some(args.tags_add.clone());
+    }
+    if !args.tags_remove.is_empty() {
+        set.tags_remove = Some(args.tags_remove.clone());
+    }
+    Ok((filter, set))
+}
+
+/// `--filter`: one job over the matching cases, then as for a file.
+async fn run_by_filter(args: Args, global: &Global) -> anyhow::Result<Exit> {
+    let (filter, set) = by_filter(&args)?;
+    let options = BulkOptions {
+        return_job_id: true,
+        atomic: args.atomic,
+        callback_url: args.callback_url.clone(),
+        dry_run: args.dry_run,
+        expected_count: args.expected_count,
+        ..BulkOptions::default()
+    };
+    let req = BulkRequest {
+        filter: Some(filter),
+        set: Some(set),
+        options,
+        ..BulkRequest::default()
+    };
+    let client = super::client(global)?;
+    let reply = client
+        .bulk_update(&req, args.idempotency_key.as_deref())
+        .await
+        .context("submitting the bulk update")?;
+    let job_id = reply
+        .body
+        .job_id
+        .ok_or_else(|| anyhow::anyhow!("the server returned no jobId"))?;
+    let job = client
+        .job_status(&job_id, None)
+        .await
+        .with_context(|| format!("reading the status of {job_id}"))?
+        .body;
+    if !args.wait {
+        print_submitted(global, &[job])?;
+        return Ok(Exit::Success);
+    }
+    let waited = wait::wait(
+        &client,
+        vec![job],
+        Duration::from_secs(args.wait_args.timeout),
+        args.wait_args.wait_method,
+    )
+    .await;
+    summary::report(&client, global, waited, None).await
+}
+
 pub async fn run(args: Args, global: &Global) -> anyhow::Result<Exit> {
-    let input = input::read(&args.file, args.format)?;
+    let Some(file) = args.file.clone() else {
+        return run_by_filter(args, global).await;
+    };
+    let input = input::read(&file, args.format)?;
     let mut options = input.options.clone().unwrap_or_default();
     // The CLI does the waiting; the request only stores the job and returns its id.
     options.wait_for_completion = false;
@@ -70,6 +203,12 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<Exit> {
     }
     if args.callback_url.is_some() {
         options.callback_url = args.callback_url.clone();
+    }
+    if args.dry_run {
+        options.dry_run = true;
+    }
+    if args.expected_count.is_some() {
+        options.expected_count = args.expected_count;
     }
     let client = super::client(global)?;
     let max = super::max_items(&client).await?;
@@ -141,6 +280,7 @@ async fn submit(
         let req = BulkRequest {
             updates: input.items[start..end].to_vec(),
             options: options.clone(),
+            ..BulkRequest::default()
         };
         let chunk_key = key.map(|k| {
             if split {

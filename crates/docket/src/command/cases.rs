@@ -32,6 +32,9 @@ pub enum Command {
         /// RFC 3339 time: only cases changed since.
         #[arg(long, value_name = "TIME")]
         updated_since: Option<String>,
+        /// RFC 3339 time: only cases last changed before.
+        #[arg(long, value_name = "TIME")]
+        updated_before: Option<String>,
         /// Only cases whose title contains this text (ignoring case).
         #[arg(long = "q", visible_alias = "search", value_name = "TEXT")]
         q: Option<String>,
@@ -152,6 +155,7 @@ pub async fn run(cmd: Command, global: &Global) -> anyhow::Result<Exit> {
             assignee,
             tag,
             updated_since,
+            updated_before,
             q,
             sort,
             page,
@@ -161,6 +165,7 @@ pub async fn run(cmd: Command, global: &Global) -> anyhow::Result<Exit> {
                 assignee,
                 tag,
                 updated_since,
+                updated_before,
                 q,
                 sort,
                 limit: page.limit.or(page.all.then_some(1000)),

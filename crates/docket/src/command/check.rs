@@ -99,6 +99,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<Report> {
         let req = BulkRequest {
             updates,
             options: BulkOptions::default(),
+            ..BulkRequest::default()
         };
         let accepted = client
             .bulk_update(&req, None)

@@ -171,10 +171,18 @@ async fn failures(
 
 fn print_table(r: &Report<'_>) {
     crate::output::status_table(r.jobs).print();
-    let mut totals = format!(
-        "{} items: {} succeeded, {} failed",
-        r.total, r.succeeded, r.failed
-    );
+    let dry = r.jobs.iter().any(|j| j.dry_run);
+    let mut totals = if dry {
+        format!(
+            "dry run, nothing changed: {} items: {} would succeed, {} would fail",
+            r.total, r.succeeded, r.failed
+        )
+    } else {
+        format!(
+            "{} items: {} succeeded, {} failed",
+            r.total, r.succeeded, r.failed
+        )
+    };
     if r.cancelled > 0 {
         totals.push_str(&format!(", {} cancelled", r.cancelled));
     }

@@ -6,7 +6,7 @@ use crate::domain::feed::{Change, JOB_ACTOR, Render};
 use crate::domain::job_records::DeliveryRow;
 use crate::domain::rules::{self, CancelStep};
 use crate::domain::{CommitSeq, JobState, Timestamp};
-use crate::store::sql::retry_where;
+use crate::store::sql::{Dialect, retry_copy_sql};
 use crate::store::{Attempt, Delivery, DeliveryView, Error, JobChange, JobOrigin, NewJob, Result};
 use crate::store::{CallbackStore, JobAdminStore};
 use async_trait::async_trait;
@@ -73,18 +73,28 @@ impl JobAdminStore for PgStore {
         let Some(which) = rules::retry_items(&job) else {
             return settle(tx, JobChange::WrongState(job), &[], &self.render).await;
         };
-        let items: Vec<(String, String)> = sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT case_id, item FROM job_items WHERE job_seq = $1 AND {} ORDER BY idx",
-            retry_where(which)
-        )))
-        .bind(seq)
-        .fetch_all(&mut *tx)
-        .await?;
-        if items.is_empty() {
+        let template: Option<String> =
+            sqlx::query_scalar("SELECT template FROM jobs WHERE seq = $1")
+                .bind(seq)
+                .fetch_one(&mut *tx)
+                .await?;
+        let new = NewJob::retry_of(&job, new, Vec::new(), template);
+        let new_seq = insert_job(&mut tx, &new).await?;
+        let n = sqlx::query(AssertSqlSafe(retry_copy_sql(which, Dialect::Postgres)))
+            .bind(new_seq)
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            // Rolled back: the new job goes with the transaction.
             return settle(tx, JobChange::NothingToDo(job), &[], &self.render).await;
         }
-        let new = NewJob::retry_of(&job, new, items);
-        insert_job(&mut tx, &new).await?;
+        sqlx::query("UPDATE jobs SET total = $2 WHERE seq = $1")
+            .bind(new_seq)
+            .bind(i64::try_from(n).unwrap_or(i64::MAX))
+            .execute(&mut *tx)
+            .await?;
         super::nodes::notify(&mut tx, &crate::store::Signal::Queued).await?;
         let (_, created) = load_job(&mut tx, &new.id).await?.ok_or(Error::NotFound)?;
         settle(tx, JobChange::Done(created), &[], &self.render).await

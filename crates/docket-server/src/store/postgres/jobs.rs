@@ -1,9 +1,12 @@
 //! PostgreSQL: durable jobs. A chunk is one transaction: claim the job (lease), lock the
 //! chunk's cases, apply the domain rules in memory, write everything set-based.
 
-use crate::domain::chunk::{ChunkPlan, ChunkStart, ClaimRow, ClaimedJob, Finish, Outcome};
+use crate::domain::chunk::{
+    CLAIM_RETURNING, ChunkPlan, ChunkStart, ClaimRow, ClaimedJob, Finish, Outcome,
+};
 use crate::domain::rules::{self, KeyUse};
 use crate::store::JobStore;
+use crate::store::case_list::{Dialect, Param, matches_sql};
 use crate::store::{JobsPage, ResultsPage};
 use async_trait::async_trait;
 use sqlx::AssertSqlSafe;
@@ -21,8 +24,8 @@ use crate::domain::{
     random_hex,
 };
 use crate::store::{
-    ChunkResult, Claim, CommitSeq, Error, ItemRecord, NewJob, Paged, Result, Signal, SubmitLimits,
-    Submitted, page_of,
+    ByFilter, ChunkResult, Claim, CommitSeq, Error, ItemRecord, NewJob, Paged, Result, Signal,
+    SubmitLimits, Submitted, page_of,
 };
 
 /// Loads a job by id, with its queue position when queued.
@@ -57,7 +60,8 @@ pub(super) async fn insert_job(tx: &mut Tx, job: &NewJob) -> Result<i64> {
     };
     let seq: i64 = sqlx::query_scalar(
         "INSERT INTO jobs (job_id, state, total, atomic, callback_url, parent_job_id, actor, idempotency_key, \
-         request_hash, created_at) VALUES ($1, 'queued', $2, $3, $4, $5, $6, $7, $8, $9) RETURNING seq",
+         request_hash, created_at, dry_run, revert_of, template) \
+         VALUES ($1, 'queued', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING seq",
     )
     .bind(&job.id)
     .bind(i64::try_from(job.items.len()).unwrap_or(i64::MAX))
@@ -68,6 +72,9 @@ pub(super) async fn insert_job(tx: &mut Tx, job: &NewJob) -> Result<i64> {
     .bind(key)
     .bind(hash)
     .bind(job.created_at.0)
+    .bind(job.dry_run)
+    .bind(&job.revert_of)
+    .bind(&job.template)
     .fetch_one(&mut **tx)
     .await?;
     // Set-based, in slices so one statement's arrays stay moderate.
@@ -88,6 +95,26 @@ pub(super) async fn insert_job(tx: &mut Tx, job: &NewJob) -> Result<i64> {
         .await?;
     }
     Ok(seq)
+}
+
+/// Stores the cases matching `by` as the items of job `seq` (see
+/// [`matches_sql`]) and sets the job's total; the number.
+async fn insert_matches(tx: &mut Tx, seq: i64, by: &ByFilter) -> Result<u64> {
+    let q = matches_sql(by, Dialect::Postgres)?;
+    let mut query = sqlx::query(AssertSqlSafe(q.sql)).persistent(false);
+    for p in q.params {
+        query = match p {
+            Param::Int(i) => query.bind(i),
+            Param::Text(t) => query.bind(t),
+        };
+    }
+    let n = query.bind(seq).execute(&mut **tx).await?.rows_affected();
+    sqlx::query("UPDATE jobs SET total = $2 WHERE seq = $1")
+        .bind(seq)
+        .bind(i64::try_from(n).unwrap_or(i64::MAX))
+        .execute(&mut **tx)
+        .await?;
+    Ok(n)
 }
 
 /// Moves a job to a final state and queues its callback, in the caller's transaction.
@@ -352,7 +379,14 @@ impl JobStore for PgStore {
         if queued + job.items.len() as u64 > limits.max_queued_items {
             return unchanged(tx, Submitted::QueueFull { queued }).await;
         }
-        insert_job(&mut tx, &job).await?;
+        let seq = insert_job(&mut tx, &job).await?;
+        if let Some(by) = &job.by_filter {
+            let count = insert_matches(&mut tx, seq, by).await?;
+            if let Some(refused) = rules::refuse_matches(by, count, queued, limits) {
+                // Rolled back with the transaction: nothing of the job stays.
+                return unchanged(tx, refused).await;
+            }
+        }
         notify(&mut tx, &Signal::Queued).await?;
         let (_, created) = load_job(&mut tx, &job.id).await?.ok_or(Error::NotFound)?;
         // Last, so the commit order's lock is held only for the commit itself.
@@ -422,13 +456,13 @@ impl JobStore for PgStore {
     async fn run_chunk(&self, job_id: &str, claim: Claim) -> Result<ChunkResult> {
         let mut tx = self.begin().await?;
         // SKIP LOCKED: a job another node is claiming right now is not waited for.
-        let claimed: Option<ClaimRow> = sqlx::query_as(
+        let claimed: Option<ClaimRow> = sqlx::query_as(AssertSqlSafe(format!(
             "UPDATE jobs SET state = 'running', started_at = COALESCE(started_at, $3), lease_owner = $2, \
              lease_expires_at = $4, last_worked_at = $3 \
              WHERE seq = (SELECT seq FROM jobs WHERE job_id = $1 AND state IN ('queued', 'running') \
                  AND (lease_owner IS NULL OR lease_owner = $2 OR lease_expires_at < $3) FOR UPDATE SKIP LOCKED) \
-             RETURNING seq, cancel_requested, atomic, next_index, actor, total, processed",
-        )
+             RETURNING {CLAIM_RETURNING}"
+        )))
         .bind(job_id)
         .bind(&claim.owner)
         .bind(claim.now.0)
@@ -456,11 +490,13 @@ impl JobStore for PgStore {
                 .bind(limit)
                 .fetch_all(&mut *tx)
                 .await?;
-        // Lock the chunk's cases in one statement (in id order, so chunks never deadlock).
+        // Lock the chunk's cases in one statement (in id order, so chunks never deadlock);
+        // a dry run only reads them.
         let mut ids: Vec<&str> = items.iter().map(|(_, c, _)| c.as_str()).collect();
         ids.sort_unstable();
+        let lock = if job.dry_run { "" } else { " FOR UPDATE" };
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {CASE_COLUMNS} FROM cases WHERE case_id = ANY($1) ORDER BY case_id FOR UPDATE"
+            "SELECT {CASE_COLUMNS} FROM cases WHERE case_id = ANY($1) ORDER BY case_id{lock}"
         )))
         .bind(&ids)
         .fetch_all(&mut *tx)
@@ -470,7 +506,12 @@ impl JobStore for PgStore {
             let (s, c) = case_from_row(r)?;
             cases.insert(c.id.as_str().to_owned(), (s, c));
         }
-        let commit = next_commit(&mut tx).await?;
+        // A dry run takes no position in the commit order: it commits no change.
+        let commit = if job.dry_run {
+            CommitSeq(counter(&mut *tx, "commit").await?)
+        } else {
+            next_commit(&mut tx).await?
+        };
         let ctx = ChangeContext {
             actor: &job.actor,
             at: claim.now,
@@ -480,15 +521,17 @@ impl JobStore for PgStore {
         let mut results = Vec::with_capacity(items.len());
         for (idx, case_id, item) in &items {
             let r = match (CaseId::parse(case_id), cases.get(case_id.as_str())) {
-                (Ok(_), Some((s, case))) => crate::domain::item_change(item, &self.workflow)
-                    .and_then(|change| apply_change(case, &change, &self.workflow, &ctx))
-                    .map(|a| {
-                        let v = a.case.version;
-                        if a.changed() {
-                            applied.push((*s, a));
-                        }
-                        v
-                    }),
+                (Ok(_), Some((s, case))) => {
+                    crate::domain::item_change(job.item(item), &self.workflow)
+                        .and_then(|change| apply_change(case, &change, &self.workflow, &ctx))
+                        .map(|a| {
+                            let v = a.case.version;
+                            if a.changed() && !job.dry_run {
+                                applied.push((*s, a));
+                            }
+                            v
+                        })
+                }
                 _ => Err(ItemError::CaseNotFound(case_id.clone())),
             };
             results.push((*idx, r));

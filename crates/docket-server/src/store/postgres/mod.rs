@@ -41,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("changes.sql"),
     include_str!("webhooks.sql"),
     include_str!("change_columns.sql"),
+    include_str!("bulk_v2.sql"),
 ];
 
 /// Key of the advisory lock that serialises migrations across nodes.

@@ -1,7 +1,7 @@
 //! SQLite: cancelling, retrying, deleting and purging jobs; leases; callback deliveries.
 
 use crate::domain::rules::{self, CancelStep};
-use crate::store::sql::retry_where;
+use crate::store::sql::{Dialect, retry_copy_sql};
 use crate::store::{CallbackStore, JobAdminStore};
 use async_trait::async_trait;
 use rusqlite::OptionalExtension;
@@ -74,18 +74,21 @@ impl JobAdminStore for SqliteStore {
             let Some(which) = rules::retry_items(&job) else {
                 return Ok((JobChange::WrongState(job), Vec::new()));
             };
-            let items: Vec<(String, String)> = tx
-                .prepare(&format!(
-                    "SELECT case_id, item FROM job_items WHERE job_seq = ?1 AND {} ORDER BY idx",
-                    retry_where(which)
-                ))?
-                .query_map([seq], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<rusqlite::Result<_>>()?;
-            if items.is_empty() {
+            let template: Option<String> =
+                tx.query_row("SELECT template FROM jobs WHERE seq = ?1", [seq], |r| {
+                    r.get(0)
+                })?;
+            let new = NewJob::retry_of(&job, new, Vec::new(), template);
+            let new_seq = insert_job(tx, &new)?;
+            let n = tx
+                .prepare_cached(&retry_copy_sql(which, Dialect::Sqlite))?
+                .execute((new_seq, seq))?;
+            if n == 0 {
+                // Not committed: the new job goes with the transaction.
                 return Ok((JobChange::NothingToDo(job), Vec::new()));
             }
-            let new = NewJob::retry_of(&job, new, items);
-            insert_job(tx, &new)?;
+            tx.prepare_cached("UPDATE jobs SET total = ?2 WHERE seq = ?1")?
+                .execute((new_seq, i64::try_from(n).unwrap_or(i64::MAX)))?;
             let (_, created) = load_job(tx, &new.id)?.ok_or(Error::NotFound)?;
             Ok((JobChange::Done(created), Vec::new()))
         })

@@ -6,8 +6,9 @@ use rusqlite::{OptionalExtension, Row, Transaction};
 use super::rows::{Logged, next_commit, record_changes};
 use crate::domain::feed::{Change, JOB_ACTOR, Render};
 use crate::domain::{Job, JobState, Timestamp, random_hex};
+use crate::store::case_list::{Dialect, Param, matches_sql};
 use crate::store::sql::{JOB_COLUMNS, JobRow};
-use crate::store::{ChunkResult, CommitSeq, NewJob, Result};
+use crate::store::{ByFilter, ChunkResult, CommitSeq, NewJob, Result};
 
 /// A job row read by [`JOB_COLUMNS`], still to be decoded ([`JobRow::decode`]).
 pub(super) fn job_row(r: &Row<'_>) -> rusqlite::Result<JobRow> {
@@ -40,8 +41,8 @@ pub(super) fn insert_job(tx: &Transaction<'_>, job: &NewJob) -> Result<i64> {
     let seq: i64 = tx
         .prepare_cached(
             "INSERT INTO jobs (job_id, state, total, atomic, callback_url, parent_job_id, actor, \
-             idempotency_key, request_hash, created_at) VALUES (?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
-             RETURNING seq",
+             idempotency_key, request_hash, created_at, dry_run, revert_of, template) \
+             VALUES (?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING seq",
         )?
         .query_row(
             rusqlite::params![
@@ -53,7 +54,10 @@ pub(super) fn insert_job(tx: &Transaction<'_>, job: &NewJob) -> Result<i64> {
                 job.actor,
                 key,
                 hash,
-                job.created_at.0
+                job.created_at.0,
+                job.dry_run,
+                job.revert_of,
+                job.template
             ],
             |r| r.get(0),
         )?;
@@ -64,6 +68,26 @@ pub(super) fn insert_job(tx: &Transaction<'_>, job: &NewJob) -> Result<i64> {
         ins.execute((seq, i64::try_from(i).unwrap_or(i64::MAX), case_id, item))?;
     }
     Ok(seq)
+}
+
+/// Stores the cases matching `by` as the items of job `seq` (each applying the job's
+/// template), in creation order, inside the store: at most `by.max + 1` rows, so a
+/// match over the limit costs no more than the limit. Sets the job's total; the number.
+pub(super) fn insert_matches(tx: &Transaction<'_>, seq: i64, by: &ByFilter) -> Result<u64> {
+    let q = matches_sql(by, Dialect::Sqlite)?;
+    let job = Param::Int(seq);
+    let params = q
+        .params
+        .iter()
+        .chain(std::iter::once(&job))
+        .map(|p| match p {
+            Param::Int(i) => rusqlite::types::Value::Integer(*i),
+            Param::Text(t) => rusqlite::types::Value::Text(t.clone()),
+        });
+    let n = tx.execute(&q.sql, rusqlite::params_from_iter(params))?;
+    tx.prepare_cached("UPDATE jobs SET total = ?2 WHERE seq = ?1")?
+        .execute((seq, i64::try_from(n).unwrap_or(i64::MAX)))?;
+    Ok(n as u64)
 }
 
 /// Moves a job to a final state and queues its callback, in the caller's transaction.

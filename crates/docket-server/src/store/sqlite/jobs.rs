@@ -1,7 +1,9 @@
 //! SQLite: durable jobs. Each chunk is one transaction that writes the case changes and
 //! each item's outcome together, so a crash neither skips nor repeats an item.
 
-use crate::domain::chunk::{ChunkPlan, ChunkStart, ClaimRow, ClaimedJob, Finish, Outcome};
+use crate::domain::chunk::{
+    CLAIM_RETURNING, ChunkPlan, ChunkStart, ClaimRow, ClaimedJob, Finish, Outcome,
+};
 use crate::domain::rules::{self, KeyUse};
 use crate::store::JobStore;
 use crate::store::sql::{JOB_COLUMNS, JobRow};
@@ -11,7 +13,7 @@ use rusqlite::{OptionalExtension, Transaction};
 
 use super::SqliteStore;
 use super::cases::{immediate, load_case, page, write_applied};
-use super::job_rows::{end_job, ended, insert_job, job_row, load_job};
+use super::job_rows::{end_job, ended, insert_job, insert_matches, job_row, load_job};
 use super::rows::{Logged, counter, next_commit, record_changes};
 use crate::domain::feed::Change;
 use crate::domain::{
@@ -22,14 +24,15 @@ use crate::store::{
 };
 
 /// Applies one item inside the chunk's transaction: `Ok((version, change))` (the
-/// change it made, if any) or the item's error.
+/// change it made, if any) or the item's error. A dry run (`write` false) writes
+/// nothing: the version is the one the item would have left.
 fn apply_item(
     tx: &Transaction<'_>,
     wf: &Workflow,
-    case_id: &str,
-    item: &str,
+    (case_id, item): (&str, &str),
     ctx: &ChangeContext<'_>,
     commit: CommitSeq,
+    write: bool,
 ) -> Result<std::result::Result<(u64, Option<Logged>), ItemError>> {
     let Ok(id) = CaseId::parse(case_id) else {
         return Ok(Err(ItemError::CaseNotFound(case_id.to_owned())));
@@ -43,7 +46,7 @@ fn apply_item(
     };
     match apply_change(&case, &change, wf, ctx) {
         Ok(applied) => {
-            if !applied.changed() {
+            if !applied.changed() || !write {
                 return Ok(Ok((applied.case.version, None)));
             }
             write_applied(tx, seq, &applied, commit)?;
@@ -115,7 +118,14 @@ impl JobStore for SqliteStore {
             if queued + job.items.len() as u64 > limits.max_queued_items {
                 return unchanged(&tx, Submitted::QueueFull { queued });
             }
-            insert_job(&tx, &job)?;
+            let seq = insert_job(&tx, &job)?;
+            if let Some(by) = &job.by_filter {
+                let count = insert_matches(&tx, seq, by)?;
+                // Each refusal drops the transaction: nothing of the job stays.
+                if let Some(refused) = rules::refuse_matches(by, count, queued, limits) {
+                    return unchanged(&tx, refused);
+                }
+            }
             let (_, created) = load_job(&tx, &job.id)?.ok_or(crate::store::Error::NotFound)?;
             let commit = next_commit(&tx)?;
             tx.commit()?;
@@ -200,15 +210,15 @@ impl JobStore for SqliteStore {
         self.write(move |conn, wf| {
             let tx = immediate(conn)?;
             let claimed: Option<ClaimRow> = tx
-                .prepare_cached(
+                .prepare_cached(&format!(
                     "UPDATE jobs SET state = 'running', started_at = COALESCE(started_at, ?3), lease_owner = ?2, \
                      lease_expires_at = ?4, last_worked_at = ?3 \
                      WHERE job_id = ?1 AND state IN ('queued', 'running') \
                      AND (lease_owner IS NULL OR lease_owner = ?2 OR lease_expires_at < ?3) \
-                     RETURNING seq, cancel_requested, atomic, next_index, actor, total, processed",
-                )?
+                     RETURNING {CLAIM_RETURNING}",
+                ))?
                 .query_row((&job_id, &claim.owner, claim.now.0, claim.lease_until.0), |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?))
                 })
                 .optional()?;
             let Some(job) = claimed.map(ClaimedJob::from) else {
@@ -231,13 +241,14 @@ impl JobStore for SqliteStore {
                 )?
                 .query_map((job.seq, job.next_index, limit), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                 .collect::<rusqlite::Result<_>>()?;
-            let commit = next_commit(&tx)?;
+            // A dry run takes no position in the commit order: it commits no change.
+            let commit = if job.dry_run { CommitSeq(counter(&tx, "commit")?) } else { next_commit(&tx)? };
             let ctx = ChangeContext { actor: &job.actor, at: claim.now, job_id: Some(&job_id) };
             let mut results = Vec::with_capacity(items.len());
             let mut changed = Vec::new();
             let mut changes = Vec::new();
             for (idx, case_id, item) in &items {
-                let r = apply_item(&tx, wf, case_id, item, &ctx, commit)?;
+                let r = apply_item(&tx, wf, (case_id, job.item(item)), &ctx, commit, !job.dry_run)?;
                 let r = r.map(|(v, change)| {
                     if let Some(c) = change {
                         changed.push(case_id.clone());

@@ -47,6 +47,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("changes.sql"),
     include_str!("webhooks.sql"),
     include_str!("change_columns.sql"),
+    include_str!("bulk_v2.sql"),
 ];
 
 /// Reader connections kept open for reuse.
@@ -391,6 +392,9 @@ mod tests {
              DROP TRIGGER cases_title_fts_insert;
              DROP TRIGGER cases_title_fts_delete;
              DROP TRIGGER cases_title_fts_update;
+             ALTER TABLE jobs DROP COLUMN dry_run;
+             ALTER TABLE jobs DROP COLUMN revert_of;
+             ALTER TABLE jobs DROP COLUMN template;
              DELETE FROM schema_migrations WHERE version >= 6;
              INSERT INTO cases (case_id, title, description, status, priority, tags, fields,
                                 version, created_at, updated_at, commit_seq)
@@ -426,6 +430,9 @@ mod tests {
                  INSERT INTO changes VALUES (1, 'case.created', 'CASE-000009', 5,
                                              '{\"type\":\"case.created\",\"old\":true}');
                  UPDATE counters SET value = 1 WHERE name = 'commit';
+                 ALTER TABLE jobs DROP COLUMN dry_run;
+                 ALTER TABLE jobs DROP COLUMN revert_of;
+                 ALTER TABLE jobs DROP COLUMN template;
                  DELETE FROM schema_migrations WHERE version >= 10;",
             )
             .unwrap();

@@ -1,0 +1,293 @@
+//! Bulk updates by filter, the item operators (`tagsAdd`, `tagsRemove`, `if`) and dry
+//! runs, on both stores.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, assert_problem, spawn_app, spawn_app_with};
+
+const BULK: &str = "/api/v1/cases/bulk-update";
+
+/// Creates a case and returns its id (a `Closed` one is created open, then closed).
+async fn case(app: &TestApp, status: &str, tags: &[&str], assignee: Option<&str>) -> String {
+    let first = if status == "Closed" { "Open" } else { status };
+    let id = app
+        .create(json!({"title": "filtered", "status": first, "tags": tags, "assignee": assignee}))
+        .await
+        .case_id;
+    if first != status {
+        let (s, _, b) = app
+            .send_json(
+                "PATCH",
+                &format!("/api/v1/cases/{id}"),
+                &json!({"status": status}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+    }
+    id
+}
+
+/// Submits a bulk body (must be stored) and waits for the job: its final status.
+async fn run(app: &TestApp, body: &Value) -> Value {
+    let (s, _, accepted) = app.send_json("PATCH", BULK, body).await;
+    assert_eq!(s, 200, "{accepted}");
+    app.wait_job(accepted["jobId"].as_str().unwrap()).await
+}
+
+/// Every result of a job, in index order.
+async fn results(app: &TestApp, job: &str) -> Vec<Value> {
+    let (s, _, page) = app
+        .raw(
+            "GET",
+            &format!("/api/v1/jobs/{job}/results?limit=1000"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{page}");
+    assert!(page["nextCursor"].is_null(), "{page}");
+    page["items"].as_array().unwrap().clone()
+}
+
+/// The ids the list endpoint gives for `query`, in creation order.
+async fn listed(app: &TestApp, query: &str) -> Vec<String> {
+    let (s, _, page) = app
+        .raw("GET", &format!("/api/v1/cases?{query}&limit=1000"), None)
+        .await;
+    assert_eq!(s, 200, "{page}");
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["caseId"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Every case with its full history, and the change feed's last position: what a dry
+/// run must leave as it was.
+async fn everything(app: &TestApp) -> (Vec<Value>, String) {
+    let mut out = Vec::new();
+    let (_, _, page) = app.raw("GET", "/api/v1/cases?limit=1000", None).await;
+    for c in page["items"].as_array().unwrap() {
+        let id = c["caseId"].as_str().unwrap();
+        let (_, _, history) = app
+            .raw(
+                "GET",
+                &format!("/api/v1/cases/{id}/history?limit=1000"),
+                None,
+            )
+            .await;
+        out.push(json!({"case": c, "history": history["items"]}));
+    }
+    let (s, _, feed) = app.raw("GET", "/api/v1/changes?limit=1000", None).await;
+    assert_eq!(s, 200, "{feed}");
+    (out, feed["nextAfter"].as_str().unwrap().to_owned())
+}
+
+backend_test! {
+    async fn a_filter_job_updates_the_listings_matches_at_submit_time_and_no_others() {
+        let app = spawn_app_with(|c| c.settings.chunk_size = 3).await;
+        let mut vip = Vec::new();
+        for i in 0..10 {
+            vip.push(case(&app, "In Progress", &["vip"], None).await);
+            case(&app, if i % 2 == 0 { "In Progress" } else { "Open" }, &["other"], None).await;
+        }
+        let expected = listed(&app, "status=in%20progress&tag=vip").await;
+        assert_eq!(expected, vip);
+        let body = json!({
+            "filter": {"status": "in progress", "tag": "vip"},
+            "set": {"status": "Under Review", "tagsAdd": ["triaged"]},
+            "options": {"expectedCount": 10}
+        });
+        let (s, _, accepted) = app.send_json("PATCH", BULK, &body).await;
+        assert_eq!(s, 200, "{accepted}");
+        assert_eq!(accepted["queued"], 10);
+        // A case that comes to match after the submit is not the job's.
+        let late = case(&app, "In Progress", &["vip"], None).await;
+        let job = accepted["jobId"].as_str().unwrap();
+        let done = app.wait_job(job).await;
+        assert_eq!(done["outcome"], "succeeded", "{done}");
+        assert_eq!(done["total"], 10);
+        assert_eq!(done["dryRun"], false);
+        let items = results(&app, job).await;
+        let ids: Vec<&str> = items.iter().map(|r| r["caseId"].as_str().unwrap()).collect();
+        assert_eq!(ids, expected);
+        for (i, r) in items.iter().enumerate() {
+            assert_eq!(r["index"], i as u64);
+        }
+        for id in &vip {
+            let c = app.client.get_case(id).await.unwrap().body;
+            assert_eq!(c.status, "Under Review");
+            assert_eq!(c.tags, ["vip", "triaged"]);
+        }
+        let c = app.client.get_case(&late).await.unwrap().body;
+        assert_eq!((c.status.as_str(), c.version), ("In Progress", 1));
+        // Nothing matches now: a job of no items, completed at once.
+        let none = run(&app, &json!({"filter": {"status": "in progress", "tag": "vip", "q": "no-such-title"}, "set": {"priority": "High"}})).await;
+        assert_eq!((none["status"].as_str(), none["total"].as_u64()), (Some("completed"), Some(0)));
+    }
+}
+
+backend_test! {
+    async fn a_count_other_than_expected_or_over_the_limit_creates_nothing() {
+        let app = spawn_app_with(|c| c.settings.max_items_per_filter = 5).await;
+        for _ in 0..4 {
+            case(&app, "Open", &[], Some("ann")).await;
+        }
+        let jobs = app.job_count().await;
+        let body = json!({"filter": {"assignee": "ann"}, "set": {"priority": "High"}, "options": {"expectedCount": 3}});
+        let (s, h, p) = app.send_json("PATCH", BULK, &body).await;
+        assert_problem(s, &h, &p, 409, "count_mismatch");
+        assert!(p["detail"].as_str().unwrap().contains('4'), "{p}");
+        // By ids, the count is the number of items.
+        let ids = listed(&app, "assignee=ann").await;
+        let updates: Vec<Value> = ids.iter().map(|id| json!({"caseId": id, "priority": "Low"})).collect();
+        let (s, h, p) = app
+            .send_json("PATCH", BULK, &json!({"updates": updates, "options": {"expectedCount": 5}}))
+            .await;
+        assert_problem(s, &h, &p, 409, "count_mismatch");
+        case(&app, "Open", &[], Some("ann")).await;
+        case(&app, "Open", &[], Some("ann")).await;
+        let (s, h, p) = app
+            .send_json("PATCH", BULK, &json!({"filter": {"assignee": "ann"}, "set": {"priority": "High"}}))
+            .await;
+        assert_problem(s, &h, &p, 413, "payload_too_large");
+        assert!(p["detail"].as_str().unwrap().contains("Jobs.MaxItemsPerFilter"), "{p}");
+        assert_eq!(app.job_count().await, jobs);
+        for id in listed(&app, "assignee=ann").await {
+            assert_eq!(app.client.get_case(&id).await.unwrap().body.version, 1);
+        }
+    }
+}
+
+backend_test! {
+    async fn a_bad_filter_or_set_is_refused_naming_the_field() {
+        let app = spawn_app().await;
+        case(&app, "Open", &[], None).await;
+        let cases: [(Value, u16, &str, &str); 8] = [
+            (json!({"filter": {"status": "Nope"}, "set": {"priority": "High"}}), 422, "validation_failed", "filter.status"),
+            (json!({"filter": {"updatedBefore": "yesterday"}, "set": {"priority": "High"}}), 422, "validation_failed", "filter.updatedBefore"),
+            (json!({"filter": {}, "set": {"priority": "Huge"}}), 422, "validation_failed", "set.priority"),
+            (json!({"filter": {}, "set": {"tags": ["a"], "tagsAdd": ["b"]}}), 422, "validation_failed", "set.tags"),
+            (json!({"filter": {}, "set": {}}), 422, "validation_failed", "set"),
+            (json!({"filter": {}}), 422, "validation_failed", "set"),
+            (json!({"filter": {}, "set": {"priority": "High"}, "updates": [{"caseId": "CASE-000001"}]}), 422, "validation_failed", "updates"),
+            (json!({"filter": {"owner": "x"}, "set": {"priority": "High"}}), 400, "unknown_field", ""),
+        ];
+        for (body, status, code, field) in cases {
+            let (s, h, p) = app.send_json("PATCH", BULK, &body).await;
+            assert_problem(s, &h, &p, status, code);
+            if !field.is_empty() {
+                assert_eq!(p["errors"][0]["field"], field, "{body}: {p}");
+            }
+        }
+        assert_eq!(app.job_count().await, 0);
+    }
+}
+
+backend_test! {
+    async fn operators_and_preconditions_apply_per_item() {
+        let app = spawn_app().await;
+        let a = case(&app, "In Progress", &["vip", "old"], Some("ann")).await;
+        let b = case(&app, "Open", &["vip"], Some("bob")).await;
+        let c = case(&app, "In Progress", &[], None).await;
+        let body = json!([
+            {"caseId": a, "tagsAdd": ["new"], "tagsRemove": ["old"], "if": {"status": ["In Progress"], "assignee": "ann"}},
+            {"caseId": b, "status": "In Progress", "if": {"status": ["In Progress", "Pending"]}},
+            {"caseId": c, "assignee": "cy", "if": {"assignee": null}},
+        ]);
+        let done = run(&app, &body).await;
+        assert_eq!((done["succeeded"].as_u64(), done["failed"].as_u64()), (Some(2), Some(1)), "{done}");
+        let items = results(&app, done["jobId"].as_str().unwrap()).await;
+        assert_eq!(items[1]["error"]["code"], "precondition_failed");
+        assert!(items[1]["error"]["detail"].as_str().unwrap().contains("Open"), "{}", items[1]);
+        assert_eq!(app.client.get_case(&a).await.unwrap().body.tags, ["vip", "new"]);
+        let b_now = app.client.get_case(&b).await.unwrap().body;
+        assert_eq!((b_now.status.as_str(), b_now.version), ("Open", 1));
+        assert_eq!(app.client.get_case(&c).await.unwrap().body.assignee.as_deref(), Some("cy"));
+        // Only the tags named move: the history records the whole list once.
+        let (_, _, h) = app.raw("GET", &format!("/api/v1/cases/{a}/history"), None).await;
+        assert_eq!(h["items"][0]["field"], "tags");
+        assert_eq!(h["items"][0]["to"], json!(["vip", "new"]));
+        // An item with tags and an operator fails alone, as invalid.
+        let done = run(&app, &json!([{"caseId": a, "tags": ["x"], "tagsRemove": ["vip"]}])).await;
+        assert_eq!(done["failed"], 1);
+        // `set` with a precondition: the cases that do not match fail, the rest change.
+        let done = run(&app, &json!({"filter": {"tag": "vip"}, "set": {"priority": "Critical", "if": {"assignee": "ann"}}})).await;
+        assert_eq!((done["succeeded"].as_u64(), done["failed"].as_u64()), (Some(1), Some(1)), "{done}");
+        assert_eq!(app.client.get_case(&a).await.unwrap().body.priority, "Critical");
+        assert_eq!(app.client.get_case(&b).await.unwrap().body.priority, "Medium");
+    }
+}
+
+backend_test! {
+    async fn a_dry_run_changes_nothing_and_predicts_what_the_real_run_does() {
+        let app = spawn_app_with(|c| c.settings.chunk_size = 4).await;
+        for i in 0..12 {
+            let status = ["In Progress", "Closed", "Open"][i % 3];
+            case(&app, status, &["batch"], if i % 4 == 0 { Some("ann") } else { None }).await;
+        }
+        let set = json!({"status": "Under Review", "tagsAdd": ["seen"], "if": {"assignee": null}});
+        let before = everything(&app).await;
+        let dry = run(&app, &json!({"filter": {"tag": "batch"}, "set": set, "options": {"dryRun": true}})).await;
+        assert_eq!(dry["dryRun"], true, "{dry}");
+        assert_eq!(dry["status"], "completed");
+        let by_ids = run(&app, &json!({"updates": [{"caseId": "CASE-000002", "priority": "Low"}], "options": {"dryRun": true}})).await;
+        assert_eq!(by_ids["succeeded"], 1);
+        assert_eq!(everything(&app).await, before, "a dry run changed something");
+        let real = run(&app, &json!({"filter": {"tag": "batch"}, "set": set})).await;
+        assert_eq!(real["dryRun"], false);
+        let predicted = results(&app, dry["jobId"].as_str().unwrap()).await;
+        let happened = results(&app, real["jobId"].as_str().unwrap()).await;
+        assert_eq!(predicted, happened);
+        let codes: Vec<&str> = happened.iter().filter_map(|r| r["error"]["code"].as_str()).collect();
+        assert!(codes.contains(&"invalid_transition") && codes.contains(&"precondition_failed"), "{codes:?}");
+        assert!(real["succeeded"].as_u64().unwrap() > 0);
+        assert_ne!(everything(&app).await.0, before.0);
+        // A dry run's retry is a dry run too.
+        let (s, _, retry) = app
+            .raw("POST", &format!("/api/v1/jobs/{}/retry-failed", dry["jobId"].as_str().unwrap()), None)
+            .await;
+        assert_eq!(s, 200, "{retry}");
+        let id = retry["jobId"].as_str().or(retry["job"]["jobId"].as_str()).unwrap().to_owned();
+        let retried = app.wait_job(&id).await;
+        assert_eq!(retried["dryRun"], true);
+        assert_eq!(retried["total"], dry["failed"]);
+    }
+}
+
+backend_test! {
+    async fn a_retry_of_a_filter_job_applies_its_set_to_the_failed_cases() {
+        let app = spawn_app().await;
+        let closed = case(&app, "Closed", &["r"], None).await;
+        case(&app, "Open", &["r"], None).await;
+        let done = run(&app, &json!({"filter": {"tag": "r"}, "set": {"status": "In Progress"}})).await;
+        assert_eq!(done["failed"], 1);
+        // The retry applies the job's `set` again (the items of a filter job carry none
+        // of their own): the closed case refuses it again, as a transition, not as an
+        // unreadable item.
+        let (s, _, retry) = app
+            .raw("POST", &format!("/api/v1/jobs/{}/retry-failed", done["jobId"].as_str().unwrap()), None)
+            .await;
+        assert_eq!(s, 200, "{retry}");
+        let id = retry["jobId"].as_str().or(retry["job"]["jobId"].as_str()).unwrap().to_owned();
+        let again = app.wait_job(&id).await;
+        assert_eq!((again["total"].as_u64(), again["failed"].as_u64()), (Some(1), Some(1)));
+        let items = results(&app, &id).await;
+        assert_eq!(items[0]["caseId"], closed.as_str());
+        assert_eq!(items[0]["error"]["code"], "invalid_transition");
+    }
+}
+
+backend_test! {
+    async fn the_listing_filters_by_updated_before() {
+        let app = spawn_app().await;
+        let old = app.create(json!({"title": "old"})).await;
+        app.clock.advance(std::time::Duration::from_secs(60));
+        let new = app.create(json!({"title": "new"})).await;
+        assert_eq!(listed(&app, &format!("updatedBefore={}", new.updated_at)).await, std::slice::from_ref(&old.case_id));
+        assert!(listed(&app, &format!("updatedBefore={}", old.updated_at)).await.is_empty());
+        assert_eq!(listed(&app, &format!("updatedSince={}&updatedBefore={}", old.updated_at, new.updated_at)).await, [old.case_id]);
+        let (s, h, p) = app.raw("GET", "/api/v1/cases?updatedBefore=soon", None).await;
+        assert_problem(s, &h, &p, 400, "invalid_query");
+    }
+}
