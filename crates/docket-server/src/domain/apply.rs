@@ -124,7 +124,7 @@ pub fn apply_change(
     };
     let mut close_open_tasks = false;
     if let Some(to) = &change.status {
-        if !wf.allows(&case.status, to) {
+        if !change.restore && !wf.allows(&case.status, to) {
             return Err(ItemError::InvalidTransition {
                 from: case.status.to_string(),
                 to: to.to_string(),

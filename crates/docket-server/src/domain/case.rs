@@ -177,6 +177,9 @@ pub struct CaseChange {
     pub tags_remove: Vec<String>,
     /// An update item's `if`.
     pub precondition: Option<super::precondition::Precondition>,
+    /// A revert's change: the workflow's transitions do not bind it (it restores a
+    /// status the case had).
+    pub restore: bool,
 }
 
 impl CaseChange {

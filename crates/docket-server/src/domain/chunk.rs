@@ -25,15 +25,28 @@ pub struct ClaimedJob {
     pub dry_run: bool,
     /// What an item stored as `""` applies (a filter job's `set`).
     pub template: Option<String>,
+    /// A revert: its items restore what a job changed, unbound by the workflow.
+    pub revert: bool,
 }
 
 /// The claim statement's `RETURNING seq, cancel_requested, atomic, next_index, actor,
-/// total, processed, dry_run, template` ([`CLAIM_RETURNING`]).
-pub type ClaimRow = (i64, bool, bool, i64, String, i64, i64, bool, Option<String>);
+/// total, processed, dry_run, template, revert` ([`CLAIM_RETURNING`]).
+pub type ClaimRow = (
+    i64,
+    bool,
+    bool,
+    i64,
+    String,
+    i64,
+    i64,
+    bool,
+    Option<String>,
+    bool,
+);
 
 /// The columns the claim statement returns, as [`ClaimRow`] takes them.
-pub const CLAIM_RETURNING: &str =
-    "seq, cancel_requested, atomic, next_index, actor, total, processed, dry_run, template";
+pub const CLAIM_RETURNING: &str = "seq, cancel_requested, atomic, next_index, actor, total, \
+     processed, dry_run, template, revert_of IS NOT NULL";
 
 impl From<ClaimRow> for ClaimedJob {
     fn from(r: ClaimRow) -> Self {
@@ -47,6 +60,7 @@ impl From<ClaimRow> for ClaimedJob {
             processed: r.6,
             dry_run: r.7,
             template: r.8,
+            revert: r.9,
         }
     }
 }
@@ -59,6 +73,17 @@ impl ClaimedJob {
             (Some(t), true) => t,
             _ => stored,
         }
+    }
+
+    /// The change a stored item asks for, as this job applies it.
+    pub fn change(
+        &self,
+        stored: &str,
+        wf: &super::Workflow,
+    ) -> Result<super::CaseChange, ItemError> {
+        let mut change = super::item_change(self.item(stored), wf)?;
+        change.restore = self.revert;
+        Ok(change)
     }
 }
 
@@ -243,6 +268,7 @@ mod tests {
             processed,
             dry_run: false,
             template: None,
+            revert: false,
         }
     }
 

@@ -89,6 +89,26 @@ impl NewJob {
     }
 }
 
+impl NewJob {
+    /// The revert of `job`: its items are added by the store, from `job`'s history.
+    pub fn revert_of(job: &super::Job, origin: JobOrigin) -> Self {
+        Self {
+            id: origin.id,
+            items: Vec::new(),
+            by_filter: None,
+            template: None,
+            dry_run: false,
+            revert_of: Some(job.id.clone()),
+            atomic: false,
+            callback_url: None,
+            parent_id: None,
+            idempotency: None,
+            actor: origin.actor,
+            created_at: origin.created_at,
+        }
+    }
+}
+
 /// Limits checked inside the submitting transaction.
 #[derive(Debug, Clone, Copy)]
 pub struct SubmitLimits {

@@ -14,6 +14,7 @@ mod job;
 pub mod job_records;
 mod precondition;
 pub mod query;
+pub mod revert;
 pub mod rules;
 mod session;
 pub mod settings;

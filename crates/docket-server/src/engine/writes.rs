@@ -190,6 +190,21 @@ impl Engine {
         Ok(self.committed(change, commit, Vec::new()))
     }
 
+    /// A new job that undoes what a finished job changed.
+    #[tracing::instrument(level = "debug", skip(self))]
+    pub async fn revert_job(&self, id: &str, actor: &str) -> Result<Committed<JobChange>> {
+        let origin = JobOrigin {
+            id: new_job_id(),
+            actor: actor.to_owned(),
+            created_at: self.now(),
+        };
+        let (change, commit) = self.store.revert_job(id, origin).await?;
+        if matches!(change, JobChange::Done(_)) {
+            self.wake();
+        }
+        Ok(self.committed(change, commit, Vec::new()))
+    }
+
     /// Forgets an ended job, its results and its callback.
     #[tracing::instrument(level = "debug", skip(self))]
     pub async fn delete_job(&self, id: &str) -> Result<Committed<JobChange>> {

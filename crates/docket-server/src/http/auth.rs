@@ -90,6 +90,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     // cases' changes: the scope that submits jobs.
     ("POST", "/api/v1/jobs/{jobId}/cancel", CASES_WRITE),
     ("POST", "/api/v1/jobs/{jobId}/retry-failed", CASES_WRITE),
+    ("POST", "/api/v1/jobs/{jobId}/revert", CASES_WRITE),
     ("DELETE", "/api/v1/jobs/{jobId}", CASES_WRITE),
     (
         "POST",

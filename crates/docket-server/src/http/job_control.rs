@@ -1,5 +1,5 @@
-//! `/api/v1/jobs/{jobId}` actions: cancel, retry-failed, delete, and the callback's
-//! deliveries (list, redeliver).
+//! `/api/v1/jobs/{jobId}` actions: cancel, retry-failed, revert, delete, and the
+//! callback's deliveries (list, redeliver).
 
 use std::time::Duration;
 
@@ -25,6 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(cancel))
         .routes(routes!(retry_failed))
+        .routes(routes!(revert))
         .routes(routes!(delete))
         .routes(routes!(callbacks))
         .routes(routes!(redeliver))
@@ -116,19 +117,65 @@ async fn retry_failed(
             codes::NO_FAILED_ITEMS,
             format!("job {id} has no failed items"),
         )),
-        JobChange::Done(job) => {
-            let body = BulkAccepted {
-                job_id: Some(job.id.clone()),
-                queued: job.total,
-                status: job.state.to_string(),
-                status_url: Some(status_url(&job)),
-            };
-            let mut res = Json(docket_api::BulkAnswer::Accepted(body)).into_response();
-            if let Ok(v) = HeaderValue::from_str(&status_url(&job)) {
-                res.headers_mut().insert(header::LOCATION, v);
-            }
-            Ok(with_token(res, commit))
-        }
+        JobChange::Done(job) => Ok(accepted(&job, commit)),
+    }
+}
+
+/// The `200` of a job made from another (a retry, a revert): the bulk update's
+/// `accepted` answer, with `Location`.
+fn accepted(job: &crate::domain::Job, commit: CommitSeq) -> Response {
+    let body = BulkAccepted {
+        job_id: Some(job.id.clone()),
+        queued: job.total,
+        status: job.state.to_string(),
+        status_url: Some(status_url(job)),
+    };
+    let mut res = Json(docket_api::BulkAnswer::Accepted(body)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&status_url(job)) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    with_token(res, commit)
+}
+
+/// A new job (`revertOf` set) that sets every field a finished job changed back to its
+/// value before the job, on each case the job changed, expecting the version the job
+/// left: a case changed since fails `version_conflict`, a deleted one
+/// `case_not_found`. The workflow's transitions do not bind it (it restores a status
+/// the case had); tasks a cascade closed stay closed.
+#[utoipa::path(
+    post,
+    path = "/api/v1/jobs/{jobId}/revert",
+    operation_id = "revertJob",
+    tag = "jobs",
+    params(("jobId" = String, Path, description = "The job's id.")),
+    responses(
+        (status = 200, description = "The revert job is stored.", body = BulkAccepted, headers(("Location" = String), ("X-Consistency-Token" = String))),
+        (status = 404, description = "No such job, or past its retention (`job_not_found`).", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The job has not ended (`job_not_finished`).", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The job is a dry run: it changed nothing (`validation_failed`).", body = Problem, content_type = "application/problem+json")
+    )
+)]
+async fn revert(
+    State(s): State<AppState>,
+    PathParam(id): PathParam<String>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    load(&s, &id).await?;
+    let actor = caller.actor_name();
+    let Committed { value, commit, .. } = s.engine.revert_job(&id, &actor).await?;
+    match value {
+        JobChange::NotFound => Err(job_not_found(&id)),
+        JobChange::WrongState(job) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            codes::JOB_NOT_FINISHED,
+            format!("job {id} is {}; revert it once it ends", job.state),
+        )),
+        JobChange::NothingToDo(_) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            codes::VALIDATION_FAILED,
+            format!("job {id} is a dry run: it changed nothing to revert"),
+        )),
+        JobChange::Done(job) => Ok(accepted(&job, commit)),
     }
 }
 

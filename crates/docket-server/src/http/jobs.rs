@@ -18,6 +18,7 @@ use super::AppState;
 use super::cursor::{decode_cursor, encode_cursor};
 use super::error::ApiError;
 use super::extract::{PathParam, QueryParams};
+use super::results_export::Export;
 use crate::domain::{CaseId, ItemOutcome, Job, JobState};
 use crate::wire;
 
@@ -158,7 +159,10 @@ async fn read(
 }
 
 /// Per-item outcomes in request order (`index` is the item's position), optionally
-/// only those of one outcome.
+/// only those of one outcome. With `Accept: text/csv` (columns
+/// `index,caseId,outcome,code,detail,version`) or `application/x-ndjson`, every result
+/// is streamed in index order, without paging (`limit` is ignored; a `cursor` starts
+/// after it).
 #[utoipa::path(
     get,
     path = "/api/v1/jobs/{jobId}/results",
@@ -166,15 +170,17 @@ async fn read(
     tag = "jobs",
     params(("jobId" = String, Path, description = "The job's id."), ResultsQuery),
     responses(
-        (status = 200, description = "A page of item results.", body = Page<ItemResult>),
+        (status = 200, description = "A page of item results, or (by `Accept`) all of them as CSV or NDJSON.",
+            content((Page<ItemResult> = "application/json"), (String = "text/csv"), (String = "application/x-ndjson"))),
         (status = 404, description = "No such job, or past its retention (`job_not_found`).", body = Problem, content_type = "application/problem+json")
     )
 )]
 async fn results(
     State(s): State<AppState>,
     PathParam(id): PathParam<String>,
+    headers: axum::http::HeaderMap,
     QueryParams(q): QueryParams<ResultsQuery>,
-) -> Result<Json<Page<ItemResult>>, ApiError> {
+) -> Result<Response, ApiError> {
     load(&s, &id).await?;
     let outcome = q
         .outcome
@@ -184,20 +190,20 @@ async fn results(
                 .map_err(|m| ApiError::query("outcome", m))
         })
         .transpose()?;
+    let after = decode_cursor(q.cursor.as_deref())?;
+    if let Some(format) = Export::wanted(&headers) {
+        return Ok(super::results_export::stream(s, id, outcome, after, format));
+    }
     let page = s
         .engine
-        .job_results(
-            &id,
-            outcome,
-            decode_cursor(q.cursor.as_deref())?,
-            s.page_size(q.limit)?,
-        )
+        .job_results(&id, outcome, after, s.page_size(q.limit)?)
         .await?
         .ok_or_else(|| job_not_found(&id))?;
     Ok(Json(Page {
         items: page.items.into_iter().map(wire::item_result).collect(),
         next_cursor: encode_cursor(page.next),
-    }))
+    })
+    .into_response())
 }
 
 /// Jobs, newest first, optionally of one state.

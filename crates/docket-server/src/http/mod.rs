@@ -21,6 +21,7 @@ pub mod openapi;
 mod openapi_served;
 pub mod rate_limit;
 mod refresh;
+mod results_export;
 pub mod serve;
 pub mod session;
 mod settings;

@@ -189,6 +189,11 @@ pub trait JobAdminStore: Send + Sync + 'static {
     /// A new job with the failed items of a finished one.
     async fn retry_failed(&self, id: &str, new: JobOrigin) -> Result<(JobChange, CommitSeq)>;
 
+    /// A new job that undoes what a finished job changed (see
+    /// [`crate::domain::revert`]): `WrongState` while the job runs, `NothingToDo` for a
+    /// dry run.
+    async fn revert_job(&self, id: &str, new: JobOrigin) -> Result<(JobChange, CommitSeq)>;
+
     /// Forgets a finished job, its items and its callbacks.
     async fn delete_job(&self, id: &str) -> Result<(JobChange, CommitSeq)>;
 

@@ -51,6 +51,7 @@ pub const EXPECTED: &[(&str, &str, Option<&str>)] = &[
         "/api/v1/jobs/{jobId}/retry-failed",
         Some("cases:write"),
     ),
+    ("POST", "/api/v1/jobs/{jobId}/revert", Some("cases:write")),
     ("DELETE", "/api/v1/jobs/{jobId}", Some("cases:write")),
     (
         "POST",

@@ -291,3 +291,154 @@ backend_test! {
         assert_problem(s, &h, &p, 400, "invalid_query");
     }
 }
+
+backend_test! {
+    async fn a_revert_restores_what_a_job_changed_and_reports_cases_changed_since() {
+        let app = spawn_app().await;
+        let a = case(&app, "In Progress", &["x"], Some("ann")).await;
+        let b = case(&app, "Open", &[], None).await;
+        let d = case(&app, "Resolved", &[], None).await;
+        let (s, _, t) = app
+            .send_json("POST", &format!("/api/v1/cases/{d}/tasks"), &json!({"title": "check"}))
+            .await;
+        assert_eq!(s, 201, "{t}");
+        let gone = case(&app, "Open", &[], None).await;
+        let moved = case(&app, "Open", &[], None).await;
+        let same = case(&app, "Open", &[], None).await;
+        let job = run(&app, &json!([
+            {"caseId": a, "status": "Under Review", "assignee": "bob", "tagsAdd": ["y"], "fields": {"region": "eu"}},
+            {"caseId": b, "priority": "High"},
+            {"caseId": d, "status": "Closed"},
+            {"caseId": gone, "priority": "Low"},
+            {"caseId": moved, "priority": "Low"},
+            {"caseId": same, "priority": "Medium"},
+            {"caseId": "CASE-999999", "priority": "Low"},
+        ]))
+        .await;
+        assert_eq!((job["succeeded"].as_u64(), job["failed"].as_u64()), (Some(6), Some(1)), "{job}");
+        let job_id = job["jobId"].as_str().unwrap();
+        assert_eq!(app.snapshot(&d).await.2[0].status, "done");
+        let (s, _, _) = app.raw("DELETE", &format!("/api/v1/cases/{gone}"), None).await;
+        assert_eq!(s, 204);
+        let (s, _, _) = app
+            .send_json("PATCH", &format!("/api/v1/cases/{moved}"), &json!({"assignee": "zed"}))
+            .await;
+        assert_eq!(s, 200);
+        let before_revert = app.client.get_case(&same).await.unwrap().body;
+        let (s, h, accepted) = app.raw("POST", &format!("/api/v1/jobs/{job_id}/revert"), None).await;
+        assert_eq!(s, 200, "{accepted}");
+        assert!(h.get("location").is_some());
+        // Every case the job changed; not the one it left as it was, nor the missing one.
+        assert_eq!(accepted["queued"], 5, "{accepted}");
+        let revert = app.wait_job(accepted["jobId"].as_str().unwrap()).await;
+        assert_eq!(revert["revertOf"], job_id);
+        assert_eq!((revert["succeeded"].as_u64(), revert["failed"].as_u64()), (Some(3), Some(2)), "{revert}");
+        let a_now = app.client.get_case(&a).await.unwrap().body;
+        assert_eq!((a_now.status.as_str(), a_now.assignee.as_deref()), ("In Progress", Some("ann")));
+        assert_eq!(a_now.tags, ["x"]);
+        assert!(a_now.fields.get("region").is_none(), "{:?}", a_now.fields);
+        assert_eq!(app.client.get_case(&b).await.unwrap().body.priority, "Medium");
+        // Out of a terminal status, which the workflow alone would refuse; the task the
+        // cascade closed stays closed.
+        let (d_now, _, tasks) = app.snapshot(&d).await;
+        assert_eq!(d_now.status, "Resolved");
+        assert_eq!(tasks[0].status, "done");
+        let items = results(&app, accepted["jobId"].as_str().unwrap()).await;
+        let code = |id: &str| {
+            items.iter().find(|r| r["caseId"] == id).map(|r| r["error"]["code"].clone()).unwrap()
+        };
+        assert_eq!(code(&gone), "case_not_found");
+        assert_eq!(code(&moved), "version_conflict");
+        assert_eq!(app.client.get_case(&moved).await.unwrap().body.priority, "Low");
+        assert_eq!(app.client.get_case(&same).await.unwrap().body, before_revert);
+        // A dry run has nothing to revert; a job not found is 404.
+        let dry = run(&app, &json!({"updates": [{"caseId": b, "priority": "Low"}], "options": {"dryRun": true}})).await;
+        let (s, h, p) = app.raw("POST", &format!("/api/v1/jobs/{}/revert", dry["jobId"].as_str().unwrap()), None).await;
+        assert_problem(s, &h, &p, 422, "validation_failed");
+        let (s, h, p) = app.raw("POST", "/api/v1/jobs/job-0000/revert", None).await;
+        assert_problem(s, &h, &p, 404, "job_not_found");
+    }
+}
+
+/// A job's results as the paged endpoint gives them, every page.
+async fn paged_results(app: &TestApp, job: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let (s, _, page) = app
+            .raw(
+                "GET",
+                &format!("/api/v1/jobs/{job}/results?limit=700{cursor}"),
+                None,
+            )
+            .await;
+        assert_eq!(s, 200, "{page}");
+        out.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["nextCursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => return out,
+        }
+    }
+}
+
+/// The body of the results export in `accept`.
+async fn exported(app: &TestApp, job: &str, accept: &str) -> (String, String) {
+    let res = app
+        .http
+        .get(format!("{}/api/v1/jobs/{job}/results", app.base))
+        .header("accept", accept)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let ct = res.headers()["content-type"].to_str().unwrap().to_owned();
+    (ct, res.text().await.unwrap())
+}
+
+backend_test! {
+    async fn the_results_export_equals_the_paged_results() {
+        let app = spawn_app_with(|c| c.settings.max_items_per_request = 5_000).await;
+        app.seed(2_000).await;
+        // 2,500 items: 500 name no case; some others cannot move.
+        let items: Vec<Value> = (1..=2_500)
+            .map(|i| json!({"caseId": format!("CASE-{i:06}"), "status": "Under Review", "statusReason": "a, \"quoted\" reason"}))
+            .collect();
+        let done = run(&app, &json!(items)).await;
+        let job = done["jobId"].as_str().unwrap();
+        let paged = paged_results(&app, job).await;
+        assert_eq!(paged.len(), 2_500);
+        let (ct, ndjson) = exported(&app, job, "application/x-ndjson").await;
+        assert_eq!(ct, "application/x-ndjson");
+        let lines: Vec<Value> = ndjson.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines, paged);
+        let (ct, csv) = exported(&app, job, "text/csv").await;
+        assert!(ct.starts_with("text/csv"), "{ct}");
+        let mut rows = csv.split("\r\n");
+        assert_eq!(rows.next(), Some("index,caseId,outcome,code,detail,version"));
+        let rows: Vec<&str> = rows.filter(|r| !r.is_empty()).collect();
+        assert_eq!(rows.len(), 2_500);
+        for (row, r) in rows.iter().zip(&paged) {
+            let expected = format!(
+                "{},{},{},{},{},{}",
+                r["index"],
+                r["caseId"].as_str().unwrap(),
+                r["outcome"].as_str().unwrap(),
+                r["error"]["code"].as_str().unwrap_or(""),
+                r["error"]["detail"].as_str().map(|d| if d.contains(',') { format!("\"{}\"", d.replace('"', "\"\"")) } else { d.to_owned() }).unwrap_or_default(),
+                r["version"].as_u64().map(|v| v.to_string()).unwrap_or_default(),
+            );
+            assert_eq!(*row, expected);
+        }
+        assert!(paged.iter().any(|r| r["error"]["code"] == "case_not_found"));
+        // Only the failed ones, when asked.
+        let res = app
+            .http
+            .get(format!("{}/api/v1/jobs/{job}/results?outcome=failed", app.base))
+            .header("accept", "application/x-ndjson")
+            .send()
+            .await
+            .unwrap();
+        let failed = res.text().await.unwrap().lines().count() as u64;
+        assert_eq!(failed, done["failed"].as_u64().unwrap());
+    }
+}

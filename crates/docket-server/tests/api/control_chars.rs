@@ -36,6 +36,7 @@ backend_test! {
             ("GET", "/api/v1/jobs/{}/callbacks"),
             ("POST", "/api/v1/jobs/{}/cancel"),
             ("POST", "/api/v1/jobs/{}/retry-failed"),
+            ("POST", "/api/v1/jobs/{}/revert"),
             ("POST", "/api/v1/jobs/{}/callbacks/redeliver"),
             ("DELETE", "/api/v1/jobs/{}"),
             ("DELETE", "/api/v1/keys/{}"),

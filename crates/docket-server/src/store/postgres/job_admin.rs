@@ -1,9 +1,12 @@
 //! PostgreSQL: cancelling, retrying, deleting and purging jobs; leases; callbacks.
 
-use super::jobs::{end_job, insert_job, load_job};
+use super::jobs::{end_job, insert_items, insert_job, load_job};
 use super::{PgStore, Tx, counter, next_commit, record_changes};
 use crate::domain::feed::{Change, JOB_ACTOR, Render};
 use crate::domain::job_records::DeliveryRow;
+use crate::domain::revert::{
+    REVERT_PAGE, RevertRefusal, Reverted, Undo, revert_items, revert_refusal,
+};
 use crate::domain::rules::{self, CancelStep};
 use crate::domain::{CommitSeq, JobState, Timestamp};
 use crate::store::sql::{Dialect, retry_copy_sql};
@@ -11,6 +14,7 @@ use crate::store::{Attempt, Delivery, DeliveryView, Error, JobChange, JobOrigin,
 use crate::store::{CallbackStore, JobAdminStore};
 use async_trait::async_trait;
 use sqlx::AssertSqlSafe;
+use std::collections::HashSet;
 
 /// Ends a job change: commits `Done` at a commit position of its own; anything else
 /// changes nothing and answers with the position it was read at.
@@ -93,6 +97,78 @@ impl JobAdminStore for PgStore {
         sqlx::query("UPDATE jobs SET total = $2 WHERE seq = $1")
             .bind(new_seq)
             .bind(i64::try_from(n).unwrap_or(i64::MAX))
+            .execute(&mut *tx)
+            .await?;
+        super::nodes::notify(&mut tx, &crate::store::Signal::Queued).await?;
+        let (_, created) = load_job(&mut tx, &new.id).await?.ok_or(Error::NotFound)?;
+        settle(tx, JobChange::Done(created), &[], &self.render).await
+    }
+
+    async fn revert_job(&self, id: &str, new: JobOrigin) -> Result<(JobChange, CommitSeq)> {
+        let mut tx = self.begin().await?;
+        let Some((seq, job)) = load_job(&mut tx, id).await? else {
+            return settle(tx, JobChange::NotFound, &[], &self.render).await;
+        };
+        match revert_refusal(&job) {
+            Some(RevertRefusal::NotFinished) => {
+                return settle(tx, JobChange::WrongState(job), &[], &self.render).await;
+            }
+            Some(RevertRefusal::DryRun) => {
+                return settle(tx, JobChange::NothingToDo(job), &[], &self.render).await;
+            }
+            None => {}
+        }
+        let new = NewJob::revert_of(&job, new);
+        let new_seq = insert_job(&mut tx, &new).await?;
+        let (mut after, mut total) = (-1_i64, 0_i64);
+        loop {
+            let page: Vec<(i64, String, Option<i64>)> = sqlx::query_as(
+                "SELECT idx, case_id, version FROM job_items \
+                 WHERE job_seq = $1 AND idx > $2 AND outcome = 'succeeded' ORDER BY idx LIMIT $3",
+            )
+            .bind(seq)
+            .bind(after)
+            .bind(REVERT_PAGE)
+            .fetch_all(&mut *tx)
+            .await?;
+            let Some((last, ..)) = page.last() else { break };
+            after = *last;
+            let page: Vec<Reverted> = page
+                .into_iter()
+                .map(|(_, case_id, version)| Reverted { case_id, version })
+                .collect();
+            let ids: Vec<&str> = page.iter().map(|r| r.case_id.as_str()).collect();
+            let history: Vec<(String, String, String)> = sqlx::query_as(
+                "SELECT c.case_id, h.field, h.from_value FROM cases c \
+                 JOIN case_history h ON h.case_seq = c.seq \
+                 WHERE c.case_id = ANY($1) AND h.job_id = $2 ORDER BY h.id",
+            )
+            .bind(&ids)
+            .bind(&job.id)
+            .fetch_all(&mut *tx)
+            .await?;
+            let history: Vec<Undo> = history
+                .into_iter()
+                .map(|(case_id, field, from)| Undo {
+                    case_id,
+                    field,
+                    from,
+                })
+                .collect();
+            let existing: HashSet<String> =
+                sqlx::query_scalar("SELECT case_id FROM cases WHERE case_id = ANY($1)")
+                    .bind(&ids)
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .into_iter()
+                    .collect();
+            let items = revert_items(&page, &history, &existing);
+            insert_items(&mut tx, new_seq, total, &items).await?;
+            total += i64::try_from(items.len()).unwrap_or(0);
+        }
+        sqlx::query("UPDATE jobs SET total = $2 WHERE seq = $1")
+            .bind(new_seq)
+            .bind(total)
             .execute(&mut *tx)
             .await?;
         super::nodes::notify(&mut tx, &crate::store::Signal::Queued).await?;

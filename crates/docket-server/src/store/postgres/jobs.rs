@@ -77,9 +77,20 @@ pub(super) async fn insert_job(tx: &mut Tx, job: &NewJob) -> Result<i64> {
     .bind(&job.template)
     .fetch_one(&mut **tx)
     .await?;
-    // Set-based, in slices so one statement's arrays stay moderate.
-    for (n, slice) in job.items.chunks(10_000).enumerate() {
-        let base = (n * 10_000) as i64;
+    insert_items(tx, seq, 0, &job.items).await?;
+    Ok(seq)
+}
+
+/// Stores `items` as the items of job `seq`, indexed from `first`: set-based, in slices
+/// so one statement's arrays stay moderate.
+pub(super) async fn insert_items(
+    tx: &mut Tx,
+    seq: i64,
+    first: i64,
+    items: &[(String, String)],
+) -> Result<()> {
+    for (n, slice) in items.chunks(10_000).enumerate() {
+        let base = first + (n * 10_000) as i64;
         let idx: Vec<i64> = (0..slice.len() as i64).map(|i| base + i).collect();
         let ids: Vec<&str> = slice.iter().map(|(c, _)| c.as_str()).collect();
         let items: Vec<&str> = slice.iter().map(|(_, i)| i.as_str()).collect();
@@ -94,7 +105,7 @@ pub(super) async fn insert_job(tx: &mut Tx, job: &NewJob) -> Result<i64> {
         .execute(&mut **tx)
         .await?;
     }
-    Ok(seq)
+    Ok(())
 }
 
 /// Stores the cases matching `by` as the items of job `seq` (see
@@ -521,17 +532,16 @@ impl JobStore for PgStore {
         let mut results = Vec::with_capacity(items.len());
         for (idx, case_id, item) in &items {
             let r = match (CaseId::parse(case_id), cases.get(case_id.as_str())) {
-                (Ok(_), Some((s, case))) => {
-                    crate::domain::item_change(job.item(item), &self.workflow)
-                        .and_then(|change| apply_change(case, &change, &self.workflow, &ctx))
-                        .map(|a| {
-                            let v = a.case.version;
-                            if a.changed() && !job.dry_run {
-                                applied.push((*s, a));
-                            }
-                            v
-                        })
-                }
+                (Ok(_), Some((s, case))) => job
+                    .change(item, &self.workflow)
+                    .and_then(|change| apply_change(case, &change, &self.workflow, &ctx))
+                    .map(|a| {
+                        let v = a.case.version;
+                        if a.changed() && !job.dry_run {
+                            applied.push((*s, a));
+                        }
+                        v
+                    }),
                 _ => Err(ItemError::CaseNotFound(case_id.clone())),
             };
             results.push((*idx, r));

@@ -8,12 +8,16 @@ use rusqlite::OptionalExtension;
 
 use super::SqliteStore;
 use super::cases::immediate;
-use super::job_rows::{end_job, insert_job, load_job};
+use super::job_rows::{end_job, insert_items, insert_job, load_job};
 use super::rows::{Logged, counter, next_commit, record_changes};
 use crate::domain::feed::{Change, JOB_ACTOR};
 use crate::domain::job_records::DeliveryRow;
+use crate::domain::revert::{
+    REVERT_PAGE, RevertRefusal, Reverted, Undo, revert_items, revert_refusal,
+};
 use crate::domain::{CommitSeq, JobState, Timestamp};
 use crate::store::{Attempt, Delivery, DeliveryView, Error, JobChange, JobOrigin, NewJob, Result};
+use std::collections::HashSet;
 
 impl SqliteStore {
     /// Runs `f` on job `id` in a write transaction, which commits (at a commit position
@@ -89,6 +93,54 @@ impl JobAdminStore for SqliteStore {
             }
             tx.prepare_cached("UPDATE jobs SET total = ?2 WHERE seq = ?1")?
                 .execute((new_seq, i64::try_from(n).unwrap_or(i64::MAX)))?;
+            let (_, created) = load_job(tx, &new.id)?.ok_or(Error::NotFound)?;
+            Ok((JobChange::Done(created), Vec::new()))
+        })
+        .await
+    }
+
+    async fn revert_job(&self, id: &str, new: JobOrigin) -> Result<(JobChange, CommitSeq)> {
+        self.change_job(id, move |tx, seq, job| {
+            match revert_refusal(&job) {
+                Some(RevertRefusal::NotFinished) => return Ok((JobChange::WrongState(job), Vec::new())),
+                Some(RevertRefusal::DryRun) => return Ok((JobChange::NothingToDo(job), Vec::new())),
+                None => {}
+            }
+            let new = NewJob::revert_of(&job, new);
+            let new_seq = insert_job(tx, &new)?;
+            let (mut after, mut total) = (-1_i64, 0_i64);
+            loop {
+                let page: Vec<(i64, Reverted)> = tx
+                    .prepare_cached(
+                        "SELECT idx, case_id, version FROM job_items \
+                         WHERE job_seq = ?1 AND idx > ?2 AND outcome = 'succeeded' ORDER BY idx LIMIT ?3",
+                    )?
+                    .query_map((seq, after, REVERT_PAGE), |r| {
+                        Ok((r.get(0)?, Reverted { case_id: r.get(1)?, version: r.get(2)? }))
+                    })?
+                    .collect::<rusqlite::Result<_>>()?;
+                let Some((last, _)) = page.last() else { break };
+                after = *last;
+                let page: Vec<Reverted> = page.into_iter().map(|(_, r)| r).collect();
+                let ids = serde_json::to_string(&page.iter().map(|r| &r.case_id).collect::<Vec<_>>())
+                    .map_err(|e| Error::Other(e.into()))?;
+                let history: Vec<Undo> = tx
+                    .prepare_cached(
+                        "SELECT c.case_id, h.field, h.from_value FROM cases c \
+                         JOIN case_history h ON h.case_seq = c.seq \
+                         WHERE c.case_id IN (SELECT value FROM json_each(?1)) AND h.job_id = ?2 ORDER BY h.id",
+                    )?
+                    .query_map((&ids, &job.id), |r| Ok(Undo { case_id: r.get(0)?, field: r.get(1)?, from: r.get(2)? }))?
+                    .collect::<rusqlite::Result<_>>()?;
+                let existing: HashSet<String> = tx
+                    .prepare_cached("SELECT case_id FROM cases WHERE case_id IN (SELECT value FROM json_each(?1))")?
+                    .query_map([&ids], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                let items = revert_items(&page, &history, &existing);
+                insert_items(tx, new_seq, total, &items)?;
+                total += i64::try_from(items.len()).unwrap_or(0);
+            }
+            tx.prepare_cached("UPDATE jobs SET total = ?2 WHERE seq = ?1")?.execute((new_seq, total))?;
             let (_, created) = load_job(tx, &new.id)?.ok_or(Error::NotFound)?;
             Ok((JobChange::Done(created), Vec::new()))
         })

@@ -61,13 +61,24 @@ pub(super) fn insert_job(tx: &Transaction<'_>, job: &NewJob) -> Result<i64> {
             ],
             |r| r.get(0),
         )?;
+    insert_items(tx, seq, 0, &job.items)?;
+    Ok(seq)
+}
+
+/// Stores `items` as the items of job `seq`, indexed from `first`.
+pub(super) fn insert_items(
+    tx: &Transaction<'_>,
+    seq: i64,
+    first: i64,
+    items: &[(String, String)],
+) -> Result<()> {
     let mut ins = tx.prepare_cached(
         "INSERT INTO job_items (job_seq, idx, case_id, item) VALUES (?1, ?2, ?3, ?4)",
     )?;
-    for (i, (case_id, item)) in job.items.iter().enumerate() {
-        ins.execute((seq, i64::try_from(i).unwrap_or(i64::MAX), case_id, item))?;
+    for (i, (case_id, item)) in (first..).zip(items) {
+        ins.execute((seq, i, case_id, item))?;
     }
-    Ok(seq)
+    Ok(())
 }
 
 /// Stores the cases matching `by` as the items of job `seq` (each applying the job's

@@ -29,15 +29,16 @@ use crate::store::{
 fn apply_item(
     tx: &Transaction<'_>,
     wf: &Workflow,
+    job: &ClaimedJob,
     (case_id, item): (&str, &str),
     ctx: &ChangeContext<'_>,
     commit: CommitSeq,
-    write: bool,
 ) -> Result<std::result::Result<(u64, Option<Logged>), ItemError>> {
+    let write = !job.dry_run;
     let Ok(id) = CaseId::parse(case_id) else {
         return Ok(Err(ItemError::CaseNotFound(case_id.to_owned())));
     };
-    let change = match crate::domain::item_change(item, wf) {
+    let change = match job.change(item, wf) {
         Ok(c) => c,
         Err(e) => return Ok(Err(e)),
     };
@@ -218,7 +219,7 @@ impl JobStore for SqliteStore {
                      RETURNING {CLAIM_RETURNING}",
                 ))?
                 .query_row((&job_id, &claim.owner, claim.now.0, claim.lease_until.0), |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?))
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?))
                 })
                 .optional()?;
             let Some(job) = claimed.map(ClaimedJob::from) else {
@@ -248,7 +249,7 @@ impl JobStore for SqliteStore {
             let mut changed = Vec::new();
             let mut changes = Vec::new();
             for (idx, case_id, item) in &items {
-                let r = apply_item(&tx, wf, (case_id, job.item(item)), &ctx, commit, !job.dry_run)?;
+                let r = apply_item(&tx, wf, &job, (case_id, item), &ctx, commit)?;
                 let r = r.map(|(v, change)| {
                     if let Some(c) = change {
                         changed.push(case_id.clone());
