@@ -1,5 +1,5 @@
 //! `/api/v1/jobs`: status (with long-poll), the job with its first results, results
-//! pages, the list, cancel, retry-failed, and the progress stream.
+//! pages and export, the list, cancel, retry-failed, revert, and the progress stream.
 
 use std::time::Duration;
 
@@ -69,6 +69,28 @@ impl Client {
     pub async fn retry_failed(&self, job_id: &str) -> Result<Reply<BulkAccepted>> {
         let path = format!("{}/retry-failed", job_path(job_id));
         self.send(self.request(Method::POST, &path)).await
+    }
+
+    /// A new job that undoes what a finished job changed (`revertOf` set).
+    pub async fn revert_job(&self, job_id: &str) -> Result<Reply<BulkAccepted>> {
+        let path = format!("{}/revert", job_path(job_id));
+        self.send(self.request(Method::POST, &path)).await
+    }
+
+    /// Every result of a job (of one outcome, if given), as the server streams it in
+    /// `accept` (`text/csv` or `application/x-ndjson`): the answer, to read as it comes.
+    pub async fn export_results(
+        &self,
+        job_id: &str,
+        outcome: Option<&str>,
+        accept: &str,
+    ) -> Result<reqwest::Response> {
+        let path = format!("{}/results", job_path(job_id));
+        let mut rb = self.request(Method::GET, &path).header("accept", accept);
+        if let Some(o) = outcome {
+            rb = rb.query(&[("outcome", o)]);
+        }
+        ok_or_problem(rb.send().await?).await
     }
 
     /// Opens the job's progress stream (`GET /api/v1/jobs/{id}/events`).

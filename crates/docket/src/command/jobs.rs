@@ -44,11 +44,24 @@ pub enum Command {
         /// Only items with this outcome: succeeded, failed, cancelled.
         #[arg(long)]
         outcome: Option<String>,
+        /// Every result, streamed in index order as CSV or NDJSON (no paging).
+        #[arg(long, value_enum)]
+        format: Option<ExportFormat>,
         #[command(flatten)]
         page: PageArgs,
     },
     /// Stop a job between chunks; applied items stay applied, the rest end cancelled.
     Cancel { job: String },
+    /// Undo what a finished job changed, as a new job: every field it changed goes back
+    /// to its value before it, on each case not changed since.
+    Revert {
+        job: String,
+        /// Wait for the revert to end (as `docket jobs watch`).
+        #[arg(long)]
+        wait: bool,
+        #[command(flatten)]
+        wait_args: WaitArgs,
+    },
     /// Submit the failed items of a finished job again, as a new job.
     RetryFailed {
         job: String,
@@ -58,6 +71,13 @@ pub enum Command {
         #[command(flatten)]
         wait_args: WaitArgs,
     },
+}
+
+/// The formats of `jobs results --format`.
+#[derive(clap::ValueEnum, Clone, Copy)]
+pub enum ExportFormat {
+    Csv,
+    Ndjson,
 }
 
 /// How to wait.
@@ -114,7 +134,29 @@ pub async fn run(cmd: Command, global: &Global) -> anyhow::Result<Exit> {
             };
             print_page(global, &items, next, status_table)
         }
-        Command::Results { job, outcome, page } => {
+        Command::Results {
+            job,
+            outcome,
+            format: Some(format),
+            ..
+        } => {
+            let accept = match format {
+                ExportFormat::Csv => "text/csv",
+                ExportFormat::Ndjson => "application/x-ndjson",
+            };
+            let mut res = client
+                .export_results(&job, outcome.as_deref(), accept)
+                .await?;
+            let mut out = std::io::stdout().lock();
+            while let Some(chunk) = res.chunk().await? {
+                std::io::Write::write_all(&mut out, &chunk)?;
+            }
+            std::io::Write::flush(&mut out)?;
+            Ok(Exit::Success)
+        }
+        Command::Results {
+            job, outcome, page, ..
+        } => {
             let mut q = ResultsQuery {
                 outcome,
                 cursor: page.cursor.clone(),
@@ -162,23 +204,42 @@ pub async fn run(cmd: Command, global: &Global) -> anyhow::Result<Exit> {
             wait_args,
         } => {
             let accepted = client.retry_failed(&job).await?.body;
-            let id = accepted
-                .job_id
-                .ok_or_else(|| anyhow::anyhow!("the server returned no jobId for the retry"))?;
-            if wait {
-                return watch(&client, global, &[id], wait_args).await;
-            }
-            let st = client.job_status(&id, None).await?.body;
-            match global.output {
-                Format::Json => output::json(&st)?,
-                Format::Table => {
-                    status_table(std::slice::from_ref(&st)).print();
-                    eprintln!("follow it with: {}", super::watch_hint(global, &[id]));
-                }
-            }
-            Ok(Exit::Success)
+            new_job(&client, global, accepted, wait, wait_args).await
+        }
+        Command::Revert {
+            job,
+            wait,
+            wait_args,
+        } => {
+            let accepted = client.revert_job(&job).await?.body;
+            new_job(&client, global, accepted, wait, wait_args).await
         }
     }
+}
+
+/// A job made from another (a retry, a revert): waited for, or its status printed.
+async fn new_job(
+    client: &Client,
+    global: &Global,
+    accepted: docket_api::BulkAccepted,
+    wait: bool,
+    wait_args: WaitArgs,
+) -> anyhow::Result<Exit> {
+    let id = accepted
+        .job_id
+        .ok_or_else(|| anyhow::anyhow!("the server returned no jobId for the new job"))?;
+    if wait {
+        return watch(client, global, &[id], wait_args).await;
+    }
+    let st = client.job_status(&id, None).await?.body;
+    match global.output {
+        Format::Json => output::json(&st)?,
+        Format::Table => {
+            status_table(std::slice::from_ref(&st)).print();
+            eprintln!("follow it with: {}", super::watch_hint(global, &[id]));
+        }
+    }
+    Ok(Exit::Success)
 }
 
 /// Waits for `ids` and reports (no input file: failures are named by job and index).

@@ -206,3 +206,77 @@ async fn malformed_input_exits_2_names_the_line_and_creates_no_job() {
     cli(b, &["bulk-update", "--bogus-flag", "x.csv"]).expect(2);
     assert!(jobs(b).await.is_empty(), "a malformed file created a job");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn by_filter_a_dry_run_changes_nothing_then_the_job_and_its_revert_and_export() {
+    let (_dir, server) = seeded(200, "").await;
+    let b = &server.base;
+    let matching = |b: &str| {
+        cli(
+            b,
+            &["cases", "list", "--status", "Open", "--all", "-o", "json"],
+        )
+        .expect(0)
+        .json()["items"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let open = matching(b);
+    assert!(open > 0);
+    let count = open.to_string();
+    let filter = [
+        "bulk-update",
+        "--filter",
+        "status=Open",
+        "--set",
+        "priority=Critical",
+        "--tags-add",
+        "swept",
+    ];
+    let out = cli(b, &[&filter[..], &["--dry-run", "--wait"]].concat()).expect(0);
+    assert!(
+        out.stdout.contains(&format!(
+            "dry run, nothing changed: {open} items: {open} would succeed"
+        )),
+        "{out}"
+    );
+    let out = cli(b, &[&filter[..], &["--expected-count", "1"]].concat()).expect(2);
+    assert!(out.stderr.contains("count_mismatch"), "{out}");
+    let out = cli(
+        b,
+        &[
+            &filter[..],
+            &["--expected-count", &count, "--wait", "-o", "json"],
+        ]
+        .concat(),
+    )
+    .expect(0);
+    let job = out.json()["jobs"][0]["jobId"].as_str().unwrap().to_owned();
+    let swept = cli(
+        b,
+        &["cases", "list", "--tag", "swept", "--all", "-o", "json"],
+    )
+    .expect(0)
+    .json();
+    assert_eq!(swept["items"].as_array().unwrap().len(), open);
+    let csv = cli(b, &["jobs", "results", &job, "--format", "csv"]).expect(0);
+    let mut lines = csv.stdout.lines();
+    assert_eq!(
+        lines.next(),
+        Some("index,caseId,outcome,code,detail,version")
+    );
+    assert_eq!(lines.filter(|l| l.contains(",succeeded,")).count(), open);
+    let ndjson = cli(b, &["jobs", "results", &job, "--format", "ndjson"]).expect(0);
+    assert_eq!(ndjson.stdout.lines().count(), open);
+    let out = cli(b, &["jobs", "revert", &job, "--wait"]).expect(0);
+    assert!(
+        out.stdout
+            .contains(&format!("{open} items: {open} succeeded")),
+        "{out}"
+    );
+    let swept = cli(b, &["cases", "list", "--tag", "swept", "-o", "json"])
+        .expect(0)
+        .json();
+    assert!(swept["items"].as_array().unwrap().is_empty(), "{swept}");
+}
