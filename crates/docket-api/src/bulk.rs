@@ -217,3 +217,18 @@ pub struct BulkRequest {
     #[serde(default)]
     pub options: BulkOptions,
 }
+
+/// The body of `POST /api/v1/cases/bulk-delete`: case ids, or a filter.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BulkDeleteRequest {
+    /// The cases to delete (or give `filter` instead).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub case_ids: Vec<String>,
+    /// Delete every case matching this filter at submit time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<BulkFilter>,
+    #[serde(default)]
+    pub options: BulkOptions,
+}

@@ -55,7 +55,7 @@ pub fn job_status(j: &Job) -> docket_api::JobStatus {
     let finished = j.state.is_finished();
     docket_api::JobStatus {
         job_id: j.id.clone(),
-        kind: "bulk-update".into(),
+        kind: j.kind.as_str().into(),
         status: j.state.to_string(),
         outcome: j.outcome().map(str::to_owned),
         total: j.total,

@@ -27,10 +27,11 @@ pub struct ClaimedJob {
     pub template: Option<String>,
     /// A revert: its items restore what a job changed, unbound by the workflow.
     pub revert: bool,
+    pub kind: super::JobKind,
 }
 
 /// The claim statement's `RETURNING seq, cancel_requested, atomic, next_index, actor,
-/// total, processed, dry_run, template, revert` ([`CLAIM_RETURNING`]).
+/// total, processed, dry_run, template, revert, kind` ([`CLAIM_RETURNING`]).
 pub type ClaimRow = (
     i64,
     bool,
@@ -42,11 +43,12 @@ pub type ClaimRow = (
     bool,
     Option<String>,
     bool,
+    String,
 );
 
 /// The columns the claim statement returns, as [`ClaimRow`] takes them.
 pub const CLAIM_RETURNING: &str = "seq, cancel_requested, atomic, next_index, actor, total, \
-     processed, dry_run, template, revert_of IS NOT NULL";
+     processed, dry_run, template, revert_of IS NOT NULL, kind";
 
 impl From<ClaimRow> for ClaimedJob {
     fn from(r: ClaimRow) -> Self {
@@ -61,6 +63,7 @@ impl From<ClaimRow> for ClaimedJob {
             dry_run: r.7,
             template: r.8,
             revert: r.9,
+            kind: super::JobKind::from_stored(&r.10),
         }
     }
 }
@@ -269,6 +272,7 @@ mod tests {
             dry_run: false,
             template: None,
             revert: false,
+            kind: crate::domain::JobKind::Update,
         }
     }
 

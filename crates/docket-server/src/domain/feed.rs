@@ -148,6 +148,13 @@ impl Change {
         c
     }
 
+    /// A case was deleted by an item of job `job_id` (see [`Change::case_deleted`]).
+    pub fn case_deleted_by_job(case: &Case, ctx: &super::ChangeContext<'_>) -> Self {
+        let mut c = Self::case_deleted(case, ctx.actor, ctx.at);
+        c.job_id = ctx.job_id.map(str::to_owned);
+        c
+    }
+
     /// A task was added to `case` (the case after it: its `openTasks` moved).
     pub fn task_created(task: &Task, case: &Case, actor: &str) -> Self {
         let mut c = Self::of_case(ChangeKind::TaskCreated, case, actor, task.created_at);

@@ -63,6 +63,37 @@ impl FromStr for JobState {
     }
 }
 
+/// What a job's items do to their cases (its `type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum JobKind {
+    /// Each item changes a case.
+    #[default]
+    Update,
+    /// Each item deletes a case.
+    Delete,
+    /// Each item creates a case, or updates the one with its `externalId`.
+    Create,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Update => "bulk-update",
+            Self::Delete => "bulk-delete",
+            Self::Create => "bulk-create",
+        }
+    }
+
+    /// A stored kind; one no version of docket wrote reads as an update.
+    pub fn from_stored(s: &str) -> Self {
+        match s {
+            "bulk-delete" => Self::Delete,
+            "bulk-create" => Self::Create,
+            _ => Self::Update,
+        }
+    }
+}
+
 /// How one item of a job fared. An item without an outcome is pending.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ItemOutcome {
@@ -110,6 +141,7 @@ impl FromStr for ItemOutcome {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Job {
     pub id: String,
+    pub kind: JobKind,
     pub state: JobState,
     pub total: u64,
     pub processed: u64,

@@ -8,6 +8,7 @@ use super::{ItemOutcome, Job, Timestamp};
 #[derive(Debug, Clone)]
 pub struct NewJob {
     pub id: String,
+    pub kind: super::JobKind,
     /// `(caseId, item JSON)` in request order. An item stored as `""` applies
     /// `template`.
     pub items: Vec<(String, String)>,
@@ -74,6 +75,7 @@ impl NewJob {
     ) -> Self {
         Self {
             id: origin.id,
+            kind: job.kind,
             items,
             by_filter: None,
             template,
@@ -94,6 +96,7 @@ impl NewJob {
     pub fn revert_of(job: &super::Job, origin: JobOrigin) -> Self {
         Self {
             id: origin.id,
+            kind: super::JobKind::Update,
             items: Vec::new(),
             by_filter: None,
             template: None,

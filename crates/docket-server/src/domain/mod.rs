@@ -34,7 +34,7 @@ pub use case::{
     parse_tags,
 };
 pub use ids::{CaseId, TaskId};
-pub use job::{ItemOutcome, Job, JobState, Stall, new_job_id, random_hex};
+pub use job::{ItemOutcome, Job, JobKind, JobState, Stall, new_job_id, random_hex};
 pub use job_records::{
     ByFilter, DeliveryView, ItemRecord, JobChange, JobOrigin, JobsPage, NewJob, ResultsPage,
     SubmitLimits, Submitted,

@@ -19,6 +19,8 @@ pub enum RevertRefusal {
     NotFinished,
     /// A dry run changed nothing.
     DryRun,
+    /// A bulk delete: a deleted case's history went with it.
+    Deletion,
 }
 
 /// Whether `job` may be reverted.
@@ -27,6 +29,8 @@ pub fn revert_refusal(job: &Job) -> Option<RevertRefusal> {
         Some(RevertRefusal::NotFinished)
     } else if job.dry_run {
         Some(RevertRefusal::DryRun)
+    } else if job.kind == super::JobKind::Delete {
+        Some(RevertRefusal::Deletion)
     } else {
         None
     }

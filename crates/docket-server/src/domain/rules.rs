@@ -163,6 +163,7 @@ mod tests {
     fn job(state: JobState, atomic: bool) -> Job {
         Job {
             id: "job-1".into(),
+            kind: crate::domain::JobKind::Update,
             state,
             total: 2,
             processed: 2,

@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::Caller;
-use super::bulk::status_url;
+use super::bulk_submit::status_url;
 use super::error::ApiError;
 use super::extract::PathParam;
 use super::jobs::{job_not_found, load, status_response};
@@ -152,7 +152,7 @@ fn accepted(job: &crate::domain::Job, commit: CommitSeq) -> Response {
         (status = 200, description = "The revert job is stored.", body = BulkAccepted, headers(("Location" = String), ("X-Consistency-Token" = String))),
         (status = 404, description = "No such job, or past its retention (`job_not_found`).", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The job has not ended (`job_not_finished`).", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The job is a dry run: it changed nothing (`validation_failed`).", body = Problem, content_type = "application/problem+json")
+        (status = 422, description = "The job is a dry run, which changed nothing, or a bulk delete (`validation_failed`).", body = Problem, content_type = "application/problem+json")
     )
 )]
 async fn revert(
@@ -170,10 +170,14 @@ async fn revert(
             codes::JOB_NOT_FINISHED,
             format!("job {id} is {}; revert it once it ends", job.state),
         )),
-        JobChange::NothingToDo(_) => Err(ApiError::new(
+        JobChange::NothingToDo(job) => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             codes::VALIDATION_FAILED,
-            format!("job {id} is a dry run: it changed nothing to revert"),
+            if job.dry_run {
+                format!("job {id} is a dry run: it changed nothing to revert")
+            } else {
+                format!("job {id} is a bulk delete: deleted cases cannot be restored")
+            },
         )),
         JobChange::Done(job) => Ok(accepted(&job, commit)),
     }

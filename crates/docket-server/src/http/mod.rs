@@ -3,6 +3,8 @@
 pub mod auth;
 mod body_timeout;
 mod bulk;
+mod bulk_delete;
+mod bulk_submit;
 mod caller;
 mod cases;
 mod changes;
@@ -109,6 +111,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(cases::router())
         .merge(changes::router())
         .merge(bulk::router())
+        .merge(bulk_delete::router())
         .merge(tasks::router())
         .merge(jobs::router())
         .merge(job_control::router())

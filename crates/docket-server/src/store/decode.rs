@@ -179,6 +179,7 @@ pub fn job_row<R: Columns>(r: &R) -> Result<JobRow, R::Error> {
         last_commit: r.int(13)?,
         dry_run: r.flag(14)?,
         revert_of: r.opt_text(15)?,
+        kind: r.text(16)?,
     })
 }
 

@@ -78,7 +78,7 @@ pub fn retry_copy_sql(which: crate::domain::rules::RetryItems, dialect: Dialect)
 
 /// The columns of a job row, in the order [`JobRow`] takes them.
 pub const JOB_COLUMNS: &str = "seq, job_id, state, total, processed, succeeded, failed, atomic, \
-     callback_url, parent_job_id, created_at, started_at, finished_at, last_commit_seq, dry_run, revert_of";
+     callback_url, parent_job_id, created_at, started_at, finished_at, last_commit_seq, dry_run, revert_of, kind";
 
 /// A job row as both backends read it ([`JOB_COLUMNS`]); [`JobRow::decode`] turns it
 /// into a [`crate::domain::Job`] the same way on both.
@@ -96,6 +96,7 @@ pub struct JobRow {
     pub last_commit: i64,
     pub dry_run: bool,
     pub revert_of: Option<String>,
+    pub kind: String,
 }
 
 impl JobRow {
@@ -110,6 +111,7 @@ impl JobRow {
             self.counts.map(|n| u64::try_from(n).unwrap_or(0));
         let job = Job {
             id: self.job_id,
+            kind: crate::domain::JobKind::from_stored(&self.kind),
             state,
             total,
             processed,

@@ -52,6 +52,7 @@ pub const EXPECTED: &[(&str, &str, Option<&str>)] = &[
         Some("cases:write"),
     ),
     ("POST", "/api/v1/jobs/{jobId}/revert", Some("cases:write")),
+    ("POST", "/api/v1/cases/bulk-delete", Some("cases:write")),
     ("DELETE", "/api/v1/jobs/{jobId}", Some("cases:write")),
     (
         "POST",

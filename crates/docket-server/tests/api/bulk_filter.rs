@@ -442,3 +442,72 @@ backend_test! {
         assert_eq!(failed, done["failed"].as_u64().unwrap());
     }
 }
+
+backend_test! {
+    async fn a_bulk_delete_by_ids_or_filter_deletes_cases_with_their_history_and_says_so_in_the_feed() {
+        let app = spawn_app().await;
+        let keep = case(&app, "Open", &[], None).await;
+        let doomed: Vec<String> = {
+            let mut v = Vec::new();
+            for _ in 0..3 {
+                v.push(case(&app, "Open", &["old"], None).await);
+            }
+            v
+        };
+        let (s, _, _) = app
+            .send_json("POST", &format!("/api/v1/cases/{}/tasks", doomed[0]), &json!({"title": "t"}))
+            .await;
+        assert_eq!(s, 201);
+        // Read once, so a cache holds it.
+        app.client.get_case(&doomed[0]).await.unwrap();
+        let before = everything(&app).await;
+        let delete = |body: Value| {
+            let app = &app;
+            async move { app.send_json("POST", "/api/v1/cases/bulk-delete", &body).await }
+        };
+        // A dry run deletes nothing.
+        let (s, _, dry) = delete(json!({"caseIds": [doomed[0], "CASE-999999"], "options": {"dryRun": true, "waitForCompletion": true}})).await;
+        assert_eq!(s, 200, "{dry}");
+        assert_eq!((dry["type"].as_str(), dry["succeeded"].as_u64(), dry["failed"].as_u64()), (Some("bulk-delete"), Some(1), Some(1)), "{dry}");
+        assert_eq!(everything(&app).await, before);
+        // Request-level refusals create nothing.
+        for (body, status) in [
+            (json!({"caseIds": []}), 422),
+            (json!({"caseIds": [keep, keep]}), 422),
+            (json!({"caseIds": [keep], "filter": {"tag": "old"}}), 422),
+            (json!({"filter": {"tag": "old"}, "options": {"expectedCount": 2}}), 409),
+            (json!({"ids": [keep]}), 400),
+        ] {
+            let (s, _, p) = delete(body.clone()).await;
+            assert_eq!(s, status, "{body}: {p}");
+        }
+        let (s, _, first) = delete(json!({"caseIds": [doomed[0], "CASE-999999"], "options": {"waitForCompletion": true}})).await;
+        assert_eq!(s, 200, "{first}");
+        assert_eq!((first["succeeded"].as_u64(), first["failed"].as_u64()), (Some(1), Some(1)));
+        assert_eq!(first["results"][1]["error"]["code"], "case_not_found");
+        let (s, _, _) = app.raw("GET", &format!("/api/v1/cases/{}", doomed[0]), None).await;
+        assert_eq!(s, 404, "the deleted case is still read (from a cache?)");
+        let (s, _, _) = app.raw("GET", &format!("/api/v1/cases/{}/history", doomed[0]), None).await;
+        assert_eq!(s, 404);
+        let (s, _, by_filter) = delete(json!({"filter": {"tag": "old"}, "options": {"expectedCount": 2, "waitForCompletion": true}})).await;
+        assert_eq!(s, 200, "{by_filter}");
+        assert_eq!(by_filter["succeeded"], 2);
+        assert_eq!(listed(&app, "sort=createdAt").await, [keep.clone()]);
+        // The feed says each deletion, with its job.
+        let (_, _, feed) = app
+            .raw("GET", &format!("/api/v1/changes?after={}&types=case.deleted", before.1), None)
+            .await;
+        let deleted: Vec<(&str, &str)> = feed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["caseId"].as_str().unwrap(), c["jobId"].as_str().unwrap()))
+            .collect();
+        assert_eq!(deleted.len(), 3, "{feed}");
+        assert_eq!(deleted[0], (doomed[0].as_str(), first["jobId"].as_str().unwrap()));
+        let (s, h, p) = app
+            .raw("POST", &format!("/api/v1/jobs/{}/revert", first["jobId"].as_str().unwrap()), None)
+            .await;
+        assert_problem(s, &h, &p, 422, "validation_failed");
+    }
+}

@@ -103,6 +103,7 @@ fn job(items: &[(u64, serde_json::Value)], atomic: bool, now: i64) -> NewJob {
                 (case, item.to_string())
             })
             .collect(),
+        kind: Default::default(),
         by_filter: None,
         template: None,
         dry_run: false,

@@ -407,6 +407,7 @@ backend_test! {
                     (id, item)
                 })
                 .collect(),
+            kind: Default::default(),
             by_filter: None,
             template: None,
             dry_run: false,

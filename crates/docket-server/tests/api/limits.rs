@@ -161,6 +161,7 @@ backend_test! {
                     (id, item)
                 })
                 .collect(),
+            kind: Default::default(),
             by_filter: None,
             template: None,
             dry_run: false,

@@ -91,6 +91,7 @@ backend_test! {
                 "CASE-000001".into(),
                 json!({"caseId": "CASE-000001", "status": "Pending"}).to_string(),
             )],
+            kind: Default::default(),
             by_filter: None,
             template: None,
             dry_run: false,

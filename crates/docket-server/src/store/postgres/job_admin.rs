@@ -113,7 +113,7 @@ impl JobAdminStore for PgStore {
             Some(RevertRefusal::NotFinished) => {
                 return settle(tx, JobChange::WrongState(job), &[], &self.render).await;
             }
-            Some(RevertRefusal::DryRun) => {
+            Some(RevertRefusal::DryRun | RevertRefusal::Deletion) => {
                 return settle(tx, JobChange::NothingToDo(job), &[], &self.render).await;
             }
             None => {}

@@ -20,8 +20,8 @@ use super::rows::{
 use super::{PgStore, Tx, counter, next_commit, record_changes};
 use crate::domain::feed::{Change, JOB_ACTOR, Render};
 use crate::domain::{
-    Applied, Case, CaseId, ChangeContext, ItemError, Job, JobState, Timestamp, apply_change,
-    random_hex,
+    Applied, Case, CaseId, ChangeContext, ItemError, Job, JobKind, JobState, Timestamp,
+    apply_change, random_hex,
 };
 use crate::store::{
     ByFilter, ChunkResult, Claim, CommitSeq, Error, ItemRecord, NewJob, Paged, Result, Signal,
@@ -60,8 +60,8 @@ pub(super) async fn insert_job(tx: &mut Tx, job: &NewJob) -> Result<i64> {
     };
     let seq: i64 = sqlx::query_scalar(
         "INSERT INTO jobs (job_id, state, total, atomic, callback_url, parent_job_id, actor, idempotency_key, \
-         request_hash, created_at, dry_run, revert_of, template) \
-         VALUES ($1, 'queued', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING seq",
+         request_hash, created_at, dry_run, revert_of, template, kind) \
+         VALUES ($1, 'queued', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING seq",
     )
     .bind(&job.id)
     .bind(i64::try_from(job.items.len()).unwrap_or(i64::MAX))
@@ -75,6 +75,7 @@ pub(super) async fn insert_job(tx: &mut Tx, job: &NewJob) -> Result<i64> {
     .bind(job.dry_run)
     .bind(&job.revert_of)
     .bind(&job.template)
+    .bind(job.kind.as_str())
     .fetch_one(&mut **tx)
     .await?;
     insert_items(tx, seq, 0, &job.items).await?;
@@ -335,6 +336,24 @@ async fn write_chunk(tx: &mut Tx, applied: &[(i64, Applied)], commit: CommitSeq)
     Ok(())
 }
 
+/// Deletes the chunk's deleted cases with their history, tasks and tags, set-based
+/// (their title rows go by trigger).
+async fn delete_cases(tx: &mut Tx, deleted: &[(i64, &Case)]) -> Result<()> {
+    if deleted.is_empty() {
+        return Ok(());
+    }
+    let seqs: Vec<i64> = deleted.iter().map(|(s, _)| *s).collect();
+    for sql in [
+        "DELETE FROM case_history WHERE case_seq = ANY($1)",
+        "DELETE FROM tasks WHERE case_seq = ANY($1)",
+        "DELETE FROM case_tags WHERE case_seq = ANY($1)",
+        "DELETE FROM cases WHERE seq = ANY($1)",
+    ] {
+        sqlx::query(sql).bind(&seqs).execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 /// A submission that stored nothing: its answer, at the position it was read at.
 async fn unchanged(mut tx: Tx, answer: Submitted) -> Result<(Submitted, CommitSeq)> {
     Ok((answer, CommitSeq(counter(&mut *tx, "commit").await?)))
@@ -529,9 +548,16 @@ impl JobStore for PgStore {
             job_id: Some(job_id),
         };
         let mut applied = Vec::new();
+        let mut deleted: Vec<(i64, &Case)> = Vec::new();
         let mut results = Vec::with_capacity(items.len());
         for (idx, case_id, item) in &items {
             let r = match (CaseId::parse(case_id), cases.get(case_id.as_str())) {
+                (Ok(_), Some((s, case))) if job.kind == JobKind::Delete => {
+                    if !job.dry_run {
+                        deleted.push((*s, case));
+                    }
+                    Ok(case.version + 1)
+                }
                 (Ok(_), Some((s, case))) => job
                     .change(item, &self.workflow)
                     .and_then(|change| apply_change(case, &change, &self.workflow, &ctx))
@@ -570,6 +596,7 @@ impl JobStore for PgStore {
             } => (outcomes, counters, drained),
         };
         write_chunk(&mut tx, &applied, commit).await?;
+        delete_cases(&mut tx, &deleted).await?;
         write_outcomes(&mut tx, job.seq, &outcomes).await?;
         sqlx::query(
             "UPDATE jobs SET processed = processed + $2, succeeded = succeeded + $3, failed = failed + $4, \
@@ -580,13 +607,14 @@ impl JobStore for PgStore {
         .bind(counters.succeeded)
         .bind(counters.failed)
         .bind(counters.next_index)
-        .bind(!applied.is_empty())
+        .bind(!applied.is_empty() || !deleted.is_empty())
         .bind(commit.0)
         .execute(&mut *tx)
         .await?;
         let changed: Vec<String> = applied
             .iter()
             .map(|(_, a)| a.case.id.as_str().to_owned())
+            .chain(deleted.iter().map(|(_, c)| c.id.as_str().to_owned()))
             .collect();
         if !changed.is_empty() {
             let signal = Signal::Invalidate {
@@ -624,6 +652,11 @@ impl JobStore for PgStore {
         let changes: Vec<Change> = applied
             .iter()
             .map(|(_, a)| Change::case_updated(&a.case, &a.history))
+            .chain(
+                deleted
+                    .iter()
+                    .map(|(_, c)| Change::case_deleted_by_job(c, &ctx)),
+            )
             .collect();
         if finish {
             return ended(tx, job_id, Some(commit), changes, &self.render).await;

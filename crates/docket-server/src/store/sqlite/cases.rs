@@ -521,14 +521,7 @@ impl CaseStore for SqliteStore {
             if let Err(e) = rules::expect_version(&case, expected_version) {
                 return Ok(Err(e));
             }
-            for sql in [
-                "DELETE FROM case_history WHERE case_seq = ?1",
-                "DELETE FROM tasks WHERE case_seq = ?1",
-                "DELETE FROM case_tags WHERE case_seq = ?1",
-                "DELETE FROM cases WHERE seq = ?1",
-            ] {
-                tx.prepare_cached(sql)?.execute([seq])?;
-            }
+            delete_case_rows(&tx, seq)?;
             let commit = next_commit(&tx)?;
             let change = Change::case_deleted(&case, &actor.name, actor.at);
             record_changes(&tx, commit, &[(change, None)], &render)?;
@@ -548,3 +541,17 @@ impl CaseStore for SqliteStore {
 }
 
 pub(super) use crate::store::page_of as page;
+
+/// Deletes case `seq` with its history, tasks and tags (its title index follows by
+/// trigger).
+pub(super) fn delete_case_rows(tx: &Transaction<'_>, seq: i64) -> Result<()> {
+    for sql in [
+        "DELETE FROM case_history WHERE case_seq = ?1",
+        "DELETE FROM tasks WHERE case_seq = ?1",
+        "DELETE FROM case_tags WHERE case_seq = ?1",
+        "DELETE FROM cases WHERE seq = ?1",
+    ] {
+        tx.prepare_cached(sql)?.execute([seq])?;
+    }
+    Ok(())
+}

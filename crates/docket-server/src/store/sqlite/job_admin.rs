@@ -103,7 +103,9 @@ impl JobAdminStore for SqliteStore {
         self.change_job(id, move |tx, seq, job| {
             match revert_refusal(&job) {
                 Some(RevertRefusal::NotFinished) => return Ok((JobChange::WrongState(job), Vec::new())),
-                Some(RevertRefusal::DryRun) => return Ok((JobChange::NothingToDo(job), Vec::new())),
+                Some(RevertRefusal::DryRun | RevertRefusal::Deletion) => {
+                    return Ok((JobChange::NothingToDo(job), Vec::new()));
+                }
                 None => {}
             }
             let new = NewJob::revert_of(&job, new);

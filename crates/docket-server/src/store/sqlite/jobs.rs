@@ -12,12 +12,12 @@ use async_trait::async_trait;
 use rusqlite::{OptionalExtension, Transaction};
 
 use super::SqliteStore;
-use super::cases::{immediate, load_case, page, write_applied};
+use super::cases::{delete_case_rows, immediate, load_case, page, write_applied};
 use super::job_rows::{end_job, ended, insert_job, insert_matches, job_row, load_job};
 use super::rows::{Logged, counter, next_commit, record_changes};
 use crate::domain::feed::Change;
 use crate::domain::{
-    CaseId, ChangeContext, ItemError, Job, JobState, Timestamp, Workflow, apply_change,
+    CaseId, ChangeContext, ItemError, Job, JobKind, JobState, Timestamp, Workflow, apply_change,
 };
 use crate::store::{
     ChunkResult, Claim, CommitSeq, ItemRecord, NewJob, Paged, Result, SubmitLimits, Submitted,
@@ -56,6 +56,29 @@ fn apply_item(
         }
         Err(e) => Ok(Err(e)),
     }
+}
+
+/// Deletes one item's case inside the chunk's transaction (a dry run only looks it
+/// up): `Ok((version, change))`, the version its deletion takes the case to.
+fn delete_item(
+    tx: &Transaction<'_>,
+    job: &ClaimedJob,
+    case_id: &str,
+    ctx: &ChangeContext<'_>,
+) -> Result<std::result::Result<(u64, Option<Logged>), ItemError>> {
+    let found = match CaseId::parse(case_id) {
+        Ok(id) => load_case(tx, &id)?,
+        Err(_) => None,
+    };
+    let Some((seq, case)) = found else {
+        return Ok(Err(ItemError::CaseNotFound(case_id.to_owned())));
+    };
+    if job.dry_run {
+        return Ok(Ok((case.version + 1, None)));
+    }
+    delete_case_rows(tx, seq)?;
+    let change = Change::case_deleted_by_job(&case, ctx);
+    Ok(Ok((case.version + 1, Some((change, None)))))
 }
 
 /// Records each item's outcome in its `job_items` row.
@@ -219,7 +242,7 @@ impl JobStore for SqliteStore {
                      RETURNING {CLAIM_RETURNING}",
                 ))?
                 .query_row((&job_id, &claim.owner, claim.now.0, claim.lease_until.0), |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?))
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?))
                 })
                 .optional()?;
             let Some(job) = claimed.map(ClaimedJob::from) else {
@@ -249,7 +272,10 @@ impl JobStore for SqliteStore {
             let mut changed = Vec::new();
             let mut changes = Vec::new();
             for (idx, case_id, item) in &items {
-                let r = apply_item(&tx, wf, &job, (case_id, item), &ctx, commit)?;
+                let r = match job.kind {
+                    JobKind::Delete => delete_item(&tx, &job, case_id, &ctx)?,
+                    JobKind::Update | JobKind::Create => apply_item(&tx, wf, &job, (case_id, item), &ctx, commit)?,
+                };
                 let r = r.map(|(v, change)| {
                     if let Some(c) = change {
                         changed.push(case_id.clone());

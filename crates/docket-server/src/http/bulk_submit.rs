@@ -1,0 +1,269 @@
+//! What every bulk job submission shares (`bulk-update`, `bulk-delete`, `bulk-create`):
+//! the options' checks, the checks of items named by case id, `Idempotency-Key`, a
+//! filter read as the case list reads it, and storing the job with its answer (`200`
+//! once stored, or, waited for, when it ends).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::Json;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use docket_api::{BulkAccepted, BulkFilter, BulkOptions, FieldError, codes};
+use sha2::{Digest, Sha256};
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::jobs::full_job;
+use super::{AppState, with_token};
+use crate::domain::{ByFilter, CommitSeq, JobKind, NewJob, SubmitLimits, Submitted};
+use crate::domain::{Job, Timestamp, new_job_id};
+use crate::engine::Committed;
+
+/// Idempotency keys are honoured this long.
+const IDEMPOTENCY_TTL_MS: i64 = 24 * 3600 * 1000;
+
+/// What a job is made of, as a handler reads it from its body.
+pub(super) struct JobParts {
+    pub kind: JobKind,
+    /// `(caseId, item JSON)`, or none for a job by filter.
+    pub items: Vec<(String, String)>,
+    pub by_filter: Option<ByFilter>,
+    /// What each item stored as `""` applies.
+    pub template: Option<String>,
+}
+
+/// 422 `validation_failed` naming one field.
+pub(super) fn invalid(field: &str, message: &str) -> ApiError {
+    ApiError::validation(vec![crate::domain::FieldError::new(field, message)])
+}
+
+pub(super) fn count_mismatch(count: u64, expected: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        codes::COUNT_MISMATCH,
+        format!("{count} cases match; expectedCount was {expected}"),
+    )
+}
+
+/// The request-level checks of a job of items named by case id (`what`: `updates` or
+/// `caseIds`, `at(i)` the path of item `i`'s id): not empty, not over
+/// `Jobs.MaxItemsPerRequest`, no case twice, and `expectedCount` if given.
+pub(super) fn check_ids(
+    what: &str,
+    ids: &[&str],
+    at: impl Fn(usize) -> String,
+    options: &BulkOptions,
+    s: &AppState,
+) -> Result<(), ApiError> {
+    if ids.is_empty() {
+        return Err(invalid(what, "must not be empty"));
+    }
+    let max = s.engine.settings.get().max_items_per_request;
+    if ids.len() > max as usize {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            codes::PAYLOAD_TOO_LARGE,
+            format!(
+                "{} {what} in one request; at most {max} (Jobs.MaxItemsPerRequest)",
+                ids.len()
+            ),
+        ));
+    }
+    let mut first: HashMap<&str, usize> = HashMap::with_capacity(ids.len());
+    let mut dups = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        if let Some(j) = first.insert(id, i) {
+            first.insert(id, j);
+            dups.push(FieldError {
+                field: at(i),
+                message: format!("{id} is also {}", at(j)),
+            });
+        }
+    }
+    if !dups.is_empty() {
+        let ids: Vec<&str> = dups
+            .iter()
+            .filter_map(|d| d.message.split(' ').next())
+            .collect();
+        return Err(ApiError {
+            errors: dups.clone(),
+            ..ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                codes::VALIDATION_FAILED,
+                format!(
+                    "a case may appear once per request; repeated: {}",
+                    ids.join(", ")
+                ),
+            )
+        });
+    }
+    match options.expected_count {
+        Some(e) if e != ids.len() as u64 => Err(count_mismatch(ids.len() as u64, e)),
+        _ => Ok(()),
+    }
+}
+
+pub(super) fn check_options(options: &BulkOptions, s: &AppState) -> Result<(), ApiError> {
+    if let Some(url) = &options.callback_url {
+        let invalid = |m: &str| invalid("options.callbackUrl", m);
+        crate::engine::targets::check_url(url, &s.engine.allowed_hosts).map_err(|m| invalid(&m))?;
+        if s.engine.callbacks.secret.is_none() {
+            return Err(invalid(
+                "callbacks are disabled: the server has no callbacks.secret to sign them with",
+            ));
+        }
+    }
+    if options.timeout_seconds > 3600 {
+        return Err(invalid(
+            "options.timeoutSeconds",
+            "must be between 0 and 3600",
+        ));
+    }
+    Ok(())
+}
+
+/// A bulk update's `filter`, read as the listing reads its query (the same names and
+/// meaning); a bad value is 422 `validation_failed` naming `filter.<name>`.
+pub(super) fn bulk_filter(
+    s: &AppState,
+    f: BulkFilter,
+) -> Result<crate::domain::CaseFilter, ApiError> {
+    let q = docket_api::CaseQuery {
+        status: f.status,
+        assignee: f.assignee,
+        tag: f.tag,
+        q: f.q,
+        updated_since: f.updated_since,
+        updated_before: f.updated_before,
+        ..docket_api::CaseQuery::default()
+    };
+    super::cases::case_filter(s, q).map_err(|e| {
+        ApiError::validation(
+            e.errors
+                .into_iter()
+                .map(|fe| {
+                    crate::domain::FieldError::new(&format!("filter.{}", fe.field), &fe.message)
+                })
+                .collect(),
+        )
+    })
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    match v.to_str() {
+        Ok(k) if !k.trim().is_empty() && k.len() <= 255 => Ok(Some(k.trim().to_owned())),
+        _ => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            codes::VALIDATION_FAILED,
+            "Idempotency-Key must be 1 to 255 visible ASCII characters",
+        )),
+    }
+}
+
+/// Stores the job `parts` make, under the request's `Idempotency-Key` (the key's
+/// request is `bytes`), and answers as a bulk update does.
+pub(super) async fn submit(
+    s: &AppState,
+    headers: &HeaderMap,
+    caller: &Caller,
+    bytes: &[u8],
+    parts: JobParts,
+    options: &BulkOptions,
+) -> Result<Response, ApiError> {
+    let key = idempotency_key(headers)?;
+    let now = s.engine.now();
+    let hash = crate::domain::hex(&Sha256::digest(bytes));
+    let job = NewJob {
+        id: new_job_id(),
+        kind: parts.kind,
+        items: parts.items,
+        by_filter: parts.by_filter,
+        template: parts.template,
+        dry_run: options.dry_run,
+        revert_of: None,
+        atomic: options.atomic,
+        callback_url: options.callback_url.clone(),
+        parent_id: None,
+        idempotency: key.map(|k| (k, hash)),
+        actor: caller.actor_name(),
+        created_at: now,
+    };
+    let limits = SubmitLimits {
+        max_queued_items: s.engine.jobs.max_queued_items,
+        idempotency_since: Timestamp(now.0 - IDEMPOTENCY_TTL_MS),
+    };
+    let Committed { value, commit, .. } = s.engine.submit_job(job, limits).await?;
+    let job = match value {
+        Submitted::Created(job) => job,
+        Submitted::Replayed(job) => job,
+        Submitted::KeyReused => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                codes::IDEMPOTENCY_KEY_REUSED,
+                "this Idempotency-Key was used with a different request body",
+            ));
+        }
+        Submitted::TooManyMatches { max } => {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                codes::PAYLOAD_TOO_LARGE,
+                format!("more than {max} cases match the filter (Jobs.MaxItemsPerFilter)"),
+            ));
+        }
+        Submitted::CountMismatch { count } => {
+            return Err(count_mismatch(count, options.expected_count.unwrap_or(0)));
+        }
+        Submitted::QueueFull { queued } => {
+            return Err(ApiError {
+                retry_after: Some((queued / 50_000).clamp(1, 60)),
+                ..ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    codes::QUEUE_FULL,
+                    format!("{queued} items are already queued; retry later"),
+                )
+            });
+        }
+    };
+    if options.wait_for_completion {
+        let limit = Duration::from_secs(
+            u64::from(options.timeout_seconds)
+                .min(s.config.server.request_timeout_seconds.saturating_sub(1)),
+        );
+        let job = s.engine.wait_finished(&job.id, limit).await?.unwrap_or(job);
+        if job.state.is_finished() {
+            let body = docket_api::BulkAnswer::Job(full_job(s, &job).await?);
+            let res = with_location(Json(body).into_response(), &job, options.return_job_id);
+            return Ok(with_token(res, CommitSeq(job.last_commit)));
+        }
+        let res = (StatusCode::ACCEPTED, Json(crate::wire::job_status(&job))).into_response();
+        return Ok(with_location(res, &job, options.return_job_id));
+    }
+    let accepted = BulkAccepted {
+        job_id: options.return_job_id.then(|| job.id.clone()),
+        queued: job.total,
+        status: job.state.to_string(),
+        status_url: options.return_job_id.then(|| status_url(&job)),
+    };
+    let res = Json(docket_api::BulkAnswer::Accepted(accepted)).into_response();
+    Ok(with_token(
+        with_location(res, &job, options.return_job_id),
+        commit,
+    ))
+}
+
+pub fn status_url(job: &Job) -> String {
+    format!("/api/v1/jobs/{}/status", job.id)
+}
+
+fn with_location(mut res: Response, job: &Job, show: bool) -> Response {
+    if show {
+        if let Ok(v) = HeaderValue::from_str(&status_url(job)) {
+            res.headers_mut().insert(header::LOCATION, v);
+        }
+    }
+    res
+}
