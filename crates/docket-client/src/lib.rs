@@ -263,6 +263,21 @@ impl Client {
         self.send(rb).await
     }
 
+    /// Deletes cases as one job (`POST /api/v1/cases/bulk-delete`).
+    pub async fn bulk_delete(
+        &self,
+        body: &docket_api::BulkDeleteRequest,
+        idempotency_key: Option<&str>,
+    ) -> Result<Reply<BulkAccepted>> {
+        let mut rb = self
+            .request(Method::POST, "/api/v1/cases/bulk-delete")
+            .json(body);
+        if let Some(k) = idempotency_key {
+            rb = rb.header("idempotency-key", k);
+        }
+        self.send(rb).await
+    }
+
     pub async fn refresh_status(&self, body: &RefreshRequest) -> Result<Reply<RefreshResponse>> {
         self.json(Method::POST, "/api/v1/cases/refresh-status", body)
             .await

@@ -87,15 +87,17 @@ pub struct Args {
     idempotency_key: Option<String>,
 }
 
-/// The filter and `set` of `--filter`, `--set`, `--tags-add` and `--tags-remove`.
-fn by_filter(args: &Args) -> anyhow::Result<(BulkFilter, BulkSet)> {
-    let pair = |flag: &str, kv: &str| -> anyhow::Result<(String, String)> {
-        kv.split_once('=')
-            .map(|(k, v)| (k.trim().to_owned(), v.to_owned()))
-            .ok_or_else(|| input_error(format!("--{flag} {kv}: expected KEY=VALUE")))
-    };
+/// `KEY=VALUE` of `--flag`.
+fn pair(flag: &str, kv: &str) -> anyhow::Result<(String, String)> {
+    kv.split_once('=')
+        .map(|(k, v)| (k.trim().to_owned(), v.to_owned()))
+        .ok_or_else(|| input_error(format!("--{flag} {kv}: expected KEY=VALUE")))
+}
+
+/// The filter of `--filter KEY=VALUE...`: the case list's filters.
+pub fn parse_filter(pairs: &[String]) -> anyhow::Result<BulkFilter> {
     let mut filter = BulkFilter::default();
-    for kv in &args.filter {
+    for kv in pairs {
         let (k, v) = pair("filter", kv)?;
         let slot = match k.as_str() {
             "status" => &mut filter.status,
@@ -112,6 +114,12 @@ fn by_filter(args: &Args) -> anyhow::Result<(BulkFilter, BulkSet)> {
         };
         *slot = Some(v);
     }
+    Ok(filter)
+}
+
+/// The filter and `set` of `--filter`, `--set`, `--tags-add` and `--tags-remove`.
+fn by_filter(args: &Args) -> anyhow::Result<(BulkFilter, BulkSet)> {
+    let filter = parse_filter(&args.filter)?;
     let mut set = BulkSet::default();
     let cleared = |v: String| if v.is_empty() { None } else { Some(v) };
     for kv in &args.set {

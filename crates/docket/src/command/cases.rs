@@ -54,6 +54,8 @@ pub enum Command {
         #[arg(long, value_name = "VERSION")]
         if_match: Option<u64>,
     },
+    /// Delete cases as one job: ids from a file, or every case a filter matches.
+    BulkDelete(super::bulk_delete::Args),
     /// A case's change log, newest first.
     History {
         case: String,
@@ -230,6 +232,7 @@ pub async fn run(cmd: Command, global: &Global) -> anyhow::Result<Exit> {
             }
             println!("deleted {case}");
         }
+        Command::BulkDelete(args) => return super::bulk_delete::run(args, global).await,
         Command::History { case, page } => {
             let mut q = PageQuery {
                 limit: page.limit.or(page.all.then_some(1000)),

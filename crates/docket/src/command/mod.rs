@@ -1,6 +1,7 @@
 //! One module per subcommand, and what the client commands share.
 
 pub mod bulk;
+pub mod bulk_delete;
 pub mod cases;
 pub mod changes;
 pub mod check;

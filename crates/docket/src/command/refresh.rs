@@ -95,7 +95,7 @@ fn table(cases: &[CaseStatus]) -> Table {
 
 /// Ids one per line (blank lines and `#` comments skipped), or the caseId column of a
 /// CSV (or any bulk-update input file) when the first line names columns.
-fn ids_from_file(path: &str) -> anyhow::Result<Vec<String>> {
+pub(crate) fn ids_from_file(path: &str) -> anyhow::Result<Vec<String>> {
     let text = if path == "-" {
         std::io::read_to_string(std::io::stdin())
             .map_err(|e| input_error(format!("cannot read standard input: {e}")))?

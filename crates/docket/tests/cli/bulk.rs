@@ -280,3 +280,59 @@ async fn by_filter_a_dry_run_changes_nothing_then_the_job_and_its_revert_and_exp
         .json();
     assert!(swept["items"].as_array().unwrap().is_empty(), "{swept}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cases_bulk_delete_from_a_file_of_ids_or_by_filter() {
+    let (dir, server) = seeded(50, "").await;
+    let b = &server.base;
+    let ids = file(
+        dir.path(),
+        "ids.txt",
+        "# gone soon\nCASE-000001\nCASE-000002\n\nCASE-000003\nCASE-999999\n",
+    );
+    let out = cli(b, &["cases", "bulk-delete", &ids, "--dry-run", "--wait"]).expect(1);
+    assert!(
+        out.stdout
+            .contains("dry run, nothing changed: 4 items: 3 would succeed, 1 would fail"),
+        "{out}"
+    );
+    cli(b, &["cases", "get", "CASE-000001"]).expect(0);
+    let out = cli(b, &["cases", "bulk-delete", &ids, "--wait"]).expect(1);
+    assert!(
+        out.stdout.contains("4 items: 3 succeeded, 1 failed"),
+        "{out}"
+    );
+    assert!(out.stdout.contains("case_not_found"), "{out}");
+    cli(b, &["cases", "get", "CASE-000001"]).expect(2);
+    let open = cli(
+        b,
+        &["cases", "list", "--status", "Open", "--all", "-o", "json"],
+    )
+    .expect(0)
+    .json()["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    let out = cli(
+        b,
+        &[
+            "cases",
+            "bulk-delete",
+            "--filter",
+            "status=Open",
+            "--expected-count",
+            &open.to_string(),
+            "--wait",
+        ],
+    )
+    .expect(0);
+    assert!(
+        out.stdout
+            .contains(&format!("{open} items: {open} succeeded")),
+        "{out}"
+    );
+    let left = cli(b, &["cases", "list", "--status", "Open", "-o", "json"])
+        .expect(0)
+        .json();
+    assert!(left["items"].as_array().unwrap().is_empty(), "{left}");
+}
