@@ -158,6 +158,8 @@ pub struct BulkFilter {
     /// RFC 3339: changed before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_before: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
 }
 
 /// Options of a bulk update. Every one is optional.

@@ -23,6 +23,8 @@ pub struct Case {
     pub version: u64,
     pub created_at: String,
     pub updated_at: String,
+    /// The case's id in another system (unique when set), or null.
+    pub external_id: Option<String>,
 }
 
 /// Body of `POST /api/v1/cases`. Only `title` is required; `caseId` is generated when absent.
@@ -65,6 +67,10 @@ pub struct NewCase {
     pub tags: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fields: Option<Map<String, Value>>,
+    /// The case's id in another system: 1 to 128 printable ASCII characters, unique.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128))]
+    pub external_id: Option<String>,
 }
 
 /// A partial change to one case: the body of `PATCH /api/v1/cases/{caseId}`.
@@ -109,6 +115,14 @@ pub struct CasePatch {
     pub fields: Option<Map<String, Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected_version: Option<u64>,
+    /// The case's id in another system (unique); `null` removes it.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128))]
+    pub external_id: Option<Option<String>>,
 }
 
 /// Query of `GET /api/v1/cases`. Every filter given must hold (they combine with AND),
@@ -136,6 +150,10 @@ pub struct CaseQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", param(format = DateTime))]
     pub updated_before: Option<String>,
+    /// Only the case with this `externalId`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(max_length = 128))]
+    pub external_id: Option<String>,
     /// Only cases whose title contains this text, ignoring case (ASCII letters always;
     /// other letters on PostgreSQL). `%`, `_` and `\` match themselves. Empty means
     /// no filter; otherwise at least 3 characters (shorter text could only be found by

@@ -98,6 +98,7 @@ pub fn demo_case(n: u64, statuses: &[Status], now: Timestamp) -> ImportCase {
         version: 1,
         created_at: created,
         updated_at: created,
+        external_id: None,
     };
     ImportCase { case, tasks }
 }

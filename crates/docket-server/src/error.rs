@@ -12,6 +12,10 @@ pub enum Error {
     Conflict(String),
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// A domain refusal from a method whose answer has no room for one (a create whose
+    /// `externalId` is taken).
+    #[error("{0}")]
+    Refused(crate::domain::ItemError),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }

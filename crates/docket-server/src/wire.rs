@@ -20,6 +20,7 @@ pub fn case(c: Case) -> docket_api::Case {
         version: c.version,
         created_at: c.created_at.to_rfc3339(),
         updated_at: c.updated_at.to_rfc3339(),
+        external_id: c.external_id,
     }
 }
 

@@ -60,6 +60,11 @@ pub enum ItemError {
     /// An update item's `if` does not hold for the case (why, in words).
     #[error("{0}")]
     PreconditionFailed(String),
+    #[error("externalId '{external_id}' is already the external id of case {case_id}")]
+    ExternalIdTaken {
+        external_id: String,
+        case_id: String,
+    },
 }
 
 impl ItemError {
@@ -82,6 +87,7 @@ impl ItemError {
             Self::VersionConflict { .. } => codes::VERSION_CONFLICT,
             Self::Validation(_) => codes::VALIDATION_FAILED,
             Self::PreconditionFailed(_) => codes::PRECONDITION_FAILED,
+            Self::ExternalIdTaken { .. } => codes::EXTERNAL_ID_TAKEN,
         }
     }
 }
@@ -159,6 +165,10 @@ pub fn apply_change(
         record("tags", json!(case.tags), json!(tags));
         next.tags = tags;
     }
+    if let Some(e) = &change.external_id {
+        record("externalId", json!(case.external_id), json!(e));
+        next.external_id.clone_from(e);
+    }
     if let Some(fields) = &change.fields {
         for (k, v) in fields {
             let old = case.fields.get(k).cloned().unwrap_or(Value::Null);
@@ -208,6 +218,7 @@ mod tests {
             version: 1,
             created_at: Timestamp(0),
             updated_at: Timestamp(0),
+            external_id: None,
         }
     }
 

@@ -139,6 +139,7 @@ mod tests {
             version: 3,
             created_at: Timestamp(0),
             updated_at: Timestamp(0),
+            external_id: None,
         }
     }
 

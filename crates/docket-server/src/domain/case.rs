@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use super::ids::CaseId;
+use super::ids::{CaseId, parse_external_id};
 use super::workflow::{Priority, Status, Workflow};
 use super::{FieldError, Timestamp};
 
@@ -38,6 +38,8 @@ pub struct Case {
     pub version: u64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Its id in another system (unique when set).
+    pub external_id: Option<String>,
 }
 
 impl Case {
@@ -71,6 +73,7 @@ pub struct NewCase {
     pub assignee: Option<String>,
     pub tags: Vec<String>,
     pub fields: Map<String, Value>,
+    pub external_id: Option<String>,
 }
 
 impl NewCase {
@@ -114,6 +117,9 @@ impl NewCase {
         let assignee = opt_text(&mut errs, "assignee", dto.assignee, MAX_ASSIGNEE);
         let tags = errs.check("tags", parse_tags(dto.tags.unwrap_or_default()));
         let fields = errs.check("fields", parse_fields(dto.fields.unwrap_or_default()));
+        let external_id = dto
+            .external_id
+            .and_then(|e| errs.check("externalId", parse_external_id(&e)));
         errs.finish()?;
         match (title, description, status, priority, tags, fields) {
             (
@@ -133,6 +139,7 @@ impl NewCase {
                 assignee: assignee.flatten(),
                 tags,
                 fields,
+                external_id,
             }),
             _ => Err(vec![FieldError::new("body", "invalid case")]),
         }
@@ -154,6 +161,7 @@ impl NewCase {
             version: 1,
             created_at: at,
             updated_at: at,
+            external_id: self.external_id,
         }
     }
 }
@@ -177,6 +185,8 @@ pub struct CaseChange {
     pub tags_remove: Vec<String>,
     /// An update item's `if`.
     pub precondition: Option<super::precondition::Precondition>,
+    /// `None` leaves it; `Some(None)` removes it.
+    pub external_id: Option<Option<String>>,
     /// A revert's change: the workflow's transitions do not bind it (it restores a
     /// status the case had).
     pub restore: bool,
@@ -206,6 +216,9 @@ impl CaseChange {
         let fields = dto
             .fields
             .and_then(|f| errs.check("fields", check_fields_size(f)));
+        let external_id = dto
+            .external_id
+            .map(|e| e.and_then(|e| errs.check("externalId", parse_external_id(&e))));
         // Versions are stored as 64-bit signed integers: a larger one names none.
         if dto
             .expected_version
@@ -224,6 +237,7 @@ impl CaseChange {
             tags,
             fields,
             expected_version: dto.expected_version,
+            external_id,
             ..Self::default()
         })
     }

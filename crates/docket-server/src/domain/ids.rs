@@ -80,6 +80,21 @@ impl fmt::Display for TaskId {
     }
 }
 
+/// Longest `externalId`.
+pub const MAX_EXTERNAL_ID: usize = 128;
+
+/// A case's `externalId`: 1 to 128 printable ASCII characters (space included), kept
+/// as given.
+pub fn parse_external_id(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.len() > MAX_EXTERNAL_ID {
+        return Err(format!("must be 1 to {MAX_EXTERNAL_ID} characters"));
+    }
+    if !s.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
+        return Err("must be printable ASCII".into());
+    }
+    Ok(s.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -34,6 +34,8 @@ pub struct CaseFilter {
     pub updated_since: Option<Timestamp>,
     /// Last changed strictly before this time.
     pub updated_before: Option<Timestamp>,
+    /// Only the case with this `externalId`.
+    pub external_id: Option<String>,
     /// Text the title contains, ignoring (at least ASCII) case; matched literally, LIKE
     /// metacharacters included. `None` or empty: no filter.
     pub title_contains: Option<String>,

@@ -110,6 +110,22 @@ pub fn refuse_matches(
     }
 }
 
+/// Whether case `this` may take `external_id`, which the store found on case `holder`
+/// (`None`: no case has it).
+pub fn external_id_free(
+    external_id: &str,
+    holder: Option<&str>,
+    this: &str,
+) -> Result<(), ItemError> {
+    match holder {
+        Some(h) if h != this => Err(ItemError::ExternalIdTaken {
+            external_id: external_id.to_owned(),
+            case_id: h.to_owned(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// The use of an idempotency key that a job submitted at `created_at` with a request of
 /// `stored_hash` holds, when a request of `hash` comes; keys older than `since` are
 /// forgotten.

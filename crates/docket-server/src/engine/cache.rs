@@ -199,6 +199,7 @@ mod tests {
             version: 1,
             created_at: Timestamp(0),
             updated_at: Timestamp(0),
+            external_id: None,
         }
     }
 

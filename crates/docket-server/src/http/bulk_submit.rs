@@ -136,6 +136,7 @@ pub(super) fn bulk_filter(
         q: f.q,
         updated_since: f.updated_since,
         updated_before: f.updated_before,
+        external_id: f.external_id,
         ..docket_api::CaseQuery::default()
     };
     super::cases::case_filter(s, q).map_err(|e| {

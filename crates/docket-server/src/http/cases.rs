@@ -161,6 +161,7 @@ pub(super) fn case_filter(s: &AppState, q: CaseQuery) -> Result<CaseFilter, ApiE
         tag: q.tag,
         updated_since,
         updated_before,
+        external_id: q.external_id,
         title_contains: q.q.filter(|t| !t.is_empty()),
         sort,
         after: decode_case_cursor(q.cursor.as_deref(), sort)?,

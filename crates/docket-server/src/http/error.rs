@@ -108,6 +108,7 @@ impl From<Error> for ApiError {
         match e {
             Error::NotFound => Self::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, "not found"),
             Error::Conflict(d) => Self::new(StatusCode::CONFLICT, codes::CONFLICT, d),
+            Error::Refused(e) => e.into(),
             Error::Unavailable(d) => {
                 // The outage is logged once when it begins, not once per request.
                 crate::engine::outage::begin(&d);
@@ -145,6 +146,11 @@ impl From<ItemError> for ApiError {
                 e.to_string(),
             ),
             ItemError::Validation(errs) => Self::validation(errs),
+            ItemError::ExternalIdTaken { .. } => Self::new(
+                StatusCode::CONFLICT,
+                codes::EXTERNAL_ID_TAKEN,
+                e.to_string(),
+            ),
             ItemError::PreconditionFailed(_) => Self::new(
                 StatusCode::PRECONDITION_FAILED,
                 codes::PRECONDITION_FAILED,

@@ -84,6 +84,9 @@ pub fn list_sql(
     if let Some(u) = f.updated_before {
         add("updated_at < ?", vec![Param::Int(u.0)]);
     }
+    if let Some(e) = &f.external_id {
+        add("external_id = ?", vec![Param::Text(e.clone())]);
+    }
     if let Some(q) = search_q.filter(|q| !dialect.probes() && indexable(q)) {
         let (offered, param) = dialect.title_index(q);
         add(&format!("seq IN ({offered})"), vec![param]);

@@ -13,23 +13,23 @@ use crate::domain::{
 
 /// The columns of a case row, in the order [`case`] reads them.
 pub const CASE_COLUMNS: &str = "seq, case_id, title, description, status, status_reason, priority, \
-     assignee, tags, fields, open_tasks, version, created_at, updated_at";
+     assignee, tags, fields, open_tasks, version, created_at, updated_at, external_id";
 
 /// The columns of a task row (`tasks t JOIN cases c`), in the order [`task`] reads them.
 pub const TASK_COLUMNS: &str =
     "t.seq, t.task_id, c.case_id, t.title, t.status, t.assignee, t.created_at, t.updated_at";
 
-/// The columns of a `changes` row, in the order [`change`] reads them: the first 14 are
+/// The columns of a `changes` row, in the order [`change`] reads them: the first 15 are
 /// the case after the change in [`CASE_COLUMNS`]'s order (the position in `seq`'s
 /// place), so [`case`] reads them.
 pub const CHANGE_COLUMNS: &str = "position, case_id, title, description, status, status_reason, \
-     priority, assignee, tags, fields, open_tasks, version, created_at, updated_at, kind, at, \
-     body, actor, job_id, task_id, diffs";
+     priority, assignee, tags, fields, open_tasks, version, created_at, updated_at, external_id, \
+     kind, at, body, actor, job_id, task_id, diffs";
 
 /// The columns a write fills from the case's row (the case after the change), in the
 /// order of [`CHANGE_COLUMNS`].
 pub const CHANGE_CASE_COLUMNS: &str = "title, description, status, status_reason, priority, \
-     assignee, tags, fields, open_tasks, created_at, updated_at";
+     assignee, tags, fields, open_tasks, created_at, updated_at, external_id";
 
 /// A row of either backend, read by column index (from 0).
 pub trait Columns {
@@ -64,6 +64,7 @@ pub fn case<R: Columns>(r: &R) -> Result<(i64, Case), R::Error> {
         version: u64::try_from(r.int(11)?).unwrap_or(0),
         created_at: Timestamp(r.int(12)?),
         updated_at: Timestamp(r.int(13)?),
+        external_id: r.opt_text(14)?,
     };
     Ok((r.int(0)?, case))
 }
@@ -80,39 +81,39 @@ pub struct FeedChange {
 /// A change row selected with [`CHANGE_COLUMNS`], rendered with `render` unless it was
 /// stored rendered (a job event's, or a change kept before the columns were).
 pub fn change<R: Columns>(r: &R, render: &Render) -> Result<FeedChange, R::Error> {
-    let (position, kind, case_id, at) = (r.int(0)?, r.text(14)?, r.opt_text(1)?, r.int(15)?);
-    let body = match r.opt_text(16)? {
+    let (position, kind, case_id, at) = (r.int(0)?, r.text(15)?, r.opt_text(1)?, r.int(16)?);
+    let body = match r.opt_text(17)? {
         Some(body) => body,
         None => {
             let k = ChangeKind::parse(&kind)
-                .ok_or_else(|| r.unreadable(14, "change type", kind.clone()))?;
-            let diffs = r.opt_text(20)?;
+                .ok_or_else(|| r.unreadable(15, "change type", kind.clone()))?;
+            let diffs = r.opt_text(21)?;
             let changes = match diffs {
                 Some(d) => serde_json::from_str::<Vec<FieldDiff>>(&d)
-                    .map_err(|e| r.unreadable(20, "changed fields", e.to_string()))?,
+                    .map_err(|e| r.unreadable(21, "changed fields", e.to_string()))?,
                 None => Vec::new(),
             };
             let case = match r.opt_text(2)? {
                 Some(_) => Some(self::case(r)?.1),
                 None => None,
             };
-            let task_id = r.opt_text(19)?;
+            let task_id = r.opt_text(20)?;
             let c = Change {
                 kind: k,
                 at: Timestamp(at),
-                actor: r.opt_text(17)?.unwrap_or_default(),
+                actor: r.opt_text(18)?.unwrap_or_default(),
                 case_id: case_id
                     .as_deref()
                     .map(CaseId::parse)
                     .transpose()
                     .map_err(|e| r.unreadable(1, "case id", e))?,
                 version: r.opt_int(11)?.map(|v| u64::try_from(v).unwrap_or(0)),
-                job_id: r.opt_text(18)?,
+                job_id: r.opt_text(19)?,
                 task_id: task_id
                     .as_deref()
                     .map(TaskId::parse)
                     .transpose()
-                    .map_err(|e| r.unreadable(19, "task id", e))?,
+                    .map_err(|e| r.unreadable(20, "task id", e))?,
                 changes,
                 case,
                 job: None,

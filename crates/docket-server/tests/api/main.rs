@@ -46,6 +46,7 @@ mod console;
 mod console_sessions;
 mod control_chars;
 mod errors;
+mod external_id;
 mod fuzz;
 mod headers;
 mod helpers;

@@ -106,9 +106,10 @@ pub fn parse_filter(pairs: &[String]) -> anyhow::Result<BulkFilter> {
             "q" => &mut filter.q,
             "updatedSince" => &mut filter.updated_since,
             "updatedBefore" => &mut filter.updated_before,
+            "externalId" => &mut filter.external_id,
             _ => {
                 return Err(input_error(format!(
-                    "--filter {k}: not a filter (status, assignee, tag, q, updatedSince, updatedBefore)"
+                    "--filter {k}: not a filter (status, assignee, tag, q, updatedSince, updatedBefore, externalId)"
                 )));
             }
         };

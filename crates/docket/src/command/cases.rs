@@ -35,6 +35,9 @@ pub enum Command {
         /// RFC 3339 time: only cases last changed before.
         #[arg(long, value_name = "TIME")]
         updated_before: Option<String>,
+        /// Only the case with this external id.
+        #[arg(long, value_name = "ID")]
+        external_id: Option<String>,
         /// Only cases whose title contains this text (ignoring case).
         #[arg(long = "q", visible_alias = "search", value_name = "TEXT")]
         q: Option<String>,
@@ -90,6 +93,9 @@ pub struct CreateArgs {
     /// A custom field, NAME=VALUE (repeatable); VALUE is JSON when it parses as JSON.
     #[arg(long = "field", value_name = "NAME=VALUE", value_parser = super::key_value)]
     fields: Vec<(String, Value)>,
+    /// The case's id in another system (unique).
+    #[arg(long, value_name = "ID")]
+    external_id: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -123,6 +129,12 @@ pub struct UpdateArgs {
     /// Only if the case is still at this version (else 412 version_conflict).
     #[arg(long, value_name = "VERSION")]
     if_match: Option<u64>,
+    /// Set the case's id in another system (unique).
+    #[arg(long, value_name = "ID", conflicts_with = "clear_external_id")]
+    external_id: Option<String>,
+    /// Remove the case's external id.
+    #[arg(long)]
+    clear_external_id: bool,
 }
 
 pub async fn run(cmd: Command, global: &Global) -> anyhow::Result<Exit> {
@@ -139,6 +151,7 @@ pub async fn run(cmd: Command, global: &Global) -> anyhow::Result<Exit> {
                 assignee: a.assignee,
                 tags: (!a.tags.is_empty()).then_some(a.tags),
                 fields: fields(a.fields),
+                external_id: a.external_id,
             };
             show(global, &client.create_case(&new).await?)?;
         }
@@ -158,6 +171,7 @@ pub async fn run(cmd: Command, global: &Global) -> anyhow::Result<Exit> {
             tag,
             updated_since,
             updated_before,
+            external_id,
             q,
             sort,
             page,
@@ -168,6 +182,7 @@ pub async fn run(cmd: Command, global: &Global) -> anyhow::Result<Exit> {
                 tag,
                 updated_since,
                 updated_before,
+                external_id,
                 q,
                 sort,
                 limit: page.limit.or(page.all.then_some(1000)),
@@ -209,6 +224,11 @@ pub async fn run(cmd: Command, global: &Global) -> anyhow::Result<Exit> {
                 }),
                 fields: fields(a.fields),
                 expected_version: None,
+                external_id: if a.clear_external_id {
+                    Some(None)
+                } else {
+                    a.external_id.map(Some)
+                },
             };
             if patch == CasePatch::default() {
                 return Err(input_error(

@@ -45,6 +45,16 @@ async fn case_seq<'e, E: sqlx::PgExecutor<'e>>(ex: E, id: &CaseId) -> Result<Opt
     )
 }
 
+/// The case whose `externalId` is `e`, if any.
+pub(super) async fn external_id_holder(tx: &mut Tx, e: &str) -> Result<Option<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT case_id FROM cases WHERE external_id = $1")
+            .bind(e)
+            .fetch_optional(&mut **tx)
+            .await?,
+    )
+}
+
 /// Writes one applied change: the case row, its tags, its history, the task cascade.
 /// Without `commit`, the case row's `commit_seq` is left to [`commit_case_write`].
 pub(super) async fn write_applied(
@@ -57,12 +67,13 @@ pub(super) async fn write_applied(
     let q = sqlx::query(
         "UPDATE cases SET title = $2, description = $3, status = $4, status_reason = $5, priority = $6, \
          assignee = $7, tags = $8, fields = $9, open_tasks = $10, version = $11, updated_at = $12, \
-         commit_seq = COALESCE($13, commit_seq) WHERE seq = $1",
+         commit_seq = COALESCE($13, commit_seq), external_id = $14 WHERE seq = $1",
     )
     .bind(seq);
     bind_case(q, c)
         .bind(c.updated_at.0)
         .bind(commit.map(|c| c.0))
+        .bind(&c.external_id)
         .execute(&mut **tx)
         .await?;
     if applied.history.iter().any(|h| h.field == "tags") {
@@ -134,6 +145,10 @@ impl CaseStore for PgStore {
                 CaseId::generated(n)
             }
         };
+        if let Some(e) = &new.external_id {
+            let holder = external_id_holder(&mut tx, e).await?;
+            rules::external_id_free(e, holder.as_deref(), id.as_str()).map_err(Error::Refused)?;
+        }
         if let Some(n) = id.generated_number() {
             raise_counter(&mut tx, "case_number", i64::try_from(n).unwrap_or(i64::MAX)).await?;
         }
@@ -258,6 +273,12 @@ impl CaseStore for PgStore {
             Ok(a) => a,
             Err(e) => return Ok(Err(e)),
         };
+        if let (Some(Some(e)), true) = (&change.external_id, applied.changed()) {
+            let holder = external_id_holder(&mut tx, e).await?;
+            if let Err(refused) = rules::external_id_free(e, holder.as_deref(), id.as_str()) {
+                return Ok(Err(refused));
+            }
+        }
         let commit = if applied.changed() {
             // The commit position last: its row lock is held only to the commit.
             write_applied(&mut tx, seq, &applied, None).await?;

@@ -115,14 +115,15 @@ pub async fn raise_counter(tx: &mut Tx, name: &str, value: i64) -> Result<()> {
 pub async fn insert_case(tx: &mut Tx, c: &Case, commit: CommitSeq) -> Result<i64> {
     let q = sqlx::query(
         "INSERT INTO cases (case_id, title, description, status, status_reason, priority, assignee, tags, fields, \
-         open_tasks, version, created_at, updated_at, commit_seq) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING seq",
+         open_tasks, version, created_at, updated_at, commit_seq, external_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING seq",
     )
     .bind(c.id.as_str());
     let seq: i64 = bind_case(q, c)
         .bind(c.created_at.0)
         .bind(c.updated_at.0)
         .bind(commit.0)
+        .bind(&c.external_id)
         .fetch_one(&mut **tx)
         .await?
         .try_get(0)?;

@@ -42,6 +42,14 @@ fn case_seq(conn: &rusqlite::Connection, id: &CaseId) -> Result<Option<i64>> {
         .optional()?)
 }
 
+/// The case whose `externalId` is `e`, if any.
+pub(super) fn external_id_holder(tx: &Transaction<'_>, e: &str) -> Result<Option<String>> {
+    Ok(tx
+        .prepare_cached("SELECT case_id FROM cases WHERE external_id = ?1")?
+        .query_row([e], |r| r.get(0))
+        .optional()?)
+}
+
 /// Writes an applied change: the case row, its tags, its history, the task cascade.
 pub(super) fn write_applied(
     tx: &Transaction<'_>,
@@ -85,6 +93,9 @@ pub(super) fn write_applied(
     }
     if changed("tags") {
         set("tags", Sql::Text(json_text(&c.tags)));
+    }
+    if changed("externalId") {
+        set("external_id", text(&c.external_id));
     }
     if applied
         .history
@@ -159,6 +170,10 @@ impl CaseStore for SqliteStore {
                     CaseId::generated(n)
                 }
             };
+            if let Some(e) = &new.external_id {
+                rules::external_id_free(e, external_id_holder(&tx, e)?.as_deref(), id.as_str())
+                    .map_err(Error::Refused)?;
+            }
             if let Some(n) = id.generated_number() {
                 raise_counter(&tx, "case_number", i64::try_from(n).unwrap_or(i64::MAX))?;
             }
@@ -313,6 +328,12 @@ impl CaseStore for SqliteStore {
                 Ok(a) => a,
                 Err(e) => return Ok(Err(e)),
             };
+            if let (Some(Some(e)), true) = (&change.external_id, applied.changed()) {
+                let holder = external_id_holder(&tx, e)?;
+                if let Err(refused) = rules::external_id_free(e, holder.as_deref(), id.as_str()) {
+                    return Ok(Err(refused));
+                }
+            }
             let commit = if applied.changed() {
                 let commit = next_commit(&tx)?;
                 write_applied(&tx, seq, &applied, commit)?;

@@ -395,6 +395,8 @@ mod tests {
              ALTER TABLE jobs DROP COLUMN dry_run;
              ALTER TABLE jobs DROP COLUMN revert_of;
              ALTER TABLE jobs DROP COLUMN template;
+             DROP INDEX cases_external_id_key;
+             ALTER TABLE cases DROP COLUMN external_id;
              DELETE FROM schema_migrations WHERE version >= 6;
              INSERT INTO cases (case_id, title, description, status, priority, tags, fields,
                                 version, created_at, updated_at, commit_seq)
@@ -433,6 +435,8 @@ mod tests {
                  ALTER TABLE jobs DROP COLUMN dry_run;
                  ALTER TABLE jobs DROP COLUMN revert_of;
                  ALTER TABLE jobs DROP COLUMN template;
+                 DROP INDEX cases_external_id_key;
+                 ALTER TABLE cases DROP COLUMN external_id;
                  DELETE FROM schema_migrations WHERE version >= 10;",
             )
             .unwrap();

@@ -142,8 +142,8 @@ pub fn insert_case(tx: &Transaction<'_>, c: &Case, commit: CommitSeq) -> Result<
     let seq: i64 = tx
         .prepare_cached(
             "INSERT INTO cases (case_id, title, description, status, status_reason, priority, \
-             assignee, tags, fields, open_tasks, version, created_at, updated_at, commit_seq) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) RETURNING seq",
+             assignee, tags, fields, open_tasks, version, created_at, updated_at, commit_seq, external_id) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) RETURNING seq",
         )?
         .query_row(
             rusqlite::params![
@@ -161,6 +161,7 @@ pub fn insert_case(tx: &Transaction<'_>, c: &Case, commit: CommitSeq) -> Result<
                 c.created_at.0,
                 c.updated_at.0,
                 commit.0,
+                c.external_id,
             ],
             |r| r.get(0),
         )?;
