@@ -186,6 +186,10 @@ pub struct BulkOptions {
     /// refuses the request with 409 `count_mismatch` and creates nothing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expected_count: Option<u64>,
+    /// Bulk create only: `externalId`, to update the case that has an item's
+    /// `externalId` instead of creating one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upsert_by: Option<String>,
 }
 
 impl Default for BulkOptions {
@@ -198,6 +202,7 @@ impl Default for BulkOptions {
             atomic: false,
             dry_run: false,
             expected_count: None,
+            upsert_by: None,
         }
     }
 }
@@ -233,4 +238,72 @@ pub struct BulkDeleteRequest {
     pub filter: Option<BulkFilter>,
     #[serde(default)]
     pub options: BulkOptions,
+}
+
+/// The object form of a bulk-create body (the other forms: a bare JSON array of cases,
+/// NDJSON, CSV).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BulkCreateRequest {
+    pub cases: Vec<crate::NewCase>,
+    #[serde(default)]
+    pub options: BulkOptions,
+}
+
+/// Query of `POST /api/v1/cases/bulk-create`: the options, for the body forms that
+/// cannot carry them (a bare array, NDJSON, CSV). Given with the object form, they
+/// override its `options`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BulkCreateQuery {
+    /// `externalId`: update the case that has an item's `externalId`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upsert_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub atomic: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_count: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_for_completion: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_job_id: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
+}
+
+impl BulkCreateQuery {
+    /// `options` with every option given here put over them.
+    pub fn over(self, mut options: BulkOptions) -> BulkOptions {
+        if let Some(v) = self.upsert_by {
+            options.upsert_by = Some(v);
+        }
+        if let Some(v) = self.dry_run {
+            options.dry_run = v;
+        }
+        if let Some(v) = self.atomic {
+            options.atomic = v;
+        }
+        if let Some(v) = self.expected_count {
+            options.expected_count = Some(v);
+        }
+        if let Some(v) = self.wait_for_completion {
+            options.wait_for_completion = v;
+        }
+        if let Some(v) = self.timeout_seconds {
+            options.timeout_seconds = v;
+        }
+        if let Some(v) = self.return_job_id {
+            options.return_job_id = v;
+        }
+        if let Some(v) = self.callback_url {
+            options.callback_url = Some(v);
+        }
+        options
+    }
 }

@@ -44,3 +44,4 @@ pub const DELIVERY_NOT_FOUND: &str = "delivery_not_found";
 pub const PRECONDITION_FAILED: &str = "precondition_failed";
 pub const COUNT_MISMATCH: &str = "count_mismatch";
 pub const EXTERNAL_ID_TAKEN: &str = "external_id_taken";
+pub const MALFORMED_CSV: &str = "malformed_csv";

@@ -122,6 +122,9 @@ pub struct ItemResult {
     /// The case's version after the item (succeeded items).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<u64>,
+    /// A bulk create's succeeded item: `created` or `updated` (an upsert).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -107,6 +107,7 @@ pub fn item_result(r: ItemRecord) -> docket_api::ItemResult {
             .error
             .map(|(code, detail)| docket_api::ItemError { code, detail }),
         version: r.version,
+        action: r.action,
     }
 }
 

@@ -60,6 +60,9 @@ pub enum ItemError {
     /// An update item's `if` does not hold for the case (why, in words).
     #[error("{0}")]
     PreconditionFailed(String),
+    /// A create item names a case id that is taken.
+    #[error("case {0} already exists")]
+    CaseExists(String),
     #[error("externalId '{external_id}' is already the external id of case {case_id}")]
     ExternalIdTaken {
         external_id: String,
@@ -88,6 +91,7 @@ impl ItemError {
             Self::Validation(_) => codes::VALIDATION_FAILED,
             Self::PreconditionFailed(_) => codes::PRECONDITION_FAILED,
             Self::ExternalIdTaken { .. } => codes::EXTERNAL_ID_TAKEN,
+            Self::CaseExists(_) => codes::CASE_EXISTS,
         }
     }
 }

@@ -28,10 +28,12 @@ pub struct ClaimedJob {
     /// A revert: its items restore what a job changed, unbound by the workflow.
     pub revert: bool,
     pub kind: super::JobKind,
+    /// A bulk create that updates the case holding an item's `externalId`.
+    pub upsert: bool,
 }
 
 /// The claim statement's `RETURNING seq, cancel_requested, atomic, next_index, actor,
-/// total, processed, dry_run, template, revert, kind` ([`CLAIM_RETURNING`]).
+/// total, processed, dry_run, template, revert, kind, upsert` ([`CLAIM_RETURNING`]).
 pub type ClaimRow = (
     i64,
     bool,
@@ -44,11 +46,12 @@ pub type ClaimRow = (
     Option<String>,
     bool,
     String,
+    bool,
 );
 
 /// The columns the claim statement returns, as [`ClaimRow`] takes them.
 pub const CLAIM_RETURNING: &str = "seq, cancel_requested, atomic, next_index, actor, total, \
-     processed, dry_run, template, revert_of IS NOT NULL, kind";
+     processed, dry_run, template, revert_of IS NOT NULL, kind, upsert_by IS NOT NULL";
 
 impl From<ClaimRow> for ClaimedJob {
     fn from(r: ClaimRow) -> Self {
@@ -64,6 +67,7 @@ impl From<ClaimRow> for ClaimedJob {
             template: r.8,
             revert: r.9,
             kind: super::JobKind::from_stored(&r.10),
+            upsert: r.11,
         }
     }
 }
@@ -273,6 +277,7 @@ mod tests {
             template: None,
             revert: false,
             kind: crate::domain::JobKind::Update,
+            upsert: false,
         }
     }
 

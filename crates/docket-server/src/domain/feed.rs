@@ -148,6 +148,13 @@ impl Change {
         c
     }
 
+    /// A case was created by an item of a job (see [`Change::case_created`]).
+    pub fn case_created_by_job(case: &Case, ctx: &super::ChangeContext<'_>) -> Self {
+        let mut c = Self::case_created(case, ctx.actor);
+        c.job_id = ctx.job_id.map(str::to_owned);
+        c
+    }
+
     /// A case was deleted by an item of job `job_id` (see [`Change::case_deleted`]).
     pub fn case_deleted_by_job(case: &Case, ctx: &super::ChangeContext<'_>) -> Self {
         let mut c = Self::case_deleted(case, ctx.actor, ctx.at);

@@ -19,6 +19,8 @@ pub struct NewJob {
     pub template: Option<String>,
     pub dry_run: bool,
     pub revert_of: Option<String>,
+    /// A bulk create's `upsertBy` (`externalId`).
+    pub upsert_by: Option<String>,
     pub atomic: bool,
     pub callback_url: Option<String>,
     pub parent_id: Option<String>,
@@ -81,6 +83,7 @@ impl NewJob {
             template,
             dry_run: job.dry_run,
             revert_of: None,
+            upsert_by: None,
             atomic: job.atomic,
             callback_url: job.callback_url.clone(),
             parent_id: Some(job.id.clone()),
@@ -102,6 +105,7 @@ impl NewJob {
             template: None,
             dry_run: false,
             revert_of: Some(job.id.clone()),
+            upsert_by: None,
             atomic: false,
             callback_url: None,
             parent_id: None,
@@ -221,6 +225,8 @@ pub struct ItemRecord {
     pub outcome: ItemOutcome,
     pub error: Option<(String, String)>,
     pub version: Option<u64>,
+    /// A bulk create's item: `created` or `updated`.
+    pub action: Option<String>,
 }
 
 impl ItemRecord {
@@ -243,6 +249,7 @@ impl ItemRecord {
                 .unwrap_or(ItemOutcome::Cancelled),
             error: code.map(|c| (c, detail.unwrap_or_default())),
             version: version.map(|v| u64::try_from(v).unwrap_or(0)),
+            action: None,
         }
     }
 }

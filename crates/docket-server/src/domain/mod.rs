@@ -8,6 +8,7 @@ mod apply;
 mod bulk_item;
 mod case;
 pub mod chunk;
+pub mod create;
 pub mod feed;
 mod ids;
 mod job;

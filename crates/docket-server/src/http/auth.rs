@@ -76,6 +76,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("PATCH", "/api/v1/cases/bulk-update", CASES_WRITE),
     ("POST", "/api/v1/cases/bulk-update", CASES_WRITE),
     ("POST", "/api/v1/cases/bulk-delete", CASES_WRITE),
+    ("POST", "/api/v1/cases/bulk-create", CASES_WRITE),
     // Reads the authoritative statuses; dropping cache entries changes no data.
     ("POST", "/api/v1/cases/refresh-status", CASES_READ),
     ("GET", "/api/v1/workflow", CASES_READ),

@@ -133,7 +133,7 @@ async fn bulk_update(
     RawJson(bytes): RawJson,
 ) -> Result<Response, ApiError> {
     let (source, options) = parse_body(&bytes)?;
-    check_options(&options, &s)?;
+    check_options(&options, &s, crate::domain::JobKind::Update)?;
     let (items, by_filter, template) = match source {
         Source::Items(items) => {
             let ids: Vec<&str> = items.iter().map(|i| i.case_id.as_str()).collect();
@@ -161,6 +161,7 @@ async fn bulk_update(
         items,
         by_filter,
         template,
+        upsert_by: None,
     };
     submit(&s, &headers, &caller, &bytes, parts, &options).await
 }

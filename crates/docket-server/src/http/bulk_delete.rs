@@ -54,7 +54,7 @@ async fn bulk_delete(
     RawJson(bytes): RawJson,
 ) -> Result<Response, ApiError> {
     let r: BulkDeleteRequest = parse_json(&bytes)?;
-    check_options(&r.options, &s)?;
+    check_options(&r.options, &s, JobKind::Delete)?;
     let parts = match r.filter {
         Some(_) if !r.case_ids.is_empty() => return Err(invalid("caseIds", "not with filter")),
         Some(filter) => JobParts {
@@ -66,6 +66,7 @@ async fn bulk_delete(
                 expected: r.options.expected_count,
             }),
             template: None,
+            upsert_by: None,
         },
         None => {
             let ids: Vec<&str> = r.case_ids.iter().map(String::as_str).collect();
@@ -80,6 +81,7 @@ async fn bulk_delete(
                     .collect(),
                 by_filter: None,
                 template: None,
+                upsert_by: None,
             }
         }
     };

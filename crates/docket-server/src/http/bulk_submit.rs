@@ -31,6 +31,8 @@ pub(super) struct JobParts {
     pub by_filter: Option<ByFilter>,
     /// What each item stored as `""` applies.
     pub template: Option<String>,
+    /// A bulk create's `upsertBy`.
+    pub upsert_by: Option<String>,
 }
 
 /// 422 `validation_failed` naming one field.
@@ -104,7 +106,19 @@ pub(super) fn check_ids(
     }
 }
 
-pub(super) fn check_options(options: &BulkOptions, s: &AppState) -> Result<(), ApiError> {
+pub(super) fn check_options(
+    options: &BulkOptions,
+    s: &AppState,
+    kind: JobKind,
+) -> Result<(), ApiError> {
+    match (&options.upsert_by, kind) {
+        (None, _) => {}
+        (Some(by), JobKind::Create) if by == "externalId" => {}
+        (Some(_), JobKind::Create) => {
+            return Err(invalid("options.upsertBy", "must be externalId"));
+        }
+        (Some(_), _) => return Err(invalid("options.upsertBy", "only a bulk create upserts")),
+    }
     if let Some(url) = &options.callback_url {
         let invalid = |m: &str| invalid("options.callbackUrl", m);
         crate::engine::targets::check_url(url, &s.engine.allowed_hosts).map_err(|m| invalid(&m))?;
@@ -186,6 +200,7 @@ pub(super) async fn submit(
         template: parts.template,
         dry_run: options.dry_run,
         revert_of: None,
+        upsert_by: parts.upsert_by,
         atomic: options.atomic,
         callback_url: options.callback_url.clone(),
         parent_id: None,

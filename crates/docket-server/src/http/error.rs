@@ -146,6 +146,9 @@ impl From<ItemError> for ApiError {
                 e.to_string(),
             ),
             ItemError::Validation(errs) => Self::validation(errs),
+            ItemError::CaseExists(_) => {
+                Self::new(StatusCode::CONFLICT, codes::CASE_EXISTS, e.to_string())
+            }
             ItemError::ExternalIdTaken { .. } => Self::new(
                 StatusCode::CONFLICT,
                 codes::EXTERNAL_ID_TAKEN,

@@ -13,42 +13,82 @@ use super::objects_only::ObjectsOnly;
 /// A JSON request body, unparsed: the content type and size are checked.
 pub struct RawJson(pub Bytes);
 
+/// The media type of a request, lowercased, without parameters.
+fn media_type(req: &Request) -> Option<String> {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase())
+}
+
+fn is_json(m: &str) -> bool {
+    m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+}
+
+/// The whole body, within the size limit.
+async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                codes::PAYLOAD_TOO_LARGE,
+                "the request body is larger than the server accepts",
+            )
+        } else {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                codes::MALFORMED_JSON,
+                format!("could not read the request body: {e}"),
+            )
+        }
+    })
+}
+
 impl<S: Send + Sync> FromRequest<S> for RawJson {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(|m| {
-                let m = m.trim().to_ascii_lowercase();
-                m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
-            });
-        if json != Some(true) {
+        if !media_type(&req).is_some_and(|m| is_json(&m)) {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 codes::UNSUPPORTED_MEDIA_TYPE,
                 "the request body must be JSON, with Content-Type: application/json",
             ));
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    codes::PAYLOAD_TOO_LARGE,
-                    "the request body is larger than the server accepts",
-                )
-            } else {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    codes::MALFORMED_JSON,
-                    format!("could not read the request body: {e}"),
-                )
+        Ok(Self(body_bytes(req, state).await?))
+    }
+}
+
+/// The formats a bulk body may come in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFormat {
+    Json,
+    Ndjson,
+    Csv,
+}
+
+/// A bulk body, unparsed: JSON, NDJSON (`application/x-ndjson`) or CSV (`text/csv`),
+/// by its content type; the size is checked.
+pub struct RawBulk(pub BodyFormat, pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBulk {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let format = match media_type(&req).as_deref() {
+            Some(m) if is_json(m) => BodyFormat::Json,
+            Some("application/x-ndjson" | "application/jsonl") => BodyFormat::Ndjson,
+            Some("text/csv") => BodyFormat::Csv,
+            _ => {
+                return Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    codes::UNSUPPORTED_MEDIA_TYPE,
+                    "the request body must be JSON (application/json), NDJSON (application/x-ndjson) or CSV (text/csv)",
+                ));
             }
-        })?;
-        Ok(Self(bytes))
+        };
+        Ok(Self(format, body_bytes(req, state).await?))
     }
 }
 

@@ -3,12 +3,14 @@
 pub mod auth;
 mod body_timeout;
 mod bulk;
+mod bulk_create;
 mod bulk_delete;
 mod bulk_submit;
 mod caller;
 mod cases;
 mod changes;
 mod console;
+mod csv;
 mod cursor;
 mod error;
 mod extract;
@@ -112,6 +114,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(changes::router())
         .merge(bulk::router())
         .merge(bulk_delete::router())
+        .merge(bulk_create::router())
         .merge(tasks::router())
         .merge(jobs::router())
         .merge(job_control::router())

@@ -53,6 +53,7 @@ pub const EXPECTED: &[(&str, &str, Option<&str>)] = &[
     ),
     ("POST", "/api/v1/jobs/{jobId}/revert", Some("cases:write")),
     ("POST", "/api/v1/cases/bulk-delete", Some("cases:write")),
+    ("POST", "/api/v1/cases/bulk-create", Some("cases:write")),
     ("DELETE", "/api/v1/jobs/{jobId}", Some("cases:write")),
     (
         "POST",

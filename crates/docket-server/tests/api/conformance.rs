@@ -108,6 +108,7 @@ fn job(items: &[(u64, serde_json::Value)], atomic: bool, now: i64) -> NewJob {
         template: None,
         dry_run: false,
         revert_of: None,
+        upsert_by: None,
         atomic,
         callback_url: None,
         parent_id: None,

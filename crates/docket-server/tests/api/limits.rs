@@ -166,6 +166,7 @@ backend_test! {
             template: None,
             dry_run: false,
             revert_of: None,
+            upsert_by: None,
             atomic: false,
             callback_url: None,
             parent_id: None,

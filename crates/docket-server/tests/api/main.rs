@@ -35,6 +35,7 @@ mod browser_layout;
 mod browser_pages;
 mod browser_webhooks;
 mod bulk;
+mod bulk_create;
 mod bulk_filter;
 mod case_listing;
 mod cases;

@@ -96,6 +96,7 @@ backend_test! {
             template: None,
             dry_run: false,
             revert_of: None,
+            upsert_by: None,
             atomic: false,
             callback_url: Some(format!("http://{addr}/hook")),
             parent_id: None,

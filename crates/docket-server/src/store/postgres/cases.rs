@@ -36,7 +36,10 @@ pub(super) async fn load_case_for_update(tx: &mut Tx, id: &CaseId) -> Result<Opt
     row.as_ref().map(case_from_row).transpose()
 }
 
-async fn case_seq<'e, E: sqlx::PgExecutor<'e>>(ex: E, id: &CaseId) -> Result<Option<i64>> {
+pub(super) async fn case_seq<'e, E: sqlx::PgExecutor<'e>>(
+    ex: E,
+    id: &CaseId,
+) -> Result<Option<i64>> {
     Ok(
         sqlx::query_scalar("SELECT seq FROM cases WHERE case_id = $1")
             .bind(id.as_str())

@@ -13,6 +13,7 @@ use sqlx::AssertSqlSafe;
 use std::collections::HashMap;
 
 use super::cases::write_applied;
+use super::create_items::create_case_item;
 use super::nodes::notify;
 use super::rows::{
     CASE_COLUMNS, JOB_COLUMNS, bind_case_texts, case_from_row, job_from_row, json_text,
@@ -60,8 +61,8 @@ pub(super) async fn insert_job(tx: &mut Tx, job: &NewJob) -> Result<i64> {
     };
     let seq: i64 = sqlx::query_scalar(
         "INSERT INTO jobs (job_id, state, total, atomic, callback_url, parent_job_id, actor, idempotency_key, \
-         request_hash, created_at, dry_run, revert_of, template, kind) \
-         VALUES ($1, 'queued', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING seq",
+         request_hash, created_at, dry_run, revert_of, template, kind, upsert_by) \
+         VALUES ($1, 'queued', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING seq",
     )
     .bind(&job.id)
     .bind(i64::try_from(job.items.len()).unwrap_or(i64::MAX))
@@ -76,6 +77,7 @@ pub(super) async fn insert_job(tx: &mut Tx, job: &NewJob) -> Result<i64> {
     .bind(&job.revert_of)
     .bind(&job.template)
     .bind(job.kind.as_str())
+    .bind(&job.upsert_by)
     .fetch_one(&mut **tx)
     .await?;
     insert_items(tx, seq, 0, &job.items).await?;
@@ -167,6 +169,7 @@ type ResultRow = (
     Option<String>,
     Option<String>,
     Option<i64>,
+    Option<String>,
 );
 
 /// Records each item's outcome in its `job_items` row, in one statement.
@@ -452,7 +455,7 @@ impl JobStore for PgStore {
         };
         let filter = crate::store::sql::results_where(rules::results_shown(&job, shown.outcome));
         let rows: Vec<ResultRow> = sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT idx, case_id, outcome, error_code, error_detail, version FROM job_items \
+            "SELECT idx, case_id, outcome, error_code, error_detail, version, action FROM job_items \
              WHERE job_seq = $1 AND idx > $2 AND {filter} ORDER BY idx LIMIT $3"
         )))
         .bind(seq)
@@ -462,9 +465,9 @@ impl JobStore for PgStore {
         .await?;
         let items = rows
             .into_iter()
-            .map(|(idx, case_id, outcome, code, detail, version)| {
+            .map(|(idx, case_id, outcome, code, detail, version, action)| {
                 let rec = ItemRecord::from_columns(idx, case_id, outcome, code, detail, version);
-                (idx, rec)
+                (idx, ItemRecord { action, ..rec })
             })
             .collect();
         Ok(Some(page_of(items, shown.limit)))
@@ -550,7 +553,23 @@ impl JobStore for PgStore {
         let mut applied = Vec::new();
         let mut deleted: Vec<(i64, &Case)> = Vec::new();
         let mut results = Vec::with_capacity(items.len());
+        // A bulk create's items: what each did, and the changes they made.
+        let (mut made, mut created, mut numbers) = (Vec::new(), Vec::new(), 0_u64);
         for (idx, case_id, item) in &items {
+            if job.kind == JobKind::Create {
+                let step = (&ctx, commit);
+                let r = create_case_item(&mut tx, &self.workflow, &job, item, step, &mut numbers)
+                    .await?
+                    .map(|m| {
+                        if let Some(c) = m.change {
+                            created.push((m.case_id.clone(), c));
+                        }
+                        made.push((*idx, m.case_id, m.action.as_str()));
+                        m.version
+                    });
+                results.push((*idx, r));
+                continue;
+            }
             let r = match (CaseId::parse(case_id), cases.get(case_id.as_str())) {
                 (Ok(_), Some((s, case))) if job.kind == JobKind::Delete => {
                     if !job.dry_run {
@@ -598,6 +617,21 @@ impl JobStore for PgStore {
         write_chunk(&mut tx, &applied, commit).await?;
         delete_cases(&mut tx, &deleted).await?;
         write_outcomes(&mut tx, job.seq, &outcomes).await?;
+        if !made.is_empty() {
+            let (idx, ids, actions): (Vec<i64>, Vec<&str>, Vec<&str>) =
+                made.iter().map(|(i, c, a)| (*i, c.as_str(), *a)).collect();
+            sqlx::query(
+                "UPDATE job_items j SET case_id = u.case_id, action = u.action \
+                 FROM unnest($2::bigint[], $3::text[], $4::text[]) AS u(idx, case_id, action) \
+                 WHERE j.job_seq = $1 AND j.idx = u.idx",
+            )
+            .bind(job.seq)
+            .bind(&idx)
+            .bind(&ids)
+            .bind(&actions)
+            .execute(&mut *tx)
+            .await?;
+        }
         sqlx::query(
             "UPDATE jobs SET processed = processed + $2, succeeded = succeeded + $3, failed = failed + $4, \
              next_index = $5, last_commit_seq = CASE WHEN $6 THEN $7 ELSE last_commit_seq END WHERE seq = $1",
@@ -607,7 +641,7 @@ impl JobStore for PgStore {
         .bind(counters.succeeded)
         .bind(counters.failed)
         .bind(counters.next_index)
-        .bind(!applied.is_empty() || !deleted.is_empty())
+        .bind(!applied.is_empty() || !deleted.is_empty() || !created.is_empty())
         .bind(commit.0)
         .execute(&mut *tx)
         .await?;
@@ -615,6 +649,7 @@ impl JobStore for PgStore {
             .iter()
             .map(|(_, a)| a.case.id.as_str().to_owned())
             .chain(deleted.iter().map(|(_, c)| c.id.as_str().to_owned()))
+            .chain(created.iter().map(|(id, _)| id.clone()))
             .collect();
         if !changed.is_empty() {
             let signal = Signal::Invalidate {
@@ -657,6 +692,7 @@ impl JobStore for PgStore {
                     .iter()
                     .map(|(_, c)| Change::case_deleted_by_job(c, &ctx)),
             )
+            .chain(created.into_iter().map(|(_, c)| c))
             .collect();
         if finish {
             return ended(tx, job_id, Some(commit), changes, &self.render).await;

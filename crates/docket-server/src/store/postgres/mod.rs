@@ -6,6 +6,7 @@
 //! outcomes in a handful of statements.
 
 mod cases;
+mod create_items;
 mod fan_out;
 mod feed;
 mod job_admin;

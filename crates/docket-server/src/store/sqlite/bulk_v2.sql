@@ -11,3 +11,7 @@ ALTER TABLE jobs ADD COLUMN template TEXT;
 ALTER TABLE cases ADD COLUMN external_id TEXT;
 CREATE UNIQUE INDEX cases_external_id_key ON cases (external_id) WHERE external_id IS NOT NULL;
 ALTER TABLE changes ADD COLUMN external_id TEXT;
+-- A bulk create: `upsert_by` ('externalId') makes an item whose external id a case has
+-- update that case; each item's result says what it did (`action`: created, updated).
+ALTER TABLE jobs ADD COLUMN upsert_by TEXT;
+ALTER TABLE job_items ADD COLUMN action TEXT;

@@ -35,7 +35,7 @@ pub(super) fn load_case(tx: &Transaction<'_>, id: &CaseId) -> Result<Option<(i64
         .optional()?)
 }
 
-fn case_seq(conn: &rusqlite::Connection, id: &CaseId) -> Result<Option<i64>> {
+pub(super) fn case_seq(conn: &rusqlite::Connection, id: &CaseId) -> Result<Option<i64>> {
     Ok(conn
         .prepare_cached("SELECT seq FROM cases WHERE case_id = ?1")?
         .query_row([id.as_str()], |r| r.get(0))

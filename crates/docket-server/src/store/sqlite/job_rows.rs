@@ -41,8 +41,8 @@ pub(super) fn insert_job(tx: &Transaction<'_>, job: &NewJob) -> Result<i64> {
     let seq: i64 = tx
         .prepare_cached(
             "INSERT INTO jobs (job_id, state, total, atomic, callback_url, parent_job_id, actor, \
-             idempotency_key, request_hash, created_at, dry_run, revert_of, template, kind) \
-             VALUES (?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) RETURNING seq",
+             idempotency_key, request_hash, created_at, dry_run, revert_of, template, kind, upsert_by) \
+             VALUES (?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) RETURNING seq",
         )?
         .query_row(
             rusqlite::params![
@@ -58,7 +58,8 @@ pub(super) fn insert_job(tx: &Transaction<'_>, job: &NewJob) -> Result<i64> {
                 job.dry_run,
                 job.revert_of,
                 job.template,
-                job.kind.as_str()
+                job.kind.as_str(),
+                job.upsert_by
             ],
             |r| r.get(0),
         )?;

@@ -13,6 +13,7 @@ use rusqlite::{OptionalExtension, Transaction};
 
 use super::SqliteStore;
 use super::cases::{delete_case_rows, immediate, load_case, page, write_applied};
+use super::create_items::create_case_item;
 use super::job_rows::{end_job, ended, insert_job, insert_matches, job_row, load_job};
 use super::rows::{Logged, counter, next_commit, record_changes};
 use crate::domain::feed::Change;
@@ -190,7 +191,7 @@ impl JobStore for SqliteStore {
             let filter =
                 crate::store::sql::results_where(rules::results_shown(&job, shown.outcome));
             let mut stmt = conn.prepare_cached(&format!(
-                "SELECT idx, case_id, outcome, error_code, error_detail, version FROM job_items \
+                "SELECT idx, case_id, outcome, error_code, error_detail, version, action FROM job_items \
                  WHERE job_seq = ?1 AND idx > ?2 AND {filter} ORDER BY idx LIMIT ?3"
             ))?;
             let rows = stmt.query_map(
@@ -205,7 +206,7 @@ impl JobStore for SqliteStore {
                         r.get(4)?,
                         r.get(5)?,
                     );
-                    Ok((idx, rec))
+                    Ok((idx, ItemRecord { action: r.get(6)?, ..rec }))
                 },
             )?;
             let items = rows.collect::<rusqlite::Result<Vec<_>>>()?;
@@ -242,7 +243,7 @@ impl JobStore for SqliteStore {
                      RETURNING {CLAIM_RETURNING}",
                 ))?
                 .query_row((&job_id, &claim.owner, claim.now.0, claim.lease_until.0), |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?))
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?))
                 })
                 .optional()?;
             let Some(job) = claimed.map(ClaimedJob::from) else {
@@ -271,10 +272,23 @@ impl JobStore for SqliteStore {
             let mut results = Vec::with_capacity(items.len());
             let mut changed = Vec::new();
             let mut changes = Vec::new();
+            let (mut made, mut numbers) = (Vec::new(), 0_u64);
             for (idx, case_id, item) in &items {
                 let r = match job.kind {
                     JobKind::Delete => delete_item(&tx, &job, case_id, &ctx)?,
-                    JobKind::Update | JobKind::Create => apply_item(&tx, wf, &job, (case_id, item), &ctx, commit)?,
+                    JobKind::Update => apply_item(&tx, wf, &job, (case_id, item), &ctx, commit)?,
+                    JobKind::Create => {
+                        let r = create_case_item(&tx, wf, &job, item, (&ctx, commit), &mut numbers)?;
+                        results.push((*idx, r.map(|m| {
+                            if let Some(c) = m.logged {
+                                changed.push(m.case_id.clone());
+                                changes.push(c);
+                            }
+                            made.push((*idx, m.case_id, m.action));
+                            m.version
+                        })));
+                        continue;
+                    }
                 };
                 let r = r.map(|(v, change)| {
                     if let Some(c) = change {
@@ -302,6 +316,11 @@ impl JobStore for SqliteStore {
                 ChunkPlan::Commit { outcomes, counters, drained } => (outcomes, counters, drained),
             };
             write_outcomes(&tx, job.seq, &outcomes)?;
+            let mut what = tx.prepare_cached("UPDATE job_items SET case_id = ?3, action = ?4 WHERE job_seq = ?1 AND idx = ?2")?;
+            for (idx, case_id, action) in &made {
+                what.execute((job.seq, idx, case_id, action.as_str()))?;
+            }
+            drop(what);
             tx.prepare_cached(
                 "UPDATE jobs SET processed = processed + ?2, succeeded = succeeded + ?3, failed = failed + ?4, \
                  next_index = ?5, last_commit_seq = CASE WHEN ?6 THEN ?7 ELSE last_commit_seq END WHERE seq = ?1",

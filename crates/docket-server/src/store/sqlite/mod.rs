@@ -10,6 +10,7 @@
 //! for the free-space reserve kept beside the database.
 
 mod cases;
+mod create_items;
 mod feed;
 mod health;
 mod job_admin;
