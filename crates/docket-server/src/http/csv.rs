@@ -1,10 +1,12 @@
 //! RFC 4180 CSV, as a bulk create's body: records of cells, each with the line it starts
 //! on (a quoted cell may hold commas, quotes doubled, and line breaks).
 
-/// The records of `text`, each with the line it starts on (from 1); blank lines are
-/// skipped. An unclosed quote, or text after a closing quote, is an error naming its
-/// line.
-pub fn records(text: &str) -> Result<Vec<(usize, Vec<String>)>, (usize, String)> {
+/// A record: the line it starts on (from 1) and its cells.
+pub type Record = (usize, Vec<String>);
+
+/// The records of `text`; blank lines are skipped. An unclosed quote, or text after a
+/// closing quote, is an error: its line and why.
+pub fn records(text: &str) -> Result<Vec<Record>, (usize, String)> {
     let mut out = Vec::new();
     let mut chars = text
         .strip_prefix('\u{feff}')
