@@ -263,6 +263,26 @@ impl Client {
         self.send(rb).await
     }
 
+    /// Creates (or upserts) cases as one job from a body in `content_type`
+    /// (`application/json`, `application/x-ndjson` or `text/csv`), sent as it is.
+    pub async fn bulk_create(
+        &self,
+        content_type: &str,
+        body: Vec<u8>,
+        options: &docket_api::BulkCreateQuery,
+        idempotency_key: Option<&str>,
+    ) -> Result<Reply<BulkAccepted>> {
+        let mut rb = self
+            .request(Method::POST, "/api/v1/cases/bulk-create")
+            .query(options)
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(k) = idempotency_key {
+            rb = rb.header("idempotency-key", k);
+        }
+        self.send(rb).await
+    }
+
     /// Deletes cases as one job (`POST /api/v1/cases/bulk-delete`).
     pub async fn bulk_delete(
         &self,

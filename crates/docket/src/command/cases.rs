@@ -57,6 +57,9 @@ pub enum Command {
         #[arg(long, value_name = "VERSION")]
         if_match: Option<u64>,
     },
+    /// Create cases (or upsert them by externalId) as one job from a JSON, NDJSON or CSV
+    /// file.
+    Import(super::import::Args),
     /// Delete cases as one job: ids from a file, or every case a filter matches.
     BulkDelete(super::bulk_delete::Args),
     /// A case's change log, newest first.
@@ -253,6 +256,7 @@ pub async fn run(cmd: Command, global: &Global) -> anyhow::Result<Exit> {
             println!("deleted {case}");
         }
         Command::BulkDelete(args) => return super::bulk_delete::run(args, global).await,
+        Command::Import(args) => return super::import::run(args, global).await,
         Command::History { case, page } => {
             let mut q = PageQuery {
                 limit: page.limit.or(page.all.then_some(1000)),

@@ -6,6 +6,7 @@ pub mod cases;
 pub mod changes;
 pub mod check;
 pub mod config;
+pub mod import;
 pub mod jobs;
 pub mod keys;
 pub mod refresh;

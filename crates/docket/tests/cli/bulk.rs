@@ -336,3 +336,57 @@ async fn cases_bulk_delete_from_a_file_of_ids_or_by_filter() {
         .json();
     assert!(left["items"].as_array().unwrap().is_empty(), "{left}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cases_import_creates_from_csv_then_upserts_from_ndjson() {
+    let (dir, server) = seeded(5, "").await;
+    let b = &server.base;
+    let csv = file(
+        dir.path(),
+        "new.csv",
+        "title,externalId,tags,fields.source\nFirst,SF-1,a;b,crm\n\"Second, with comma\",SF-2,,crm\n",
+    );
+    let out = cli(b, &["cases", "import", &csv, "--wait"]).expect(0);
+    assert!(out.stdout.contains("2 items: 2 succeeded"), "{out}");
+    let sf1 = cli(b, &["cases", "list", "--external-id", "SF-1", "-o", "json"])
+        .expect(0)
+        .json();
+    let id = sf1["items"][0]["caseId"].as_str().unwrap().to_owned();
+    assert_eq!(sf1["items"][0]["fields"]["source"], "crm");
+    let nd = file(
+        dir.path(),
+        "changes.ndjson",
+        "{\"externalId\":\"SF-1\",\"title\":\"First, renamed\"}\n{\"externalId\":\"SF-3\",\"title\":\"Third\"}\n",
+    );
+    let out = cli(
+        b,
+        &[
+            "cases",
+            "import",
+            &nd,
+            "--upsert-by",
+            "externalId",
+            "--wait",
+            "-o",
+            "json",
+        ],
+    )
+    .expect(0);
+    let job = out.json()["jobs"][0]["jobId"].as_str().unwrap().to_owned();
+    let results = cli(b, &["jobs", "results", &job, "--format", "ndjson"]).expect(0);
+    assert!(
+        results.stdout.contains("\"action\":\"updated\"")
+            && results.stdout.contains("\"action\":\"created\""),
+        "{results}"
+    );
+    let renamed = cli(b, &["cases", "get", &id, "-o", "json"])
+        .expect(0)
+        .json();
+    assert_eq!(renamed["title"], "First, renamed");
+    let bad = file(dir.path(), "bad.csv", "title,colour\nx,red\n");
+    let out = cli(b, &["cases", "import", &bad]).expect(2);
+    assert!(
+        out.stderr.contains("malformed_csv") && out.stderr.contains("colour"),
+        "{out}"
+    );
+}

@@ -1,0 +1,120 @@
+//! `docket cases import FILE`: creates cases (or upserts them by `externalId`) as one
+//! job from a JSON, NDJSON or CSV file, which the server reads and checks whole.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use docket_api::BulkCreateQuery;
+
+use super::jobs::WaitArgs;
+use crate::Global;
+use crate::exit::{Exit, input_error};
+use crate::output::{self, Format, status_table};
+use crate::wait;
+
+#[derive(clap::Args)]
+#[command(after_help = "\
+FILE: a JSON array of cases (as `docket cases create` makes them: title, caseId,
+description, status, statusReason, priority, assignee, tags, fields, externalId), NDJSON
+(one case per line) or CSV (a header row of those names, tags separated by ;, fields.NAME
+columns). The format goes by the extension (.json, .ndjson or .jsonl, .csv), else by the
+content. A malformed line refuses the whole file, naming the line; nothing is created.
+
+Exit codes: 0 all created or updated (or, without --wait, the job was stored), 1 some
+items failed, 2 usage or input error, 3 server or network error, 4 stopped waiting.")]
+pub struct Args {
+    /// The file; `-` reads standard input.
+    #[arg(value_name = "FILE|-")]
+    file: String,
+    /// `externalId`: a case whose externalId a case has already updates that case.
+    #[arg(long, value_name = "FIELD", value_parser = ["externalId"])]
+    upsert_by: Option<String>,
+    /// Create nothing: report what each case would do.
+    #[arg(long)]
+    dry_run: bool,
+    /// Refuse the job unless the file has exactly N cases.
+    #[arg(long, value_name = "N")]
+    expected_count: Option<u64>,
+    /// Wait for the job to end, with a progress bar, and list the failed items.
+    #[arg(long)]
+    wait: bool,
+    #[command(flatten)]
+    wait_args: WaitArgs,
+    /// Importing the same file with the same key again returns the original job.
+    #[arg(long, value_name = "KEY")]
+    idempotency_key: Option<String>,
+}
+
+/// The content type of a file, by its extension, else by its first character.
+fn content_type(path: &str, body: &[u8]) -> &'static str {
+    let lower = path.to_ascii_lowercase();
+    if lower.ends_with(".csv") {
+        return "text/csv";
+    }
+    if lower.ends_with(".ndjson") || lower.ends_with(".jsonl") {
+        return "application/x-ndjson";
+    }
+    if lower.ends_with(".json") {
+        return "application/json";
+    }
+    let text = String::from_utf8_lossy(&body[..body.len().min(4096)]);
+    let first = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    if first.starts_with('[') || (first.starts_with('{') && !first.ends_with('}')) {
+        "application/json"
+    } else if first.starts_with('{') {
+        "application/x-ndjson"
+    } else {
+        "text/csv"
+    }
+}
+
+pub async fn run(args: Args, global: &Global) -> anyhow::Result<Exit> {
+    let body = if args.file == "-" {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
+            .map_err(|e| input_error(format!("cannot read standard input: {e}")))?;
+        buf
+    } else {
+        std::fs::read(&args.file)
+            .map_err(|e| input_error(format!("cannot read {}: {e}", args.file)))?
+    };
+    let query = BulkCreateQuery {
+        upsert_by: args.upsert_by.clone(),
+        dry_run: args.dry_run.then_some(true),
+        expected_count: args.expected_count,
+        ..BulkCreateQuery::default()
+    };
+    let client = super::client(global)?;
+    let ct = content_type(&args.file, &body);
+    let reply = client
+        .bulk_create(ct, body, &query, args.idempotency_key.as_deref())
+        .await
+        .with_context(|| format!("importing {}", args.file))?;
+    let job_id = reply
+        .body
+        .job_id
+        .ok_or_else(|| anyhow::anyhow!("the server returned no jobId"))?;
+    let job = client.job_status(&job_id, None).await?.body;
+    if !args.wait {
+        match global.output {
+            Format::Json => output::json(&serde_json::json!({ "jobs": [job] }))?,
+            Format::Table => {
+                status_table(std::slice::from_ref(&job)).print();
+                eprintln!("follow with: {}", super::watch_hint(global, &[job_id]));
+            }
+        }
+        return Ok(Exit::Success);
+    }
+    let waited = wait::wait(
+        &client,
+        vec![job],
+        Duration::from_secs(args.wait_args.timeout),
+        args.wait_args.wait_method,
+    )
+    .await;
+    super::summary::report(&client, global, waited, None).await
+}
