@@ -67,6 +67,7 @@ const ASSETS: &[Asset] = &[
     js("changes.js", include_str!("assets/changes.js")),
     js("webhooks.js", include_str!("assets/webhooks.js")),
     js("settings.js", include_str!("assets/settings.js")),
+    js("import.js", include_str!("assets/import.js")),
 ];
 
 const fn js(name: &'static str, body: &'static str) -> Asset {

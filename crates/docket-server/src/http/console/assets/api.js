@@ -36,14 +36,15 @@ export function qs(query) {
 }
 
 /** One API call: resolves to {status, data, headers}; throws a Problem on non-2xx. */
-export async function api(method, path, { body, headers = {}, query } = {}) {
+export async function api(method, path, { body, headers = {}, query, raw, type } = {}) {
   const h = { Accept: 'application/json', ...headers };
   if (body !== undefined) h['Content-Type'] = 'application/json';
+  if (raw !== undefined) h['Content-Type'] = type;
   if (method !== 'GET') h['X-CSRF-Token'] = csrf();
   const res = await fetch(path + qs(query), {
     method,
     headers: h,
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: raw !== undefined ? raw : body === undefined ? undefined : JSON.stringify(body),
     credentials: 'same-origin',
   });
   const text = await res.text();

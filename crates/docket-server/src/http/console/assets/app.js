@@ -8,6 +8,7 @@ import { casePage } from './case.js';
 import { jobsPage, jobPage } from './jobs.js';
 import { changesPage } from './changes.js';
 import { settingsPage } from './settings.js';
+import { importPage } from './import.js';
 import { webhooksPage, webhookPage } from './webhooks.js';
 
 const main = document.getElementById('main');
@@ -27,7 +28,7 @@ function header(identity, can, page) {
   for (const a of document.querySelectorAll('[data-nav]')) {
     const name = a.dataset.nav;
     a.hidden = (name === 'jobs' && !can.readJobs) || ((name === 'settings' || name === 'webhooks') && !can.admin)
-      || (name === 'changes' && !can.readCases);
+      || (name === 'changes' && !can.readCases) || (name === 'import' && !can.write);
     if (name === page) a.setAttribute('aria-current', 'page');
   }
   const who = document.getElementById('who');
@@ -90,6 +91,7 @@ async function start() {
     if (page === 'webhooks' && parts.length === 1) return await webhooksPage(main, ctx);
     if (page === 'webhooks' && parts.length === 2) return await webhookPage(main, ctx, parts[1]);
     if (page === 'settings' && parts.length === 1) return await settingsPage(main, ctx);
+    if (page === 'import' && parts.length === 1) return await importPage(main, ctx);
     clear(main, h('h1', 'Not found'), h('p', 'There is no such page. ', h('a', { href: '/console/cases' }, 'Go to the cases.')));
   } catch (e) {
     if (e instanceof Problem && e.status === 401) return;

@@ -1,14 +1,29 @@
 // The bulk change: choose a field and a value, apply it to the selection or to every case
-// the filter matches, confirm the count, then watch the job: a live progress bar fed by
-// the job's event stream, the per-case outcomes, and "retry failed".
+// the filter matches, preview it (a dry run: how many would change, how many would fail
+// and why), confirm the count, then watch the job: a live progress bar fed by the job's
+// event stream, the per-case outcomes, and "retry failed". A change of every case the
+// filter matches is one job by filter: the server picks the cases, no id is collected
+// here.
 
 import { api, get } from './api.js';
 import { h, clear, field, select, problemBlock, randomHex, scroller, toast } from './dom.js';
 
 const PRIORITIES = ['Low', 'Medium', 'High', 'Critical'];
-/** The most cases one bulk change from the console reaches (ids are held in the page). */
-const MAX_MATCHES = 1000000;
-const FIELDS = { status: 'Status', priority: 'Priority', assignee: 'Assignee' };
+const FIELDS = { status: 'Status', priority: 'Priority', assignee: 'Assignee', tagsAdd: 'Add tag', tagsRemove: 'Remove tag' };
+/** Failed results read to count a preview's reasons. */
+const REASON_SAMPLE = 5000;
+
+/** The change one case gets: `f` set to `value` (a tag operator takes a list). */
+function change(f, value) {
+  return f === 'tagsAdd' || f === 'tagsRemove' ? { [f]: [value] } : { [f]: value };
+}
+
+/** The list filter as a bulk update's `filter` (only the filters given). */
+function bulkFilter(f) {
+  const out = {};
+  for (const k of ['status', 'assignee', 'tag', 'q']) if (f[k]) out[k] = f[k];
+  return out;
+}
 
 export function bulkPanel(ctx, { selection, filter, onDone }) {
   const statuses = ctx.workflow ? ctx.workflow.statuses : [];
@@ -17,6 +32,8 @@ export function bulkPanel(ctx, { selection, filter, onDone }) {
   const fieldSel = select('bulk-field', Object.entries(FIELDS), 'status');
   const valueBox = h('div.field');
   const review = h('button#bulk-review.primary', { type: 'button' }, 'Review change…');
+  const previewButton = h('button#bulk-preview', { type: 'button' }, 'Preview');
+  const previewOut = h('div#bulk-preview-result', { 'aria-live': 'polite' });
   const out = h('div#bulk-job');
   let stopWatching = null; // ends the stream of the job shown, before another replaces it
   const problems = h('div');
@@ -26,7 +43,8 @@ export function bulkPanel(ctx, { selection, filter, onDone }) {
     const choose = [['', 'Choose…']];
     const control = f === 'status' ? select('bulk-value', [...choose, ...statuses], '')
       : f === 'priority' ? select('bulk-value', [...choose, ...PRIORITIES], '')
-      : h('input#bulk-value', { placeholder: 'name, or empty to unassign', size: 18 });
+      : f === 'assignee' ? h('input#bulk-value', { placeholder: 'name, or empty to unassign', size: 18 })
+      : h('input#bulk-value', { placeholder: 'tag', size: 18 });
     clear(valueBox, h('label', { for: 'bulk-value' }, 'New value'), control);
   }
   fieldSel.addEventListener('change', valueControl);
@@ -36,35 +54,90 @@ export function bulkPanel(ctx, { selection, filter, onDone }) {
   selection.onChange(showSelected);
   showSelected();
 
-  review.addEventListener('click', async () => {
+  /** The chosen field and value, or null (with the problem shown) when incomplete. */
+  function chosen() {
     clear(problems);
     const f = fieldSel.value;
     const raw = document.getElementById('bulk-value').value;
-    const value = f === 'assignee' ? (raw.trim() || null) : raw;
+    const value = f === 'assignee' ? (raw.trim() || null) : raw.trim();
     if (f !== 'assignee' && !value) {
-      clear(problems, h('div.alert', { role: 'alert' }, `Choose the new ${FIELDS[f].toLowerCase()} first.`));
+      clear(problems, h('div.alert', { role: 'alert' }, `Choose the ${FIELDS[f].toLowerCase()} first.`));
       document.getElementById('bulk-value').focus();
+      return null;
+    }
+    return { f, value };
+  }
+
+  /** The body of the change for the chosen target, without options. */
+  function body(f, value) {
+    if (document.getElementById('bulk-target-filter').checked) {
+      return { filter: bulkFilter(filter()), set: change(f, value) };
+    }
+    return { updates: [...selection.ids].map(caseId => ({ caseId, ...change(f, value) })) };
+  }
+
+  previewButton.addEventListener('click', async () => {
+    const c = chosen();
+    if (!c) return;
+    const b = body(c.f, c.value);
+    if (b.updates && b.updates.length === 0) {
+      clear(problems, h('div.alert', { role: 'alert' }, 'No case is selected: tick some cases first.'));
       return;
     }
+    previewButton.disabled = true;
+    clear(previewOut, h('p', 'Previewing…'));
+    try {
+      const p = await preview(b, ctx);
+      clear(previewOut, h('p#bulk-preview-text.notice', previewText(p)));
+    } catch (e) {
+      clear(previewOut, problemBlock(e, 'The preview could not run.'));
+    } finally {
+      previewButton.disabled = false;
+    }
+  });
+
+  review.addEventListener('click', async () => {
+    const c = chosen();
+    if (!c) return;
+    const { f, value } = c;
     const byFilter = document.getElementById('bulk-target-filter').checked;
-    let ids, statusOf;
+    const wait = !ctx.can.readJobs;
     if (byFilter) {
-      let found;
+      // The server picks the cases; a dry run first says how many, and how many would fail.
+      let p;
       try {
-        found = await matching(filter(), problems, ctx.identity.limits.maxPageSize);
+        p = await preview(body(f, value), ctx);
       } catch (e) {
-        clear(problems, problemBlock(e, 'The matching cases could not be listed.'));
+        clear(problems, problemBlock(e, 'The matching cases could not be counted.'));
         return;
       }
-      if (!found) return;
-      ids = [...found.keys()];
-      statusOf = id => found.get(id);
-    } else {
-      ids = [...selection.ids];
-      statusOf = id => selection.status(id);
+      if (p.total === 0) {
+        clear(problems, h('div.alert', { role: 'alert' }, 'No case matches the filter.'));
+        return;
+      }
+      const warning = p.failed > 0 ? `${p.failed} of them would fail: ${reasonsText(p.reasons)}.` : null;
+      const ok = await confirmDialog(FIELDS[f].toLowerCase(), value, p.total, 1, warning);
+      if (!ok) { review.focus(); return; }
+      review.disabled = true;
+      if (stopWatching) stopWatching();
+      try {
+        const { data } = await api('POST', '/api/v1/cases/bulk-update', {
+          body: { ...body(f, value), options: { returnJobId: true, waitForCompletion: wait, expectedCount: p.total } },
+          headers: { 'Idempotency-Key': randomHex() },
+        });
+        follow(data, wait, false);
+      } catch (e) {
+        review.disabled = false;
+        const msg = e.code === 'count_mismatch'
+          ? 'The cases matching the filter changed since the count: review the change again.'
+          : 'The bulk change was not accepted.';
+        clear(problems, problemBlock(e, msg));
+      }
+      return;
     }
+    const ids = [...selection.ids];
     if (ids.length === 0) {
-      clear(problems, h('div.alert', { role: 'alert' }, byFilter ? 'No case matches the filter.' : 'No case is selected: tick some cases first.'));
+      clear(problems, h('div.alert', { role: 'alert' }, 'No case is selected: tick some cases first.'));
       return;
     }
     // More cases than one request may carry run as several jobs, one after another.
@@ -72,12 +145,11 @@ export function bulkPanel(ctx, { selection, filter, onDone }) {
     // Cases whose status the workflow does not let move to the new one will fail; say
     // how many before the user confirms (a case whose status is unknown is not counted).
     const forbidden = f === 'status' && ctx.workflow
-      ? ids.filter(id => { const from = statusOf(id); return from && !allowed(ctx.workflow, from, value); }).length
+      ? ids.filter(id => { const from = selection.status(id); return from && !allowed(ctx.workflow, from, value); }).length
       : 0;
-    const ok = await confirmDialog(FIELDS[f].toLowerCase(), value, ids.length, batches.length, forbidden);
+    const ok = await confirmDialog(FIELDS[f].toLowerCase(), value, ids.length, batches.length, forbidden > 0 ? forbiddenText(forbidden, ids.length, value) : null);
     if (!ok) { review.focus(); return; }
     // A key that may not read jobs cannot follow one: it waits for the end in the request.
-    const wait = !ctx.can.readJobs;
     review.disabled = true;
     if (stopWatching) stopWatching();
     if (batches.length > 1) {
@@ -87,25 +159,29 @@ export function bulkPanel(ctx, { selection, filter, onDone }) {
       return;
     }
     try {
-      const data = await submit(ids, f, value, wait, randomHex());
-      if (wait) {
-        review.disabled = false;
-        clear(out, h('p.notice', { role: 'status' }, `Job ${data.jobId} ${data.status}: ${data.succeeded ?? '?'} succeeded, ${data.failed ?? '?'} failed.`));
-        onDone({ ...data, failedIds: [] });
-        return;
-      }
-      stopWatching = watchJob(out, ctx, data.jobId, status => {
-        review.disabled = false;
-        const failed = new Set(status.failedIds || []);
-        if (!byFilter) selection.replace([...selection.ids].filter(id => failed.has(id)));
-        onDone(status);
-      });
-      document.getElementById('job-heading').focus();
+      follow(await submit(ids, f, value, wait, randomHex()), wait, true);
     } catch (e) {
       review.disabled = false;
       clear(problems, problemBlock(e, 'The bulk change was not accepted.'));
     }
   });
+
+  /** Follows a submitted job (or reports the one waited for). */
+  function follow(data, wait, keepFailedSelected) {
+    if (wait) {
+      review.disabled = false;
+      clear(out, h('p.notice', { role: 'status' }, `Job ${data.jobId} ${data.status}: ${data.succeeded ?? '?'} succeeded, ${data.failed ?? '?'} failed.`));
+      onDone({ ...data, failedIds: [] });
+      return;
+    }
+    stopWatching = watchJob(out, ctx, data.jobId, status => {
+      review.disabled = false;
+      const failed = new Set(status.failedIds || []);
+      if (keepFailedSelected) selection.replace([...selection.ids].filter(id => failed.has(id)));
+      onDone(status);
+    });
+    document.getElementById('job-heading').focus();
+  }
 
   return h('section', { 'aria-labelledby': 'bulk-heading' },
     h('fieldset.bulk-form',
@@ -117,8 +193,9 @@ export function bulkPanel(ctx, { selection, filter, onDone }) {
             h('span', target('filter'), ' ', h('label', { for: 'bulk-target-filter' }, 'Every case matching the filter')))),
         field('Change', fieldSel),
         valueBox,
+        previewButton,
         review)),
-    problems, out);
+    problems, previewOut, out);
 }
 
 /** Whether the workflow lets a case move from `from` to `to` (staying put always may). */
@@ -127,23 +204,46 @@ function allowed(workflow, from, to) {
 }
 
 /**
- * Every case the filter matches (at most MAX_MATCHES), reading the list page by page: a
- * Map from case id to its status, in the list's order.
+ * Runs `body` as a dry run and waits for it: `{total, succeeded, failed, reasons}`, the
+ * reasons counted over the first failed results (a Map from code to count).
  */
-async function matching(f, problems, maxPage) {
-  const ids = new Map();
-  let cursor = '';
-  for (;;) {
-    const page = await get('/api/v1/cases', { status: f.status, assignee: f.assignee, tag: f.tag, q: f.q, limit: Math.min(1000, maxPage), cursor });
-    for (const c of page.items) ids.set(c.caseId, c.status);
-    if (ids.size > MAX_MATCHES) {
-      clear(problems, h('div.alert', { role: 'alert' },
-        `More than ${MAX_MATCHES.toLocaleString()} cases match the filter; the console changes at most that many at once. Narrow the filter.`));
-      return null;
-    }
-    if (!page.nextCursor) return ids;
+async function preview(body, ctx) {
+  let { data: job } = await api('POST', '/api/v1/cases/bulk-update', {
+    body: { ...body, options: { dryRun: true, returnJobId: true, waitForCompletion: true, timeoutSeconds: 20 } },
+  });
+  while (!['completed', 'failed', 'cancelled'].includes(job.status)) {
+    job = await get(`/api/v1/jobs/${encodeURIComponent(job.jobId)}/status`, { waitSeconds: 20 });
+  }
+  const reasons = new Map();
+  let cursor = '', read = 0;
+  // A key that may not read jobs sees the counts only.
+  while (job.failed > 0 && read < REASON_SAMPLE && ctx.can.readJobs) {
+    const page = await get(`/api/v1/jobs/${encodeURIComponent(job.jobId)}/results`, { outcome: 'failed', limit: Math.min(1000, ctx.identity.limits.maxPageSize), cursor });
+    for (const r of page.items) reasons.set(r.error.code, (reasons.get(r.error.code) || 0) + 1);
+    read += page.items.length;
+    if (!page.nextCursor) break;
     cursor = page.nextCursor;
   }
+  return { total: job.total, succeeded: job.succeeded, failed: job.failed, reasons };
+}
+
+/** "invalid_transition: 3, precondition_failed: 1" */
+function reasonsText(reasons) {
+  return [...reasons].map(([code, n]) => `${code}: ${n}`).join(', ');
+}
+
+/** A preview in words: "N cases: n would change, m would fail (by reason)". */
+function previewText(p) {
+  const cases = p.total === 1 ? '1 case' : `${p.total} cases`;
+  const why = p.failed > 0 ? ` (${reasonsText(p.reasons)})` : '';
+  return `${cases}: ${p.succeeded} would change, ${p.failed} would fail${why}. Nothing was changed.`;
+}
+
+/** The warning of a status change the workflow forbids for `forbidden` of `n` cases. */
+function forbiddenText(forbidden, n, value) {
+  const cases = k => `${k} ${k === 1 ? 'case' : 'cases'}`;
+  return `The workflow does not allow ${forbidden} of the ${cases(n)} to move to “${value}” from the status ${forbidden === 1 ? 'it is' : 'they are'} in: `
+    + `${forbidden === 1 ? 'that case' : 'those cases'} will fail with invalid_transition and keep ${forbidden === 1 ? 'its' : 'their'} status.`;
 }
 
 /**
@@ -153,7 +253,7 @@ async function matching(f, problems, maxPage) {
  */
 async function submit(ids, f, value, wait, idempotencyKey) {
   const { data } = await api('POST', '/api/v1/cases/bulk-update', {
-    body: { updates: ids.map(caseId => ({ caseId, [f]: value })), options: { returnJobId: true, waitForCompletion: wait } },
+    body: { updates: ids.map(caseId => ({ caseId, ...change(f, value) })), options: { returnJobId: true, waitForCompletion: wait } },
     headers: { 'Idempotency-Key': idempotencyKey },
   });
   return data;
@@ -215,20 +315,16 @@ async function runBatches(out, ctx, batches, f, value, wait) {
 }
 
 /**
- * Asks "set X to Y on N cases?", warning first when the workflow forbids the move for
- * `forbidden` of them; resolves true on confirm. Keyboard: Tab, Enter, Escape.
+ * Asks "set X to Y on N cases?", with `warningText` first when some would fail;
+ * resolves true on confirm. Keyboard: Tab, Enter, Escape.
  */
-function confirmDialog(what, value, n, jobs, forbidden = 0) {
+function confirmDialog(what, value, n, jobs, warningText = null) {
   return new Promise(resolve => {
     const shown = value === null ? 'nobody' : `“${value}”`;
     const cases = k => `${k} ${k === 1 ? 'case' : 'cases'}`;
     const yes = h('button#bulk-confirm-apply.primary', { type: 'button' }, `Apply to ${cases(n)}`);
     const no = h('button#bulk-confirm-cancel', { type: 'button' }, 'Cancel');
-    const warning = forbidden > 0
-      ? h('p#bulk-confirm-forbidden.alert',
-        `The workflow does not allow ${forbidden} of the ${cases(n)} to move to ${shown} from the status ${forbidden === 1 ? 'it is' : 'they are'} in: `,
-        `${forbidden === 1 ? 'that case' : 'those cases'} will fail with invalid_transition and keep ${forbidden === 1 ? 'its' : 'their'} status.`)
-      : null;
+    const warning = warningText ? h('p#bulk-confirm-forbidden.alert', warningText) : null;
     const dlg = h('dialog#bulk-confirm', { 'aria-labelledby': 'bulk-confirm-title', 'aria-describedby': warning ? 'bulk-confirm-text bulk-confirm-forbidden' : 'bulk-confirm-text' },
       h('h2#bulk-confirm-title', 'Confirm bulk change'),
       h('p#bulk-confirm-text', `Set ${what} to ${shown} on `, h('strong#bulk-confirm-count', String(n)), ` ${n === 1 ? 'case' : 'cases'}?`),

@@ -1,5 +1,5 @@
 // Jobs: the running and past bulk jobs with their progress, and one job's page (live
-// progress, outcomes, cancel, retry failed, forget).
+// progress, outcomes, cancel, retry failed, revert, forget).
 
 import { api, get } from './api.js';
 import { h, clear, field, select, when, problemBlock, scroller, toast, keepFocus } from './dom.js';
@@ -75,14 +75,37 @@ export async function jobPage(main, ctx, jobId) {
   document.title = `${jobId} · docket`;
   const job = await get(`/api/v1/jobs/${encodeURIComponent(jobId)}/status`);
   const box = h('div');
+  const link = id => h('a', { href: `/console/jobs/${id}` }, id);
   const facts = h('dl.facts',
-    h('dt', 'Type'), h('dd', job.type), h('dt', 'Created'), h('dd', when(job.createdAt)),
-    h('dt', 'Items'), h('dd', job.total), job.parentJobId ? [h('dt', 'Retry of'), h('dd', h('a', { href: `/console/jobs/${job.parentJobId}` }, job.parentJobId))] : null);
+    h('dt', 'Type'), h('dd#job-type', job.type), h('dt', 'Created'), h('dd', when(job.createdAt)),
+    h('dt', 'Items'), h('dd', job.total),
+    job.dryRun ? [h('dt', 'Dry run'), h('dd#job-dry-run', 'yes: no case was changed')] : null,
+    job.parentJobId ? [h('dt', 'Retry of'), h('dd', link(job.parentJobId))] : null,
+    job.revertOf ? [h('dt', 'Reverts'), h('dd#job-reverts', link(job.revertOf))] : null);
   const forget = ctx.can.write && !RUNNING(job.status)
     ? h('button#job-delete.danger', { type: 'button' }, 'Forget this job')
     : null;
+  // A finished job that changed cases can be undone (not a dry run, not a deletion).
+  const revert = ctx.can.write && !RUNNING(job.status) && !job.dryRun && job.type !== 'bulk-delete'
+    ? h('button#job-revert', { type: 'button' }, 'Revert this job…')
+    : null;
   const problems = h('div');
-  clear(main, h('p', h('a', { href: '/console/jobs' }, '← All jobs')), h('h1', `Job ${jobId}`), facts, box, problems, forget);
+  clear(main, h('p', h('a', { href: '/console/jobs' }, '← All jobs')), h('h1', `Job ${jobId}`), facts, box, problems,
+    h('div.actions', revert, forget));
+  if (revert) {
+    revert.addEventListener('click', async () => {
+      const ok = await confirmRevert(jobId);
+      if (!ok) { revert.focus(); return; }
+      revert.disabled = true;
+      try {
+        const { data } = await api('POST', `/api/v1/jobs/${encodeURIComponent(jobId)}/revert`);
+        location.assign(`/console/jobs/${data.jobId}`);
+      } catch (e) {
+        revert.disabled = false;
+        clear(problems, problemBlock(e, 'The job could not be reverted.'));
+      }
+    });
+  }
   if (forget) {
     forget.addEventListener('click', async () => {
       if (!confirm(`Forget ${jobId} and its results?`)) return;
@@ -90,4 +113,27 @@ export async function jobPage(main, ctx, jobId) {
     });
   }
   watchJob(box, ctx, jobId);
+}
+
+/**
+ * Asks whether to revert `jobId`: what a revert does, and what it cannot undo. Resolves
+ * true on confirm. Keyboard: Tab, Enter, Escape.
+ */
+function confirmRevert(jobId) {
+  return new Promise(resolve => {
+    const yes = h('button#revert-confirm-apply.primary', { type: 'button' }, 'Revert');
+    const no = h('button#revert-confirm-cancel', { type: 'button' }, 'Cancel');
+    const dlg = h('dialog#revert-confirm', { 'aria-labelledby': 'revert-confirm-title', 'aria-describedby': 'revert-confirm-text' },
+      h('h2#revert-confirm-title', `Revert ${jobId}?`),
+      h('p#revert-confirm-text', 'A new job sets every field this job changed back to its value before it, on each case it changed. '
+        + 'A case changed since then is left as it is (it fails with version_conflict); tasks the job closed stay closed.'),
+      h('div.actions', yes, no));
+    document.body.append(dlg);
+    const done = v => { dlg.close(); dlg.remove(); resolve(v); };
+    yes.addEventListener('click', () => done(true));
+    no.addEventListener('click', () => done(false));
+    dlg.addEventListener('cancel', e => { e.preventDefault(); done(false); });
+    dlg.showModal();
+    yes.focus();
+  });
 }
