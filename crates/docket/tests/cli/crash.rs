@@ -160,3 +160,85 @@ async fn kill_dash_nine_right_after_the_200_loses_nothing() {
     assert_eq!(done["succeeded"], 1000);
     assert_every_case_applied_once(&http, &server.base, 1000).await;
 }
+
+/// The ids of every case in `status`.
+async fn ids_in(http: &reqwest::Client, base: &str, status: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let url = format!("{base}/api/v1/cases?status={status}&limit=1000{cursor}");
+        let page: Value = http.get(url).send().await.unwrap().json().await.unwrap();
+        for c in page["items"].as_array().unwrap() {
+            out.push(c["caseId"].as_str().unwrap().to_owned());
+        }
+        match page["nextCursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => return out,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_dash_nine_mid_filter_job_then_restart_applies_every_match_exactly_once() {
+    let (dir, db) = setup();
+    let seeded = docket()
+        .args(["seed", "--database-url", &db, "--cases", &CASES.to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        seeded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seeded.stderr)
+    );
+    let http = reqwest::Client::new();
+    let server = Server::start(dir.path(), &db).await;
+    let open = ids_in(&http, &server.base, "Open").await;
+    assert!(open.len() > 10_000, "{} open cases", open.len());
+    // Applied twice, an item would fail its precondition: the case is no longer Open.
+    let body = json!({"filter": {"status": "Open"},
+        "set": {"status": "In Progress", "if": {"status": ["Open"]}},
+        "options": {"expectedCount": open.len()}});
+    let res = http
+        .patch(format!("{}/api/v1/cases/bulk-update", server.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let job = res.json::<Value>().await.unwrap()["jobId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut processed = 0;
+    for _ in 0..6000 {
+        processed = status(&http, &server.base, &job, 0).await["processed"]
+            .as_u64()
+            .unwrap();
+        if processed >= 2_000 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    server.kill9();
+    assert!(
+        processed >= 2_000 && processed < open.len() as u64,
+        "killed at {processed}: not mid-job"
+    );
+
+    let server = Server::start(dir.path(), &db).await;
+    let done = wait_completed(&http, &server.base, &job).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["total"], open.len());
+    assert_eq!(
+        done["failed"], 0,
+        "an item was applied twice (precondition_failed): {done}"
+    );
+    assert!(ids_in(&http, &server.base, "Open").await.is_empty());
+    let moved = ids_in(&http, &server.base, "In%20Progress").await;
+    for id in &open {
+        assert!(
+            moved.binary_search(id).is_ok() || moved.contains(id),
+            "{id} was not moved"
+        );
+    }
+}
