@@ -246,6 +246,7 @@ pub struct BulkDeleteRequest {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BulkCreateRequest {
+    #[cfg_attr(feature = "openapi", schema(min_items = 1))]
     pub cases: Vec<crate::NewCase>,
     #[serde(default)]
     pub options: BulkOptions,
