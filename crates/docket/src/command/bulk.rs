@@ -175,8 +175,19 @@ async fn run_by_filter(args: Args, global: &Global) -> anyhow::Result<Exit> {
         .bulk_update(&req, args.idempotency_key.as_deref())
         .await
         .context("submitting the bulk update")?;
-    let job_id = reply
-        .body
+    follow(&client, global, reply.body, args.wait, args.wait_args).await
+}
+
+/// A job just stored (`accepted`): its status printed, or, with `wait`, followed to its
+/// end and reported (`bulk-update --filter`, `cases bulk-delete`, `cases import`).
+pub async fn follow(
+    client: &Client,
+    global: &Global,
+    accepted: docket_api::BulkAccepted,
+    wait: bool,
+    wait_args: WaitArgs,
+) -> anyhow::Result<Exit> {
+    let job_id = accepted
         .job_id
         .ok_or_else(|| anyhow::anyhow!("the server returned no jobId"))?;
     let job = client
@@ -184,18 +195,18 @@ async fn run_by_filter(args: Args, global: &Global) -> anyhow::Result<Exit> {
         .await
         .with_context(|| format!("reading the status of {job_id}"))?
         .body;
-    if !args.wait {
+    if !wait {
         print_submitted(global, &[job])?;
         return Ok(Exit::Success);
     }
     let waited = wait::wait(
-        &client,
+        client,
         vec![job],
-        Duration::from_secs(args.wait_args.timeout),
-        args.wait_args.wait_method,
+        Duration::from_secs(wait_args.timeout),
+        wait_args.wait_method,
     )
     .await;
-    summary::report(&client, global, waited, None).await
+    summary::report(client, global, waited, None).await
 }
 
 pub async fn run(args: Args, global: &Global) -> anyhow::Result<Exit> {

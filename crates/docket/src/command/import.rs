@@ -1,16 +1,12 @@
 //! `docket cases import FILE`: creates cases (or upserts them by `externalId`) as one
 //! job from a JSON, NDJSON or CSV file, which the server reads and checks whole.
 
-use std::time::Duration;
-
 use anyhow::Context as _;
 use docket_api::BulkCreateQuery;
 
 use super::jobs::WaitArgs;
 use crate::Global;
 use crate::exit::{Exit, input_error};
-use crate::output::{self, Format, status_table};
-use crate::wait;
 
 #[derive(clap::Args)]
 #[command(after_help = "\
@@ -94,27 +90,5 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<Exit> {
         .bulk_create(ct, body, &query, args.idempotency_key.as_deref())
         .await
         .with_context(|| format!("importing {}", args.file))?;
-    let job_id = reply
-        .body
-        .job_id
-        .ok_or_else(|| anyhow::anyhow!("the server returned no jobId"))?;
-    let job = client.job_status(&job_id, None).await?.body;
-    if !args.wait {
-        match global.output {
-            Format::Json => output::json(&serde_json::json!({ "jobs": [job] }))?,
-            Format::Table => {
-                status_table(std::slice::from_ref(&job)).print();
-                eprintln!("follow with: {}", super::watch_hint(global, &[job_id]));
-            }
-        }
-        return Ok(Exit::Success);
-    }
-    let waited = wait::wait(
-        &client,
-        vec![job],
-        Duration::from_secs(args.wait_args.timeout),
-        args.wait_args.wait_method,
-    )
-    .await;
-    super::summary::report(&client, global, waited, None).await
+    super::bulk::follow(&client, global, reply.body, args.wait, args.wait_args).await
 }
