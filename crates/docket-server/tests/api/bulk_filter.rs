@@ -122,8 +122,16 @@ backend_test! {
         let c = app.client.get_case(&late).await.unwrap().body;
         assert_eq!((c.status.as_str(), c.version), ("In Progress", 1));
         // Nothing matches now: a job of no items, completed at once.
-        let none = run(&app, &json!({"filter": {"status": "in progress", "tag": "vip", "q": "no-such-title"}, "set": {"priority": "High"}})).await;
-        assert_eq!((none["status"].as_str(), none["total"].as_u64()), (Some("completed"), Some(0)));
+        let (s, _, none) = app
+            .send_json("PATCH", BULK, &json!({"filter": {"status": "in progress", "tag": "vip", "q": "no-such-title"}, "set": {"priority": "High"}}))
+            .await;
+        assert_eq!(s, 200, "{none}");
+        assert_eq!((none["status"].as_str(), none["queued"].as_u64()), (Some("completed"), Some(0)), "{none}");
+        let (_, _, st) = app.raw("GET", none["statusUrl"].as_str().unwrap(), None).await;
+        assert_eq!((st["status"].as_str(), st["outcome"].as_str(), st["total"].as_u64()), (Some("completed"), Some("succeeded"), Some(0)), "{st}");
+        // Its end is in the feed, as every job's is.
+        let (_, _, ends) = app.raw("GET", "/api/v1/changes?types=job.completed&limit=1000", None).await;
+        assert!(ends["items"].as_array().unwrap().iter().any(|c| c["jobId"] == none["jobId"]), "{ends}");
     }
 }
 

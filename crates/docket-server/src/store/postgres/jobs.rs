@@ -419,6 +419,15 @@ impl JobStore for PgStore {
                 // Rolled back with the transaction: nothing of the job stays.
                 return unchanged(tx, refused).await;
             }
+            if count == 0 {
+                // Nothing matches: the job completes at once, in its own transaction.
+                end_job(&mut tx, seq, JobState::Completed, job.created_at).await?;
+                let commit = next_commit(&mut tx).await?;
+                return match ended(tx, &job.id, Some(commit), Vec::new(), &self.render).await? {
+                    ChunkResult::Ended(done) => Ok((Submitted::Created(done), commit)),
+                    _ => Err(Error::NotFound),
+                };
+            }
         }
         notify(&mut tx, &Signal::Queued).await?;
         let (_, created) = load_job(&mut tx, &job.id).await?.ok_or(Error::NotFound)?;

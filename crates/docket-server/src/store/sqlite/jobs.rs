@@ -109,6 +109,7 @@ impl JobStore for SqliteStore {
         job: NewJob,
         limits: SubmitLimits,
     ) -> Result<(Submitted, CommitSeq)> {
+        let render = self.render();
         self.write(move |conn, _| {
             let tx = immediate(conn)?;
             let unchanged = |tx: &Transaction<'_>, answer| Ok((answer, CommitSeq(counter(tx, "commit")?)));
@@ -149,6 +150,15 @@ impl JobStore for SqliteStore {
                 // Each refusal drops the transaction: nothing of the job stays.
                 if let Some(refused) = rules::refuse_matches(by, count, queued, limits) {
                     return unchanged(&tx, refused);
+                }
+                if count == 0 {
+                    // Nothing matches: the job completes at once, in its own transaction.
+                    end_job(&tx, seq, JobState::Completed, job.created_at)?;
+                    let commit = next_commit(&tx)?;
+                    return match ended(tx, &job.id, Some(commit), Vec::new(), &render)? {
+                        ChunkResult::Ended(done) => Ok((Submitted::Created(done), commit)),
+                        _ => Err(crate::store::Error::NotFound),
+                    };
                 }
             }
             let (_, created) = load_job(&tx, &job.id)?.ok_or(crate::store::Error::NotFound)?;
