@@ -377,10 +377,28 @@ impl crate::store::Store for SqliteStore {}
 mod tests {
     use super::*;
 
+    /// Takes a migrated database back to before version 11 (the bulk columns and
+    /// `externalId`), so a test can play an older version's database: what a later
+    /// migration adds must go too, or applying it again fails.
+    fn undo_bulk_v2(conn: &Connection) {
+        conn.execute_batch(
+            "ALTER TABLE jobs DROP COLUMN dry_run;
+             ALTER TABLE jobs DROP COLUMN revert_of;
+             ALTER TABLE jobs DROP COLUMN template;
+             ALTER TABLE jobs DROP COLUMN upsert_by;
+             ALTER TABLE job_items DROP COLUMN action;
+             DROP INDEX cases_external_id_key;
+             ALTER TABLE cases DROP COLUMN external_id;
+             ALTER TABLE changes DROP COLUMN external_id;",
+        )
+        .unwrap();
+    }
+
     #[test]
     fn the_title_index_migration_indexes_the_cases_already_there() {
         let mut conn = Connection::open_in_memory().unwrap();
         migrate(&mut conn).unwrap();
+        undo_bulk_v2(&conn);
         // Back to the schema before it (and before the migrations after it), with a case
         // written then.
         conn.execute_batch(
@@ -393,11 +411,6 @@ mod tests {
              DROP TRIGGER cases_title_fts_insert;
              DROP TRIGGER cases_title_fts_delete;
              DROP TRIGGER cases_title_fts_update;
-             ALTER TABLE jobs DROP COLUMN dry_run;
-             ALTER TABLE jobs DROP COLUMN revert_of;
-             ALTER TABLE jobs DROP COLUMN template;
-             DROP INDEX cases_external_id_key;
-             ALTER TABLE cases DROP COLUMN external_id;
              DELETE FROM schema_migrations WHERE version >= 6;
              INSERT INTO cases (case_id, title, description, status, priority, tags, fields,
                                 version, created_at, updated_at, commit_seq)
@@ -426,6 +439,7 @@ mod tests {
         {
             let mut conn = Connection::open(&path).unwrap();
             migrate(&mut conn).unwrap();
+            undo_bulk_v2(&conn);
             conn.execute_batch(
                 "DROP TABLE changes;
                  CREATE TABLE changes (position INTEGER PRIMARY KEY, kind TEXT NOT NULL,
@@ -433,11 +447,6 @@ mod tests {
                  INSERT INTO changes VALUES (1, 'case.created', 'CASE-000009', 5,
                                              '{\"type\":\"case.created\",\"old\":true}');
                  UPDATE counters SET value = 1 WHERE name = 'commit';
-                 ALTER TABLE jobs DROP COLUMN dry_run;
-                 ALTER TABLE jobs DROP COLUMN revert_of;
-                 ALTER TABLE jobs DROP COLUMN template;
-                 DROP INDEX cases_external_id_key;
-                 ALTER TABLE cases DROP COLUMN external_id;
                  DELETE FROM schema_migrations WHERE version >= 10;",
             )
             .unwrap();
