@@ -11,7 +11,9 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::auth::Caller;
-use super::bulk_submit::{JobParts, bulk_filter, check_ids, check_options, invalid, submit};
+use super::bulk_submit::{
+    JobParts, bulk_filter, check_ids, check_options, filter_max, invalid, submit,
+};
 use super::error::ApiError;
 use super::extract::{RawJson, parse_json};
 use crate::domain::{ByFilter, set_change};
@@ -86,7 +88,7 @@ fn by_filter(
     let template = serde_json::to_string(&set.item("")).map_err(|_| ApiError::internal())?;
     let by = ByFilter {
         filter,
-        max: s.engine.settings.get().max_items_per_filter,
+        max: filter_max(s, options),
         expected: options.expected_count,
     };
     Ok((by, template))

@@ -10,7 +10,9 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::auth::Caller;
-use super::bulk_submit::{JobParts, bulk_filter, check_ids, check_options, invalid, submit};
+use super::bulk_submit::{
+    JobParts, bulk_filter, check_ids, check_options, filter_max, invalid, submit,
+};
 use super::error::ApiError;
 use super::extract::{RawJson, parse_json};
 use crate::domain::{ByFilter, JobKind};
@@ -62,7 +64,7 @@ async fn bulk_delete(
             items: Vec::new(),
             by_filter: Some(ByFilter {
                 filter: bulk_filter(&s, filter)?,
-                max: s.engine.settings.get().max_items_per_filter,
+                max: filter_max(&s, &r.options),
                 expected: r.options.expected_count,
             }),
             template: None,

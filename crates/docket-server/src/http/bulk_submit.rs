@@ -179,6 +179,20 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     }
 }
 
+/// The most cases a job by filter may match: `Jobs.MaxItemsPerFilter`, and for an
+/// atomic job, which applies every item in one transaction, `Jobs.MaxItemsPerRequest`
+/// too.
+pub(super) fn filter_max(s: &AppState, options: &BulkOptions) -> u32 {
+    let settings = s.engine.settings.get();
+    if options.atomic {
+        settings
+            .max_items_per_filter
+            .min(settings.max_items_per_request)
+    } else {
+        settings.max_items_per_filter
+    }
+}
+
 /// Stores the job `parts` make, under the request's `Idempotency-Key` (the key's
 /// request is `bytes`), and answers as a bulk update does.
 pub(super) async fn submit(
@@ -227,7 +241,10 @@ pub(super) async fn submit(
             return Err(ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 codes::PAYLOAD_TOO_LARGE,
-                format!("more than {max} cases match the filter (Jobs.MaxItemsPerFilter)"),
+                format!(
+                    "more than {max} cases match the filter (Jobs.MaxItemsPerFilter; an atomic \
+                     job, applied in one transaction, takes at most Jobs.MaxItemsPerRequest)"
+                ),
             ));
         }
         Submitted::CountMismatch { count } => {

@@ -160,6 +160,17 @@ backend_test! {
             .await;
         assert_problem(s, &h, &p, 413, "payload_too_large");
         assert!(p["detail"].as_str().unwrap().contains("Jobs.MaxItemsPerFilter"), "{p}");
+        // An atomic job applies every item in one transaction: Jobs.MaxItemsPerRequest
+        // bounds it too.
+        let (s, _, _) = app
+            .send_json("PATCH", "/api/v1/settings", &json!({"Jobs.MaxItemsPerFilter": 100, "Jobs.MaxItemsPerRequest": 3}))
+            .await;
+        assert_eq!(s, 200);
+        let (s, h, p) = app
+            .send_json("PATCH", BULK, &json!({"filter": {"assignee": "ann"}, "set": {"priority": "High"}, "options": {"atomic": true}}))
+            .await;
+        assert_problem(s, &h, &p, 413, "payload_too_large");
+        assert!(p["detail"].as_str().unwrap().contains("more than 3"), "{p}");
         assert_eq!(app.job_count().await, jobs);
         for id in listed(&app, "assignee=ann").await {
             assert_eq!(app.client.get_case(&id).await.unwrap().body.version, 1);
