@@ -82,14 +82,21 @@ impl ClaimedJob {
         }
     }
 
-    /// The change a stored item asks for, as this job applies it.
+    /// The change a stored item asks for, as this job applies it: a revert's item is a
+    /// `PATCH` body (it may restore any field a job changed), unbound by the workflow.
     pub fn change(
         &self,
         stored: &str,
         wf: &super::Workflow,
     ) -> Result<super::CaseChange, ItemError> {
-        let mut change = super::item_change(self.item(stored), wf)?;
-        change.restore = self.revert;
+        if !self.revert {
+            return super::item_change(self.item(stored), wf);
+        }
+        let invalid = |m: String| ItemError::Validation(vec![super::FieldError::new("item", &m)]);
+        let patch: docket_api::CasePatch =
+            serde_json::from_str(stored).map_err(|e| invalid(e.to_string()))?;
+        let mut change = super::CaseChange::parse(patch, wf).map_err(ItemError::Validation)?;
+        change.restore = true;
         Ok(change)
     }
 }

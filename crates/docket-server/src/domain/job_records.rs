@@ -73,7 +73,7 @@ impl NewJob {
         job: &super::Job,
         origin: JobOrigin,
         items: Vec<(String, String)>,
-        template: Option<String>,
+        (template, upsert_by): (Option<String>, Option<String>),
     ) -> Self {
         Self {
             id: origin.id,
@@ -82,8 +82,9 @@ impl NewJob {
             by_filter: None,
             template,
             dry_run: job.dry_run,
-            revert_of: None,
-            upsert_by: None,
+            // A revert's retry restores as the revert did; an upsert's retry upserts.
+            revert_of: job.revert_of.clone(),
+            upsert_by,
             atomic: job.atomic,
             callback_url: job.callback_url.clone(),
             parent_id: Some(job.id.clone()),

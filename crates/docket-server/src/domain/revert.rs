@@ -53,8 +53,9 @@ pub struct Undo {
 }
 
 /// The revert's items for one page of the job's succeeded items (in index order):
-/// `(caseId, item JSON)` for each case the job changed, setting every field it changed
-/// back to its value before the job (the first entry of each field, `history` being in
+/// `(caseId, item JSON)` for each case the job changed, the item a `PATCH` body (any
+/// field a job may change: a bulk create's upsert changes title and description too)
+/// setting every field it changed back to its value before the job (the first entry of each field, `history` being in
 /// the order written), with `expectedVersion` the version the job left. A case with no
 /// entry the job changed nothing, and is left out, unless it no longer exists
 /// (`existing` lacks it): its history went with it, so its item names only the case and
@@ -89,7 +90,6 @@ pub fn revert_items(
             None if existing.contains(&r.case_id) => continue,
             None => Map::new(),
         };
-        item.insert("caseId".into(), Value::String(r.case_id.clone()));
         if let Some(v) = r.version {
             item.insert("expectedVersion".into(), Value::from(v));
         }
@@ -140,17 +140,26 @@ mod tests {
         let a: Value = serde_json::from_str(&items[0].1).unwrap();
         assert_eq!(
             a,
-            serde_json::json!({"caseId": "A", "status": "In Progress", "assignee": null,
+            serde_json::json!({"status": "In Progress", "assignee": null,
                 "tags": ["vip"], "fields": {"region": "eu", "new": null}, "expectedVersion": 4})
         );
-        let item: docket_api::BulkItem = serde_json::from_value(a).unwrap();
+        let item: docket_api::CasePatch = serde_json::from_value(a).unwrap();
         assert_eq!(item.assignee, Some(None));
+        assert_eq!(items[1], ("GONE".into(), r#"{"expectedVersion":7}"#.into()));
+        // A bulk create's upsert changes a title: its revert puts it back.
+        let page = [Reverted {
+            case_id: "C".into(),
+            version: Some(2),
+        }];
+        let title = [
+            undo("C", "title", "\"Old\""),
+            undo("C", "description", "\"\""),
+        ];
+        let c: docket_api::CasePatch =
+            serde_json::from_str(&revert_items(&page, &title, &existing)[0].1).unwrap();
         assert_eq!(
-            items[1],
-            (
-                "GONE".into(),
-                r#"{"caseId":"GONE","expectedVersion":7}"#.into()
-            )
+            (c.title.as_deref(), c.description.as_deref()),
+            (Some("Old"), Some(""))
         );
     }
 }

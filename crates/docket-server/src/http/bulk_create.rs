@@ -71,7 +71,14 @@ fn csv(text: &str) -> Result<Vec<NewCase>, ApiError> {
         return Ok(Vec::new());
     };
     let header: Vec<String> = header.iter().map(|h| h.trim().to_owned()).collect();
-    for h in &header {
+    for (i, h) in header.iter().enumerate() {
+        if header[..i].contains(h) {
+            return Err(malformed(
+                codes::MALFORMED_CSV,
+                "line 1",
+                &format!("column '{h}' twice"),
+            ));
+        }
         let known = PLAIN.contains(&h.as_str())
             || h == "tags"
             || h.strip_prefix("fields.").is_some_and(|n| !n.is_empty());
@@ -114,7 +121,10 @@ fn csv(text: &str) -> Result<Vec<NewCase>, ApiError> {
                     .filter(|t| !t.is_empty())
                     .map(|t| Value::String(t.to_owned()))
                     .collect();
-                case.insert("tags".into(), Value::Array(tags));
+                // A cell of separators alone names no tag: as an empty cell, no change.
+                if !tags.is_empty() {
+                    case.insert("tags".into(), Value::Array(tags));
+                }
             } else {
                 case.insert(name.clone(), Value::String(cell));
             }
@@ -131,13 +141,14 @@ fn csv(text: &str) -> Result<Vec<NewCase>, ApiError> {
 
 /// The cases and options of a body in `format`.
 fn parse(format: BodyFormat, bytes: &[u8]) -> Result<(Vec<NewCase>, BulkOptions), ApiError> {
-    let text = || {
-        std::str::from_utf8(bytes)
-            .map_err(|e| malformed(codes::MALFORMED_JSON, "body", &e.to_string()))
-    };
+    let text =
+        |code| std::str::from_utf8(bytes).map_err(|e| malformed(code, "body", &e.to_string()));
     match format {
-        BodyFormat::Ndjson => Ok((ndjson(text()?)?, BulkOptions::default())),
-        BodyFormat::Csv => Ok((csv(text()?)?, BulkOptions::default())),
+        BodyFormat::Ndjson => Ok((
+            ndjson(text(codes::MALFORMED_JSON)?)?,
+            BulkOptions::default(),
+        )),
+        BodyFormat::Csv => Ok((csv(text(codes::MALFORMED_CSV)?)?, BulkOptions::default())),
         BodyFormat::Json => match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
             Some(b'[') => Ok((parse_json::<Vec<NewCase>>(bytes)?, BulkOptions::default())),
             _ => {

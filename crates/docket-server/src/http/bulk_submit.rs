@@ -205,7 +205,16 @@ pub(super) async fn submit(
 ) -> Result<Response, ApiError> {
     let key = idempotency_key(headers)?;
     let now = s.engine.now();
-    let hash = crate::domain::hex(&Sha256::digest(bytes));
+    // The key's request is all that makes the job: its kind, its options (a bulk create
+    // may take them from the query) and its body.
+    let options_json = serde_json::to_vec(options).map_err(|_| ApiError::internal())?;
+    let mut digest = Sha256::new();
+    digest.update(parts.kind.as_str().as_bytes());
+    digest.update(b"\n");
+    digest.update(&options_json);
+    digest.update(b"\n");
+    digest.update(bytes);
+    let hash = crate::domain::hex(&digest.finalize());
     let job = NewJob {
         id: new_job_id(),
         kind: parts.kind,

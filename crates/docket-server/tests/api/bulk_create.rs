@@ -149,3 +149,67 @@ backend_test! {
         assert_eq!(app.count_cases().await, before);
     }
 }
+
+backend_test! {
+    async fn an_upsert_keeps_its_options_through_its_key_its_retry_and_its_revert() {
+        let app = spawn_app().await;
+        let c = app.create(json!({"title": "Old title", "externalId": "E-7", "status": "Resolved"})).await;
+        // Resolved cannot go straight to Under Review: the upsert fails, for now.
+        let body = json!([{"title": "New title", "externalId": "E-7", "status": "Under Review"}]).to_string();
+        let path = |q: &str| format!("{CREATE}?upsertBy=externalId&waitForCompletion=true{q}");
+        let (s, _, job) = app
+            .http
+            .post(format!("{}{}", app.base, path("")))
+            .header("content-type", "application/json")
+            .header("idempotency-key", "imp-7")
+            .body(body.clone())
+            .send()
+            .await
+            .map(|r| (r.status().as_u16(), (), r))
+            .unwrap();
+        assert_eq!(s, 200);
+        let job: Value = job.json().await.unwrap();
+        assert_eq!(job["failed"], 1, "{job}");
+        assert_eq!(job["results"][0]["error"]["code"], "invalid_transition");
+        // The same key and body with another option is another request.
+        let res = app
+            .http
+            .post(format!("{}{}", app.base, path("&dryRun=true")))
+            .header("content-type", "application/json")
+            .header("idempotency-key", "imp-7")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 422);
+        let p: Value = res.json().await.unwrap();
+        assert_eq!(p["code"], "idempotency_key_reused");
+        // Once the case may move, the retry upserts (it does not create, nor fail as taken).
+        let (s, _, _) = app
+            .send_json("PATCH", &format!("/api/v1/cases/{}", c.case_id), &json!({"status": "In Progress"}))
+            .await;
+        assert_eq!(s, 200);
+        let (s, _, retry) = app
+            .raw("POST", &format!("/api/v1/jobs/{}/retry-failed", job["jobId"].as_str().unwrap()), None)
+            .await;
+        assert_eq!(s, 200, "{retry}");
+        let retried = app.wait_job(retry["jobId"].as_str().unwrap()).await;
+        assert_eq!(retried["succeeded"], 1, "{retried}");
+        let r = results(&app, &retried).await;
+        assert_eq!((r[0]["caseId"].as_str(), r[0]["action"].as_str()), (Some(c.case_id.as_str()), Some("updated")));
+        let now = app.client.get_case(&c.case_id).await.unwrap().body;
+        assert_eq!((now.title.as_str(), now.status.as_str()), ("New title", "Under Review"));
+        // Its revert puts the title back too (a bulk update cannot change one).
+        let (s, _, rev) = app
+            .raw("POST", &format!("/api/v1/jobs/{}/revert", retried["jobId"].as_str().unwrap()), None)
+            .await;
+        assert_eq!(s, 200, "{rev}");
+        let reverted = app.wait_job(rev["jobId"].as_str().unwrap()).await;
+        assert_eq!(reverted["succeeded"], 1, "{reverted}");
+        let back = app.client.get_case(&c.case_id).await.unwrap().body;
+        assert_eq!((back.title.as_str(), back.status.as_str()), ("Old title", "In Progress"));
+        // A CSV naming a column twice is refused whole.
+        let (s, h, p) = post(&app, CREATE, "text/csv", "title,title\na,b\n").await;
+        assert_problem(s, &h, &p, 400, "malformed_csv");
+    }
+}

@@ -77,12 +77,12 @@ impl JobAdminStore for PgStore {
         let Some(which) = rules::retry_items(&job) else {
             return settle(tx, JobChange::WrongState(job), &[], &self.render).await;
         };
-        let template: Option<String> =
-            sqlx::query_scalar("SELECT template FROM jobs WHERE seq = $1")
+        let kept: (Option<String>, Option<String>) =
+            sqlx::query_as("SELECT template, upsert_by FROM jobs WHERE seq = $1")
                 .bind(seq)
                 .fetch_one(&mut *tx)
                 .await?;
-        let new = NewJob::retry_of(&job, new, Vec::new(), template);
+        let new = NewJob::retry_of(&job, new, Vec::new(), kept);
         let new_seq = insert_job(&mut tx, &new).await?;
         let n = sqlx::query(AssertSqlSafe(retry_copy_sql(which, Dialect::Postgres)))
             .bind(new_seq)

@@ -218,6 +218,8 @@ async fn ended(
     changes.extend(Change::job_ended(&job, JOB_ACTOR));
     let first = match commit {
         Some(c) => c,
+        // Nothing to record (a dry run's end): no position in the commit order.
+        None if changes.is_empty() => CommitSeq(counter(&mut *tx, "commit").await?),
         None => next_commit(&mut tx).await?,
     };
     record_changes(&mut tx, first, &changes, render).await?;
@@ -422,9 +424,15 @@ impl JobStore for PgStore {
             if count == 0 {
                 // Nothing matches: the job completes at once, in its own transaction.
                 end_job(&mut tx, seq, JobState::Completed, job.created_at).await?;
-                let commit = next_commit(&mut tx).await?;
-                return match ended(tx, &job.id, Some(commit), Vec::new(), &self.render).await? {
-                    ChunkResult::Ended(done) => Ok((Submitted::Created(done), commit)),
+                let commit = match job.dry_run {
+                    true => None,
+                    false => Some(next_commit(&mut tx).await?),
+                };
+                return match ended(tx, &job.id, commit, Vec::new(), &self.render).await? {
+                    ChunkResult::Ended(done) => {
+                        let at = CommitSeq(done.last_commit);
+                        Ok((Submitted::Created(done), commit.unwrap_or(at)))
+                    }
                     _ => Err(Error::NotFound),
                 };
             }

@@ -329,6 +329,14 @@ impl From<sqlx::Error> for Error {
         match &e {
             sqlx::Error::RowNotFound => Error::NotFound,
             sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => {
+                // Two writers giving one externalId at once: the loser's answer is the
+                // same as when the check before the write finds it taken.
+                if db.constraint() == Some("cases_external_id_key") {
+                    return Error::Refused(crate::domain::ItemError::ExternalIdTaken {
+                        external_id: String::new(),
+                        case_id: "another case".into(),
+                    });
+                }
                 Error::Conflict(db.message().to_owned())
             }
             sqlx::Error::Database(db) if db.code().as_deref().is_some_and(transient) => {

@@ -78,11 +78,12 @@ impl JobAdminStore for SqliteStore {
             let Some(which) = rules::retry_items(&job) else {
                 return Ok((JobChange::WrongState(job), Vec::new()));
             };
-            let template: Option<String> =
-                tx.query_row("SELECT template FROM jobs WHERE seq = ?1", [seq], |r| {
-                    r.get(0)
-                })?;
-            let new = NewJob::retry_of(&job, new, Vec::new(), template);
+            let kept: (Option<String>, Option<String>) = tx.query_row(
+                "SELECT template, upsert_by FROM jobs WHERE seq = ?1",
+                [seq],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let new = NewJob::retry_of(&job, new, Vec::new(), kept);
             let new_seq = insert_job(tx, &new)?;
             let n = tx
                 .prepare_cached(&retry_copy_sql(which, Dialect::Sqlite))?

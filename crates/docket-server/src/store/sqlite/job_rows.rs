@@ -143,6 +143,8 @@ pub(super) fn ended(
     changes.extend(Change::job_ended(&job, JOB_ACTOR).map(|c| (c, None)));
     let first = match commit {
         Some(c) => c,
+        // Nothing to record (a dry run's end): no position in the commit order.
+        None if changes.is_empty() => CommitSeq(super::rows::counter(&tx, "commit")?),
         None => next_commit(&tx)?,
     };
     record_changes(&tx, first, &changes, render)?;

@@ -154,9 +154,12 @@ impl JobStore for SqliteStore {
                 if count == 0 {
                     // Nothing matches: the job completes at once, in its own transaction.
                     end_job(&tx, seq, JobState::Completed, job.created_at)?;
-                    let commit = next_commit(&tx)?;
-                    return match ended(tx, &job.id, Some(commit), Vec::new(), &render)? {
-                        ChunkResult::Ended(done) => Ok((Submitted::Created(done), commit)),
+                    let commit = if job.dry_run { None } else { Some(next_commit(&tx)?) };
+                    return match ended(tx, &job.id, commit, Vec::new(), &render)? {
+                        ChunkResult::Ended(done) => {
+                            let at = CommitSeq(done.last_commit);
+                            Ok((Submitted::Created(done), commit.unwrap_or(at)))
+                        }
                         _ => Err(crate::store::Error::NotFound),
                     };
                 }
