@@ -77,18 +77,22 @@ impl Client {
         self.send(self.request(Method::POST, &path)).await
     }
 
-    /// Every result of a job (of one outcome, if given), as the server streams it in
-    /// `accept` (`text/csv` or `application/x-ndjson`): the answer, to read as it comes.
+    /// Every result of a job (of one outcome, and after a results cursor, if given), as
+    /// the server streams it in `accept` (`text/csv` or `application/x-ndjson`): the
+    /// answer, to read as it comes.
     pub async fn export_results(
         &self,
         job_id: &str,
-        outcome: Option<&str>,
+        (outcome, after): (Option<&str>, Option<&str>),
         accept: &str,
     ) -> Result<reqwest::Response> {
         let path = format!("{}/results", job_path(job_id));
         let mut rb = self.request(Method::GET, &path).header("accept", accept);
         if let Some(o) = outcome {
             rb = rb.query(&[("outcome", o)]);
+        }
+        if let Some(c) = after {
+            rb = rb.query(&[("cursor", c)]);
         }
         ok_or_problem(rb.send().await?).await
     }

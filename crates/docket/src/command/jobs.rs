@@ -138,14 +138,14 @@ pub async fn run(cmd: Command, global: &Global) -> anyhow::Result<Exit> {
             job,
             outcome,
             format: Some(format),
-            ..
+            page,
         } => {
             let accept = match format {
                 ExportFormat::Csv => "text/csv",
                 ExportFormat::Ndjson => "application/x-ndjson",
             };
             let mut res = client
-                .export_results(&job, outcome.as_deref(), accept)
+                .export_results(&job, (outcome.as_deref(), page.cursor.as_deref()), accept)
                 .await?;
             let mut out = std::io::stdout().lock();
             while let Some(chunk) = res.chunk().await? {

@@ -212,6 +212,8 @@ async function preview(body, ctx) {
     body: { ...body, options: { dryRun: true, returnJobId: true, waitForCompletion: true, timeoutSeconds: 20 } },
   });
   while (!['completed', 'failed', 'cancelled'].includes(job.status)) {
+    // Following a job needs jobs:read; without it the request's own wait is all there is.
+    if (!ctx.can.readJobs) throw new Error('the preview is still running, and this key may not read jobs to follow it');
     job = await get(`/api/v1/jobs/${encodeURIComponent(job.jobId)}/status`, { waitSeconds: 20 });
   }
   const reasons = new Map();
