@@ -59,7 +59,7 @@ fn case_response(status: StatusCode, case: crate::domain::Case) -> Response {
     responses(
         (status = 201, description = "Created; `Location` names it, `ETag` is its version.", body = docket_api::Case,
             headers(("Location" = String), ("ETag" = String), ("X-Consistency-Token" = String))),
-        (status = 409, description = "The `caseId` is taken (`case_exists`).", body = Problem, content_type = "application/problem+json")
+        (status = 409, description = "The `caseId` is taken (`case_exists`), or the `externalId` is another case's (`external_id_taken`).", body = Problem, content_type = "application/problem+json")
     )
 )]
 async fn create(
@@ -284,6 +284,7 @@ fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
         (status = 200, description = "The updated case.", body = docket_api::Case,
             headers(("ETag" = String), ("X-Consistency-Token" = String))),
         (status = 404, description = "No such case (`case_not_found`).", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The `externalId` is another case's (`external_id_taken`).", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "`If-Match` or `expectedVersion` names an old version (`version_conflict`).", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A bad value (`validation_failed`) or a move the workflow forbids (`invalid_transition`).", body = Problem, content_type = "application/problem+json")
     )
