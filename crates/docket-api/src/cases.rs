@@ -69,7 +69,10 @@ pub struct NewCase {
     pub fields: Option<Map<String, Value>>,
     /// The case's id in another system: 1 to 128 printable ASCII characters, unique.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 128, pattern = r"^[ -~]{1,128}$")
+    )]
     pub external_id: Option<String>,
 }
 
@@ -121,7 +124,10 @@ pub struct CasePatch {
         deserialize_with = "nullable",
         skip_serializing_if = "Option::is_none"
     )]
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 128, pattern = r"^[ -~]{1,128}$")
+    )]
     pub external_id: Option<Option<String>>,
 }
 
