@@ -63,10 +63,14 @@ pub enum ItemError {
     /// A create item names a case id that is taken.
     #[error("case {0} already exists")]
     CaseExists(String),
-    #[error("externalId '{external_id}' is already the external id of case {case_id}")]
+    /// `case_id`: the case that has it, when known (a racing writer's is not).
+    #[error(
+        "externalId '{external_id}' is already the external id of {}",
+        case_id.as_deref().map_or("another case".to_owned(), |c| format!("case {c}"))
+    )]
     ExternalIdTaken {
         external_id: String,
-        case_id: String,
+        case_id: Option<String>,
     },
 }
 

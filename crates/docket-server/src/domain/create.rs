@@ -69,7 +69,7 @@ pub fn plan_create(
         }
         (Some(h), false) => Err(ItemError::ExternalIdTaken {
             external_id: item.external_id.unwrap_or_default(),
-            case_id: h,
+            case_id: Some(h),
         }),
         (None, _) => NewCase::parse(item, wf)
             .map(CreatePlan::Create)

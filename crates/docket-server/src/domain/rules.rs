@@ -120,7 +120,7 @@ pub fn external_id_free(
     match holder {
         Some(h) if h != this => Err(ItemError::ExternalIdTaken {
             external_id: external_id.to_owned(),
-            case_id: h.to_owned(),
+            case_id: Some(h.to_owned()),
         }),
         _ => Ok(()),
     }

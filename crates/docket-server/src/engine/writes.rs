@@ -178,31 +178,32 @@ impl Engine {
     /// A new job with the failed items of an ended one.
     #[tracing::instrument(level = "debug", skip(self))]
     pub async fn retry_failed(&self, id: &str, actor: &str) -> Result<Committed<JobChange>> {
-        let origin = JobOrigin {
-            id: new_job_id(),
-            actor: actor.to_owned(),
-            created_at: self.now(),
-        };
-        let (change, commit) = self.store.retry_failed(id, origin).await?;
-        if matches!(change, JobChange::Done(_)) {
-            self.wake();
-        }
-        Ok(self.committed(change, commit, Vec::new()))
+        let made = self.store.retry_failed(id, self.origin(actor)).await?;
+        Ok(self.job_made(made))
     }
 
     /// A new job that undoes what a finished job changed.
     #[tracing::instrument(level = "debug", skip(self))]
     pub async fn revert_job(&self, id: &str, actor: &str) -> Result<Committed<JobChange>> {
-        let origin = JobOrigin {
+        let made = self.store.revert_job(id, self.origin(actor)).await?;
+        Ok(self.job_made(made))
+    }
+
+    /// Who makes a job derived from another (a retry, a revert), now, under a new id.
+    fn origin(&self, actor: &str) -> JobOrigin {
+        JobOrigin {
             id: new_job_id(),
             actor: actor.to_owned(),
             created_at: self.now(),
-        };
-        let (change, commit) = self.store.revert_job(id, origin).await?;
+        }
+    }
+
+    /// A derived job's answer; the workers wake when it was made.
+    fn job_made(&self, (change, commit): (JobChange, CommitSeq)) -> Committed<JobChange> {
         if matches!(change, JobChange::Done(_)) {
             self.wake();
         }
-        Ok(self.committed(change, commit, Vec::new()))
+        self.committed(change, commit, Vec::new())
     }
 
     /// Forgets an ended job, its results and its callback.

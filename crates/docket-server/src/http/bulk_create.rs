@@ -11,7 +11,9 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::auth::Caller;
-use super::bulk_submit::{JobParts, check_ids, check_options, invalid, submit};
+use super::bulk_submit::{
+    JobParts, check_expected, check_options, check_repeats, check_size, submit,
+};
 use super::error::ApiError;
 use super::extract::{BodyFormat, QueryParams, RawBulk, parse_json};
 use crate::domain::JobKind;
@@ -208,47 +210,19 @@ async fn bulk_create(
     let (cases, options) = parse(format, &bytes)?;
     let options = q.over(options);
     check_options(&options, &s, JobKind::Create)?;
-    if cases.is_empty() {
-        return Err(invalid("cases", "must not be empty"));
-    }
-    let max = s.engine.settings.get().max_items_per_request as usize;
-    if cases.len() > max {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            codes::PAYLOAD_TOO_LARGE,
-            format!(
-                "{} cases in one request; at most {max} (Jobs.MaxItemsPerRequest)",
-                cases.len()
-            ),
-        ));
-    }
+    check_size("cases", cases.len(), &s)?;
     // A case id given twice, and (what an upsert goes by) an external id given twice.
-    let unique = |field: &str, of: fn(&NewCase) -> Option<&str>| {
+    let repeats = |field: &str, of: fn(&NewCase) -> Option<&str>| {
         let (at, ids): (Vec<usize>, Vec<&str>) = cases
             .iter()
             .enumerate()
             .filter_map(|(i, c)| of(c).map(|v| (i, v)))
             .unzip();
-        let counted = BulkOptions {
-            expected_count: None,
-            ..options.clone()
-        };
-        if ids.is_empty() {
-            return Ok(());
-        }
-        check_ids(
-            "cases",
-            &ids,
-            |i| format!("cases[{}].{field}", at[i]),
-            &counted,
-            &s,
-        )
+        check_repeats(&ids, |i| format!("cases[{}].{field}", at[i]))
     };
-    unique("caseId", |c| c.case_id.as_deref())?;
-    unique("externalId", |c| c.external_id.as_deref())?;
-    if let Some(e) = options.expected_count.filter(|e| *e != cases.len() as u64) {
-        return Err(super::bulk_submit::count_mismatch(cases.len() as u64, e));
-    }
+    repeats("caseId", |c| c.case_id.as_deref())?;
+    repeats("externalId", |c| c.external_id.as_deref())?;
+    check_expected(cases.len(), &options)?;
     let mut items = Vec::with_capacity(cases.len());
     for c in &cases {
         let json = serde_json::to_string(c).map_err(|_| ApiError::internal())?;

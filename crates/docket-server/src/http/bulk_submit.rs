@@ -58,20 +58,30 @@ pub(super) fn check_ids(
     options: &BulkOptions,
     s: &AppState,
 ) -> Result<(), ApiError> {
-    if ids.is_empty() {
+    check_size(what, ids.len(), s)?;
+    check_repeats(ids, at)?;
+    check_expected(ids.len(), options)
+}
+
+/// `n` items of `what` in one request: at least one, at most `Jobs.MaxItemsPerRequest`.
+pub(super) fn check_size(what: &str, n: usize, s: &AppState) -> Result<(), ApiError> {
+    if n == 0 {
         return Err(invalid(what, "must not be empty"));
     }
     let max = s.engine.settings.get().max_items_per_request;
-    if ids.len() > max as usize {
+    if n > max as usize {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             codes::PAYLOAD_TOO_LARGE,
-            format!(
-                "{} {what} in one request; at most {max} (Jobs.MaxItemsPerRequest)",
-                ids.len()
-            ),
+            format!("{n} {what} in one request; at most {max} (Jobs.MaxItemsPerRequest)"),
         ));
     }
+    Ok(())
+}
+
+/// No id twice among `ids` (`at(i)` the path of id `i`): 422 naming each repeat and
+/// where it first stands.
+pub(super) fn check_repeats(ids: &[&str], at: impl Fn(usize) -> String) -> Result<(), ApiError> {
     let mut first: HashMap<&str, usize> = HashMap::with_capacity(ids.len());
     let mut dups = Vec::new();
     for (i, id) in ids.iter().enumerate() {
@@ -83,25 +93,30 @@ pub(super) fn check_ids(
             });
         }
     }
-    if !dups.is_empty() {
-        let ids: Vec<&str> = dups
-            .iter()
-            .filter_map(|d| d.message.split(' ').next())
-            .collect();
-        return Err(ApiError {
-            errors: dups.clone(),
-            ..ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                codes::VALIDATION_FAILED,
-                format!(
-                    "a case may appear once per request; repeated: {}",
-                    ids.join(", ")
-                ),
-            )
-        });
+    if dups.is_empty() {
+        return Ok(());
     }
+    let ids: Vec<&str> = dups
+        .iter()
+        .filter_map(|d| d.message.split(' ').next())
+        .collect();
+    Err(ApiError {
+        errors: dups.clone(),
+        ..ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            codes::VALIDATION_FAILED,
+            format!(
+                "a case may appear once per request; repeated: {}",
+                ids.join(", ")
+            ),
+        )
+    })
+}
+
+/// `options.expectedCount`, if given, is `n`: else 409 `count_mismatch`.
+pub(super) fn check_expected(n: usize, options: &BulkOptions) -> Result<(), ApiError> {
     match options.expected_count {
-        Some(e) if e != ids.len() as u64 => Err(count_mismatch(ids.len() as u64, e)),
+        Some(e) if e != n as u64 => Err(count_mismatch(n as u64, e)),
         _ => Ok(()),
     }
 }

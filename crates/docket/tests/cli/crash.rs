@@ -49,6 +49,26 @@ pub async fn wait_completed(http: &reqwest::Client, base: &str, job: &str) -> Va
     }
 }
 
+/// Waits until `job` has processed at least `after` of its `total` items, then
+/// `kill -9`s the server, checking it died with the job part done.
+async fn kill_mid_job(server: Server, http: &reqwest::Client, job: &str, after: u64, total: u64) {
+    let mut processed = 0;
+    for _ in 0..6000 {
+        processed = status(http, &server.base, job, 0).await["processed"]
+            .as_u64()
+            .unwrap();
+        if processed >= after {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.kill9();
+    assert!(
+        processed >= after && processed < total,
+        "killed at {processed}: not mid-job"
+    );
+}
+
 /// Pages through every case and checks each one moved exactly once.
 pub async fn assert_every_case_applied_once(http: &reqwest::Client, base: &str, n: usize) {
     let mut cursor: Option<String> = None;
@@ -103,21 +123,7 @@ async fn kill_dash_nine_mid_job_then_restart_applies_every_item_exactly_once() {
         .unwrap()
         .to_owned();
     // Let it get well into the job, then pull the plug.
-    let mut processed = 0;
-    for _ in 0..6000 {
-        processed = status(&http, &server.base, &job, 0).await["processed"]
-            .as_u64()
-            .unwrap();
-        if processed >= 20_000 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    server.kill9();
-    assert!(
-        processed >= 20_000 && processed < CASES as u64,
-        "killed at {processed}: not mid-job"
-    );
+    kill_mid_job(server, &http, &job, 20_000, CASES as u64).await;
 
     let server = Server::start(dir.path(), &db).await;
     let done = wait_completed(&http, &server.base, &job).await;
@@ -209,21 +215,7 @@ async fn kill_dash_nine_mid_filter_job_then_restart_applies_every_match_exactly_
         .as_str()
         .unwrap()
         .to_owned();
-    let mut processed = 0;
-    for _ in 0..6000 {
-        processed = status(&http, &server.base, &job, 0).await["processed"]
-            .as_u64()
-            .unwrap();
-        if processed >= 2_000 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    server.kill9();
-    assert!(
-        processed >= 2_000 && processed < open.len() as u64,
-        "killed at {processed}: not mid-job"
-    );
+    kill_mid_job(server, &http, &job, 2_000, open.len() as u64).await;
 
     let server = Server::start(dir.path(), &db).await;
     let done = wait_completed(&http, &server.base, &job).await;

@@ -332,9 +332,15 @@ impl From<sqlx::Error> for Error {
                 // Two writers giving one externalId at once: the loser's answer is the
                 // same as when the check before the write finds it taken.
                 if db.constraint() == Some("cases_external_id_key") {
+                    // "Key (external_id)=(SF-1) already exists."
+                    let external_id = db
+                        .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                        .and_then(|pg| pg.detail())
+                        .and_then(|d| d.split_once(")=(")?.1.rsplit_once(") already exists"))
+                        .map_or_else(String::new, |(e, _)| e.to_owned());
                     return Error::Refused(crate::domain::ItemError::ExternalIdTaken {
-                        external_id: String::new(),
-                        case_id: "another case".into(),
+                        external_id,
+                        case_id: None,
                     });
                 }
                 Error::Conflict(db.message().to_owned())
