@@ -21,3 +21,10 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A spooled request's items could not be read back (see [`crate::spool`]).
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Self::Other(anyhow::Error::new(e).context("reading a job's spooled items"))
+    }
+}

@@ -11,6 +11,7 @@ pub mod engine;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod spool;
 pub mod store;
 pub mod telemetry;
 pub mod wire;

@@ -11,7 +11,7 @@ pub struct NewJob {
     pub kind: super::JobKind,
     /// `(caseId, item JSON)` in request order. An item stored as `""` applies
     /// `template`.
-    pub items: Vec<(String, String)>,
+    pub items: JobItems,
     /// A job by filter: its items are the cases matching at submit time, in creation
     /// order, each applying `template` (`items` is then empty).
     pub by_filter: Option<ByFilter>,
@@ -28,6 +28,67 @@ pub struct NewJob {
     pub idempotency: Option<(String, String)>,
     pub actor: String,
     pub created_at: Timestamp,
+}
+
+/// A new job's items: listed, or spooled as its request arrived (see [`crate::spool`]).
+#[derive(Debug, Clone)]
+pub enum JobItems {
+    Listed(Vec<(String, String)>),
+    Spooled(std::sync::Arc<crate::spool::ItemSpool>),
+}
+
+impl JobItems {
+    pub fn len(&self) -> u64 {
+        match self {
+            Self::Listed(items) => items.len() as u64,
+            Self::Spooled(spool) => spool.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Calls `store` with the items in batches of at most `n`, with each batch's first
+    /// index.
+    pub fn in_batches<E: From<std::io::Error>>(
+        &self,
+        n: usize,
+        mut store: impl FnMut(i64, &[(String, String)]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        match self {
+            Self::Listed(items) => {
+                for (k, batch) in items.chunks(n).enumerate() {
+                    store((k * n) as i64, batch)?;
+                }
+            }
+            Self::Spooled(spool) => {
+                let mut reader = spool.reader()?;
+                let mut first = 0;
+                loop {
+                    let batch = reader.batch(n)?;
+                    if batch.is_empty() {
+                        break;
+                    }
+                    store(first, &batch)?;
+                    first += batch.len() as i64;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl FromIterator<(String, String)> for JobItems {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(items: I) -> Self {
+        Self::Listed(items.into_iter().collect())
+    }
+}
+
+impl From<Vec<(String, String)>> for JobItems {
+    fn from(items: Vec<(String, String)>) -> Self {
+        Self::Listed(items)
+    }
 }
 
 /// The items of a job by filter, chosen in the submitting transaction.
@@ -78,7 +139,7 @@ impl NewJob {
         Self {
             id: origin.id,
             kind: job.kind,
-            items,
+            items: items.into(),
             by_filter: None,
             template,
             dry_run: job.dry_run,
@@ -101,7 +162,7 @@ impl NewJob {
         Self {
             id: origin.id,
             kind: super::JobKind::Update,
-            items: Vec::new(),
+            items: JobItems::Listed(Vec::new()),
             by_filter: None,
             template: None,
             dry_run: false,

@@ -37,8 +37,8 @@ pub use case::{
 pub use ids::{CaseId, TaskId};
 pub use job::{ItemOutcome, Job, JobKind, JobState, Stall, new_job_id, random_hex};
 pub use job_records::{
-    ByFilter, DeliveryView, ItemRecord, JobChange, JobOrigin, JobsPage, NewJob, ResultsPage,
-    SubmitLimits, Submitted,
+    ByFilter, DeliveryView, ItemRecord, JobChange, JobItems, JobOrigin, JobsPage, NewJob,
+    ResultsPage, SubmitLimits, Submitted,
 };
 pub use precondition::Precondition;
 pub use query::{

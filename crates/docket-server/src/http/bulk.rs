@@ -5,18 +5,22 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use docket_api::{BulkFilter, BulkItem, BulkOptions, BulkRequest, BulkSet, Problem};
-use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
 use super::auth::Caller;
 use super::bulk_submit::{
-    JobParts, bulk_filter, check_ids, check_options, filter_max, invalid, submit,
+    JobParts, Spooler, bulk_filter, check_expected, check_options, filter_max, invalid, submit,
 };
 use super::error::ApiError;
-use super::extract::{RawJson, parse_json};
-use crate::domain::{ByFilter, set_change};
+use super::extract::parse_json_at;
+use super::json_stream::{Shape, split_json};
+use super::streamed::Streamed;
+use crate::domain::{ByFilter, JobItems, set_change};
+use crate::spool::ItemSpool;
+use std::io::BufRead;
+use std::sync::Arc;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(bulk_update))
@@ -34,38 +38,52 @@ enum BulkBody {
 
 /// What a bulk update names: items by case id, or every case a filter matches.
 enum Source {
-    Items(Vec<BulkItem>),
+    Items(ItemSpool),
     Filter(BulkFilter, Box<BulkSet>),
 }
 
-/// Splits either body form into what it names and its options.
-fn parse_body(bytes: &[u8]) -> Result<(Source, BulkOptions), ApiError> {
-    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'[') => Ok((
-            Source::Items(parse_json::<Vec<BulkItem>>(bytes)?),
-            BulkOptions::default(),
-        )),
-        Some(b'{') => {
-            let r: BulkRequest = parse_json(bytes)?;
-            let source = match (r.filter, r.set) {
-                (None, None) => Source::Items(r.updates),
-                (Some(_), Some(_)) if !r.updates.is_empty() => {
-                    return Err(invalid("updates", "not with filter and set"));
-                }
-                (Some(f), Some(set)) => Source::Filter(f, Box::new(set)),
-                (Some(_), None) => return Err(invalid("set", "required with filter")),
-                (None, Some(_)) => return Err(invalid("filter", "required with set")),
-            };
-            Ok((source, r.options))
+const SHAPE: Shape = Shape {
+    array: "updates",
+    members: &["updates", "filter", "set", "options"],
+    bare: true,
+    expecting: "an array of updates or an object with \"updates\" (or \"filter\" and \"set\")",
+};
+
+/// Reads either body form as it arrives: its items spooled (at most `max`), or its
+/// filter and set; and its options.
+fn read_body(input: &mut dyn BufRead, max: u32) -> Result<(Source, BulkOptions), ApiError> {
+    let mut items = Spooler::new(max, 1)?;
+    let split = split_json(input, &SHAPE, &mut |at, raw| {
+        let item: BulkItem = parse_json_at(raw.get().as_bytes(), at)?;
+        let json = serde_json::to_string(&item).map_err(|_| ApiError::internal())?;
+        items.push(&item.case_id, &json, &[Some(&item.case_id)])
+    })?;
+    let options: BulkOptions = match split.member("options") {
+        Some(raw) => parse_json_at(raw, "options")?,
+        None => BulkOptions::default(),
+    };
+    let filter: Option<BulkFilter> = split
+        .member("filter")
+        .map(|raw| parse_json_at(raw, "filter"))
+        .transpose()?;
+    let set: Option<BulkSet> = split
+        .member("set")
+        .map(|raw| parse_json_at(raw, "set"))
+        .transpose()?;
+    let source = match (filter, set) {
+        (None, None) => Source::Items(items.finish(
+            "updates",
+            |case_id, _| vec![Some(case_id.to_owned())],
+            |_, i| format!("updates[{i}].caseId"),
+        )?),
+        (Some(_), Some(_)) if items.count() > 0 => {
+            return Err(invalid("updates", "not with filter and set"));
         }
-        // Not JSON at all is 400; JSON of the wrong shape is 422.
-        _ => parse_json::<Value>(bytes).and_then(|_| {
-            Err(invalid(
-                "body",
-                "must be an array of updates or an object with \"updates\" (or \"filter\" and \"set\")",
-            ))
-        }),
-    }
+        (Some(f), Some(set)) => Source::Filter(f, Box::new(set)),
+        (Some(_), None) => return Err(invalid("set", "required with filter")),
+        (None, Some(_)) => return Err(invalid("filter", "required with set")),
+    };
+    Ok((source, options))
 }
 
 /// A filter job's items: the filter, read as the list endpoint reads its query, and
@@ -132,30 +150,20 @@ async fn bulk_update(
     State(s): State<AppState>,
     headers: HeaderMap,
     caller: Caller,
-    RawJson(bytes): RawJson,
+    body: Streamed,
 ) -> Result<Response, ApiError> {
-    let (source, options) = parse_body(&bytes)?;
+    body.json_only()?;
+    let max = s.engine.settings.get().max_items_per_request;
+    let ((source, options), digest) = body.parse(move |input| read_body(input, max)).await?;
     check_options(&options, &s, crate::domain::JobKind::Update)?;
     let (items, by_filter, template) = match source {
-        Source::Items(items) => {
-            let ids: Vec<&str> = items.iter().map(|i| i.case_id.as_str()).collect();
-            check_ids(
-                "updates",
-                &ids,
-                |i| format!("updates[{i}].caseId"),
-                &options,
-                &s,
-            )?;
-            let mut encoded = Vec::with_capacity(items.len());
-            for item in &items {
-                let json = serde_json::to_string(item).map_err(|_| ApiError::internal())?;
-                encoded.push((item.case_id.clone(), json));
-            }
-            (encoded, None, None)
+        Source::Items(spool) => {
+            check_expected(spool.len(), &options)?;
+            (JobItems::Spooled(Arc::new(spool)), None, None)
         }
         Source::Filter(filter, set) => {
             let (by, template) = by_filter(&s, filter, &set, &options)?;
-            (Vec::new(), Some(by), Some(template))
+            (JobItems::Listed(Vec::new()), Some(by), Some(template))
         }
     };
     let parts = JobParts {
@@ -165,5 +173,5 @@ async fn bulk_update(
         template,
         upsert_by: None,
     };
-    submit(&s, &headers, &caller, &bytes, parts, &options).await
+    submit(&s, &headers, &caller, &digest, parts, &options).await
 }

@@ -11,12 +11,15 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::auth::Caller;
-use super::bulk_submit::{
-    JobParts, check_expected, check_options, check_repeats, check_size, submit,
-};
+use super::bulk_submit::{JobParts, Spooler, check_expected, check_options, invalid, submit};
 use super::error::ApiError;
-use super::extract::{BodyFormat, QueryParams, RawBulk, parse_json};
-use crate::domain::JobKind;
+use super::extract::{BodyFormat, QueryParams, parse_json_at};
+use super::json_stream::{Shape, split_json};
+use super::streamed::Streamed;
+use crate::domain::{JobItems, JobKind};
+use crate::spool::ItemSpool;
+use std::io::BufRead;
+use std::sync::Arc;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(bulk_create))
@@ -33,46 +36,46 @@ fn malformed(code: &'static str, at: &str, why: &str) -> ApiError {
     }
 }
 
-/// One NDJSON line per case (blank lines skipped).
-fn ndjson(text: &str) -> Result<Vec<NewCase>, ApiError> {
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
+/// One NDJSON line per case (blank lines skipped), each handed to `case` as it is read.
+fn ndjson(
+    input: &mut dyn BufRead,
+    case: &mut dyn FnMut(NewCase) -> Result<(), ApiError>,
+) -> Result<(), ApiError> {
+    let mut bytes = Vec::new();
+    for n in 1.. {
+        bytes.clear();
+        let bad = |why: &str| malformed(codes::MALFORMED_JSON, &format!("line {n}"), why);
+        if input
+            .read_until(b'\n', &mut bytes)
+            .map_err(|e| bad(&e.to_string()))?
+            == 0
+        {
+            break;
+        }
+        let line = std::str::from_utf8(&bytes).map_err(|e| bad(&e.to_string()))?;
         if line.trim().is_empty() {
             continue;
         }
-        let case: NewCase = serde_json::from_str(line).map_err(|e| {
-            malformed(
-                codes::MALFORMED_JSON,
-                &format!("line {}", i + 1),
-                &e.to_string(),
-            )
-        })?;
-        out.push(case);
+        case(serde_json::from_str(line).map_err(|e| bad(&e.to_string()))?)?;
     }
-    Ok(out)
+    Ok(())
 }
 
-/// A CSV with a header row naming the fields: `caseId, title, description, status,
-/// statusReason, priority, assignee, externalId`, `tags` (separated by `;`) and
-/// `fields.NAME` (text). An empty cell leaves the field out.
-fn csv(text: &str) -> Result<Vec<NewCase>, ApiError> {
-    const PLAIN: [&str; 8] = [
-        "caseId",
-        "title",
-        "description",
-        "status",
-        "statusReason",
-        "priority",
-        "assignee",
-        "externalId",
-    ];
-    let records = super::csv::records(text)
-        .map_err(|(line, why)| malformed(codes::MALFORMED_CSV, &format!("line {line}"), &why))?;
-    let mut rows = records.into_iter();
-    let Some((_, header)) = rows.next() else {
-        return Ok(Vec::new());
-    };
-    let header: Vec<String> = header.iter().map(|h| h.trim().to_owned()).collect();
+/// The columns a CSV may have besides `tags` and `fields.NAME`.
+const PLAIN: [&str; 8] = [
+    "caseId",
+    "title",
+    "description",
+    "status",
+    "statusReason",
+    "priority",
+    "assignee",
+    "externalId",
+];
+
+/// A CSV's header row: its column names, each known and named once.
+fn csv_header(cells: Vec<String>) -> Result<Vec<String>, ApiError> {
+    let header: Vec<String> = cells.iter().map(|h| h.trim().to_owned()).collect();
     for (i, h) in header.iter().enumerate() {
         if header[..i].contains(h) {
             return Err(malformed(
@@ -94,71 +97,133 @@ fn csv(text: &str) -> Result<Vec<NewCase>, ApiError> {
             ));
         }
     }
-    let mut out = Vec::new();
-    for (line, cells) in rows {
-        let at = format!("line {line}");
-        if cells.len() != header.len() {
-            return Err(malformed(
-                codes::MALFORMED_CSV,
-                &at,
-                &format!(
-                    "{} cells, and the header names {}",
-                    cells.len(),
-                    header.len()
-                ),
-            ));
-        }
-        let mut case = Map::new();
-        let mut fields = Map::new();
-        for (name, cell) in header.iter().zip(cells) {
-            if cell.is_empty() {
-                continue;
-            }
-            if let Some(f) = name.strip_prefix("fields.") {
-                fields.insert(f.to_owned(), Value::String(cell));
-            } else if name == "tags" {
-                let tags: Vec<Value> = cell
-                    .split(';')
-                    .map(str::trim)
-                    .filter(|t| !t.is_empty())
-                    .map(|t| Value::String(t.to_owned()))
-                    .collect();
-                // A cell of separators alone names no tag: as an empty cell, no change.
-                if !tags.is_empty() {
-                    case.insert("tags".into(), Value::Array(tags));
-                }
-            } else {
-                case.insert(name.clone(), Value::String(cell));
-            }
-        }
-        if !fields.is_empty() {
-            case.insert("fields".into(), Value::Object(fields));
-        }
-        let case: NewCase = serde_json::from_value(Value::Object(case))
-            .map_err(|e| malformed(codes::MALFORMED_CSV, &at, &e.to_string()))?;
-        out.push(case);
-    }
-    Ok(out)
+    Ok(header)
 }
 
-/// The cases and options of a body in `format`.
-fn parse(format: BodyFormat, bytes: &[u8]) -> Result<(Vec<NewCase>, BulkOptions), ApiError> {
-    let text =
-        |code| std::str::from_utf8(bytes).map_err(|e| malformed(code, "body", &e.to_string()));
-    match format {
-        BodyFormat::Ndjson => Ok((
-            ndjson(text(codes::MALFORMED_JSON)?)?,
-            BulkOptions::default(),
-        )),
-        BodyFormat::Csv => Ok((csv(text(codes::MALFORMED_CSV)?)?, BulkOptions::default())),
-        BodyFormat::Json => match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
-            Some(b'[') => Ok((parse_json::<Vec<NewCase>>(bytes)?, BulkOptions::default())),
-            _ => {
-                let r: BulkCreateRequest = parse_json(bytes)?;
-                Ok((r.cases, r.options))
-            }
-        },
+/// A CSV row under `header`, as a case. An empty cell leaves the field out.
+fn csv_case(header: &[String], line: usize, cells: Vec<String>) -> Result<NewCase, ApiError> {
+    let at = format!("line {line}");
+    if cells.len() != header.len() {
+        return Err(malformed(
+            codes::MALFORMED_CSV,
+            &at,
+            &format!(
+                "{} cells, and the header names {}",
+                cells.len(),
+                header.len()
+            ),
+        ));
     }
+    let mut case = Map::new();
+    let mut fields = Map::new();
+    for (name, cell) in header.iter().zip(cells) {
+        if cell.is_empty() {
+            continue;
+        }
+        if let Some(f) = name.strip_prefix("fields.") {
+            fields.insert(f.to_owned(), Value::String(cell));
+        } else if name == "tags" {
+            let tags: Vec<Value> = cell
+                .split(';')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(|t| Value::String(t.to_owned()))
+                .collect();
+            // A cell of separators alone names no tag: as an empty cell, no change.
+            if !tags.is_empty() {
+                case.insert("tags".into(), Value::Array(tags));
+            }
+        } else {
+            case.insert(name.clone(), Value::String(cell));
+        }
+    }
+    if !fields.is_empty() {
+        case.insert("fields".into(), Value::Object(fields));
+    }
+    serde_json::from_value(Value::Object(case))
+        .map_err(|e| malformed(codes::MALFORMED_CSV, &at, &e.to_string()))
+}
+
+/// A CSV with a header row naming the fields: `caseId, title, description, status,
+/// statusReason, priority, assignee, externalId`, `tags` (separated by `;`) and
+/// `fields.NAME` (text); each row handed to `case` as it is read.
+fn csv(
+    input: &mut dyn BufRead,
+    case: &mut dyn FnMut(NewCase) -> Result<(), ApiError>,
+) -> Result<(), ApiError> {
+    let mut header: Option<Vec<String>> = None;
+    super::csv::each_record(
+        input,
+        |(line, cells)| match &header {
+            None => {
+                header = Some(csv_header(cells)?);
+                Ok(())
+            }
+            Some(h) => case(csv_case(h, line, cells)?),
+        },
+        |line, why| malformed(codes::MALFORMED_CSV, &format!("line {line}"), &why),
+    )
+}
+
+const SHAPE: Shape = Shape {
+    array: "cases",
+    members: &["cases", "options"],
+    bare: true,
+    expecting: "an array of cases or an object with \"cases\"",
+};
+
+/// Reads a body in `format` as it arrives: its cases spooled (at most `max`), keyed by
+/// `caseId` (or `""`), and its options.
+fn read_body(
+    format: BodyFormat,
+    input: &mut dyn BufRead,
+    max: u32,
+) -> Result<(ItemSpool, BulkOptions), ApiError> {
+    let mut cases = Spooler::new(max, 2)?;
+    let mut case = |c: NewCase| {
+        let json = serde_json::to_string(&c).map_err(|_| ApiError::internal())?;
+        let id = c.case_id.as_deref();
+        cases.push(
+            id.unwrap_or_default(),
+            &json,
+            &[id, c.external_id.as_deref()],
+        )
+    };
+    let options = match format {
+        BodyFormat::Ndjson => ndjson(input, &mut case).map(|()| BulkOptions::default())?,
+        BodyFormat::Csv => csv(input, &mut case).map(|()| BulkOptions::default())?,
+        BodyFormat::Json => {
+            let split = split_json(input, &SHAPE, &mut |at, raw| {
+                case(parse_json_at(raw.get().as_bytes(), at)?)
+            })?;
+            if !split.bare && !split.has_array {
+                return Err(invalid("cases", "missing field `cases`"));
+            }
+            match split.member("options") {
+                Some(raw) => parse_json_at(raw, "options")?,
+                None => BulkOptions::default(),
+            }
+        }
+    };
+    // A case id given twice, and (what an upsert goes by) an external id given twice.
+    let again = |id: &str, json: &str| {
+        let external = serde_json::from_str::<ExternalId>(json).ok();
+        vec![
+            Some(id.to_owned()).filter(|id| !id.is_empty()),
+            external.and_then(|e| e.external_id),
+        ]
+    };
+    let spool = cases.finish("cases", again, |k, i| {
+        format!("cases[{i}].{}", ["caseId", "externalId"][k])
+    })?;
+    Ok((spool, options))
+}
+
+/// An item's `externalId`, read again (to find one given twice).
+#[derive(serde::Deserialize)]
+struct ExternalId {
+    #[serde(rename = "externalId")]
+    external_id: Option<String>,
 }
 
 /// Create cases, or upsert them by `externalId`, as one durable job (`type`
@@ -205,35 +270,22 @@ async fn bulk_create(
     headers: HeaderMap,
     caller: Caller,
     QueryParams(q): QueryParams<BulkCreateQuery>,
-    RawBulk(format, bytes): RawBulk,
+    body: Streamed,
 ) -> Result<Response, ApiError> {
-    let (cases, options) = parse(format, &bytes)?;
+    let max = s.engine.settings.get().max_items_per_request;
+    let format = body.format;
+    let ((spool, options), digest) = body
+        .parse(move |input| read_body(format, input, max))
+        .await?;
     let options = q.over(options);
     check_options(&options, &s, JobKind::Create)?;
-    check_size("cases", cases.len(), &s)?;
-    // A case id given twice, and (what an upsert goes by) an external id given twice.
-    let repeats = |field: &str, of: fn(&NewCase) -> Option<&str>| {
-        let (at, ids): (Vec<usize>, Vec<&str>) = cases
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| of(c).map(|v| (i, v)))
-            .unzip();
-        check_repeats(&ids, |i| format!("cases[{}].{field}", at[i]))
-    };
-    repeats("caseId", |c| c.case_id.as_deref())?;
-    repeats("externalId", |c| c.external_id.as_deref())?;
-    check_expected(cases.len(), &options)?;
-    let mut items = Vec::with_capacity(cases.len());
-    for c in &cases {
-        let json = serde_json::to_string(c).map_err(|_| ApiError::internal())?;
-        items.push((c.case_id.clone().unwrap_or_default(), json));
-    }
+    check_expected(spool.len(), &options)?;
     let parts = JobParts {
         kind: JobKind::Create,
-        items,
+        items: JobItems::Spooled(Arc::new(spool)),
         by_filter: None,
         template: None,
         upsert_by: options.upsert_by.clone(),
     };
-    submit(&s, &headers, &caller, &bytes, parts, &options).await
+    submit(&s, &headers, &caller, &digest, parts, &options).await
 }

@@ -4,18 +4,22 @@
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
-use docket_api::{BulkDeleteRequest, Problem};
+use docket_api::{BulkDeleteRequest, BulkFilter, BulkOptions, Problem};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
 use super::auth::Caller;
 use super::bulk_submit::{
-    JobParts, bulk_filter, check_ids, check_options, filter_max, invalid, submit,
+    JobParts, Spooler, bulk_filter, check_expected, check_options, filter_max, invalid, submit,
 };
 use super::error::ApiError;
-use super::extract::{RawJson, parse_json};
-use crate::domain::{ByFilter, JobKind};
+use super::extract::parse_json_at;
+use super::json_stream::{Shape, split_json};
+use super::streamed::Streamed;
+use crate::domain::{ByFilter, JobItems, JobKind};
+use std::io::BufRead;
+use std::sync::Arc;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(bulk_delete))
@@ -53,39 +57,69 @@ async fn bulk_delete(
     State(s): State<AppState>,
     headers: HeaderMap,
     caller: Caller,
-    RawJson(bytes): RawJson,
+    body: Streamed,
 ) -> Result<Response, ApiError> {
-    let r: BulkDeleteRequest = parse_json(&bytes)?;
-    check_options(&r.options, &s, JobKind::Delete)?;
-    let parts = match r.filter {
-        Some(_) if !r.case_ids.is_empty() => return Err(invalid("caseIds", "not with filter")),
+    body.json_only()?;
+    let max = s.engine.settings.get().max_items_per_request;
+    let ((ids, filter, options), digest) = body.parse(move |input| read_body(input, max)).await?;
+    check_options(&options, &s, JobKind::Delete)?;
+    let parts = match filter {
+        Some(_) if ids.count() > 0 => return Err(invalid("caseIds", "not with filter")),
         Some(filter) => JobParts {
             kind: JobKind::Delete,
-            items: Vec::new(),
+            items: JobItems::Listed(Vec::new()),
             by_filter: Some(ByFilter {
                 filter: bulk_filter(&s, filter)?,
-                max: filter_max(&s, &r.options),
-                expected: r.options.expected_count,
+                max: filter_max(&s, &options),
+                expected: options.expected_count,
             }),
             template: None,
             upsert_by: None,
         },
         None => {
-            let ids: Vec<&str> = r.case_ids.iter().map(String::as_str).collect();
-            check_ids("caseIds", &ids, |i| format!("caseIds[{i}]"), &r.options, &s)?;
+            let spool = ids.finish(
+                "caseIds",
+                |id, _| vec![Some(id.to_owned())],
+                |_, i| format!("caseIds[{i}]"),
+            )?;
+            check_expected(spool.len(), &options)?;
             JobParts {
                 kind: JobKind::Delete,
-                // A deletion needs nothing but its case.
-                items: r
-                    .case_ids
-                    .iter()
-                    .map(|id| (id.clone(), String::new()))
-                    .collect(),
+                items: JobItems::Spooled(Arc::new(spool)),
                 by_filter: None,
                 template: None,
                 upsert_by: None,
             }
         }
     };
-    submit(&s, &headers, &caller, &bytes, parts, &r.options).await
+    submit(&s, &headers, &caller, &digest, parts, &options).await
+}
+
+const SHAPE: Shape = Shape {
+    array: "caseIds",
+    members: &["caseIds", "filter", "options"],
+    bare: false,
+    expecting: "an object with \"caseIds\" or \"filter\"",
+};
+
+/// Reads the body as it arrives: its ids spooled (a deletion needs nothing but its
+/// case), its filter and its options.
+fn read_body(
+    input: &mut dyn BufRead,
+    max: u32,
+) -> Result<(Spooler, Option<BulkFilter>, BulkOptions), ApiError> {
+    let mut ids = Spooler::new(max, 1)?;
+    let split = split_json(input, &SHAPE, &mut |at, raw| {
+        let id: String = parse_json_at(raw.get().as_bytes(), at)?;
+        ids.push(&id, "", &[Some(&id)])
+    })?;
+    let filter = split
+        .member("filter")
+        .map(|raw| parse_json_at(raw, "filter"))
+        .transpose()?;
+    let options = match split.member("options") {
+        Some(raw) => parse_json_at(raw, "options")?,
+        None => BulkOptions::default(),
+    };
+    Ok((ids, filter, options))
 }

@@ -16,9 +16,10 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::jobs::full_job;
 use super::{AppState, with_token};
-use crate::domain::{ByFilter, CommitSeq, JobKind, NewJob, SubmitLimits, Submitted};
+use crate::domain::{ByFilter, CommitSeq, JobItems, JobKind, NewJob, SubmitLimits, Submitted};
 use crate::domain::{Job, Timestamp, new_job_id};
 use crate::engine::Committed;
+use crate::spool::{ItemSpool, Repeats, SpoolWriter};
 
 /// Idempotency keys are honoured this long.
 const IDEMPOTENCY_TTL_MS: i64 = 24 * 3600 * 1000;
@@ -27,7 +28,7 @@ const IDEMPOTENCY_TTL_MS: i64 = 24 * 3600 * 1000;
 pub(super) struct JobParts {
     pub kind: JobKind,
     /// `(caseId, item JSON)`, or none for a job by filter.
-    pub items: Vec<(String, String)>,
+    pub items: JobItems,
     pub by_filter: Option<ByFilter>,
     /// What each item stored as `""` applies.
     pub template: Option<String>,
@@ -48,47 +49,108 @@ pub(super) fn count_mismatch(count: u64, expected: u64) -> ApiError {
     )
 }
 
-/// The request-level checks of a job of items named by case id (`what`: `updates` or
-/// `caseIds`, `at(i)` the path of item `i`'s id): not empty, not over
-/// `Jobs.MaxItemsPerRequest`, no case twice, and `expectedCount` if given.
-pub(super) fn check_ids(
-    what: &str,
-    ids: &[&str],
-    at: impl Fn(usize) -> String,
-    options: &BulkOptions,
-    s: &AppState,
-) -> Result<(), ApiError> {
-    check_size(what, ids.len(), s)?;
-    check_repeats(ids, at)?;
-    check_expected(ids.len(), options)
+/// A body's items as they are read, spooled out of memory (see [`crate::spool`]), with
+/// what the request-level checks need: their number, and whether a key that must not
+/// repeat (a case id, an external id) may have.
+pub(super) struct Spooler {
+    out: SpoolWriter,
+    keys: Vec<Repeats>,
+    count: u64,
+    max: u32,
 }
 
-/// `n` items of `what` in one request: at least one, at most `Jobs.MaxItemsPerRequest`.
-pub(super) fn check_size(what: &str, n: usize, s: &AppState) -> Result<(), ApiError> {
-    if n == 0 {
-        return Err(invalid(what, "must not be empty"));
-    }
-    let max = s.engine.settings.get().max_items_per_request;
-    if n > max as usize {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            codes::PAYLOAD_TOO_LARGE,
-            format!("{n} {what} in one request; at most {max} (Jobs.MaxItemsPerRequest)"),
-        ));
-    }
-    Ok(())
+fn spool_failed(e: &std::io::Error) -> ApiError {
+    tracing::error!(error = %e, "could not spool a bulk request's items");
+    ApiError::internal()
 }
 
-/// No id twice among `ids` (`at(i)` the path of id `i`): 422 naming each repeat and
-/// where it first stands.
-pub(super) fn check_repeats(ids: &[&str], at: impl Fn(usize) -> String) -> Result<(), ApiError> {
+impl Spooler {
+    /// Items of which at most `max` are kept, each with `keys` keys that must not repeat.
+    pub fn new(max: u32, keys: usize) -> Result<Self, ApiError> {
+        Ok(Self {
+            out: SpoolWriter::new().map_err(|e| spool_failed(&e))?,
+            keys: (0..keys).map(|_| Repeats::default()).collect(),
+            count: 0,
+            max,
+        })
+    }
+
+    /// One more item: `key` is stored with it, `unique` are its keys that must not
+    /// repeat. Items past the limit are only counted (the request is refused).
+    pub fn push(&mut self, key: &str, item: &str, unique: &[Option<&str>]) -> Result<(), ApiError> {
+        self.count += 1;
+        if self.count > u64::from(self.max) {
+            return Ok(());
+        }
+        for (seen, k) in self.keys.iter_mut().zip(unique) {
+            if let Some(k) = k {
+                seen.note(k);
+            }
+        }
+        self.out.push(key, item).map_err(|e| spool_failed(&e))
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// The request-level checks of the items (`what`: `updates`, `caseIds`, `cases`):
+    /// at least one, at most `Jobs.MaxItemsPerRequest`, and no key twice (`again` gives
+    /// an item's keys from its stored key and JSON; `at(k, i)` is the path of key `k` of
+    /// item `i`). Then the items.
+    pub fn finish(
+        mut self,
+        what: &str,
+        again: impl Fn(&str, &str) -> Vec<Option<String>>,
+        at: impl Fn(usize, usize) -> String,
+    ) -> Result<ItemSpool, ApiError> {
+        if self.count == 0 {
+            return Err(invalid(what, "must not be empty"));
+        }
+        if self.count > u64::from(self.max) {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                codes::PAYLOAD_TOO_LARGE,
+                format!(
+                    "{} {what} in one request; at most {} (Jobs.MaxItemsPerRequest)",
+                    self.count, self.max
+                ),
+            ));
+        }
+        self.keys.iter_mut().for_each(Repeats::noted);
+        let spool = self.out.finish().map_err(|e| spool_failed(&e))?;
+        for (k, seen) in self.keys.iter().enumerate() {
+            if !seen.suspected() {
+                continue;
+            }
+            // A second pass, over the suspects alone.
+            let mut suspects = Vec::new();
+            let mut reader = spool.reader().map_err(|e| spool_failed(&e))?;
+            let mut i = 0;
+            while let Some((key, item)) = reader.next_item().map_err(|e| spool_failed(&e))? {
+                if let Some(Some(v)) = again(&key, &item).into_iter().nth(k) {
+                    if seen.is_suspect(&v) {
+                        suspects.push((i, v));
+                    }
+                }
+                i += 1;
+            }
+            check_repeats(suspects, |i| at(k, i))?;
+        }
+        Ok(spool)
+    }
+}
+
+/// No id twice among `ids` (each with its place; `at(i)` the path of place `i`): 422
+/// naming each repeat and where it first stands.
+fn check_repeats(ids: Vec<(usize, String)>, at: impl Fn(usize) -> String) -> Result<(), ApiError> {
     let mut first: HashMap<&str, usize> = HashMap::with_capacity(ids.len());
     let mut dups = Vec::new();
-    for (i, id) in ids.iter().enumerate() {
-        if let Some(j) = first.insert(id, i) {
+    for (i, id) in &ids {
+        if let Some(j) = first.insert(id, *i) {
             first.insert(id, j);
             dups.push(FieldError {
-                field: at(i),
+                field: at(*i),
                 message: format!("{id} is also {}", at(j)),
             });
         }
@@ -114,9 +176,9 @@ pub(super) fn check_repeats(ids: &[&str], at: impl Fn(usize) -> String) -> Resul
 }
 
 /// `options.expectedCount`, if given, is `n`: else 409 `count_mismatch`.
-pub(super) fn check_expected(n: usize, options: &BulkOptions) -> Result<(), ApiError> {
+pub(super) fn check_expected(n: u64, options: &BulkOptions) -> Result<(), ApiError> {
     match options.expected_count {
-        Some(e) if e != n as u64 => Err(count_mismatch(n as u64, e)),
+        Some(e) if e != n => Err(count_mismatch(n, e)),
         _ => Ok(()),
     }
 }
@@ -209,12 +271,12 @@ pub(super) fn filter_max(s: &AppState, options: &BulkOptions) -> u32 {
 }
 
 /// Stores the job `parts` make, under the request's `Idempotency-Key` (the key's
-/// request is `bytes`), and answers as a bulk update does.
+/// request is the body whose SHA-256 is `body`), and answers as a bulk update does.
 pub(super) async fn submit(
     s: &AppState,
     headers: &HeaderMap,
     caller: &Caller,
-    bytes: &[u8],
+    body: &[u8; 32],
     parts: JobParts,
     options: &BulkOptions,
 ) -> Result<Response, ApiError> {
@@ -228,7 +290,7 @@ pub(super) async fn submit(
     digest.update(b"\n");
     digest.update(&options_json);
     digest.update(b"\n");
-    digest.update(bytes);
+    digest.update(body);
     let hash = crate::domain::hex(&digest.finalize());
     let job = NewJob {
         id: new_job_id(),

@@ -68,27 +68,18 @@ pub enum BodyFormat {
     Csv,
 }
 
-/// A bulk body, unparsed: JSON, NDJSON (`application/x-ndjson`) or CSV (`text/csv`),
-/// by its content type; the size is checked.
-pub struct RawBulk(pub BodyFormat, pub Bytes);
-
-impl<S: Send + Sync> FromRequest<S> for RawBulk {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let format = match media_type(&req).as_deref() {
-            Some(m) if is_json(m) => BodyFormat::Json,
-            Some("application/x-ndjson" | "application/jsonl") => BodyFormat::Ndjson,
-            Some("text/csv") => BodyFormat::Csv,
-            _ => {
-                return Err(ApiError::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    codes::UNSUPPORTED_MEDIA_TYPE,
-                    "the request body must be JSON (application/json), NDJSON (application/x-ndjson) or CSV (text/csv)",
-                ));
-            }
-        };
-        Ok(Self(format, body_bytes(req, state).await?))
+/// The format of a bulk body, by its content type: JSON, NDJSON
+/// (`application/x-ndjson`) or CSV (`text/csv`); else 415.
+pub(super) fn body_format(req: &Request) -> Result<BodyFormat, ApiError> {
+    match media_type(req).as_deref() {
+        Some(m) if is_json(m) => Ok(BodyFormat::Json),
+        Some("application/x-ndjson" | "application/jsonl") => Ok(BodyFormat::Ndjson),
+        Some("text/csv") => Ok(BodyFormat::Csv),
+        _ => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            codes::UNSUPPORTED_MEDIA_TYPE,
+            "the request body must be JSON (application/json), NDJSON (application/x-ndjson) or CSV (text/csv)",
+        )),
     }
 }
 
@@ -117,6 +108,12 @@ where
 /// A whole number written with a fraction or an exponent (`30.0`, `3e1`) is the number
 /// JSON Schema says it is: where an integer is expected it is read as that integer.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    parse_json_at(bytes, "")
+}
+
+/// [`parse_json`] of a part of a body: its errors name their field under `at` (e.g.
+/// `updates[3]`).
+pub fn parse_json_at<T: DeserializeOwned>(bytes: &[u8], at: &str) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let first = serde_path_to_error::deserialize(ObjectsOnly(&mut de));
     let value = match first {
@@ -129,23 +126,33 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             // The rare body with `30.0` for an integer: read it again with such numbers
             // made integers (only then, so every other body is read once).
             let mut whole: serde_json::Value =
-                serde_json::from_slice(bytes).map_err(|e| json_error("", e))?;
+                serde_json::from_slice(bytes).map_err(|e| json_error(at, e))?;
             crate::domain::integral_floats(&mut whole);
             return serde_path_to_error::deserialize(ObjectsOnly(whole)).map_err(|e| {
-                let path = e.path().to_string();
+                let path = under(at, &e.path().to_string());
                 json_error(&path, e.into_inner())
             });
         }
         Err(e) => {
-            let path = e.path().to_string();
+            let path = under(at, &e.path().to_string());
             return Err(json_error(&path, e.into_inner()));
         }
     };
-    de.end().map_err(|e| json_error("", e))?;
+    de.end().map_err(|e| json_error(at, e))?;
     Ok(value)
 }
 
-fn json_error(path: &str, e: serde_json::Error) -> ApiError {
+/// The path `path` (serde_path_to_error's: `.` for the value itself) inside `at`.
+fn under(at: &str, path: &str) -> String {
+    match (at, path) {
+        ("", p) => p.to_owned(),
+        (a, "." | "") => a.to_owned(),
+        (a, p) if p.starts_with('[') => format!("{a}{p}"),
+        (a, p) => format!("{a}.{p}"),
+    }
+}
+
+pub(super) fn json_error(path: &str, e: serde_json::Error) -> ApiError {
     use serde_json::error::Category;
     let msg = e.to_string();
     let path = if path == "." { "" } else { path };

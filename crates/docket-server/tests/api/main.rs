@@ -38,6 +38,7 @@ mod browser_webhooks;
 mod bulk;
 mod bulk_create;
 mod bulk_filter;
+mod bulk_stream;
 mod case_listing;
 mod cases;
 mod changes;

@@ -90,7 +90,8 @@ backend_test! {
             items: vec![(
                 "CASE-000001".into(),
                 json!({"caseId": "CASE-000001", "status": "Pending"}).to_string(),
-            )],
+            )]
+            .into(),
             kind: Default::default(),
             by_filter: None,
             template: None,

@@ -25,8 +25,8 @@ use crate::domain::{
     apply_change, random_hex,
 };
 use crate::store::{
-    ByFilter, ChunkResult, Claim, CommitSeq, Error, ItemRecord, NewJob, Paged, Result, Signal,
-    SubmitLimits, Submitted, page_of,
+    ByFilter, ChunkResult, Claim, CommitSeq, Error, ItemRecord, JobItems, NewJob, Paged, Result,
+    Signal, SubmitLimits, Submitted, page_of,
 };
 
 /// Loads a job by id, with its queue position when queued.
@@ -80,7 +80,22 @@ pub(super) async fn insert_job(tx: &mut Tx, job: &NewJob) -> Result<i64> {
     .bind(&job.upsert_by)
     .fetch_one(&mut **tx)
     .await?;
-    insert_items(tx, seq, 0, &job.items).await?;
+    match &job.items {
+        JobItems::Listed(items) => insert_items(tx, seq, 0, items).await?,
+        JobItems::Spooled(spool) => {
+            // In batches, so the items are never all in memory.
+            let mut reader = spool.reader()?;
+            let mut first = 0;
+            loop {
+                let batch = reader.batch(10_000)?;
+                if batch.is_empty() {
+                    break;
+                }
+                insert_items(tx, seq, first, &batch).await?;
+                first += batch.len() as i64;
+            }
+        }
+    }
     Ok(seq)
 }
 
@@ -411,7 +426,7 @@ impl JobStore for PgStore {
         .fetch_one(&mut *tx)
         .await?;
         let queued = u64::try_from(queued).unwrap_or(0);
-        if queued + job.items.len() as u64 > limits.max_queued_items {
+        if queued + job.items.len() > limits.max_queued_items {
             return unchanged(tx, Submitted::QueueFull { queued }).await;
         }
         let seq = insert_job(&mut tx, &job).await?;

@@ -63,7 +63,9 @@ pub(super) fn insert_job(tx: &Transaction<'_>, job: &NewJob) -> Result<i64> {
             ],
             |r| r.get(0),
         )?;
-    insert_items(tx, seq, 0, &job.items)?;
+    // In batches, so a spooled job's items are never all in memory.
+    job.items
+        .in_batches(10_000, |first, batch| insert_items(tx, seq, first, batch))?;
     Ok(seq)
 }
 

@@ -141,7 +141,7 @@ impl JobStore for SqliteStore {
                 |r| r.get(0),
             )?;
             let queued = u64::try_from(queued).unwrap_or(0);
-            if queued + job.items.len() as u64 > limits.max_queued_items {
+            if queued + job.items.len() > limits.max_queued_items {
                 return unchanged(&tx, Submitted::QueueFull { queued });
             }
             let seq = insert_job(&tx, &job)?;
