@@ -234,3 +234,87 @@ async fn kill_dash_nine_mid_filter_job_then_restart_applies_every_match_exactly_
         assert!(moved.contains(id), "{id} was not moved");
     }
 }
+
+/// Rows of `table` in the SQLite file `db` (read beside the stopped server).
+fn rows(db: &str, table: &str) -> i64 {
+    let path = db.trim_start_matches("sqlite://");
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+        .unwrap()
+}
+
+/// Sends a 200,000-item bulk update in pieces and `kill -9`s the server once `cut`
+/// of the pieces are sent (`None`: once the body's end has been taken, while the server
+/// reads and stores it). The client gets no `200`; after a restart no job and no item
+/// of it exists.
+async fn kill_mid_submit(cut: Option<usize>) {
+    let (dir, db) = setup();
+    let seeded = docket()
+        .args(["seed", "--database-url", &db, "--cases", "1000"])
+        .output()
+        .unwrap();
+    assert!(seeded.status.success());
+    let server = Server::start(dir.path(), &db).await;
+    let body = items(CASES).to_string().into_bytes();
+    let pieces: Vec<Vec<u8>> = body.chunks(64 * 1024).map(<[u8]>::to_vec).collect();
+    let total = pieces.len();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+    let (ended_tx, ended) = tokio::sync::oneshot::channel::<()>();
+    let stream =
+        futures_util::stream::unfold((rx, Some(ended_tx)), |(mut rx, mut ended)| async move {
+            match rx.recv().await {
+                Some(piece) => Some((Ok::<_, std::io::Error>(piece), (rx, ended))),
+                None => {
+                    if let Some(e) = ended.take() {
+                        let _ = e.send(());
+                    }
+                    None
+                }
+            }
+        });
+    let send = tokio::spawn(
+        reqwest::Client::new()
+            .patch(format!("{}/api/v1/cases/bulk-update", server.base))
+            .header("content-type", "application/json")
+            .body(reqwest::Body::wrap_stream(stream))
+            .send(),
+    );
+    for piece in pieces.into_iter().take(cut.unwrap_or(total)) {
+        tx.send(piece).await.unwrap();
+    }
+    if cut.is_none() {
+        drop(tx);
+        ended.await.unwrap();
+    } else {
+        // Let the server take what was sent.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    server.kill9();
+    if let Ok(res) = send.await.unwrap() {
+        assert_ne!(
+            res.status().as_u16(),
+            200,
+            "the submit was answered before the kill"
+        );
+    }
+    assert_eq!((rows(&db, "jobs"), rows(&db, "job_items")), (0, 0));
+    // And the restarted server knows no job.
+    let server = Server::start(dir.path(), &db).await;
+    let jobs: Value = reqwest::get(format!("{}/api/v1/jobs", server.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jobs["items"], json!([]), "{jobs}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_dash_nine_mid_upload_of_a_streamed_submit_leaves_no_job_and_no_item() {
+    kill_mid_submit(Some(80)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_dash_nine_while_a_streamed_submit_is_stored_leaves_no_job_and_no_item() {
+    kill_mid_submit(None).await;
+}
