@@ -43,6 +43,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("webhooks.sql"),
     include_str!("change_columns.sql"),
     include_str!("bulk_v2.sql"),
+    include_str!("tag_lookup.sql"),
 ];
 
 /// Key of the advisory lock that serialises migrations across nodes.

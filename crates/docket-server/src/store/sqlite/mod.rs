@@ -49,6 +49,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("webhooks.sql"),
     include_str!("change_columns.sql"),
     include_str!("bulk_v2.sql"),
+    include_str!("tag_lookup.sql"),
 ];
 
 /// Reader connections kept open for reuse.
