@@ -25,6 +25,9 @@ pub struct Case {
     pub updated_at: String,
     /// The case's id in another system (unique when set), or null.
     pub external_id: Option<String>,
+    /// How many comments and internal notes the case has.
+    #[serde(default)]
+    pub comment_count: u32,
 }
 
 /// Body of `POST /api/v1/cases`. Only `title` is required; `caseId` is generated when absent.

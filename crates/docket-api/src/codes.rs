@@ -5,6 +5,7 @@
 pub const CASE_NOT_FOUND: &str = "case_not_found";
 pub const CASE_EXISTS: &str = "case_exists";
 pub const TASK_NOT_FOUND: &str = "task_not_found";
+pub const COMMENT_NOT_FOUND: &str = "comment_not_found";
 pub const INVALID_TRANSITION: &str = "invalid_transition";
 pub const VERSION_CONFLICT: &str = "version_conflict";
 pub const VALIDATION_FAILED: &str = "validation_failed";

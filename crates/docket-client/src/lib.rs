@@ -8,6 +8,7 @@
 //! the Server-Sent Events parser is in [`events`]; API keys in [`keys`].
 
 pub mod changes;
+pub mod comments;
 pub mod events;
 pub mod jobs;
 pub mod keys;

@@ -95,6 +95,7 @@ pub fn demo_case(n: u64, statuses: &[Status], now: Timestamp) -> ImportCase {
         tags,
         fields,
         open_tasks: 0,
+        comment_count: 0,
         version: 1,
         created_at: created,
         updated_at: created,

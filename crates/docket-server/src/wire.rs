@@ -21,6 +21,21 @@ pub fn case(c: Case) -> docket_api::Case {
         created_at: c.created_at.to_rfc3339(),
         updated_at: c.updated_at.to_rfc3339(),
         external_id: c.external_id,
+        comment_count: c.comment_count,
+    }
+}
+
+pub fn comment(c: crate::domain::Comment) -> docket_api::Comment {
+    docket_api::Comment {
+        comment_id: c.id,
+        case_id: c.case_id.to_string(),
+        body: c.body,
+        visibility: c.visibility.as_str().to_owned(),
+        author: c.author,
+        created_at: c.created_at.to_rfc3339(),
+        updated_at: c.updated_at.to_rfc3339(),
+        version: c.version,
+        job_id: c.job_id,
     }
 }
 
@@ -195,7 +210,7 @@ pub fn render_change(c: &crate::domain::feed::Change) -> String {
         actor: c.actor.clone(),
         job_id: c.job_id.clone(),
         task_id: c.task_id.as_ref().map(ToString::to_string),
-        comment_id: None,
+        comment_id: c.comment_id.clone(),
         changes: c
             .changes
             .iter()

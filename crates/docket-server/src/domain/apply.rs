@@ -223,6 +223,7 @@ mod tests {
             tags: vec![],
             fields: Map::new(),
             open_tasks,
+            comment_count: 0,
             version: 1,
             created_at: Timestamp(0),
             updated_at: Timestamp(0),

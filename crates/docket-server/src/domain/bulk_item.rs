@@ -136,6 +136,7 @@ mod tests {
             tags: tags.iter().map(|t| (*t).to_owned()).collect(),
             fields: serde_json::Map::new(),
             open_tasks: 0,
+            comment_count: 0,
             version: 3,
             created_at: Timestamp(0),
             updated_at: Timestamp(0),

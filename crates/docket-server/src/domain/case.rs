@@ -40,9 +40,20 @@ pub struct Case {
     pub updated_at: Timestamp,
     /// Its id in another system (unique when set).
     pub external_id: Option<String>,
+    /// How many comments it has.
+    pub comment_count: u32,
 }
 
 impl Case {
+    /// A comment was written (`delta` 1) or deleted (-1) at `at`: `commentCount` is part
+    /// of the case, so its version moves too.
+    pub fn comments_moved(&mut self, delta: i64, at: Timestamp) {
+        let n = i64::from(self.comment_count) + delta;
+        self.comment_count = u32::try_from(n.max(0)).unwrap_or(u32::MAX);
+        self.version += 1;
+        self.updated_at = at;
+    }
+
     /// A task was opened on the case at `at`: `openTasks` is part of the case, so its
     /// version moves too.
     pub fn task_opened(&mut self, at: Timestamp) {
@@ -162,6 +173,7 @@ impl NewCase {
             created_at: at,
             updated_at: at,
             external_id: self.external_id,
+            comment_count: 0,
         }
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::{Case, CaseId, HistoryRecord, Job, JobState, Task, TaskId, Timestamp};
+use super::{Case, CaseId, Comment, HistoryRecord, Job, JobState, Task, TaskId, Timestamp};
 
 /// The actor of the changes an import records (`docket seed`, demo data).
 pub const IMPORT_ACTOR: &str = "import";
@@ -23,18 +23,24 @@ pub enum ChangeKind {
     CaseDeleted,
     TaskCreated,
     TaskUpdated,
+    CommentCreated,
+    CommentUpdated,
+    CommentDeleted,
     JobCompleted,
     JobFailed,
     JobCancelled,
 }
 
 impl ChangeKind {
-    pub const ALL: [ChangeKind; 8] = [
+    pub const ALL: [ChangeKind; 11] = [
         Self::CaseCreated,
         Self::CaseUpdated,
         Self::CaseDeleted,
         Self::TaskCreated,
         Self::TaskUpdated,
+        Self::CommentCreated,
+        Self::CommentUpdated,
+        Self::CommentDeleted,
         Self::JobCompleted,
         Self::JobFailed,
         Self::JobCancelled,
@@ -47,6 +53,9 @@ impl ChangeKind {
             Self::CaseDeleted => "case.deleted",
             Self::TaskCreated => "task.created",
             Self::TaskUpdated => "task.updated",
+            Self::CommentCreated => "comment.created",
+            Self::CommentUpdated => "comment.updated",
+            Self::CommentDeleted => "comment.deleted",
             Self::JobCompleted => "job.completed",
             Self::JobFailed => "job.failed",
             Self::JobCancelled => "job.cancelled",
@@ -89,6 +98,7 @@ pub struct Change {
     pub version: Option<u64>,
     pub job_id: Option<String>,
     pub task_id: Option<TaskId>,
+    pub comment_id: Option<String>,
     pub changes: Vec<FieldDiff>,
     /// The case after the change (as read back from the store).
     pub case: Option<Case>,
@@ -109,6 +119,7 @@ impl Change {
             version: Some(case.version),
             job_id: None,
             task_id: None,
+            comment_id: None,
             changes: Vec::new(),
             case: None,
             job: None,
@@ -170,6 +181,48 @@ impl Change {
         c
     }
 
+    /// A comment was written on `case` (the case after it: its `commentCount` moved),
+    /// or changed from `before`, or (`deleted`) deleted.
+    pub fn comment(
+        before: Option<&Comment>,
+        comment: &Comment,
+        deleted: bool,
+        case: &Case,
+        actor: &str,
+        at: Timestamp,
+    ) -> Self {
+        let kind = match (before, deleted) {
+            (_, true) => ChangeKind::CommentDeleted,
+            (None, false) => ChangeKind::CommentCreated,
+            (Some(_), false) => ChangeKind::CommentUpdated,
+        };
+        let mut c = Self::of_case(kind, case, actor, at);
+        c.comment_id = Some(comment.id.clone());
+        c.job_id.clone_from(&comment.job_id);
+        let mut diff = |field: &str, from: Value, to: Value| {
+            if from != to {
+                c.changes.push(FieldDiff {
+                    field: field.into(),
+                    from,
+                    to,
+                });
+            }
+        };
+        let (from_body, from_vis) = match (before, deleted) {
+            (Some(b), _) => (json!(b.body), json!(b.visibility.as_str())),
+            (None, true) => (json!(comment.body), json!(comment.visibility.as_str())),
+            (None, false) => (Value::Null, Value::Null),
+        };
+        let (to_body, to_vis) = if deleted {
+            (Value::Null, Value::Null)
+        } else {
+            (json!(comment.body), json!(comment.visibility.as_str()))
+        };
+        diff("body", from_body, to_body);
+        diff("visibility", from_vis, to_vis);
+        c
+    }
+
     /// A task changed from `before` to `task` (`case` as it is after).
     pub fn task_updated(before: &Task, task: &Task, case: &Case, actor: &str) -> Self {
         let mut c = Self::of_case(ChangeKind::TaskUpdated, case, actor, task.updated_at);
@@ -192,6 +245,7 @@ impl Change {
             version: None,
             job_id: Some(job.id.clone()),
             task_id: None,
+            comment_id: None,
             changes: Vec::new(),
             case: None,
             job: Some(job.clone()),

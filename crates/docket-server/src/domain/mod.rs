@@ -8,6 +8,7 @@ mod apply;
 mod bulk_item;
 mod case;
 pub mod chunk;
+mod comment;
 pub mod create;
 pub mod feed;
 mod ids;
@@ -33,6 +34,10 @@ pub use case::{
     Case, CaseChange, MAX_ASSIGNEE, MAX_DESCRIPTION, MAX_FIELD_NAME, MAX_FIELDS, MAX_FIELDS_BYTES,
     MAX_REASON, MAX_TAG, MAX_TAGS, MAX_TITLE, MAX_TITLE_SEARCH, MIN_TITLE_SEARCH, NewCase,
     parse_tags,
+};
+pub use comment::{
+    Comment, CommentChange, CommentKey, MAX_COMMENT_BODY, MAX_COMMENTS_PER_CASE, NewComment,
+    Visibility, comment_id,
 };
 pub use ids::{CaseId, TaskId};
 pub use job::{ItemOutcome, Job, JobKind, JobState, Stall, new_job_id, random_hex};

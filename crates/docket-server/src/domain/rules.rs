@@ -152,6 +152,22 @@ pub fn may_open_task(case: &Case, wf: &Workflow) -> Result<(), ItemError> {
     }
 }
 
+/// A case takes at most [`super::MAX_COMMENTS_PER_CASE`] comments.
+pub fn may_comment(case: &Case) -> Result<(), ItemError> {
+    if case.comment_count >= super::MAX_COMMENTS_PER_CASE {
+        Err(ItemError::Validation(vec![super::FieldError::new(
+            "caseId",
+            &format!(
+                "case {} has {} comments, the most a case may have",
+                case.id,
+                super::MAX_COMMENTS_PER_CASE
+            ),
+        )]))
+    } else {
+        Ok(())
+    }
+}
+
 /// A write that names the version it expects (`If-Match`) applies only to that version.
 pub fn expect_version(case: &Case, expected: Option<u64>) -> Result<(), ItemError> {
     match expected {

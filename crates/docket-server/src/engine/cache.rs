@@ -196,6 +196,7 @@ mod tests {
             tags: vec![],
             fields: Default::default(),
             open_tasks: 0,
+            comment_count: 0,
             version: 1,
             created_at: Timestamp(0),
             updated_at: Timestamp(0),

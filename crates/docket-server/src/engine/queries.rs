@@ -37,6 +37,19 @@ impl Engine {
         self.store.list_tasks(case, after, limit).await
     }
 
+    /// A page of a case's comments, oldest first; `None` if there is no such case.
+    pub async fn list_comments(
+        &self,
+        case: &CaseId,
+        visibility: Option<crate::domain::Visibility>,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Option<Paged<crate::domain::Comment>>> {
+        self.store
+            .list_comments(case, visibility, after, limit)
+            .await
+    }
+
     pub async fn get_job(&self, id: &str) -> Result<Option<Job>> {
         self.store.get_job(id).await
     }

@@ -6,9 +6,10 @@
 //! those steps; `http/` therefore names no store item (the tidy test holds it to that).
 
 use crate::domain::{
-    Actor, ApiKey, Case, CaseChange, CaseId, CommitSeq, ConsoleSession, DeliveryView, IssuedKey,
-    ItemError, JobChange, JobOrigin, NewCase, NewJob, NewTask, SubmitLimits, Submitted, Task,
-    TaskChange, TaskId, TaskKey, Updated, new_job_id,
+    Actor, ApiKey, Case, CaseChange, CaseId, Comment, CommentChange, CommentKey, CommitSeq,
+    ConsoleSession, DeliveryView, IssuedKey, ItemError, JobChange, JobOrigin, NewCase, NewComment,
+    NewJob, NewTask, SubmitLimits, Submitted, Task, TaskChange, TaskId, TaskKey, Updated,
+    new_job_id,
 };
 use crate::error::Result;
 
@@ -90,6 +91,54 @@ impl Engine {
             )
             .await?
             .map(|(task, commit)| self.committed(task, commit, vec![case.clone()])))
+    }
+
+    /// Writes a comment on a case (which moves the case's version: its `commentCount`
+    /// changes).
+    #[tracing::instrument(level = "debug", skip_all, fields(case = %case))]
+    pub async fn create_comment(
+        &self,
+        case: &CaseId,
+        new: NewComment,
+        actor: Actor,
+    ) -> Result<Result<Committed<Comment>, ItemError>> {
+        Ok(self
+            .store
+            .create_comment(case, new, actor)
+            .await?
+            .map(|(c, commit)| self.committed(c, commit, vec![case.clone()])))
+    }
+
+    /// Changes a comment (`expected`: its `If-Match`). `NotFound` when the case has no
+    /// such comment. The case is unchanged, so no cache drops it.
+    #[tracing::instrument(level = "debug", skip_all, fields(case = %key.case))]
+    pub async fn update_comment(
+        &self,
+        key: &CommentKey,
+        change: CommentChange,
+        expected: Option<u64>,
+        actor: Actor,
+    ) -> Result<Result<Committed<Comment>, ItemError>> {
+        Ok(self
+            .store
+            .update_comment(key, change, expected, actor)
+            .await?
+            .map(|(c, commit)| self.committed(c, commit, Vec::new())))
+    }
+
+    /// Deletes a comment (`expected`: its `If-Match`); the case's `commentCount` moves.
+    #[tracing::instrument(level = "debug", skip_all, fields(case = %key.case))]
+    pub async fn delete_comment(
+        &self,
+        key: &CommentKey,
+        expected: Option<u64>,
+        actor: Actor,
+    ) -> Result<Result<Committed<Comment>, ItemError>> {
+        Ok(self
+            .store
+            .delete_comment(key, expected, actor)
+            .await?
+            .map(|(c, commit)| self.committed(c, commit, vec![key.case.clone()])))
     }
 
     /// Reads cases straight from the store (never the cache), with the commit they were

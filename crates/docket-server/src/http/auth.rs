@@ -66,6 +66,18 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("PATCH", "/api/v1/cases/{caseId}", CASES_WRITE),
     ("DELETE", "/api/v1/cases/{caseId}", CASES_WRITE),
     ("GET", "/api/v1/cases/{caseId}/history", CASES_READ),
+    ("GET", "/api/v1/cases/{caseId}/comments", CASES_READ),
+    ("POST", "/api/v1/cases/{caseId}/comments", CASES_WRITE),
+    (
+        "PATCH",
+        "/api/v1/cases/{caseId}/comments/{commentId}",
+        CASES_WRITE,
+    ),
+    (
+        "DELETE",
+        "/api/v1/cases/{caseId}/comments/{commentId}",
+        CASES_WRITE,
+    ),
     ("GET", "/api/v1/cases/{caseId}/tasks", CASES_READ),
     ("POST", "/api/v1/cases/{caseId}/tasks", CASES_WRITE),
     (

@@ -30,7 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// `{"caseIds": [..]}` or `{"filter": {..}}` (the case list's filters; the matching
 /// cases are fixed when the job is stored), with the options of a bulk update
 /// (`dryRun`, `expectedCount`, `atomic`, `waitForCompletion`, `callbackUrl`, ...). Each
-/// item deletes its case with its tasks and history, as `DELETE /api/v1/cases/{caseId}`
+/// item deletes its case with its tasks, comments and history, as `DELETE /api/v1/cases/{caseId}`
 /// does, and records `case.deleted` in the change feed; an id that names no case fails
 /// its item with `case_not_found`. A bulk delete cannot be reverted.
 #[utoipa::path(

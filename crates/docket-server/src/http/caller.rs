@@ -29,6 +29,18 @@ impl Caller {
         }
     }
 
+    /// The caller as a comment's author, writing at `at`: the key's name, `open` in open
+    /// mode (as the API names it).
+    pub fn author(&self, at: crate::domain::Timestamp) -> crate::domain::Actor {
+        crate::domain::Actor {
+            name: match self {
+                Caller::Open => "open".into(),
+                Caller::Key(_) => self.actor_name(),
+            },
+            at,
+        }
+    }
+
     /// The caller as the writer of a change made at `at` (the engine's now).
     pub fn actor(&self, at: crate::domain::Timestamp) -> crate::domain::Actor {
         crate::domain::Actor {

@@ -244,7 +244,7 @@ fn none_match(headers: &HeaderMap, version: u64) -> bool {
 }
 
 /// Parses `If-Match`: `"3"`, `W/"3"`, `3`, or `*` (any version).
-fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+pub(super) fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
     let Some(v) = headers.get(header::IF_MATCH) else {
         return Ok(None);
     };
@@ -260,7 +260,7 @@ fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
             ApiError::new(
                 StatusCode::PRECONDITION_FAILED,
                 codes::VERSION_CONFLICT,
-                format!("If-Match '{v}' names no version of this case"),
+                format!("If-Match '{v}' names no version"),
             )
         })
 }
@@ -321,7 +321,7 @@ async fn update(
     ))
 }
 
-/// Delete a case with its tasks and history. The feed records `case.deleted`; every
+/// Delete a case with its tasks, comments and history. The feed records `case.deleted`; every
 /// node's cache drops the case; later reads are 404.
 #[utoipa::path(
     delete,

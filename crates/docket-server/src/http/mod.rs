@@ -9,6 +9,7 @@ mod bulk_submit;
 mod caller;
 mod cases;
 mod changes;
+mod comments;
 mod console;
 mod csv;
 mod cursor;
@@ -118,6 +119,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(bulk_delete::router())
         .merge(bulk_create::router())
         .merge(tasks::router())
+        .merge(comments::router())
         .merge(jobs::router())
         .merge(job_control::router())
         .merge(refresh::router())

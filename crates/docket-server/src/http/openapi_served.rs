@@ -32,6 +32,11 @@ const CONTROL: &str = "\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u00
 /// Every control character, tab, line feed and carriage return included.
 const ANY_CONTROL: &str = "\\u0000-\\u001F\\u007F-\\u009F";
 
+/// A comment's `visibility`, as the server reads it: either name in any case, trimmed.
+fn visibility_pattern() -> String {
+    format!("^[{SPACE}]*([Ii][Nn][Tt][Ee][Rr][Nn][Aa][Ll]|[Pp][Uu][Bb][Ll][Ii][Cc])[{SPACE}]*$")
+}
+
 /// A text holding none of the characters of `class` (the inside of a character class).
 fn none_of(class: &str) -> String {
     format!("^[^{class}]*$")
@@ -343,6 +348,15 @@ fn text_rules(schemas: &mut Map<String, Value>) {
             p["pattern"] = not_blank(false, "").into();
         }
     }
+    // A comment's body is kept as given, but not blank and without control characters.
+    for schema in ["NewComment", "CommentPatch"] {
+        if let Some(p) = property(schemas, schema, "body") {
+            p["pattern"] = title.clone().into();
+        }
+        if let Some(p) = property(schemas, schema, "visibility") {
+            p["pattern"] = visibility_pattern().into();
+        }
+    }
 }
 
 /// Custom fields' limits (the size limit, 32 KiB serialized, cannot be said in a
@@ -452,6 +466,7 @@ fn operation(path: &str, method: &str, op: &mut Value, config: &Config) {
                     schema["maximum"] = crate::http::changes::MAX_LIMIT.into();
                 }
                 "limit" => schema["maximum"] = config.limits.max_page_size.into(),
+                "visibility" => schema["pattern"] = visibility_pattern().into(),
                 // The feed caps a longer wait at the long-poll limit (it does not refuse it).
                 "waitSeconds" if path.starts_with("/api/v1/changes") => {
                     schema["minimum"] = 0.into();

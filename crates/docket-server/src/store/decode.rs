@@ -8,28 +8,35 @@ use serde_json::{Map, Value};
 use super::sql::JobRow;
 use crate::domain::feed::{Change, ChangeKind, FieldDiff, Render};
 use crate::domain::{
-    Case, CaseId, HistoryRecord, Job, Priority, Status, Task, TaskId, TaskStatus, Timestamp,
+    Case, CaseId, Comment, HistoryRecord, Job, Priority, Status, Task, TaskId, TaskStatus,
+    Timestamp, Visibility,
 };
 
 /// The columns of a case row, in the order [`case`] reads them.
 pub const CASE_COLUMNS: &str = "seq, case_id, title, description, status, status_reason, priority, \
-     assignee, tags, fields, open_tasks, version, created_at, updated_at, external_id";
+     assignee, tags, fields, open_tasks, version, created_at, updated_at, external_id, \
+     comment_count";
 
 /// The columns of a task row (`tasks t JOIN cases c`), in the order [`task`] reads them.
 pub const TASK_COLUMNS: &str =
     "t.seq, t.task_id, c.case_id, t.title, t.status, t.assignee, t.created_at, t.updated_at";
 
-/// The columns of a `changes` row, in the order [`change`] reads them: the first 15 are
+/// The columns of a comment row (`comments m JOIN cases c`), in the order [`comment`]
+/// reads them.
+pub const COMMENT_COLUMNS: &str = "m.seq, m.comment_id, c.case_id, m.body, m.visibility, m.author, \
+     m.created_at, m.updated_at, m.version, m.job_id";
+
+/// The columns of a `changes` row, in the order [`change`] reads them: the first 16 are
 /// the case after the change in [`CASE_COLUMNS`]'s order (the position in `seq`'s
 /// place), so [`case`] reads them.
 pub const CHANGE_COLUMNS: &str = "position, case_id, title, description, status, status_reason, \
      priority, assignee, tags, fields, open_tasks, version, created_at, updated_at, external_id, \
-     kind, at, body, actor, job_id, task_id, diffs";
+     comment_count, kind, at, body, actor, job_id, task_id, diffs, comment_id";
 
 /// The columns a write fills from the case's row (the case after the change), in the
 /// order of [`CHANGE_COLUMNS`].
 pub const CHANGE_CASE_COLUMNS: &str = "title, description, status, status_reason, priority, \
-     assignee, tags, fields, open_tasks, created_at, updated_at, external_id";
+     assignee, tags, fields, open_tasks, created_at, updated_at, external_id, comment_count";
 
 /// A row of either backend, read by column index (from 0).
 pub trait Columns {
@@ -65,6 +72,8 @@ pub fn case<R: Columns>(r: &R) -> Result<(i64, Case), R::Error> {
         created_at: Timestamp(r.int(12)?),
         updated_at: Timestamp(r.int(13)?),
         external_id: r.opt_text(14)?,
+        // A change kept before comments has none.
+        comment_count: u32::try_from(r.opt_int(15)?.unwrap_or(0)).unwrap_or(0),
     };
     Ok((r.int(0)?, case))
 }
@@ -81,39 +90,40 @@ pub struct FeedChange {
 /// A change row selected with [`CHANGE_COLUMNS`], rendered with `render` unless it was
 /// stored rendered (a job event's, or a change kept before the columns were).
 pub fn change<R: Columns>(r: &R, render: &Render) -> Result<FeedChange, R::Error> {
-    let (position, kind, case_id, at) = (r.int(0)?, r.text(15)?, r.opt_text(1)?, r.int(16)?);
-    let body = match r.opt_text(17)? {
+    let (position, kind, case_id, at) = (r.int(0)?, r.text(16)?, r.opt_text(1)?, r.int(17)?);
+    let body = match r.opt_text(18)? {
         Some(body) => body,
         None => {
             let k = ChangeKind::parse(&kind)
-                .ok_or_else(|| r.unreadable(15, "change type", kind.clone()))?;
-            let diffs = r.opt_text(21)?;
+                .ok_or_else(|| r.unreadable(16, "change type", kind.clone()))?;
+            let diffs = r.opt_text(22)?;
             let changes = match diffs {
                 Some(d) => serde_json::from_str::<Vec<FieldDiff>>(&d)
-                    .map_err(|e| r.unreadable(21, "changed fields", e.to_string()))?,
+                    .map_err(|e| r.unreadable(22, "changed fields", e.to_string()))?,
                 None => Vec::new(),
             };
             let case = match r.opt_text(2)? {
                 Some(_) => Some(self::case(r)?.1),
                 None => None,
             };
-            let task_id = r.opt_text(20)?;
+            let task_id = r.opt_text(21)?;
             let c = Change {
                 kind: k,
                 at: Timestamp(at),
-                actor: r.opt_text(18)?.unwrap_or_default(),
+                actor: r.opt_text(19)?.unwrap_or_default(),
                 case_id: case_id
                     .as_deref()
                     .map(CaseId::parse)
                     .transpose()
                     .map_err(|e| r.unreadable(1, "case id", e))?,
                 version: r.opt_int(11)?.map(|v| u64::try_from(v).unwrap_or(0)),
-                job_id: r.opt_text(19)?,
+                job_id: r.opt_text(20)?,
                 task_id: task_id
                     .as_deref()
                     .map(TaskId::parse)
                     .transpose()
-                    .map_err(|e| r.unreadable(20, "task id", e))?,
+                    .map_err(|e| r.unreadable(21, "task id", e))?,
+                comment_id: r.opt_text(23)?,
                 changes,
                 case,
                 job: None,
@@ -145,6 +155,24 @@ pub fn task<R: Columns>(r: &R) -> Result<(i64, Task), R::Error> {
         updated_at: Timestamp(r.int(7)?),
     };
     Ok((r.int(0)?, task))
+}
+
+/// A comment row selected with [`COMMENT_COLUMNS`], and its `seq`.
+pub fn comment<R: Columns>(r: &R) -> Result<(i64, Comment), R::Error> {
+    let case_id = r.text(2)?;
+    let visibility = r.text(4)?;
+    let comment = Comment {
+        id: r.text(1)?,
+        case_id: CaseId::parse(&case_id).map_err(|e| r.unreadable(2, "case id", e))?,
+        body: r.text(3)?,
+        visibility: Visibility::parse(&visibility).map_err(|e| r.unreadable(4, "visibility", e))?,
+        author: r.text(5)?,
+        created_at: Timestamp(r.int(6)?),
+        updated_at: Timestamp(r.int(7)?),
+        version: u64::try_from(r.int(8)?).unwrap_or(0),
+        job_id: r.opt_text(9)?,
+    };
+    Ok((r.int(0)?, comment))
 }
 
 /// A history row (`seq, at, actor, field, old, new, job_id`), and its `seq`. A value

@@ -13,6 +13,8 @@ pub(crate) mod sql;
 mod webhook_rows;
 mod webhook_store;
 pub use webhook_store::{FeedStore, WebhookStore};
+mod comment_store;
+pub use comment_store::{CommentStore, CommentWrite};
 mod sqlite;
 mod title_search;
 
@@ -39,6 +41,7 @@ pub use sqlite::SqliteStore;
 /// trait, implemented by each backend where its statements live (no forwarding layer).
 pub trait Store:
     CaseStore
+    + CommentStore
     + JobStore
     + JobAdminStore
     + CallbackStore

@@ -26,6 +26,22 @@ pub const EXPECTED: &[(&str, &str, Option<&str>)] = &[
     ("PATCH", "/api/v1/cases/{caseId}", Some("cases:write")),
     ("DELETE", "/api/v1/cases/{caseId}", Some("cases:write")),
     ("GET", "/api/v1/cases/{caseId}/history", Some("cases:read")),
+    ("GET", "/api/v1/cases/{caseId}/comments", Some("cases:read")),
+    (
+        "POST",
+        "/api/v1/cases/{caseId}/comments",
+        Some("cases:write"),
+    ),
+    (
+        "PATCH",
+        "/api/v1/cases/{caseId}/comments/{commentId}",
+        Some("cases:write"),
+    ),
+    (
+        "DELETE",
+        "/api/v1/cases/{caseId}/comments/{commentId}",
+        Some("cases:write"),
+    ),
     ("GET", "/api/v1/cases/{caseId}/tasks", Some("cases:read")),
     ("POST", "/api/v1/cases/{caseId}/tasks", Some("cases:write")),
     (

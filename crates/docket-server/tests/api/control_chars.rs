@@ -29,6 +29,7 @@ backend_test! {
             ("GET", "/api/v1/cases/{}"),
             ("GET", "/api/v1/cases/{}/history"),
             ("GET", "/api/v1/cases/{}/tasks"),
+            ("GET", "/api/v1/cases/{}/comments"),
             ("GET", "/api/v1/jobs/{}"),
             ("GET", "/api/v1/jobs/{}/status"),
             ("GET", "/api/v1/jobs/{}/results"),
@@ -61,6 +62,15 @@ backend_test! {
             }
         }
 
+        // A comment id (the case exists, the comment id cannot).
+        for bad in BAD {
+            let path = format!("/api/v1/cases/CASE-000001/comments/{bad}");
+            let (s, _, b) = app.raw("DELETE", &path, None).await;
+            if s != 404 {
+                wrong.push(format!("DELETE {path}: {s} {b}"));
+            }
+        }
+
         // Query parameters: 400 invalid_query naming the parameter.
         let results = format!("/api/v1/jobs/{job}/results");
         let status = format!("/api/v1/jobs/{job}/status");
@@ -74,6 +84,8 @@ backend_test! {
             ("/api/v1/cases", "cursor"),
             ("/api/v1/cases/CASE-000001/history", "cursor"),
             ("/api/v1/cases/CASE-000001/tasks", "cursor"),
+            ("/api/v1/cases/CASE-000001/comments", "cursor"),
+            ("/api/v1/cases/CASE-000001/comments", "visibility"),
             ("/api/v1/jobs", "status"),
             ("/api/v1/jobs", "cursor"),
             (results.as_str(), "outcome"),

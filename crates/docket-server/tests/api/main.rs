@@ -42,6 +42,7 @@ mod bulk_stream;
 mod case_listing;
 mod cases;
 mod changes;
+mod comments;
 mod concurrency;
 mod conformance;
 mod consistency;

@@ -1,4 +1,5 @@
-//! `docket cases`: create, get, list, update, delete, history.
+//! `docket cases`: create, get, list, update, delete, history (and comments, in
+//! `comments.rs`).
 
 use clap::Subcommand;
 use docket_api::{Case, CasePatch, CaseQuery, CaseSort, HistoryEntry, NewCase, PageQuery};
@@ -14,6 +15,10 @@ use crate::output::{self, Format, Table};
 pub enum Command {
     /// Create a case.
     Create(CreateArgs),
+    /// Write a comment on a case: an internal note, or with --public a public comment.
+    Comment(super::comments::CommentArgs),
+    /// A case's comments and internal notes, oldest first.
+    Comments(super::comments::CommentsArgs),
     /// Show one case.
     Get {
         case: String,
@@ -50,7 +55,7 @@ pub enum Command {
     },
     /// Change one case now (synchronously).
     Update(UpdateArgs),
-    /// Delete a case with its tasks and history.
+    /// Delete a case with its tasks, comments and history.
     Delete {
         case: String,
         /// Delete only if the case is at this version.
@@ -256,6 +261,8 @@ pub async fn run(cmd: Command, global: &Global) -> anyhow::Result<Exit> {
             println!("deleted {case}");
         }
         Command::BulkDelete(args) => return super::bulk_delete::run(args, global).await,
+        Command::Comment(args) => return super::comments::comment(args, global).await,
+        Command::Comments(args) => return super::comments::comments(args, global).await,
         Command::Import(args) => return super::import::run(args, global).await,
         Command::History { case, page } => {
             let mut q = PageQuery {
@@ -298,6 +305,7 @@ fn show(global: &Global, reply: &Reply<Case>) -> anyhow::Result<()> {
         ("tags", c.tags.join(", ")),
         ("fields", Value::Object(c.fields.clone()).to_string()),
         ("openTasks", c.open_tasks.to_string()),
+        ("commentCount", c.comment_count.to_string()),
         ("version", c.version.to_string()),
         ("createdAt", c.created_at.clone()),
         ("updatedAt", c.updated_at.clone()),

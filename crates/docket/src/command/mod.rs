@@ -5,6 +5,7 @@ pub mod bulk_delete;
 pub mod cases;
 pub mod changes;
 pub mod check;
+pub mod comments;
 pub mod config;
 pub mod import;
 pub mod jobs;

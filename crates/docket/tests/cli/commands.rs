@@ -375,3 +375,85 @@ async fn jobs_commands_status_watch_list_results_cancel_and_retry() {
     let watched = cli(b, &["jobs", "watch", &job]).expect(1);
     assert!(watched.stdout.contains("cancelled"), "{watched}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cases_comment_writes_notes_and_comments_lists_them() {
+    let (_dir, server) = seeded(3, "").await;
+    let b = &server.base;
+    let note = cli(
+        b,
+        &["cases", "comment", "CASE-000001", "called the customer"],
+    )
+    .expect(0);
+    assert!(
+        note.stdout.contains("visibility:  internal") || note.stdout.contains("internal"),
+        "{note}"
+    );
+    let public = cli(
+        b,
+        &[
+            "cases",
+            "comment",
+            "CASE-000001",
+            "<b>we are on it</b>",
+            "--public",
+            "-o",
+            "json",
+        ],
+    )
+    .expect(0)
+    .json();
+    assert_eq!(public["visibility"], "public");
+    assert_eq!(public["body"], "<b>we are on it</b>");
+    let piped = cli_stdin(
+        b,
+        &["cases", "comment", "CASE-000001", "-", "-o", "json"],
+        "line one\nline two\n",
+    )
+    .expect(0)
+    .json();
+    assert_eq!(piped["body"], "line one\nline two\n");
+
+    let all = cli(b, &["cases", "comments", "CASE-000001", "-o", "json"])
+        .expect(0)
+        .json();
+    let bodies: Vec<&str> = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        bodies,
+        [
+            "called the customer",
+            "<b>we are on it</b>",
+            "line one\nline two\n"
+        ]
+    );
+    let only_public = cli(
+        b,
+        &[
+            "cases",
+            "comments",
+            "CASE-000001",
+            "--visibility",
+            "public",
+            "-o",
+            "json",
+        ],
+    )
+    .expect(0)
+    .json();
+    assert_eq!(only_public["items"].as_array().unwrap().len(), 1);
+    let table = cli(b, &["cases", "comments", "CASE-000001", "--limit", "2"]).expect(0);
+    assert!(table.stdout.contains("called the customer"), "{table}");
+    assert!(table.stderr.contains("--cursor"), "{table}");
+    let case = cli(b, &["cases", "get", "CASE-000001", "-o", "json"])
+        .expect(0)
+        .json();
+    assert_eq!(case["commentCount"], 3);
+    // No such case: the API's problem, and a failing exit.
+    let missing = cli(b, &["cases", "comment", "NOPE-1", "x"]);
+    assert_ne!(missing.code, 0, "{missing}");
+}

@@ -578,6 +578,7 @@ impl CaseStore for PgStore {
         for sql in [
             "DELETE FROM case_history WHERE case_seq = $1",
             "DELETE FROM tasks WHERE case_seq = $1",
+            "DELETE FROM comments WHERE case_seq = $1",
             "DELETE FROM case_tags WHERE case_seq = $1",
             "DELETE FROM cases WHERE seq = $1",
         ] {

@@ -366,6 +366,7 @@ async fn delete_cases(tx: &mut Tx, deleted: &[(i64, &Case)]) -> Result<()> {
     for sql in [
         "DELETE FROM case_history WHERE case_seq = ANY($1)",
         "DELETE FROM tasks WHERE case_seq = ANY($1)",
+        "DELETE FROM comments WHERE case_seq = ANY($1)",
         "DELETE FROM case_tags WHERE case_seq = ANY($1)",
         "DELETE FROM cases WHERE seq = ANY($1)",
     ] {

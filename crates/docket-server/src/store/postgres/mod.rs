@@ -6,6 +6,7 @@
 //! outcomes in a handful of statements.
 
 mod cases;
+mod comments;
 mod create_items;
 mod fan_out;
 mod feed;
@@ -44,6 +45,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("change_columns.sql"),
     include_str!("bulk_v2.sql"),
     include_str!("tag_lookup.sql"),
+    include_str!("comments.sql"),
 ];
 
 /// Key of the advisory lock that serialises migrations across nodes.
@@ -196,11 +198,11 @@ fn case_copy() -> String {
 static RECORD_CHANGES: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT INTO changes (position, kind, case_id, at, actor, version, job_id, task_id, diffs, \
-         body, {CHANGE_CASE_COLUMNS}) \
-         SELECT $1 + u.o - 1, u.k, u.c, u.a, u.actor, u.v, u.j, u.t, u.d, u.b, {} \
+         body, comment_id, {CHANGE_CASE_COLUMNS}) \
+         SELECT $1 + u.o - 1, u.k, u.c, u.a, u.actor, u.v, u.j, u.t, u.d, u.b, u.m, {} \
          FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::text[], \
-         $8::text[], $9::text[], $10::text[], $11::bool[]) \
-         WITH ORDINALITY AS u(k, c, a, actor, v, j, t, d, b, s, o) \
+         $8::text[], $9::text[], $10::text[], $11::bool[], $12::text[]) \
+         WITH ORDINALITY AS u(k, c, a, actor, v, j, t, d, b, s, m, o) \
          LEFT JOIN cases x ON u.s AND x.case_id = u.c \
          WHERE NOT u.s OR x.seq IS NOT NULL",
         case_copy()
@@ -247,6 +249,7 @@ pub(super) async fn record_changes(
                 .collect::<Vec<_>>(),
         )
         .bind(changes.iter().map(Change::shows_case).collect::<Vec<_>>())
+        .bind(v(|c| c.comment_id.clone()))
         .execute(&mut **tx)
         .await?
         .rows_affected();
@@ -269,7 +272,7 @@ pub(super) async fn record_changes(
     Ok(CommitSeq(last))
 }
 
-/// The statement of [`commit_case_write`]: `$1` the case's `seq`, `$2`-`$8` the change.
+/// The statement of [`commit_case_write`]: `$1` the case's `seq`, `$2`-`$9` the change.
 /// Its payloads are [`Signal::Invalidate`]'s (a synchronous write of one case) and
 /// [`Signal::Changes`]'s encodings, made in SQL because the commit is known only there.
 static COMMIT_CASE_WRITE: LazyLock<String> = LazyLock::new(|| {
@@ -279,8 +282,8 @@ static COMMIT_CASE_WRITE: LazyLock<String> = LazyLock::new(|| {
         "WITH c AS (UPDATE counters SET value = value + 1 WHERE name = 'commit' RETURNING value), \
          s AS (UPDATE cases SET commit_seq = (SELECT value FROM c) WHERE seq = $1), \
          i AS (INSERT INTO changes (position, kind, case_id, at, actor, version, job_id, task_id, \
-               diffs, {CHANGE_CASE_COLUMNS}) \
-               SELECT c.value, $2, x.case_id, $3, $4, $5, $6, $7, $8, {copy} \
+               diffs, comment_id, {CHANGE_CASE_COLUMNS}) \
+               SELECT c.value, $2, x.case_id, $3, $4, $5, $6, $7, $8, $9, {copy} \
                FROM c, cases x WHERE x.seq = $1 RETURNING 1), \
          n AS (SELECT pg_notify({channel}, 'i|' || c.value || '|w|' || x.case_id), \
                       pg_notify({channel}, 'f') \
@@ -306,6 +309,7 @@ pub(super) async fn commit_case_write(tx: &mut Tx, seq: i64, change: &Change) ->
             .bind(change.job_id.as_deref())
             .bind(change.task_id.as_ref().map(ToString::to_string))
             .bind(change.diffs_json())
+            .bind(change.comment_id.as_deref())
             .fetch_one(&mut **tx)
             .await?;
     if recorded != 1 {

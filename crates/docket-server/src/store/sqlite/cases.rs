@@ -569,6 +569,7 @@ pub(super) fn delete_case_rows(tx: &Transaction<'_>, seq: i64) -> Result<()> {
     for sql in [
         "DELETE FROM case_history WHERE case_seq = ?1",
         "DELETE FROM tasks WHERE case_seq = ?1",
+        "DELETE FROM comments WHERE case_seq = ?1",
         "DELETE FROM case_tags WHERE case_seq = ?1",
         "DELETE FROM cases WHERE seq = ?1",
     ] {

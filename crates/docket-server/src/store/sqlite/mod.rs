@@ -10,6 +10,7 @@
 //! for the free-space reserve kept beside the database.
 
 mod cases;
+mod comments;
 mod create_items;
 mod feed;
 mod health;
@@ -50,6 +51,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("change_columns.sql"),
     include_str!("bulk_v2.sql"),
     include_str!("tag_lookup.sql"),
+    include_str!("comments.sql"),
 ];
 
 /// Reader connections kept open for reuse.
@@ -379,7 +381,7 @@ mod tests {
     use super::*;
 
     /// Takes a migrated database back to before version 11 (the bulk columns and
-    /// `externalId`), so a test can play an older version's database: what a later
+    /// `externalId`, and the comments of version 13), so a test can play an older version's database: what a later
     /// migration adds must go too, or applying it again fails.
     fn undo_bulk_v2(conn: &Connection) {
         conn.execute_batch(
@@ -390,9 +392,30 @@ mod tests {
              ALTER TABLE job_items DROP COLUMN action;
              DROP INDEX cases_external_id_key;
              ALTER TABLE cases DROP COLUMN external_id;
-             ALTER TABLE changes DROP COLUMN external_id;",
+             ALTER TABLE changes DROP COLUMN external_id;
+             DROP TABLE comments;
+             ALTER TABLE cases DROP COLUMN comment_count;
+             ALTER TABLE changes DROP COLUMN comment_count;
+             ALTER TABLE changes DROP COLUMN comment_id;
+             DELETE FROM counters WHERE name = 'comment_number';",
         )
         .unwrap();
+    }
+
+    /// Replacing or deleting a case's tags finds them by the case, not by scanning every
+    /// tag of every case (which made a tag-setting bulk job on a large store crawl).
+    #[test]
+    fn a_cases_tags_are_found_by_the_case() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        let plan: String = conn
+            .query_row(
+                "EXPLAIN QUERY PLAN DELETE FROM case_tags WHERE case_seq = 7",
+                [],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("case_tags_case_seq"), "{plan}");
     }
 
     #[test]

@@ -64,9 +64,9 @@ pub fn next_commit(tx: &Transaction<'_>) -> Result<CommitSeq> {
 static RECORD_WITH_CASE: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT INTO changes (position, kind, case_id, at, actor, version, job_id, task_id, \
-         diffs, body, {CHANGE_CASE_COLUMNS}) \
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, {CHANGE_CASE_COLUMNS} \
-         FROM cases WHERE seq = ?11 AND case_id = ?3"
+         diffs, body, comment_id, {CHANGE_CASE_COLUMNS}) \
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, {CHANGE_CASE_COLUMNS} \
+         FROM cases WHERE seq = ?12 AND case_id = ?3"
     )
 });
 
@@ -88,11 +88,11 @@ pub fn record_changes(
     let mut with_case = tx.prepare_cached(&RECORD_WITH_CASE)?;
     let mut plain = tx.prepare_cached(
         "INSERT INTO changes (position, kind, case_id, at, actor, version, job_id, task_id, \
-         diffs, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+         diffs, body, comment_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?;
     for (i, (c, seq)) in changes.iter().enumerate() {
         last = first.0 + i64::try_from(i).unwrap_or(i64::MAX);
-        let head: [&dyn rusqlite::ToSql; 10] = [
+        let head: [&dyn rusqlite::ToSql; 11] = [
             &last,
             &c.kind.as_str(),
             &c.case_id.as_ref().map(|id| id.as_str()),
@@ -103,6 +103,7 @@ pub fn record_changes(
             &c.task_id.as_ref().map(|t| t.as_str()),
             &c.diffs_json(),
             &c.stored_body(render),
+            &c.comment_id,
         ];
         let n = match (c.shows_case(), seq) {
             (true, Some(seq)) => with_case.execute(rusqlite::params_from_iter(

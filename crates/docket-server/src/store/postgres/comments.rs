@@ -1,0 +1,216 @@
+//! PostgreSQL: comments and internal notes on cases.
+
+use async_trait::async_trait;
+use sqlx::AssertSqlSafe;
+use sqlx::postgres::PgRow;
+
+use super::cases::{case_seq, load_case_for_update};
+use super::{PgStore, Tx, commit_case_write, counter};
+use crate::domain::feed::Change;
+use crate::domain::{
+    Case, CaseId, Comment, CommentChange, CommentKey, ItemError, NewComment, Timestamp, Visibility,
+    comment_id, rules,
+};
+use crate::store::decode::{self, COMMENT_COLUMNS};
+use crate::store::{Actor, CommentStore, CommentWrite, CommitSeq, Error, Paged, Result, page_of};
+
+fn comment_from_row(r: &PgRow) -> Result<(i64, Comment)> {
+    decode::comment(r)
+}
+
+/// Writes comment `new` on the case of row `seq` (`case`, which moves with it: its
+/// `commentCount` and version) inside `tx`; the comment, and the change to record. The
+/// domain's refusal when the case has as many comments as it may.
+pub(super) async fn insert_comment(
+    tx: &mut Tx,
+    (seq, case): (i64, &mut Case),
+    new: &NewComment,
+    (author, at, job_id): (&str, Timestamp, Option<&str>),
+) -> Result<std::result::Result<(Comment, Change), ItemError>> {
+    if let Err(e) = rules::may_comment(case) {
+        return Ok(Err(e));
+    }
+    let n: i64 = sqlx::query_scalar(
+        "UPDATE counters SET value = value + 1 WHERE name = 'comment_number' RETURNING value",
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    let c = new.written(
+        comment_id(u64::try_from(n).unwrap_or(0)),
+        &case.id,
+        author,
+        at,
+        job_id,
+    );
+    sqlx::query(
+        "INSERT INTO comments (comment_id, case_seq, body, visibility, author, created_at, \
+         updated_at, version, job_id) VALUES ($1, $2, $3, $4, $5, $6, $6, 1, $7)",
+    )
+    .bind(&c.id)
+    .bind(seq)
+    .bind(&c.body)
+    .bind(c.visibility.as_str())
+    .bind(&c.author)
+    .bind(at.0)
+    .bind(&c.job_id)
+    .execute(&mut **tx)
+    .await?;
+    count_moved(tx, seq, 1, at).await?;
+    case.comments_moved(1, at);
+    let change = Change::comment(None, &c, false, case, author, at);
+    Ok(Ok((c, change)))
+}
+
+/// A comment written or deleted (`delta`): the case's count and version move.
+async fn count_moved(tx: &mut Tx, seq: i64, delta: i32, at: Timestamp) -> Result<()> {
+    sqlx::query(
+        "UPDATE cases SET comment_count = comment_count + $2, version = version + 1, \
+         updated_at = $3 WHERE seq = $1",
+    )
+    .bind(seq)
+    .bind(delta)
+    .bind(at.0)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The case (locked) and the comment `key` names, checked against `expected`:
+/// `NotFound` when the case has no such comment.
+#[allow(clippy::type_complexity)]
+async fn load_pair(
+    tx: &mut Tx,
+    key: &CommentKey,
+    expected: Option<u64>,
+) -> Result<std::result::Result<((i64, Case), (i64, Comment)), ItemError>> {
+    let Some((seq, case)) = load_case_for_update(tx, &key.case).await? else {
+        return Ok(Err(ItemError::CaseNotFound(key.case.to_string())));
+    };
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {COMMENT_COLUMNS} FROM comments m JOIN cases c ON c.seq = m.case_seq \
+         WHERE m.comment_id = $1 AND m.case_seq = $2"
+    )))
+    .bind(key.comment.as_str())
+    .bind(seq)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some((cseq, comment)) = row.as_ref().map(comment_from_row).transpose()? else {
+        return Err(Error::NotFound);
+    };
+    if let Some(v) = expected.filter(|v| *v != comment.version) {
+        return Ok(Err(ItemError::VersionConflict {
+            expected: v,
+            actual: comment.version,
+        }));
+    }
+    Ok(Ok(((seq, case), (cseq, comment))))
+}
+
+#[async_trait]
+impl CommentStore for PgStore {
+    async fn create_comment(
+        &self,
+        case: &CaseId,
+        new: NewComment,
+        actor: Actor,
+    ) -> Result<CommentWrite> {
+        let mut tx = self.begin().await?;
+        let Some((seq, mut c)) = load_case_for_update(&mut tx, case).await? else {
+            return Ok(Err(ItemError::CaseNotFound(case.to_string())));
+        };
+        let written =
+            insert_comment(&mut tx, (seq, &mut c), &new, (&actor.name, actor.at, None)).await?;
+        let (comment, change) = match written {
+            Ok(w) => w,
+            Err(e) => return Ok(Err(e)),
+        };
+        // The commit position last: its row lock is held only to the commit.
+        let commit = commit_case_write(&mut tx, seq, &change).await?;
+        tx.commit().await?;
+        Ok(Ok((comment, commit)))
+    }
+
+    async fn list_comments(
+        &self,
+        case: &CaseId,
+        visibility: Option<Visibility>,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Option<Paged<Comment>>> {
+        let Some(seq) = case_seq(&self.pool, case).await? else {
+            return Ok(None);
+        };
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COMMENT_COLUMNS} FROM comments m JOIN cases c ON c.seq = m.case_seq \
+             WHERE m.case_seq = $1 AND m.seq > $2 AND ($3::text IS NULL OR m.visibility = $3) \
+             ORDER BY m.seq LIMIT $4"
+        )))
+        .bind(seq)
+        .bind(after.unwrap_or(0))
+        .bind(visibility.map(Visibility::as_str))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(Some(page_of(
+            rows.iter().map(comment_from_row).collect::<Result<_>>()?,
+            limit,
+        )))
+    }
+
+    async fn update_comment(
+        &self,
+        key: &CommentKey,
+        change: CommentChange,
+        expected: Option<u64>,
+        actor: Actor,
+    ) -> Result<CommentWrite> {
+        let mut tx = self.begin().await?;
+        let ((seq, case), (cseq, mut comment)) = match load_pair(&mut tx, key, expected).await? {
+            Ok(pair) => pair,
+            Err(e) => return Ok(Err(e)),
+        };
+        let before = comment.clone();
+        if !change.apply(&mut comment, actor.at) {
+            return Ok(Ok((comment, CommitSeq(counter(&mut *tx, "commit").await?))));
+        }
+        sqlx::query(
+            "UPDATE comments SET body = $2, visibility = $3, updated_at = $4, version = $5 \
+             WHERE seq = $1",
+        )
+        .bind(cseq)
+        .bind(&comment.body)
+        .bind(comment.visibility.as_str())
+        .bind(comment.updated_at.0)
+        .bind(i64::try_from(comment.version).unwrap_or(i64::MAX))
+        .execute(&mut *tx)
+        .await?;
+        // The case is as it was (its count did not move): the change shows it.
+        let logged = Change::comment(Some(&before), &comment, false, &case, &actor.name, actor.at);
+        let commit = commit_case_write(&mut tx, seq, &logged).await?;
+        tx.commit().await?;
+        Ok(Ok((comment, commit)))
+    }
+
+    async fn delete_comment(
+        &self,
+        key: &CommentKey,
+        expected: Option<u64>,
+        actor: Actor,
+    ) -> Result<CommentWrite> {
+        let mut tx = self.begin().await?;
+        let ((seq, mut case), (cseq, comment)) = match load_pair(&mut tx, key, expected).await? {
+            Ok(pair) => pair,
+            Err(e) => return Ok(Err(e)),
+        };
+        sqlx::query("DELETE FROM comments WHERE seq = $1")
+            .bind(cseq)
+            .execute(&mut *tx)
+            .await?;
+        count_moved(&mut tx, seq, -1, actor.at).await?;
+        case.comments_moved(-1, actor.at);
+        let logged = Change::comment(None, &comment, true, &case, &actor.name, actor.at);
+        let commit = commit_case_write(&mut tx, seq, &logged).await?;
+        tx.commit().await?;
+        Ok(Ok((comment, commit)))
+    }
+}

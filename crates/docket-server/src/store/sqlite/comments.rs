@@ -1,0 +1,246 @@
+//! SQLite: comments and internal notes on cases.
+
+use async_trait::async_trait;
+use rusqlite::{OptionalExtension, Transaction};
+
+use super::SqliteStore;
+use super::cases::{case_seq, immediate, load_case};
+use super::rows::{counter, next_commit, record_changes};
+use crate::domain::feed::Change;
+use crate::domain::{
+    Case, CaseId, Comment, CommentChange, CommentKey, ItemError, NewComment, Timestamp, Visibility,
+    comment_id, rules,
+};
+use crate::store::decode::{self, COMMENT_COLUMNS};
+use crate::store::{Actor, CommentStore, CommentWrite, CommitSeq, Error, Paged, Result, page_of};
+
+fn comment_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Comment)> {
+    decode::comment(r)
+}
+
+/// Writes comment `new` on the case of row `seq` (`case`, which moves with it: its
+/// `commentCount` and version) inside `tx`; the comment, and the change to record. The
+/// domain's refusal when the case has as many comments as it may.
+pub(super) fn insert_comment(
+    tx: &Transaction<'_>,
+    (seq, case): (i64, &mut Case),
+    new: &NewComment,
+    (author, at, job_id): (&str, Timestamp, Option<&str>),
+    commit: CommitSeq,
+) -> Result<std::result::Result<(Comment, Change), ItemError>> {
+    if let Err(e) = rules::may_comment(case) {
+        return Ok(Err(e));
+    }
+    let n: i64 = tx
+        .prepare_cached(
+            "UPDATE counters SET value = value + 1 WHERE name = 'comment_number' RETURNING value",
+        )?
+        .query_row([], |r| r.get(0))?;
+    let c = new.written(
+        comment_id(u64::try_from(n).unwrap_or(0)),
+        &case.id,
+        author,
+        at,
+        job_id,
+    );
+    tx.prepare_cached(
+        "INSERT INTO comments (comment_id, case_seq, body, visibility, author, created_at, \
+         updated_at, version, job_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 1, ?7)",
+    )?
+    .execute(rusqlite::params![
+        c.id,
+        seq,
+        c.body,
+        c.visibility.as_str(),
+        c.author,
+        at.0,
+        c.job_id
+    ])?;
+    count_moved(tx, seq, 1, at, commit)?;
+    case.comments_moved(1, at);
+    let change = Change::comment(None, &c, false, case, author, at);
+    Ok(Ok((c, change)))
+}
+
+/// A comment written or deleted (`delta`): the case's count and version move.
+fn count_moved(
+    tx: &Transaction<'_>,
+    seq: i64,
+    delta: i64,
+    at: Timestamp,
+    commit: CommitSeq,
+) -> Result<()> {
+    tx.prepare_cached(
+        "UPDATE cases SET comment_count = comment_count + ?2, version = version + 1, \
+         updated_at = ?3, commit_seq = ?4 WHERE seq = ?1",
+    )?
+    .execute((seq, delta, at.0, commit.0))?;
+    Ok(())
+}
+
+/// The case and the comment `key` names, inside `tx`, checked against `expected`:
+/// `NotFound` when the case has no such comment.
+#[allow(clippy::type_complexity)]
+fn load_pair(
+    tx: &Transaction<'_>,
+    key: &CommentKey,
+    expected: Option<u64>,
+) -> Result<std::result::Result<((i64, Case), (i64, Comment)), ItemError>> {
+    let Some((seq, case)) = load_case(tx, &key.case)? else {
+        return Ok(Err(ItemError::CaseNotFound(key.case.to_string())));
+    };
+    let Some((cseq, comment)) = tx
+        .prepare_cached(&format!(
+            "SELECT {COMMENT_COLUMNS} FROM comments m JOIN cases c ON c.seq = m.case_seq \
+             WHERE m.comment_id = ?1 AND m.case_seq = ?2"
+        ))?
+        .query_row((key.comment.as_str(), seq), comment_from_row)
+        .optional()?
+    else {
+        return Err(Error::NotFound);
+    };
+    if let Some(v) = expected.filter(|v| *v != comment.version) {
+        return Ok(Err(ItemError::VersionConflict {
+            expected: v,
+            actual: comment.version,
+        }));
+    }
+    Ok(Ok(((seq, case), (cseq, comment))))
+}
+
+#[async_trait]
+impl CommentStore for SqliteStore {
+    async fn create_comment(
+        &self,
+        case: &CaseId,
+        new: NewComment,
+        actor: Actor,
+    ) -> Result<CommentWrite> {
+        let id = case.clone();
+        let render = self.render();
+        self.write(move |conn, _| {
+            let tx = immediate(conn)?;
+            let Some((seq, mut case)) = load_case(&tx, &id)? else {
+                return Ok(Err(ItemError::CaseNotFound(id.to_string())));
+            };
+            let commit = next_commit(&tx)?;
+            let written = insert_comment(
+                &tx,
+                (seq, &mut case),
+                &new,
+                (&actor.name, actor.at, None),
+                commit,
+            )?;
+            let (c, change) = match written {
+                Ok(w) => w,
+                Err(e) => return Ok(Err(e)),
+            };
+            record_changes(&tx, commit, &[(change, Some(seq))], &render)?;
+            tx.commit()?;
+            Ok(Ok((c, commit)))
+        })
+        .await
+    }
+
+    async fn list_comments(
+        &self,
+        case: &CaseId,
+        visibility: Option<Visibility>,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Option<Paged<Comment>>> {
+        let id = case.clone();
+        self.read(move |conn, _| {
+            let Some(seq) = case_seq(conn, &id)? else {
+                return Ok(None);
+            };
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {COMMENT_COLUMNS} FROM comments m JOIN cases c ON c.seq = m.case_seq \
+                 WHERE m.case_seq = ?1 AND m.seq > ?2 AND (?3 IS NULL OR m.visibility = ?3) \
+                 ORDER BY m.seq LIMIT ?4"
+            ))?;
+            let rows = stmt.query_map(
+                rusqlite::params![
+                    seq,
+                    after.unwrap_or(0),
+                    visibility.map(Visibility::as_str),
+                    i64::from(limit) + 1
+                ],
+                comment_from_row,
+            )?;
+            let items = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(Some(page_of(items, limit)))
+        })
+        .await
+    }
+
+    async fn update_comment(
+        &self,
+        key: &CommentKey,
+        change: CommentChange,
+        expected: Option<u64>,
+        actor: Actor,
+    ) -> Result<CommentWrite> {
+        let key = key.clone();
+        let render = self.render();
+        self.write(move |conn, _| {
+            let tx = immediate(conn)?;
+            let ((seq, case), (cseq, mut comment)) = match load_pair(&tx, &key, expected)? {
+                Ok(pair) => pair,
+                Err(e) => return Ok(Err(e)),
+            };
+            let before = comment.clone();
+            if !change.apply(&mut comment, actor.at) {
+                return Ok(Ok((comment, CommitSeq(counter(&tx, "commit")?))));
+            }
+            let commit = next_commit(&tx)?;
+            tx.prepare_cached(
+                "UPDATE comments SET body = ?2, visibility = ?3, updated_at = ?4, version = ?5 \
+                 WHERE seq = ?1",
+            )?
+            .execute(rusqlite::params![
+                cseq,
+                comment.body,
+                comment.visibility.as_str(),
+                comment.updated_at.0,
+                i64::try_from(comment.version).unwrap_or(i64::MAX)
+            ])?;
+            // The case is as it was (its count did not move): the change shows it.
+            tx.prepare_cached("UPDATE cases SET commit_seq = ?2 WHERE seq = ?1")?
+                .execute((seq, commit.0))?;
+            let logged =
+                Change::comment(Some(&before), &comment, false, &case, &actor.name, actor.at);
+            record_changes(&tx, commit, &[(logged, Some(seq))], &render)?;
+            tx.commit()?;
+            Ok(Ok((comment, commit)))
+        })
+        .await
+    }
+
+    async fn delete_comment(
+        &self,
+        key: &CommentKey,
+        expected: Option<u64>,
+        actor: Actor,
+    ) -> Result<CommentWrite> {
+        let key = key.clone();
+        let render = self.render();
+        self.write(move |conn, _| {
+            let tx = immediate(conn)?;
+            let ((seq, mut case), (cseq, comment)) = match load_pair(&tx, &key, expected)? {
+                Ok(pair) => pair,
+                Err(e) => return Ok(Err(e)),
+            };
+            let commit = next_commit(&tx)?;
+            tx.prepare_cached("DELETE FROM comments WHERE seq = ?1")?
+                .execute([cseq])?;
+            count_moved(&tx, seq, -1, actor.at, commit)?;
+            case.comments_moved(-1, actor.at);
+            let logged = Change::comment(None, &comment, true, &case, &actor.name, actor.at);
+            record_changes(&tx, commit, &[(logged, Some(seq))], &render)?;
+            tx.commit()?;
+            Ok(Ok((comment, commit)))
+        })
+        .await
+    }
+}
