@@ -31,6 +31,7 @@ macro_rules! backend_test {
 mod auth;
 mod browser;
 mod browser_changes;
+mod browser_comments;
 mod browser_import;
 mod browser_layout;
 mod browser_pages;

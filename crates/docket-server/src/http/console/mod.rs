@@ -63,6 +63,7 @@ const ASSETS: &[Asset] = &[
     js("cases.js", include_str!("assets/cases.js")),
     js("bulk.js", include_str!("assets/bulk.js")),
     js("case.js", include_str!("assets/case.js")),
+    js("comments.js", include_str!("assets/comments.js")),
     js("jobs.js", include_str!("assets/jobs.js")),
     js("changes.js", include_str!("assets/changes.js")),
     js("webhooks.js", include_str!("assets/webhooks.js")),

@@ -1,4 +1,4 @@
-// One case: its fields, tasks and history, and a synchronous edit sent with If-Match, so
+// One case: its fields, tasks, comments and history, and a synchronous edit sent with If-Match, so
 // an edit made against an old version is refused (412) and shown as a conflict to settle
 // instead of silently overwriting someone else's change. Deleting is confirmed first and
 // sent with If-Match too: a case changed since it was shown is not deleted unseen.
@@ -6,11 +6,12 @@
 import { api, get } from './api.js';
 import { h, clear, field, select, when, problemBlock, scroller, toast, toastNext } from './dom.js';
 import { Selection } from './cases.js';
+import { commentThread } from './comments.js';
 
 const PRIORITIES = ['Low', 'Medium', 'High', 'Critical'];
 const EDITABLE = ['title', 'status', 'statusReason', 'priority', 'assignee', 'tags'];
 /** What a delete conflict compares: the fields the page shows. */
-const SHOWN = ['title', 'description', 'status', 'statusReason', 'priority', 'assignee', 'tags', 'fields', 'openTasks'];
+const SHOWN = ['title', 'description', 'status', 'statusReason', 'priority', 'assignee', 'tags', 'fields', 'openTasks', 'commentCount'];
 
 function show(v) {
   if (Array.isArray(v)) return v.join(', ');
@@ -28,7 +29,7 @@ function confirmDelete(kase) {
     const no = h('button#case-delete-cancel', { type: 'button' }, 'Cancel');
     const dlg = h('dialog#case-delete-confirm', { 'aria-labelledby': 'case-delete-title', 'aria-describedby': 'case-delete-text' },
       h('h2#case-delete-title', `Delete ${kase.caseId}?`),
-      h('p#case-delete-text', `Really delete ${kase.caseId} (“${kase.title}”, version ${kase.version}) with its tasks and history? This cannot be undone.`),
+      h('p#case-delete-text', `Really delete ${kase.caseId} (“${kase.title}”, version ${kase.version}) with its tasks, comments and history? This cannot be undone.`),
       h('div.actions', yes, no));
     document.body.append(dlg);
     const done = v => { dlg.close(); dlg.remove(); resolve(v); };
@@ -47,16 +48,17 @@ export async function casePage(main, ctx, caseId) {
   const facts = h('dl#case-facts.facts');
   const editBox = h('section', { 'aria-labelledby': 'edit-heading' });
   const tasks = h('section', { 'aria-labelledby': 'tasks-heading' });
+  const comments = h('section#comments', { 'aria-labelledby': 'comments-heading' });
   const history = h('section', { 'aria-labelledby': 'history-heading' });
   const deleteBox = h('section', { 'aria-labelledby': 'delete-heading' });
   const heading = h('h1');
   clear(main, h('p', h('a', { href: '/console/cases' }, '← All cases')), heading,
-    h('div.cols', h('div', facts, editBox, deleteBox), h('div', tasks, history)));
+    h('div.cols', h('div', facts, editBox, deleteBox), h('div', tasks, comments, history)));
 
   function renderFacts() {
     heading.textContent = `${kase.caseId}: ${kase.title}`;
     const rows = [['Status', kase.status], ['Status reason', kase.statusReason], ['Priority', kase.priority],
-      ['Assignee', kase.assignee], ['Tags', kase.tags], ['Open tasks', kase.openTasks], ['Version', kase.version],
+      ['Assignee', kase.assignee], ['Tags', kase.tags], ['Open tasks', kase.openTasks], ['Comments', kase.commentCount], ['Version', kase.version],
       ['Created', when(kase.createdAt)], ['Updated', when(kase.updatedAt)], ['Description', kase.description]];
     for (const [k, v] of Object.entries(kase.fields || {})) rows.push([k, typeof v === 'object' ? JSON.stringify(v) : v]);
     clear(facts, rows.map(([k, v]) => [h('dt', k), h('dd', { dataset: { fact: k } }, show(v))]));
@@ -170,7 +172,7 @@ export async function casePage(main, ctx, caseId) {
       try { await remove(base, problems); } finally { button.disabled = false; }
     });
     clear(deleteBox, h('h2#delete-heading', 'Delete'),
-      h('p.muted', 'Deletes the case with its tasks and history, only if nobody changed it since it was shown.'),
+      h('p.muted', 'Deletes the case with its tasks, comments and history, only if nobody changed it since it was shown.'),
       problems, h('div.actions', button));
   }
 
@@ -269,8 +271,17 @@ export async function casePage(main, ctx, caseId) {
     await page();
   }
 
+  /** A comment was written or deleted: the case's count and version moved. The edit
+   * form now edits the new version, keeping what the user typed and has not saved. */
+  async function commentsChanged() {
+    const mine = unsaved();
+    kase = await get(path);
+    renderFacts();
+    renderEdit({ ...kase, ...mine }, null);
+  }
+
   renderFacts();
   renderEdit(kase, null);
   renderDelete();
-  await Promise.all([renderTasks(), renderHistory()]);
+  await Promise.all([renderTasks(), commentThread(comments, ctx, path, commentsChanged), renderHistory()]);
 }
