@@ -58,6 +58,10 @@ pub struct BulkItem {
     /// `precondition_failed` and is not changed.
     #[serde(rename = "if", default, skip_serializing_if = "Option::is_none")]
     pub precondition: Option<BulkIf>,
+    /// A comment (or internal note) added to the case with the item's change, in its
+    /// transaction; alone if the item changes nothing else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<crate::NewComment>,
 }
 
 /// `set` of a bulk update by filter: an update item without `caseId` (and without
@@ -98,6 +102,9 @@ pub struct BulkSet {
     pub tags_remove: Option<Vec<String>>,
     #[serde(rename = "if", default, skip_serializing_if = "Option::is_none")]
     pub precondition: Option<BulkIf>,
+    /// A comment added to every matching case with the change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<crate::NewComment>,
 }
 
 impl BulkSet {
@@ -115,6 +122,7 @@ impl BulkSet {
             tags_add: self.tags_add.clone(),
             tags_remove: self.tags_remove.clone(),
             precondition: self.precondition.clone(),
+            comment: self.comment.clone(),
         }
     }
 }

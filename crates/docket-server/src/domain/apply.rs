@@ -32,17 +32,20 @@ pub struct HistoryRecord {
 }
 
 /// The result of applying a change: the new case, its history entries (empty when
-/// nothing changed) and whether the case's open tasks must be closed.
+/// no field changed), whether the case's open tasks must be closed, and the comment the
+/// change adds (a bulk item's; the case's `commentCount` counts it already).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Applied {
     pub case: Case,
     pub history: Vec<HistoryRecord>,
     pub close_open_tasks: bool,
+    pub comment: Option<super::NewComment>,
 }
 
 impl Applied {
+    /// Whether the case changed: a field, or a comment added (one version either way).
     pub fn changed(&self) -> bool {
-        !self.history.is_empty()
+        !self.history.is_empty() || self.comment.is_some()
     }
 }
 
@@ -190,7 +193,11 @@ pub fn apply_change(
         check_merged_fields(&case.fields, &next.fields)
             .map_err(|m| ItemError::Validation(vec![FieldError::new("fields", &m)]))?;
     }
-    if !history.is_empty() {
+    if change.comment.is_some() {
+        super::rules::may_comment(case)?;
+        next.comment_count += 1;
+    }
+    if !history.is_empty() || change.comment.is_some() {
         next.version = case.version + 1;
         next.updated_at = ctx.at;
         if close_open_tasks {
@@ -201,6 +208,7 @@ pub fn apply_change(
         case: next,
         history,
         close_open_tasks,
+        comment: change.comment.clone(),
     })
 }
 

@@ -94,6 +94,11 @@ fn bulk_change(item: docket_api::BulkItem, wf: &Workflow) -> Result<CaseChange, 
             assignee: p.assignee,
         }
     });
+    let comment = item.comment.and_then(|c| {
+        super::NewComment::parse(c, "comment")
+            .map_err(|e| errs.extend(e))
+            .ok()
+    });
     let patch = docket_api::CasePatch {
         status: item.status,
         status_reason: item.status_reason,
@@ -109,6 +114,7 @@ fn bulk_change(item: docket_api::BulkItem, wf: &Workflow) -> Result<CaseChange, 
             tags_add,
             tags_remove,
             precondition,
+            comment,
             ..change
         }),
         Ok(_) => Err(errs),

@@ -202,6 +202,8 @@ pub struct CaseChange {
     /// A revert's change: the workflow's transitions do not bind it (it restores a
     /// status the case had).
     pub restore: bool,
+    /// A bulk item's comment, added with the change (as part of it: one version).
+    pub comment: Option<super::NewComment>,
 }
 
 impl CaseChange {

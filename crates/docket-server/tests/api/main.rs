@@ -37,6 +37,7 @@ mod browser_layout;
 mod browser_pages;
 mod browser_webhooks;
 mod bulk;
+mod bulk_comments;
 mod bulk_create;
 mod bulk_filter;
 mod bulk_stream;

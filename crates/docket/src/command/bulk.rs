@@ -39,7 +39,7 @@ By filter (no FILE): --filter takes the case list's filters (status, assignee, t
 updatedSince, updatedBefore), each must hold; --set takes status, statusReason, priority,
 assignee and fields.NAME (an empty value clears statusReason or assignee). Example:
   docket bulk-update --filter 'status=In Progress' --filter tag=vip \
-      --set status='Under Review' --tags-add triaged --dry-run --wait
+      --set status='Under Review' --tags-add triaged --comment 'Moved for review' --dry-run --wait
 
 Exit codes: 0 all items succeeded (or, without --wait, the jobs were stored), 1 some
 items failed (listed with their codes and lines), 2 usage or input error (nothing sent),
@@ -60,6 +60,13 @@ pub struct Args {
     /// With --filter: remove this tag from each matching case (repeatable).
     #[arg(long, value_name = "TAG", requires = "filter")]
     tags_remove: Vec<String>,
+    /// Add this comment to each case the job changes, with its change (an internal note
+    /// unless --public); with a file, to every item.
+    #[arg(long, value_name = "TEXT")]
+    comment: Option<String>,
+    /// With --comment: a public comment instead of an internal note.
+    #[arg(long, requires = "comment")]
+    public: bool,
     /// Refuse the job (409 count_mismatch, nothing created) unless exactly N cases
     /// match (or the file has N items).
     #[arg(long, value_name = "N")]
@@ -150,7 +157,16 @@ fn by_filter(args: &Args) -> anyhow::Result<(BulkFilter, BulkSet)> {
     if !args.tags_remove.is_empty() {
         set.tags_remove = Some(args.tags_remove.clone());
     }
+    set.comment = comment(args);
     Ok((filter, set))
+}
+
+/// The comment of `--comment` (and `--public`).
+fn comment(args: &Args) -> Option<docket_api::NewComment> {
+    args.comment.as_ref().map(|text| docket_api::NewComment {
+        body: Some(text.clone()),
+        visibility: Some(if args.public { "public" } else { "internal" }.into()),
+    })
 }
 
 /// `--filter`: one job over the matching cases, then as for a file.
@@ -213,7 +229,12 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<Exit> {
     let Some(file) = args.file.clone() else {
         return run_by_filter(args, global).await;
     };
-    let input = input::read(&file, args.format)?;
+    let mut input = input::read(&file, args.format)?;
+    if let Some(c) = comment(&args) {
+        for item in &mut input.items {
+            item.comment = Some(c.clone());
+        }
+    }
     let mut options = input.options.clone().unwrap_or_default();
     // The CLI does the waiting; the request only stores the job and returns its id.
     options.wait_for_completion = false;

@@ -233,6 +233,9 @@ async fn by_filter_a_dry_run_changes_nothing_then_the_job_and_its_revert_and_exp
         "priority=Critical",
         "--tags-add",
         "swept",
+        "--comment",
+        "swept <b>up</b>",
+        "--public",
     ];
     let out = cli(b, &[&filter[..], &["--dry-run", "--wait"]].concat()).expect(0);
     assert!(
@@ -260,6 +263,22 @@ async fn by_filter_a_dry_run_changes_nothing_then_the_job_and_its_revert_and_exp
     .expect(0)
     .json();
     assert_eq!(swept["items"].as_array().unwrap().len(), open);
+    // Each swept case got the comment once, with its change; the dry run added none.
+    let first = swept["items"][0]["caseId"].as_str().unwrap().to_owned();
+    assert!(
+        swept["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["commentCount"] == 1),
+        "{swept}"
+    );
+    let noted = cli(b, &["cases", "comments", &first, "-o", "json"])
+        .expect(0)
+        .json();
+    assert_eq!(noted["items"][0]["body"], "swept <b>up</b>");
+    assert_eq!(noted["items"][0]["visibility"], "public");
+    assert_eq!(noted["items"][0]["jobId"], job.as_str());
     let csv = cli(b, &["jobs", "results", &job, "--format", "csv"]).expect(0);
     let mut lines = csv.stdout.lines();
     assert_eq!(
@@ -279,6 +298,11 @@ async fn by_filter_a_dry_run_changes_nothing_then_the_job_and_its_revert_and_exp
         .expect(0)
         .json();
     assert!(swept["items"].as_array().unwrap().is_empty(), "{swept}");
+    // The revert puts the fields back and keeps the comment.
+    let kept = cli(b, &["cases", "comments", &first, "-o", "json"])
+        .expect(0)
+        .json();
+    assert_eq!(kept["items"].as_array().unwrap().len(), 1, "{kept}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

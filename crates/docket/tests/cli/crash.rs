@@ -21,10 +21,11 @@ fn setup() -> (tempfile::TempDir, String) {
     (dir, db)
 }
 
-/// Every item sets a new custom field and demands version 1: applying an item twice
-/// would fail it with `version_conflict`, skipping one would leave the case at 1.
+/// Every item sets a new custom field, adds a note, and demands version 1: applying an
+/// item twice would fail it with `version_conflict` (and a second note would show in
+/// `commentCount`), skipping one would leave the case at 1.
 pub fn items(n: usize) -> Value {
-    json!((1..=n).map(|i| json!({"caseId": format!("CASE-{i:06}"), "fields": {"migrated": true}, "expectedVersion": 1})).collect::<Vec<_>>())
+    json!((1..=n).map(|i| json!({"caseId": format!("CASE-{i:06}"), "fields": {"migrated": true}, "expectedVersion": 1, "comment": {"body": "migrated"}})).collect::<Vec<_>>())
 }
 
 pub async fn status(http: &reqwest::Client, base: &str, job: &str, wait: u32) -> Value {
@@ -86,6 +87,11 @@ pub async fn assert_every_case_applied_once(http: &reqwest::Client, base: &str, 
                 c["caseId"]
             );
             assert_eq!(c["fields"]["migrated"], true);
+            assert_eq!(
+                c["commentCount"], 1,
+                "case {} noted other than once",
+                c["caseId"]
+            );
             seen += 1;
         }
         match page["nextCursor"].as_str() {

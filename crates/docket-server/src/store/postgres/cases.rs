@@ -70,13 +70,14 @@ pub(super) async fn write_applied(
     let q = sqlx::query(
         "UPDATE cases SET title = $2, description = $3, status = $4, status_reason = $5, priority = $6, \
          assignee = $7, tags = $8, fields = $9, open_tasks = $10, version = $11, updated_at = $12, \
-         commit_seq = COALESCE($13, commit_seq), external_id = $14 WHERE seq = $1",
+         commit_seq = COALESCE($13, commit_seq), external_id = $14, comment_count = $15 WHERE seq = $1",
     )
     .bind(seq);
     bind_case(q, c)
         .bind(c.updated_at.0)
         .bind(commit.map(|c| c.0))
         .bind(&c.external_id)
+        .bind(i32::try_from(c.comment_count).unwrap_or(i32::MAX))
         .execute(&mut **tx)
         .await?;
     if applied.history.iter().any(|h| h.field == "tags") {

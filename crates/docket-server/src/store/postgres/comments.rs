@@ -25,11 +25,55 @@ pub(super) async fn insert_comment(
     tx: &mut Tx,
     (seq, case): (i64, &mut Case),
     new: &NewComment,
-    (author, at, job_id): (&str, Timestamp, Option<&str>),
+    (author, at): (&str, Timestamp),
 ) -> Result<std::result::Result<(Comment, Change), ItemError>> {
     if let Err(e) = rules::may_comment(case) {
         return Ok(Err(e));
     }
+    let c = insert_row(tx, seq, &case.id, new, (author, at, None)).await?;
+    count_moved(tx, seq, 1, at).await?;
+    case.comments_moved(1, at);
+    let change = Change::comment(None, &c, false, case, author, at);
+    Ok(Ok((c, change)))
+}
+
+/// The comment a bulk item adds to the case `applied` (row `seq`) already counts (the
+/// item's change wrote the count and the version): its row, and its change.
+pub(super) async fn insert_item_comment(
+    tx: &mut Tx,
+    seq: i64,
+    applied: &crate::domain::Applied,
+    ctx: &crate::domain::ChangeContext<'_>,
+) -> Result<Option<Change>> {
+    let Some(new) = &applied.comment else {
+        return Ok(None);
+    };
+    let c = insert_row(
+        tx,
+        seq,
+        &applied.case.id,
+        new,
+        (ctx.actor, ctx.at, ctx.job_id),
+    )
+    .await?;
+    Ok(Some(Change::comment(
+        None,
+        &c,
+        false,
+        &applied.case,
+        ctx.actor,
+        ctx.at,
+    )))
+}
+
+/// The comment's row, under a new id.
+async fn insert_row(
+    tx: &mut Tx,
+    seq: i64,
+    case: &CaseId,
+    new: &NewComment,
+    (author, at, job_id): (&str, Timestamp, Option<&str>),
+) -> Result<Comment> {
     let n: i64 = sqlx::query_scalar(
         "UPDATE counters SET value = value + 1 WHERE name = 'comment_number' RETURNING value",
     )
@@ -37,7 +81,7 @@ pub(super) async fn insert_comment(
     .await?;
     let c = new.written(
         comment_id(u64::try_from(n).unwrap_or(0)),
-        &case.id,
+        case,
         author,
         at,
         job_id,
@@ -55,10 +99,7 @@ pub(super) async fn insert_comment(
     .bind(&c.job_id)
     .execute(&mut **tx)
     .await?;
-    count_moved(tx, seq, 1, at).await?;
-    case.comments_moved(1, at);
-    let change = Change::comment(None, &c, false, case, author, at);
-    Ok(Ok((c, change)))
+    Ok(c)
 }
 
 /// A comment written or deleted (`delta`): the case's count and version move.
@@ -118,8 +159,7 @@ impl CommentStore for PgStore {
         let Some((seq, mut c)) = load_case_for_update(&mut tx, case).await? else {
             return Ok(Err(ItemError::CaseNotFound(case.to_string())));
         };
-        let written =
-            insert_comment(&mut tx, (seq, &mut c), &new, (&actor.name, actor.at, None)).await?;
+        let written = insert_comment(&mut tx, (seq, &mut c), &new, (&actor.name, actor.at)).await?;
         let (comment, change) = match written {
             Ok(w) => w,
             Err(e) => return Ok(Err(e)),

@@ -13,6 +13,7 @@ use sqlx::AssertSqlSafe;
 use std::collections::HashMap;
 
 use super::cases::write_applied;
+use super::comments::insert_item_comment;
 use super::create_items::create_case_item;
 use super::nodes::notify;
 use super::rows::{
@@ -254,10 +255,11 @@ async fn write_chunk(tx: &mut Tx, applied: &[(i64, Applied)], commit: CommitSeq)
     let q = sqlx::query(
         "UPDATE cases c SET title = u.title, description = u.description, status = u.status, \
          status_reason = u.status_reason, priority = u.priority, assignee = u.assignee, tags = u.tags, \
-         fields = u.fields, open_tasks = u.open_tasks, version = u.version, updated_at = u.updated_at, commit_seq = $13 \
+         fields = u.fields, open_tasks = u.open_tasks, version = u.version, updated_at = u.updated_at, commit_seq = $13, \
+         comment_count = u.comment_count \
          FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], \
-         $9::text[], $10::int[], $11::bigint[], $12::bigint[]) \
-         AS u(seq, title, description, status, status_reason, priority, assignee, tags, fields, open_tasks, version, updated_at) \
+         $9::text[], $10::int[], $11::bigint[], $12::bigint[], $14::int[]) \
+         AS u(seq, title, description, status, status_reason, priority, assignee, tags, fields, open_tasks, version, updated_at, comment_count) \
          WHERE c.seq = u.seq",
     )
     .bind(&seqs);
@@ -281,6 +283,12 @@ async fn write_chunk(tx: &mut Tx, applied: &[(i64, Applied)], commit: CommitSeq)
                 .collect::<Vec<_>>(),
         )
         .bind(commit.0)
+        .bind(
+            applied
+                .iter()
+                .map(|(_, a)| i32::try_from(a.case.comment_count).unwrap_or(i32::MAX))
+                .collect::<Vec<_>>(),
+        )
         .execute(&mut **tx)
         .await?;
     let retagged: Vec<(i64, &Applied)> = applied
@@ -648,6 +656,11 @@ impl JobStore for PgStore {
             } => (outcomes, counters, drained),
         };
         write_chunk(&mut tx, &applied, commit).await?;
+        // Each item's comment: part of its change (the same version), recorded after it.
+        let mut comments = Vec::with_capacity(applied.len());
+        for (s, a) in &applied {
+            comments.push(insert_item_comment(&mut tx, *s, a, &ctx).await?);
+        }
         delete_cases(&mut tx, &deleted).await?;
         write_outcomes(&mut tx, job.seq, &outcomes).await?;
         if !made.is_empty() {
@@ -719,7 +732,12 @@ impl JobStore for PgStore {
         }
         let changes: Vec<Change> = applied
             .iter()
-            .map(|(_, a)| Change::case_updated(&a.case, &a.history))
+            .zip(comments)
+            .flat_map(|((_, a), comment)| {
+                let fields =
+                    (!a.history.is_empty()).then(|| Change::case_updated(&a.case, &a.history));
+                fields.into_iter().chain(comment)
+            })
             .chain(
                 deleted
                     .iter()

@@ -107,6 +107,9 @@ pub(super) fn write_applied(
     if applied.close_open_tasks {
         set("open_tasks", Sql::Integer(i64::from(c.open_tasks)));
     }
+    if applied.comment.is_some() {
+        set("comment_count", Sql::Integer(i64::from(c.comment_count)));
+    }
     sql.push_str(" WHERE seq = ?1");
     tx.prepare_cached(&sql)?
         .execute(rusqlite::params_from_iter(params))?;

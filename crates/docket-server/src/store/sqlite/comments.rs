@@ -25,12 +25,55 @@ pub(super) fn insert_comment(
     tx: &Transaction<'_>,
     (seq, case): (i64, &mut Case),
     new: &NewComment,
-    (author, at, job_id): (&str, Timestamp, Option<&str>),
+    (author, at): (&str, Timestamp),
     commit: CommitSeq,
 ) -> Result<std::result::Result<(Comment, Change), ItemError>> {
     if let Err(e) = rules::may_comment(case) {
         return Ok(Err(e));
     }
+    let c = insert_row(tx, seq, &case.id, new, (author, at, None))?;
+    count_moved(tx, seq, 1, at, commit)?;
+    case.comments_moved(1, at);
+    let change = Change::comment(None, &c, false, case, author, at);
+    Ok(Ok((c, change)))
+}
+
+/// The comment a bulk item adds to the case `applied` (row `seq`) already counts (the
+/// item's change wrote the count and the version): its row, and its change.
+pub(super) fn insert_item_comment(
+    tx: &Transaction<'_>,
+    seq: i64,
+    applied: &crate::domain::Applied,
+    ctx: &crate::domain::ChangeContext<'_>,
+) -> Result<Option<Change>> {
+    let Some(new) = &applied.comment else {
+        return Ok(None);
+    };
+    let c = insert_row(
+        tx,
+        seq,
+        &applied.case.id,
+        new,
+        (ctx.actor, ctx.at, ctx.job_id),
+    )?;
+    Ok(Some(Change::comment(
+        None,
+        &c,
+        false,
+        &applied.case,
+        ctx.actor,
+        ctx.at,
+    )))
+}
+
+/// The comment's row, under a new id.
+fn insert_row(
+    tx: &Transaction<'_>,
+    seq: i64,
+    case: &CaseId,
+    new: &NewComment,
+    (author, at, job_id): (&str, Timestamp, Option<&str>),
+) -> Result<Comment> {
     let n: i64 = tx
         .prepare_cached(
             "UPDATE counters SET value = value + 1 WHERE name = 'comment_number' RETURNING value",
@@ -38,7 +81,7 @@ pub(super) fn insert_comment(
         .query_row([], |r| r.get(0))?;
     let c = new.written(
         comment_id(u64::try_from(n).unwrap_or(0)),
-        &case.id,
+        case,
         author,
         at,
         job_id,
@@ -56,10 +99,7 @@ pub(super) fn insert_comment(
         at.0,
         c.job_id
     ])?;
-    count_moved(tx, seq, 1, at, commit)?;
-    case.comments_moved(1, at);
-    let change = Change::comment(None, &c, false, case, author, at);
-    Ok(Ok((c, change)))
+    Ok(c)
 }
 
 /// A comment written or deleted (`delta`): the case's count and version move.
@@ -124,13 +164,8 @@ impl CommentStore for SqliteStore {
                 return Ok(Err(ItemError::CaseNotFound(id.to_string())));
             };
             let commit = next_commit(&tx)?;
-            let written = insert_comment(
-                &tx,
-                (seq, &mut case),
-                &new,
-                (&actor.name, actor.at, None),
-                commit,
-            )?;
+            let written =
+                insert_comment(&tx, (seq, &mut case), &new, (&actor.name, actor.at), commit)?;
             let (c, change) = match written {
                 Ok(w) => w,
                 Err(e) => return Ok(Err(e)),

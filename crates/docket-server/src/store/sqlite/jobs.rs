@@ -13,6 +13,7 @@ use rusqlite::{OptionalExtension, Transaction};
 
 use super::SqliteStore;
 use super::cases::{delete_case_rows, immediate, load_case, page, write_applied};
+use super::comments::insert_item_comment;
 use super::create_items::create_case_item;
 use super::job_rows::{end_job, ended, insert_job, insert_matches, job_row, load_job};
 use super::rows::{Logged, counter, next_commit, record_changes};
@@ -24,9 +25,9 @@ use crate::store::{
     ChunkResult, Claim, CommitSeq, ItemRecord, NewJob, Paged, Result, SubmitLimits, Submitted,
 };
 
-/// Applies one item inside the chunk's transaction: `Ok((version, change))` (the
-/// change it made, if any) or the item's error. A dry run (`write` false) writes
-/// nothing: the version is the one the item would have left.
+/// Applies one item inside the chunk's transaction: `Ok((version, changes))` (the
+/// changes it made: the case's fields, and its comment) or the item's error. A dry run
+/// (`write` false) writes nothing: the version is the one the item would have left.
 fn apply_item(
     tx: &Transaction<'_>,
     wf: &Workflow,
@@ -34,7 +35,7 @@ fn apply_item(
     (case_id, item): (&str, &str),
     ctx: &ChangeContext<'_>,
     commit: CommitSeq,
-) -> Result<std::result::Result<(u64, Option<Logged>), ItemError>> {
+) -> Result<std::result::Result<(u64, Vec<Logged>), ItemError>> {
     let write = !job.dry_run;
     let Ok(id) = CaseId::parse(case_id) else {
         return Ok(Err(ItemError::CaseNotFound(case_id.to_owned())));
@@ -49,11 +50,19 @@ fn apply_item(
     match apply_change(&case, &change, wf, ctx) {
         Ok(applied) => {
             if !applied.changed() || !write {
-                return Ok(Ok((applied.case.version, None)));
+                return Ok(Ok((applied.case.version, Vec::new())));
             }
             write_applied(tx, seq, &applied, commit)?;
-            let change = Change::case_updated(&applied.case, &applied.history);
-            Ok(Ok((applied.case.version, Some((change, Some(seq))))))
+            let mut logged = Vec::new();
+            if !applied.history.is_empty() {
+                let change = Change::case_updated(&applied.case, &applied.history);
+                logged.push((change, Some(seq)));
+            }
+            // The item's comment: part of its change (the same version), after it.
+            if let Some(c) = insert_item_comment(tx, seq, &applied, ctx)? {
+                logged.push((c, Some(seq)));
+            }
+            Ok(Ok((applied.case.version, logged)))
         }
         Err(e) => Ok(Err(e)),
     }
@@ -66,7 +75,7 @@ fn delete_item(
     job: &ClaimedJob,
     case_id: &str,
     ctx: &ChangeContext<'_>,
-) -> Result<std::result::Result<(u64, Option<Logged>), ItemError>> {
+) -> Result<std::result::Result<(u64, Vec<Logged>), ItemError>> {
     let found = match CaseId::parse(case_id) {
         Ok(id) => load_case(tx, &id)?,
         Err(_) => None,
@@ -75,11 +84,11 @@ fn delete_item(
         return Ok(Err(ItemError::CaseNotFound(case_id.to_owned())));
     };
     if job.dry_run {
-        return Ok(Ok((case.version + 1, None)));
+        return Ok(Ok((case.version + 1, Vec::new())));
     }
     delete_case_rows(tx, seq)?;
     let change = Change::case_deleted_by_job(&case, ctx);
-    Ok(Ok((case.version + 1, Some((change, None)))))
+    Ok(Ok((case.version + 1, vec![(change, None)])))
 }
 
 /// Records each item's outcome in its `job_items` row.
@@ -303,10 +312,10 @@ impl JobStore for SqliteStore {
                         continue;
                     }
                 };
-                let r = r.map(|(v, change)| {
-                    if let Some(c) = change {
+                let r = r.map(|(v, logged)| {
+                    if !logged.is_empty() {
                         changed.push(case_id.clone());
-                        changes.push(c);
+                        changes.extend(logged);
                     }
                     v
                 });
