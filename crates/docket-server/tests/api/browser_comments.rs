@@ -1,12 +1,12 @@
 //! A case's comments in the console, in a real headless Chromium: a note holding HTML
 //! and script text is shown as text, the case edit goes on without a false conflict
 //! after it, an edit meeting a concurrent edit shows the conflict and keeps both texts,
-//! and a deletion.
+//! and a deletion; and a note added to 50 cases in one bulk change.
 
 use serde_json::json;
 
 use crate::auth::{call, make_key};
-use crate::browser::{audit_accessibility, sign_in};
+use crate::browser::{audit_accessibility, sign_in, wait_job_text};
 use crate::helpers::*;
 use crate::webdriver::{Browser, available};
 
@@ -155,5 +155,80 @@ async fn console_comments_show_as_text_and_edits_meet_conflicts() {
     )
     .await;
     assert_eq!(now["items"], json!([]));
+    b.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_bulk_change_adds_a_note_to_50_cases_read_back_on_a_case_page() {
+    if !available("console bulk note") {
+        return;
+    }
+    let app = spawn_app().await;
+    for i in 0..50 {
+        app.create(json!({"title": format!("Outage report {i}"), "tags": ["outage"]}))
+            .await;
+    }
+    app.create(json!({"title": "Unrelated"})).await;
+    let (_, token) = make_key(&app, "lead", &["admin"]).await;
+    let b = Browser::start().await;
+    sign_in(&b, &app, &token, "/console/cases?tag=outage").await;
+    b.until(
+        "the filtered list",
+        15,
+        "return document.querySelectorAll('#case-table tbody tr').length === 50",
+        json!([]),
+    )
+    .await;
+    b.click_on("#bulk-target-filter").await;
+    b.choose("#bulk-field", "Add a note").await;
+    b.find("#bulk-value").await;
+    b.js(
+        "document.querySelector('#bulk-value').value = arguments[0]",
+        json!([TEXT]),
+    )
+    .await;
+    b.click_on("#bulk-review").await;
+    assert_eq!(b.text_of("#bulk-confirm-count").await, "50");
+    assert!(
+        b.text_of("#bulk-confirm-text")
+            .await
+            .starts_with("Add the internal note")
+    );
+    b.click_on("#bulk-confirm-apply").await;
+    wait_job_text(&b, "Completed: 50 succeeded, 0 failed").await;
+    let (_, _, noted) = call(
+        &app,
+        "GET",
+        "/api/v1/cases?tag=outage&limit=100",
+        Some(&token),
+        None,
+    )
+    .await;
+    let items = noted["items"].as_array().unwrap();
+    assert_eq!(items.len(), 50);
+    assert!(items.iter().all(|c| c["commentCount"] == 1), "{noted}");
+    let (_, _, plain) = call(&app, "GET", "/api/v1/cases?q=Unrelated", Some(&token), None).await;
+    assert_eq!(plain["items"][0]["commentCount"], 0);
+
+    // Read back on one case's page, as text.
+    let one = items[7]["caseId"].as_str().unwrap();
+    b.goto(&format!("{}/console/cases/{one}", app.base)).await;
+    b.until(
+        "the note",
+        15,
+        "return document.querySelectorAll('#comment-list .comment').length === 1",
+        json!([]),
+    )
+    .await;
+    let shown = b
+        .js(
+            "return document.querySelector('#comment-list .comment-body').textContent",
+            json!([]),
+        )
+        .await;
+    assert_eq!(shown, json!(TEXT));
+    let markup = b.js("return document.querySelectorAll('#comment-list b, #comment-list script, #comment-list img').length + ':' + String(window.pwned)", json!([])).await;
+    assert_eq!(markup, json!("0:undefined"));
+    assert_eq!(b.text_of("#comment-list .badge").await, "Internal note");
     b.quit().await;
 }

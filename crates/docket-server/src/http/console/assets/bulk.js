@@ -9,12 +9,14 @@ import { api, get } from './api.js';
 import { h, clear, field, select, problemBlock, randomHex, scroller, toast } from './dom.js';
 
 const PRIORITIES = ['Low', 'Medium', 'High', 'Critical'];
-const FIELDS = { status: 'Status', priority: 'Priority', assignee: 'Assignee', tagsAdd: 'Add tag', tagsRemove: 'Remove tag' };
+const FIELDS = { status: 'Status', priority: 'Priority', assignee: 'Assignee', tagsAdd: 'Add tag', tagsRemove: 'Remove tag', note: 'Add a note' };
 /** Failed results read to count a preview's reasons. */
 const REASON_SAMPLE = 5000;
 
-/** The change one case gets: `f` set to `value` (a tag operator takes a list). */
+/** The change one case gets: `f` set to `value` (a tag operator takes a list; a note is
+ * an internal note added with the change, kept as typed). */
 function change(f, value) {
+  if (f === 'note') return { comment: { body: value, visibility: 'internal' } };
   return f === 'tagsAdd' || f === 'tagsRemove' ? { [f]: [value] } : { [f]: value };
 }
 
@@ -44,6 +46,7 @@ export function bulkPanel(ctx, { selection, filter, onDone }) {
     const control = f === 'status' ? select('bulk-value', [...choose, ...statuses], '')
       : f === 'priority' ? select('bulk-value', [...choose, ...PRIORITIES], '')
       : f === 'assignee' ? h('input#bulk-value', { placeholder: 'name, or empty to unassign', size: 18 })
+      : f === 'note' ? h('textarea#bulk-value', { rows: 3, cols: 30, placeholder: 'an internal note on each case' })
       : h('input#bulk-value', { placeholder: 'tag', size: 18 });
     clear(valueBox, h('label', { for: 'bulk-value' }, 'New value'), control);
   }
@@ -59,9 +62,10 @@ export function bulkPanel(ctx, { selection, filter, onDone }) {
     clear(problems);
     const f = fieldSel.value;
     const raw = document.getElementById('bulk-value').value;
-    const value = f === 'assignee' ? (raw.trim() || null) : raw.trim();
+    // A note is kept as typed (a blank one is refused below).
+    const value = f === 'assignee' ? (raw.trim() || null) : f === 'note' ? (raw.trim() ? raw : '') : raw.trim();
     if (f !== 'assignee' && !value) {
-      clear(problems, h('div.alert', { role: 'alert' }, `Choose the ${FIELDS[f].toLowerCase()} first.`));
+      clear(problems, h('div.alert', { role: 'alert' }, f === 'note' ? 'Write the note first.' : `Choose the ${FIELDS[f].toLowerCase()} first.`));
       document.getElementById('bulk-value').focus();
       return null;
     }
@@ -329,7 +333,9 @@ function confirmDialog(what, value, n, jobs, warningText = null) {
     const warning = warningText ? h('p#bulk-confirm-forbidden.alert', warningText) : null;
     const dlg = h('dialog#bulk-confirm', { 'aria-labelledby': 'bulk-confirm-title', 'aria-describedby': warning ? 'bulk-confirm-text bulk-confirm-forbidden' : 'bulk-confirm-text' },
       h('h2#bulk-confirm-title', 'Confirm bulk change'),
-      h('p#bulk-confirm-text', `Set ${what} to ${shown} on `, h('strong#bulk-confirm-count', String(n)), ` ${n === 1 ? 'case' : 'cases'}?`),
+      what === 'add a note'
+        ? h('p#bulk-confirm-text', `Add the internal note ${shown} to `, h('strong#bulk-confirm-count', String(n)), ` ${n === 1 ? 'case' : 'cases'}?`)
+        : h('p#bulk-confirm-text', `Set ${what} to ${shown} on `, h('strong#bulk-confirm-count', String(n)), ` ${n === 1 ? 'case' : 'cases'}?`),
       warning,
       jobs > 1 ? h('p#bulk-confirm-jobs', `That is more than one request may carry, so it runs as ${jobs} jobs, one after another.`) : null,
       h('div.actions', yes, no));
