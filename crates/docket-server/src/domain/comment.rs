@@ -228,6 +228,26 @@ mod tests {
     }
 
     #[test]
+    fn a_case_takes_at_most_10000_comments() {
+        let wf = crate::domain::Workflow::default();
+        let mut case = crate::domain::NewCase::parse(
+            docket_api::NewCase {
+                title: Some("t".into()),
+                ..Default::default()
+            },
+            &wf,
+        )
+        .unwrap()
+        .into_case(CaseId::parse("C-1").unwrap(), Timestamp(0));
+        case.comment_count = MAX_COMMENTS_PER_CASE - 1;
+        assert!(crate::domain::rules::may_comment(&case).is_ok());
+        case.comment_count = MAX_COMMENTS_PER_CASE;
+        let e = crate::domain::rules::may_comment(&case).unwrap_err();
+        assert_eq!(e.code(), "validation_failed");
+        assert!(e.to_string().contains("10000 comments"), "{e}");
+    }
+
+    #[test]
     fn an_edit_moves_the_version_only_when_something_changes() {
         let new = NewComment {
             body: "a".into(),
