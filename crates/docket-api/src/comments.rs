@@ -35,25 +35,23 @@ pub struct NewComment {
         schema(min_length = 1, max_length = 65536, required = true, nullable = false)
     )]
     pub body: Option<String>,
-    /// `internal` (the default) or `public`.
+    /// `internal` (the default, also for `null`) or `public`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(nullable = false, example = "internal"))]
+    #[cfg_attr(feature = "openapi", schema(example = "internal"))]
     pub visibility: Option<String>,
 }
 
-/// Body of `PATCH /api/v1/cases/{caseId}/comments/{commentId}`: what changes.
+/// Body of `PATCH /api/v1/cases/{caseId}/comments/{commentId}`: what changes (an
+/// absent or `null` member stays as it is).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CommentPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(
-        feature = "openapi",
-        schema(min_length = 1, max_length = 65536, nullable = false)
-    )]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 65536))]
     pub body: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(nullable = false, example = "internal"))]
+    #[cfg_attr(feature = "openapi", schema(example = "internal"))]
     pub visibility: Option<String>,
 }
 

@@ -32,9 +32,16 @@ const CONTROL: &str = "\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u00
 /// Every control character, tab, line feed and carriage return included.
 const ANY_CONTROL: &str = "\\u0000-\\u001F\\u007F-\\u009F";
 
-/// A comment's `visibility`, as the server reads it: either name in any case, trimmed.
-fn visibility_pattern() -> String {
-    format!("^[{SPACE}]*([Ii][Nn][Tt][Ee][Rr][Nn][Aa][Ll]|[Pp][Uu][Bb][Ll][Ii][Cc])[{SPACE}]*$")
+/// A comment's `visibility`, as the server reads it: either name in any case, trimmed
+/// of white space; in a query, of the white space that is not a control character (a
+/// query refuses those first, see `extract::refused_in_query`).
+fn visibility_pattern(query: bool) -> String {
+    let space = if query {
+        SPACE.replace("\\u000B\\u000C", "").replace("\\u0085", "")
+    } else {
+        SPACE.to_owned()
+    };
+    format!("^[{space}]*([Ii][Nn][Tt][Ee][Rr][Nn][Aa][Ll]|[Pp][Uu][Bb][Ll][Ii][Cc])[{space}]*$")
 }
 
 /// A text holding none of the characters of `class` (the inside of a character class).
@@ -354,7 +361,7 @@ fn text_rules(schemas: &mut Map<String, Value>) {
             p["pattern"] = title.clone().into();
         }
         if let Some(p) = property(schemas, schema, "visibility") {
-            p["pattern"] = visibility_pattern().into();
+            p["pattern"] = visibility_pattern(false).into();
         }
     }
 }
@@ -466,7 +473,7 @@ fn operation(path: &str, method: &str, op: &mut Value, config: &Config) {
                     schema["maximum"] = crate::http::changes::MAX_LIMIT.into();
                 }
                 "limit" => schema["maximum"] = config.limits.max_page_size.into(),
-                "visibility" => schema["pattern"] = visibility_pattern().into(),
+                "visibility" => schema["pattern"] = visibility_pattern(true).into(),
                 // The feed caps a longer wait at the long-poll limit (it does not refuse it).
                 "waitSeconds" if path.starts_with("/api/v1/changes") => {
                     schema["minimum"] = 0.into();
