@@ -26,7 +26,7 @@ cat >"$TMP/docket.toml" <<EOF
 [server]
 max_body_bytes = 67108864
 [log]
-filter = "warn"
+filter = "warn,docket=info"
 [settings]
 "Jobs.MaxItemsPerRequest" = $ITEMS
 EOF
