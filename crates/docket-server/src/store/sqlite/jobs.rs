@@ -25,9 +25,8 @@ use crate::store::{
     ChunkResult, Claim, CommitSeq, ItemRecord, NewJob, Paged, Result, SubmitLimits, Submitted,
 };
 
-/// Applies one item inside the chunk's transaction: `Ok((version, changes))` (the
-/// changes it made: the case's fields, and its comment) or the item's error. A dry run
-/// (`write` false) writes nothing: the version is the one the item would have left.
+/// Applies one item in the chunk's transaction: `Ok((version, changes made))` or its
+/// error. A dry run writes nothing: the version is the one the item would have left.
 fn apply_item(
     tx: &Transaction<'_>,
     wf: &Workflow,
