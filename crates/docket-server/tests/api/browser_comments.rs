@@ -12,6 +12,28 @@ use crate::webdriver::{Browser, available};
 
 const TEXT: &str = "<script>window.pwned = 1</script><b>not bold</b> & <img src=x onerror=\"window.pwned = 2\">\nsecond line";
 
+/// The page's one comment is the internal note `TEXT`, shown as its text: nothing of it
+/// renders as markup or runs.
+async fn assert_the_note_shows_as_text(b: &Browser) {
+    b.until(
+        "the note",
+        15,
+        "return document.querySelectorAll('#comment-list .comment').length === 1",
+        json!([]),
+    )
+    .await;
+    let shown = b
+        .js(
+            "return document.querySelector('#comment-list .comment-body').textContent",
+            json!([]),
+        )
+        .await;
+    assert_eq!(shown, json!(TEXT));
+    let markup = b.js("return document.querySelectorAll('#comment-list b, #comment-list script, #comment-list img').length + ':' + String(window.pwned)", json!([])).await;
+    assert_eq!(markup, json!("0:undefined"));
+    assert_eq!(b.text_of("#comment-list .badge").await, "Internal note");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn console_comments_show_as_text_and_edits_meet_conflicts() {
     if !available("console comments") {
@@ -34,24 +56,7 @@ async fn console_comments_show_as_text_and_edits_meet_conflicts() {
     )
     .await;
     b.click_on("#comment-add").await;
-    b.until(
-        "the note",
-        15,
-        "return document.querySelectorAll('#comment-list .comment').length === 1",
-        json!([]),
-    )
-    .await;
-    let shown = b
-        .js(
-            "return document.querySelector('#comment-list .comment-body').textContent",
-            json!([]),
-        )
-        .await;
-    assert_eq!(shown, json!(TEXT));
-    let markup = b.js("return document.querySelectorAll('#comment-list b, #comment-list script, #comment-list img').length + ':' + String(window.pwned)", json!([])).await;
-    assert_eq!(markup, json!("0:undefined"));
-    let badge = b.text_of("#comment-list .badge").await;
-    assert_eq!(badge, "Internal note");
+    assert_the_note_shows_as_text(&b).await;
     b.until(
         "the case's count",
         15,
@@ -213,22 +218,6 @@ async fn console_bulk_change_adds_a_note_to_50_cases_read_back_on_a_case_page() 
     // Read back on one case's page, as text.
     let one = items[7]["caseId"].as_str().unwrap();
     b.goto(&format!("{}/console/cases/{one}", app.base)).await;
-    b.until(
-        "the note",
-        15,
-        "return document.querySelectorAll('#comment-list .comment').length === 1",
-        json!([]),
-    )
-    .await;
-    let shown = b
-        .js(
-            "return document.querySelector('#comment-list .comment-body').textContent",
-            json!([]),
-        )
-        .await;
-    assert_eq!(shown, json!(TEXT));
-    let markup = b.js("return document.querySelectorAll('#comment-list b, #comment-list script, #comment-list img').length + ':' + String(window.pwned)", json!([])).await;
-    assert_eq!(markup, json!("0:undefined"));
-    assert_eq!(b.text_of("#comment-list .badge").await, "Internal note");
+    assert_the_note_shows_as_text(&b).await;
     b.quit().await;
 }

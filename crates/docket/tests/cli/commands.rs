@@ -385,8 +385,10 @@ async fn cases_comment_writes_notes_and_comments_lists_them() {
         &["cases", "comment", "CASE-000001", "called the customer"],
     )
     .expect(0);
-    assert!(
-        note.stdout.contains("visibility:  internal") || note.stdout.contains("internal"),
+    let visibility = note.stdout.lines().find(|l| l.starts_with("visibility"));
+    assert_eq!(
+        visibility.and_then(|l| l.split_whitespace().last()),
+        Some("internal"),
         "{note}"
     );
     let public = cli(

@@ -4,12 +4,12 @@ use async_trait::async_trait;
 use sqlx::AssertSqlSafe;
 use sqlx::postgres::PgRow;
 
-use super::cases::{case_seq, load_case_for_update};
+use super::cases::{case_seq, load_case_for_update, write_applied};
 use super::{PgStore, Tx, commit_case_write, counter};
 use crate::domain::feed::Change;
 use crate::domain::{
-    Case, CaseId, Comment, CommentChange, CommentKey, ItemError, NewComment, Timestamp, Visibility,
-    comment_id, rules,
+    Applied, Case, CaseChange, CaseId, ChangeContext, Comment, CommentChange, CommentKey,
+    ItemError, NewComment, Timestamp, Visibility, apply_change, comment_id,
 };
 use crate::store::decode::{self, COMMENT_COLUMNS};
 use crate::store::{Actor, CommentStore, CommentWrite, CommitSeq, Error, Paged, Result, page_of};
@@ -18,33 +18,15 @@ fn comment_from_row(r: &PgRow) -> Result<(i64, Comment)> {
     decode::comment(r)
 }
 
-/// Writes comment `new` on the case of row `seq` (`case`, which moves with it: its
-/// `commentCount` and version) inside `tx`; the comment, and the change to record. The
-/// domain's refusal when the case has as many comments as it may.
-pub(super) async fn insert_comment(
-    tx: &mut Tx,
-    (seq, case): (i64, &mut Case),
-    new: &NewComment,
-    (author, at): (&str, Timestamp),
-) -> Result<std::result::Result<(Comment, Change), ItemError>> {
-    if let Err(e) = rules::may_comment(case) {
-        return Ok(Err(e));
-    }
-    let c = insert_row(tx, seq, &case.id, new, (author, at, None)).await?;
-    count_moved(tx, seq, 1, at).await?;
-    case.comments_moved(1, at);
-    let change = Change::comment(None, &c, false, case, author, at);
-    Ok(Ok((c, change)))
-}
-
-/// The comment a bulk item adds to the case `applied` (row `seq`) already counts (the
-/// item's change wrote the count and the version): its row, and its change.
-pub(super) async fn insert_item_comment(
+/// The comment a change adds to the case `applied` (row `seq`) already counts (the
+/// change wrote the count and the version): its row, the comment and its change. A
+/// comment written through the API and a bulk item's are both such a change.
+pub(super) async fn insert_applied_comment(
     tx: &mut Tx,
     seq: i64,
-    applied: &crate::domain::Applied,
-    ctx: &crate::domain::ChangeContext<'_>,
-) -> Result<Option<Change>> {
+    applied: &Applied,
+    ctx: &ChangeContext<'_>,
+) -> Result<Option<(Comment, Change)>> {
     let Some(new) = &applied.comment else {
         return Ok(None);
     };
@@ -56,14 +38,8 @@ pub(super) async fn insert_item_comment(
         (ctx.actor, ctx.at, ctx.job_id),
     )
     .await?;
-    Ok(Some(Change::comment(
-        None,
-        &c,
-        false,
-        &applied.case,
-        ctx.actor,
-        ctx.at,
-    )))
+    let change = Change::comment(None, &c, false, &applied.case, ctx.actor, ctx.at);
+    Ok(Some((c, change)))
 }
 
 /// The comment's row, under a new id.
@@ -100,20 +76,6 @@ async fn insert_row(
     .execute(&mut **tx)
     .await?;
     Ok(c)
-}
-
-/// A comment written or deleted (`delta`): the case's count and version move.
-async fn count_moved(tx: &mut Tx, seq: i64, delta: i32, at: Timestamp) -> Result<()> {
-    sqlx::query(
-        "UPDATE cases SET comment_count = comment_count + $2, version = version + 1, \
-         updated_at = $3 WHERE seq = $1",
-    )
-    .bind(seq)
-    .bind(delta)
-    .bind(at.0)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 /// The case (locked) and the comment `key` names, checked against `expected`:
@@ -156,13 +118,30 @@ impl CommentStore for PgStore {
         actor: Actor,
     ) -> Result<CommentWrite> {
         let mut tx = self.begin().await?;
-        let Some((seq, mut c)) = load_case_for_update(&mut tx, case).await? else {
+        let Some((seq, c)) = load_case_for_update(&mut tx, case).await? else {
             return Ok(Err(ItemError::CaseNotFound(case.to_string())));
         };
-        let written = insert_comment(&mut tx, (seq, &mut c), &new, (&actor.name, actor.at)).await?;
-        let (comment, change) = match written {
-            Ok(w) => w,
+        // A comment is a change of its case (its count, so its version), as a bulk
+        // item's is.
+        let change = CaseChange {
+            comment: Some(new),
+            ..CaseChange::default()
+        };
+        let ctx = ChangeContext {
+            actor: &actor.name,
+            at: actor.at,
+            job_id: None,
+        };
+        let applied = match apply_change(&c, &change, &self.workflow, &ctx) {
+            Ok(a) => a,
             Err(e) => return Ok(Err(e)),
+        };
+        write_applied(&mut tx, seq, &applied, None).await?;
+        let Some((comment, change)) = insert_applied_comment(&mut tx, seq, &applied, &ctx).await?
+        else {
+            return Err(Error::Other(anyhow::anyhow!(
+                "a comment's change carried no comment"
+            )));
         };
         // The commit position last: its row lock is held only to the commit.
         let commit = commit_case_write(&mut tx, seq, &change).await?;
@@ -246,7 +225,15 @@ impl CommentStore for PgStore {
             .bind(cseq)
             .execute(&mut *tx)
             .await?;
-        count_moved(&mut tx, seq, -1, actor.at).await?;
+        // The case's count, so its version, moves.
+        sqlx::query(
+            "UPDATE cases SET comment_count = comment_count - 1, version = version + 1, \
+             updated_at = $2 WHERE seq = $1",
+        )
+        .bind(seq)
+        .bind(actor.at.0)
+        .execute(&mut *tx)
+        .await?;
         case.comments_moved(-1, actor.at);
         let logged = Change::comment(None, &comment, true, &case, &actor.name, actor.at);
         let commit = commit_case_write(&mut tx, seq, &logged).await?;

@@ -13,7 +13,7 @@ use sqlx::AssertSqlSafe;
 use std::collections::HashMap;
 
 use super::cases::write_applied;
-use super::comments::insert_item_comment;
+use super::comments::insert_applied_comment;
 use super::create_items::create_case_item;
 use super::nodes::notify;
 use super::rows::{
@@ -659,7 +659,8 @@ impl JobStore for PgStore {
         // Each item's comment: part of its change (the same version), recorded after it.
         let mut comments = Vec::with_capacity(applied.len());
         for (s, a) in &applied {
-            comments.push(insert_item_comment(&mut tx, *s, a, &ctx).await?);
+            let comment = insert_applied_comment(&mut tx, *s, a, &ctx).await?;
+            comments.push(comment.map(|(_, c)| c));
         }
         delete_cases(&mut tx, &deleted).await?;
         write_outcomes(&mut tx, job.seq, &outcomes).await?;

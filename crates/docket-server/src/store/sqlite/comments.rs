@@ -4,12 +4,12 @@ use async_trait::async_trait;
 use rusqlite::{OptionalExtension, Transaction};
 
 use super::SqliteStore;
-use super::cases::{case_seq, immediate, load_case};
+use super::cases::{case_seq, immediate, load_case, write_applied};
 use super::rows::{counter, next_commit, record_changes};
 use crate::domain::feed::Change;
 use crate::domain::{
-    Case, CaseId, Comment, CommentChange, CommentKey, ItemError, NewComment, Timestamp, Visibility,
-    comment_id, rules,
+    Applied, Case, CaseChange, CaseId, ChangeContext, Comment, CommentChange, CommentKey,
+    ItemError, NewComment, Timestamp, Visibility, apply_change, comment_id,
 };
 use crate::store::decode::{self, COMMENT_COLUMNS};
 use crate::store::{Actor, CommentStore, CommentWrite, CommitSeq, Error, Paged, Result, page_of};
@@ -18,34 +18,15 @@ fn comment_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Comment)> {
     decode::comment(r)
 }
 
-/// Writes comment `new` on the case of row `seq` (`case`, which moves with it: its
-/// `commentCount` and version) inside `tx`; the comment, and the change to record. The
-/// domain's refusal when the case has as many comments as it may.
-pub(super) fn insert_comment(
-    tx: &Transaction<'_>,
-    (seq, case): (i64, &mut Case),
-    new: &NewComment,
-    (author, at): (&str, Timestamp),
-    commit: CommitSeq,
-) -> Result<std::result::Result<(Comment, Change), ItemError>> {
-    if let Err(e) = rules::may_comment(case) {
-        return Ok(Err(e));
-    }
-    let c = insert_row(tx, seq, &case.id, new, (author, at, None))?;
-    count_moved(tx, seq, 1, at, commit)?;
-    case.comments_moved(1, at);
-    let change = Change::comment(None, &c, false, case, author, at);
-    Ok(Ok((c, change)))
-}
-
-/// The comment a bulk item adds to the case `applied` (row `seq`) already counts (the
-/// item's change wrote the count and the version): its row, and its change.
-pub(super) fn insert_item_comment(
+/// The comment a change adds to the case `applied` (row `seq`) already counts (the
+/// change wrote the count and the version): its row, the comment and its change. A
+/// comment written through the API and a bulk item's are both such a change.
+pub(super) fn insert_applied_comment(
     tx: &Transaction<'_>,
     seq: i64,
-    applied: &crate::domain::Applied,
-    ctx: &crate::domain::ChangeContext<'_>,
-) -> Result<Option<Change>> {
+    applied: &Applied,
+    ctx: &ChangeContext<'_>,
+) -> Result<Option<(Comment, Change)>> {
     let Some(new) = &applied.comment else {
         return Ok(None);
     };
@@ -56,14 +37,8 @@ pub(super) fn insert_item_comment(
         new,
         (ctx.actor, ctx.at, ctx.job_id),
     )?;
-    Ok(Some(Change::comment(
-        None,
-        &c,
-        false,
-        &applied.case,
-        ctx.actor,
-        ctx.at,
-    )))
+    let change = Change::comment(None, &c, false, &applied.case, ctx.actor, ctx.at);
+    Ok(Some((c, change)))
 }
 
 /// The comment's row, under a new id.
@@ -100,22 +75,6 @@ fn insert_row(
         c.job_id
     ])?;
     Ok(c)
-}
-
-/// A comment written or deleted (`delta`): the case's count and version move.
-fn count_moved(
-    tx: &Transaction<'_>,
-    seq: i64,
-    delta: i64,
-    at: Timestamp,
-    commit: CommitSeq,
-) -> Result<()> {
-    tx.prepare_cached(
-        "UPDATE cases SET comment_count = comment_count + ?2, version = version + 1, \
-         updated_at = ?3, commit_seq = ?4 WHERE seq = ?1",
-    )?
-    .execute((seq, delta, at.0, commit.0))?;
-    Ok(())
 }
 
 /// The case and the comment `key` names, inside `tx`, checked against `expected`:
@@ -158,17 +117,32 @@ impl CommentStore for SqliteStore {
     ) -> Result<CommentWrite> {
         let id = case.clone();
         let render = self.render();
-        self.write(move |conn, _| {
+        self.write(move |conn, wf| {
             let tx = immediate(conn)?;
-            let Some((seq, mut case)) = load_case(&tx, &id)? else {
+            let Some((seq, case)) = load_case(&tx, &id)? else {
                 return Ok(Err(ItemError::CaseNotFound(id.to_string())));
             };
-            let commit = next_commit(&tx)?;
-            let written =
-                insert_comment(&tx, (seq, &mut case), &new, (&actor.name, actor.at), commit)?;
-            let (c, change) = match written {
-                Ok(w) => w,
+            // A comment is a change of its case (its count, so its version), as a bulk
+            // item's is.
+            let change = CaseChange {
+                comment: Some(new),
+                ..CaseChange::default()
+            };
+            let ctx = ChangeContext {
+                actor: &actor.name,
+                at: actor.at,
+                job_id: None,
+            };
+            let applied = match apply_change(&case, &change, wf, &ctx) {
+                Ok(a) => a,
                 Err(e) => return Ok(Err(e)),
+            };
+            let commit = next_commit(&tx)?;
+            write_applied(&tx, seq, &applied, commit)?;
+            let Some((c, change)) = insert_applied_comment(&tx, seq, &applied, &ctx)? else {
+                return Err(Error::Other(anyhow::anyhow!(
+                    "a comment's change carried no comment"
+                )));
             };
             record_changes(&tx, commit, &[(change, Some(seq))], &render)?;
             tx.commit()?;
@@ -269,7 +243,12 @@ impl CommentStore for SqliteStore {
             let commit = next_commit(&tx)?;
             tx.prepare_cached("DELETE FROM comments WHERE seq = ?1")?
                 .execute([cseq])?;
-            count_moved(&tx, seq, -1, actor.at, commit)?;
+            // The case's count, so its version, moves.
+            tx.prepare_cached(
+                "UPDATE cases SET comment_count = comment_count - 1, version = version + 1, \
+                 updated_at = ?2, commit_seq = ?3 WHERE seq = ?1",
+            )?
+            .execute((seq, actor.at.0, commit.0))?;
             case.comments_moved(-1, actor.at);
             let logged = Change::comment(None, &comment, true, &case, &actor.name, actor.at);
             record_changes(&tx, commit, &[(logged, Some(seq))], &render)?;

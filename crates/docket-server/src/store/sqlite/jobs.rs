@@ -13,7 +13,7 @@ use rusqlite::{OptionalExtension, Transaction};
 
 use super::SqliteStore;
 use super::cases::{delete_case_rows, immediate, load_case, page, write_applied};
-use super::comments::insert_item_comment;
+use super::comments::insert_applied_comment;
 use super::create_items::create_case_item;
 use super::job_rows::{end_job, ended, insert_job, insert_matches, job_row, load_job};
 use super::rows::{Logged, counter, next_commit, record_changes};
@@ -58,7 +58,7 @@ fn apply_item(
                 logged.push((change, Some(seq)));
             }
             // The item's comment: part of its change (the same version), after it.
-            if let Some(c) = insert_item_comment(tx, seq, &applied, ctx)? {
+            if let Some((_, c)) = insert_applied_comment(tx, seq, &applied, ctx)? {
                 logged.push((c, Some(seq)));
             }
             Ok(Ok((applied.case.version, logged)))
