@@ -63,10 +63,7 @@ one() {
     start=$(now_ms)
     job=$(curl -fsS -X PATCH "http://$ADDR/api/v1/cases/bulk-update" -H 'content-type: application/json' \
         --data-binary "@$1" | jq -r .jobId)
-    while :; do
-        st=$(curl -fsS "http://$ADDR/api/v1/jobs/$job/status?waitSeconds=30")
-        [[ "$(jq -r .status <<<"$st")" == completed ]] && break
-    done
+    st=$(wait_job "$job")
     [[ "$(jq -r .succeeded <<<"$st")" == "$ITEMS" ]] || { echo "not every item succeeded: $st" >&2; exit 1; }
     echo $(($(now_ms) - start))
 }

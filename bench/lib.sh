@@ -74,3 +74,13 @@ bench_store() {
         DB="sqlite://$TMP/bench.db"
     fi
 }
+
+# wait_job JOB: long-polls the job's status on the server at ADDR until it is
+# `completed`; prints that status.
+wait_job() {
+    while :; do
+        st=$(curl -fsS "http://$ADDR/api/v1/jobs/$1/status?waitSeconds=30")
+        [[ "$(jq -r .status <<<"$st")" == completed ]] && break
+    done
+    echo "$st"
+}

@@ -49,14 +49,6 @@ stop() {
     SERVER_PID=""
 }
 mem() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$SERVER_PID/status"; }
-wait_job() {
-    while :; do
-        st=$(curl -fsS "http://$ADDR/api/v1/jobs/$1/status?waitSeconds=30")
-        [[ "$(jq -r .status <<<"$st")" == completed ]] && break
-    done
-    echo "$st"
-}
-
 echo "== bodies"
 python3 - "$ITEMS" "$CONCURRENT" "$EACH" "$TMP" <<'PY'
 import json, sys

@@ -46,14 +46,6 @@ SERVER_PID=$!
 wait_ready "$SERVER_PID" "$TMP/server.log"
 mem() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$SERVER_PID/status"; }
 
-wait_job() {
-    while :; do
-        st=$(curl -fsS "http://$ADDR/api/v1/jobs/$1/status?waitSeconds=30")
-        [[ "$(jq -r .status <<<"$st")" == completed ]] && break
-    done
-    echo "$st"
-}
-
 echo "== a job of $ITEMS items that all fail"
 job=$(curl -fsS -X PATCH "http://$ADDR/api/v1/cases/bulk-update" -H 'content-type: application/json' \
     --data-binary "@$TMP/body.json" | jq -r .jobId)
