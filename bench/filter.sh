@@ -58,6 +58,12 @@ succeeded=$(jq -r .succeeded <<<"$st")
 docket_ms=$((done_at - start))
 echo "RESULT mode=docket-filter cases=$CASES submit_ms=$((submitted - start)) total_ms=$docket_ms items_per_s=$((CASES * 1000 / docket_ms)) server_duration_ms=$(jq -r .durationMs <<<"$st") vmhwm_mib=$((hwm_kib / 1024))"
 
+# The server is stopped first, so its background checkpoint does not share the machine
+# with the raw run.
+kill "$SERVER_PID"
+wait "$SERVER_PID" 2>/dev/null || true
+SERVER_PID=""
+
 echo "== raw SQL floor on a copy of the store: one transaction, UPDATE + one history row each"
 at=$(now_ms)
 raw_start=$(now_ms)

@@ -232,6 +232,10 @@ pub struct JobsConfig {
     pub heartbeat_ms: u64,
     /// Cluster: a node silent this long is dead; jobs stop waiting for it.
     pub node_ttl_seconds: u64,
+    /// SQLite: how long a worker may go on past a chunk, in the same transaction, while
+    /// no other write waits for the database (at most 50,000 items a transaction), ms.
+    /// 0: every chunk (`Jobs.ChunkSize` items) commits on its own.
+    pub chunk_group_ms: u64,
 }
 
 impl Default for JobsConfig {
@@ -245,6 +249,7 @@ impl Default for JobsConfig {
             max_wait_seconds: 50,
             heartbeat_ms: 1000,
             node_ttl_seconds: 10,
+            chunk_group_ms: 1000,
         }
     }
 }

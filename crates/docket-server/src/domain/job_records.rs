@@ -215,6 +215,8 @@ pub struct Claim {
     pub now: Timestamp,
     pub lease_until: Timestamp,
     pub chunk_size: u32,
+    /// SQLite: how long a chunk may go on to the job's next ones while no write waits.
+    pub group: std::time::Duration,
     /// Whether the chunk that processes a job's last item may also mark it `completed`,
     /// in the same transaction, instead of leaving that to [`super::Store::finish_job`].
     pub finish: FinishDrained,
@@ -234,6 +236,7 @@ impl std::fmt::Debug for Claim {
             .field("now", &self.now)
             .field("lease_until", &self.lease_until)
             .field("chunk_size", &self.chunk_size)
+            .field("group", &self.group)
             .field("finish", &self.finish)
             .finish_non_exhaustive()
     }

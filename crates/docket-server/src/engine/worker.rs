@@ -41,6 +41,7 @@ impl Engine {
                     now.0 + i64::try_from(self.jobs.lease_seconds * 1000).unwrap_or(i64::MAX),
                 ),
                 chunk_size: settings.chunk_size,
+                group: Duration::from_millis(self.jobs.chunk_group_ms),
                 finish: finish.clone(),
                 before_commit: before_commit.clone(),
                 clock: clock.clone(),

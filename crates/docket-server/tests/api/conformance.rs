@@ -129,6 +129,7 @@ fn claim(owner: &str, now: i64, chunk_size: u32) -> Claim {
         now: Timestamp(now),
         lease_until: Timestamp(now + 60_000),
         chunk_size,
+        group: std::time::Duration::ZERO,
         finish: FinishDrained::Always,
         before_commit: None,
         clock: Arc::new(move || Timestamp(now + 1)),

@@ -33,6 +33,7 @@ backend_test! {
         let app = spawn_app_with(|c| {
             c.settings.chunk_size = 20;
             c.settings.max_items_per_request = 20_000;
+            c.jobs.chunk_group_ms = 0;
         })
         .await;
         app.seed(5_000).await;
@@ -428,6 +429,7 @@ backend_test! {
             now: Timestamp::now(),
             lease_until: Timestamp(now.0 + 60_000),
             chunk_size: 1,
+            group: std::time::Duration::ZERO,
             finish: FinishDrained::Never,
             before_commit: None,
             clock: std::sync::Arc::new(Timestamp::now),
@@ -483,6 +485,7 @@ backend_test! {
     async fn a_node_with_no_workers_runs_a_job_only_when_a_test_steps_it() {
         let app = spawn_app_with(|c| {
             c.jobs.workers = 0;
+            c.jobs.chunk_group_ms = 0;
             c.settings.chunk_size = 2;
         })
         .await;
@@ -502,4 +505,62 @@ backend_test! {
         assert_eq!((st["status"].as_str(), st["processed"].as_u64()), (Some("completed"), Some(5)));
         assert_eq!(engine.run_until_idle().await.unwrap(), 0);
     }
+}
+
+/// SQLite groups a job's chunks: with nothing else writing, one step goes on past its
+/// chunk in the same transaction; a write that waits for the database stops it at the
+/// end of the chunk in progress.
+#[tokio::test]
+async fn a_sqlite_step_goes_on_past_its_chunk_until_another_write_waits() {
+    let app = spawn_app_with(|c| {
+        c.jobs.workers = 0;
+        c.jobs.chunk_group_ms = 600_000;
+        c.settings.chunk_size = 20;
+        c.settings.max_items_per_request = 20_000;
+    })
+    .await;
+    let n = 4_000;
+    app.seed(n).await;
+    let engine = app.state.engine.clone();
+    // Alone: one step applies the whole job.
+    let id = submit(&app, &demo_updates(40, "Pending")).await;
+    assert_eq!(
+        engine.step().await.unwrap(),
+        docket_server::engine::worker::Tick::Worked
+    );
+    let st = status(&app, &id).await;
+    assert_eq!(
+        (st["status"].as_str(), st["processed"].as_u64()),
+        (Some("completed"), Some(40))
+    );
+    // With PATCHes waiting: the step ends at a chunk's end, the rest is left.
+    let id = submit(&app, &demo_updates(n as usize, "Pending")).await;
+    let step = tokio::spawn(async move { engine.step().await });
+    let mut patches = 0;
+    while !step.is_finished() {
+        let title = format!("patched {patches}");
+        let (s, _, b) = app
+            .send_json(
+                "PATCH",
+                "/api/v1/cases/CASE-000001",
+                &json!({"title": title}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        patches += 1;
+    }
+    step.await.unwrap().unwrap();
+    let st = status(&app, &id).await;
+    let processed = st["processed"].as_u64().unwrap();
+    assert!(patches > 0);
+    assert!(
+        processed < n && processed % 20 == 0,
+        "processed {processed} of {n}: {st}"
+    );
+    app.state.engine.run_until_idle().await.unwrap();
+    let st = status(&app, &id).await;
+    assert_eq!(
+        (st["status"].as_str(), st["processed"].as_u64()),
+        (Some("completed"), Some(n))
+    );
 }

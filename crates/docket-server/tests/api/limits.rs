@@ -185,6 +185,7 @@ backend_test! {
             now,
             lease_until: Timestamp(now.0 + 60_000),
             chunk_size: 1,
+            group: std::time::Duration::ZERO,
             finish: docket_server::store::FinishDrained::Never,
             before_commit: None,
             clock: std::sync::Arc::new(Timestamp::now),

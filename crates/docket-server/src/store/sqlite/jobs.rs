@@ -1,9 +1,9 @@
-//! SQLite: durable jobs. Each chunk is one transaction that writes the case changes and
-//! each item's outcome together, so a crash neither skips nor repeats an item.
+//! SQLite: durable jobs. Each chunk is applied in one transaction that writes the case
+//! changes and each item's outcome together, so a crash neither skips nor repeats an
+//! item; while no other write waits, a job's next chunks join that transaction
+//! ([`super::chunk::Group`]).
 
-use crate::domain::chunk::{
-    CLAIM_RETURNING, ChunkPlan, ChunkStart, ClaimRow, ClaimedJob, Finish, Outcome,
-};
+use crate::domain::chunk::{CLAIM_RETURNING, ChunkPlan, ChunkStart, ClaimRow, ClaimedJob, Finish};
 use crate::domain::rules::{self, KeyUse};
 use crate::store::JobStore;
 use crate::store::sql::{JOB_COLUMNS, JobRow};
@@ -12,103 +12,14 @@ use async_trait::async_trait;
 use rusqlite::{OptionalExtension, Transaction};
 
 use super::SqliteStore;
-use super::cases::{delete_case_rows, immediate, load_case, page, write_applied};
-use super::comments::insert_applied_comment;
-use super::create_items::create_case_item;
+use super::cases::{immediate, page};
+use super::chunk::{Applied, Group, write_outcomes};
 use super::job_rows::{end_job, ended, insert_job, insert_matches, job_row, load_job};
-use super::rows::{Logged, counter, next_commit, record_changes};
-use crate::domain::feed::Change;
-use crate::domain::{
-    CaseId, ChangeContext, ItemError, Job, JobKind, JobState, Timestamp, Workflow, apply_change,
-};
+use super::rows::{counter, next_commit, record_changes};
+use crate::domain::{ChangeContext, Job, JobState, Timestamp};
 use crate::store::{
     ChunkResult, Claim, CommitSeq, ItemRecord, NewJob, Paged, Result, SubmitLimits, Submitted,
 };
-
-/// Applies one item in the chunk's transaction: `Ok((version, changes made))` or its
-/// error. A dry run writes nothing: the version is the one the item would have left.
-fn apply_item(
-    tx: &Transaction<'_>,
-    wf: &Workflow,
-    job: &ClaimedJob,
-    (case_id, item): (&str, &str),
-    ctx: &ChangeContext<'_>,
-    commit: CommitSeq,
-) -> Result<std::result::Result<(u64, Vec<Logged>), ItemError>> {
-    let write = !job.dry_run;
-    let Ok(id) = CaseId::parse(case_id) else {
-        return Ok(Err(ItemError::CaseNotFound(case_id.to_owned())));
-    };
-    let change = match job.change(item, wf) {
-        Ok(c) => c,
-        Err(e) => return Ok(Err(e)),
-    };
-    let Some((seq, case)) = load_case(tx, &id)? else {
-        return Ok(Err(ItemError::CaseNotFound(case_id.to_owned())));
-    };
-    match apply_change(&case, &change, wf, ctx) {
-        Ok(applied) => {
-            if !applied.changed() || !write {
-                return Ok(Ok((applied.case.version, Vec::new())));
-            }
-            write_applied(tx, seq, &applied, commit)?;
-            let mut logged = Vec::new();
-            if !applied.history.is_empty() {
-                let change = Change::case_updated(&applied.case, &applied.history);
-                logged.push((change, Some(seq)));
-            }
-            // The item's comment: part of its change (the same version), after it.
-            if let Some((_, c)) = insert_applied_comment(tx, seq, &applied, ctx)? {
-                logged.push((c, Some(seq)));
-            }
-            Ok(Ok((applied.case.version, logged)))
-        }
-        Err(e) => Ok(Err(e)),
-    }
-}
-
-/// Deletes one item's case inside the chunk's transaction (a dry run only looks it
-/// up): `Ok((version, change))`, the version its deletion takes the case to.
-fn delete_item(
-    tx: &Transaction<'_>,
-    job: &ClaimedJob,
-    case_id: &str,
-    ctx: &ChangeContext<'_>,
-) -> Result<std::result::Result<(u64, Vec<Logged>), ItemError>> {
-    let found = match CaseId::parse(case_id) {
-        Ok(id) => load_case(tx, &id)?,
-        Err(_) => None,
-    };
-    let Some((seq, case)) = found else {
-        return Ok(Err(ItemError::CaseNotFound(case_id.to_owned())));
-    };
-    if job.dry_run {
-        return Ok(Ok((case.version + 1, Vec::new())));
-    }
-    delete_case_rows(tx, seq)?;
-    let change = Change::case_deleted_by_job(&case, ctx);
-    Ok(Ok((case.version + 1, vec![(change, None)])))
-}
-
-/// Records each item's outcome in its `job_items` row.
-fn write_outcomes(tx: &Transaction<'_>, job_seq: i64, outcomes: &[(i64, Outcome)]) -> Result<()> {
-    let mut stmt = tx.prepare_cached(
-        "UPDATE job_items SET outcome = ?3, error_code = ?4, error_detail = ?5, version = ?6 \
-         WHERE job_seq = ?1 AND idx = ?2",
-    )?;
-    for (idx, outcome) in outcomes {
-        let c = outcome.columns();
-        stmt.execute(rusqlite::params![
-            job_seq,
-            idx,
-            c.outcome,
-            c.error_code,
-            c.error_detail,
-            c.version
-        ])?;
-    }
-    Ok(())
-}
 
 #[async_trait]
 impl JobStore for SqliteStore {
@@ -253,7 +164,10 @@ impl JobStore for SqliteStore {
     async fn run_chunk(&self, job_id: &str, claim: Claim) -> Result<ChunkResult> {
         let job_id = job_id.to_owned();
         let render = self.render();
+        let inner = self.inner.clone();
         self.write(move |conn, wf| {
+            let waiting = || inner.writes_waiting.load(std::sync::atomic::Ordering::Relaxed) > 0;
+            let group = Group { started: std::time::Instant::now(), budget: claim.group, waiting: &waiting };
             let tx = immediate(conn)?;
             let claimed: Option<ClaimRow> = tx
                 .prepare_cached(&format!(
@@ -281,45 +195,36 @@ impl JobStore for SqliteStore {
                 }
                 ChunkStart::Apply { limit } => limit,
             };
-            let items: Vec<(i64, String, String)> = tx
-                .prepare_cached(
-                    "SELECT idx, case_id, item FROM job_items WHERE job_seq = ?1 AND idx >= ?2 ORDER BY idx LIMIT ?3",
-                )?
-                .query_map((job.seq, job.next_index, limit), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                .collect::<rusqlite::Result<_>>()?;
             // A dry run takes no position in the commit order: it commits no change.
             let commit = if job.dry_run { CommitSeq(counter(&tx, "commit")?) } else { next_commit(&tx)? };
             let ctx = ChangeContext { actor: &job.actor, at: claim.now, job_id: Some(&job_id) };
-            let mut results = Vec::with_capacity(items.len());
-            let mut changed = Vec::new();
-            let mut changes = Vec::new();
-            let (mut made, mut numbers) = (Vec::new(), 0_u64);
-            for (idx, case_id, item) in &items {
-                let r = match job.kind {
-                    JobKind::Delete => delete_item(&tx, &job, case_id, &ctx)?,
-                    JobKind::Update => apply_item(&tx, wf, &job, (case_id, item), &ctx, commit)?,
-                    JobKind::Create => {
-                        let r = create_case_item(&tx, wf, &job, item, (&ctx, commit), &mut numbers)?;
-                        results.push((*idx, r.map(|m| {
-                            if let Some(c) = m.logged {
-                                changed.push(m.case_id.clone());
-                                changes.push(c);
-                            }
-                            made.push((*idx, m.case_id, m.action));
-                            m.version
-                        })));
-                        continue;
-                    }
-                };
-                let r = r.map(|(v, logged)| {
-                    if !logged.is_empty() {
-                        changed.push(case_id.clone());
-                        changes.extend(logged);
-                    }
-                    v
-                });
-                results.push((*idx, r));
+            let mut done = Applied::default();
+            let mut from = job.next_index;
+            // Where the next recorded changes start: `commit` until the first are recorded.
+            let mut first = Some(commit);
+            loop {
+                let items: Vec<(i64, String, String)> = tx
+                    .prepare_cached(
+                        "SELECT idx, case_id, item FROM job_items WHERE job_seq = ?1 AND idx >= ?2 ORDER BY idx LIMIT ?3",
+                    )?
+                    .query_map((job.seq, from, limit), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect::<rusqlite::Result<_>>()?;
+                done.apply(&tx, wf, &job, &items, (&ctx, commit))?;
+                let Some((last, ..)) = items.last() else { break };
+                from = last + 1;
+                let n = done.results.len();
+                let left = job.processed + i64::try_from(n).unwrap_or(i64::MAX) < job.total;
+                if job.atomic || !left || !group.more(n, usize::try_from(limit).unwrap_or(usize::MAX)) {
+                    break;
+                }
+                // Going on: what is done so far is recorded, so memory holds one chunk's.
+                if !done.changes.is_empty() {
+                    let at = match first.take() { Some(p) => p, None => next_commit(&tx)? };
+                    record_changes(&tx, at, &done.changes, &render)?;
+                    done.changes.clear();
+                }
             }
+            let Applied { results, changed, changes, made, .. } = done;
             let (outcomes, counters, drained) = match job.plan(results) {
                 ChunkPlan::FailAtomic { outcomes, failed } => {
                     // Nothing of the chunk is kept: its items' outcomes and the job's end
@@ -364,10 +269,11 @@ impl JobStore for SqliteStore {
             if let Some(hook) = &claim.before_commit {
                 hook(&changed, commit);
             }
+            let first = match first { Some(p) => p, None if finish || !changes.is_empty() => next_commit(&tx)?, None => commit };
             if finish {
-                return ended(tx, &job_id, Some(commit), changes, &render);
+                return ended(tx, &job_id, Some(first), changes, &render);
             }
-            record_changes(&tx, commit, &changes, &render)?;
+            record_changes(&tx, first, &changes, &render)?;
             tx.commit()?;
             Ok(ChunkResult::Applied {
                 processed: u64::try_from(counters.processed).unwrap_or(0),

@@ -10,6 +10,7 @@
 //! for the free-space reserve kept beside the database.
 
 mod cases;
+mod chunk;
 mod comments;
 mod create_items;
 mod feed;
@@ -73,6 +74,9 @@ struct Inner {
     stop: Arc<AtomicBool>,
     /// Reader connections in use (for `/metrics`).
     busy_readers: AtomicU64,
+    /// Writes waiting for the writer connection: while one is, a job's chunk commits
+    /// after its `Jobs.ChunkSize` items instead of going on ([`chunk::Group`]).
+    writes_waiting: AtomicU64,
     /// Whether writes can run (disk full, read-only), and the free-space reserve.
     health: Arc<WriteHealth>,
 }
@@ -210,6 +214,7 @@ impl SqliteStore {
                 config,
                 stop,
                 busy_readers: AtomicU64::new(0),
+                writes_waiting: AtomicU64::new(0),
                 health,
             };
             Ok(Self {
@@ -235,9 +240,11 @@ impl SqliteStore {
         let inner = self.inner.clone();
         // The caller's span goes along, so what the store logs names the request.
         let span = tracing::Span::current();
+        let waiting = Waiting::new(inner.clone());
         tokio::task::spawn_blocking(move || {
             let _span = span.enter();
             let mut conn = lock(&inner.writer);
+            drop(waiting);
             inner.health.admit()?;
             let out = f(&mut conn, &inner.workflow);
             inner.health.observe(&out);
@@ -273,6 +280,23 @@ impl SqliteStore {
         })
         .await
         .map_err(|e| Error::Other(anyhow::anyhow!("store task failed: {e}")))?
+    }
+}
+
+/// Counts a write as waiting for the writer from before it is queued until it holds
+/// the writer (or is dropped unrun).
+struct Waiting(Arc<Inner>);
+
+impl Waiting {
+    fn new(inner: Arc<Inner>) -> Self {
+        inner.writes_waiting.fetch_add(1, Ordering::Relaxed);
+        Self(inner)
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.writes_waiting.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
