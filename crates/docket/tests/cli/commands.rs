@@ -250,7 +250,11 @@ async fn settings_and_refresh_status_commands() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_commands_status_watch_list_results_cancel_and_retry() {
-    let (dir, server) = seeded(3000, "[settings]\n\"Jobs.ChunkSize\" = 1\n").await;
+    let (dir, server) = seeded(
+        3000,
+        "[jobs]\nchunk_group_ms = 0\n[settings]\n\"Jobs.ChunkSize\" = 1\n",
+    )
+    .await;
     let b = &server.base;
 
     // A job with one failed item, submitted without waiting.

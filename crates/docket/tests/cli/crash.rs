@@ -14,7 +14,7 @@ fn setup() -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("docket.toml"),
-        "[server]\nmax_body_bytes = 67108864\n[log]\nfilter = \"warn\"\n[settings]\n\"Jobs.MaxItemsPerRequest\" = 200000\n",
+        "[server]\nmax_body_bytes = 67108864\n[log]\nfilter = \"warn\"\n[jobs]\nchunk_group_ms = 100\n[settings]\n\"Jobs.MaxItemsPerRequest\" = 200000\n",
     )
     .unwrap();
     let db = format!("sqlite://{}", dir.path().join("docket.db").display());

@@ -96,7 +96,9 @@ impl Drop for Running {
 async fn the_wait_survives_a_server_killed_and_restarted_mid_job() {
     // One item per chunk keeps the job running for a few seconds; a short lease lets the
     // restarted server take over the dead one's job at once.
-    let (dir, db) = setup("[jobs]\nlease_seconds = 1\n[settings]\n\"Jobs.ChunkSize\" = 1\n");
+    let (dir, db) = setup(
+        "[jobs]\nlease_seconds = 1\nchunk_group_ms = 0\n[settings]\n\"Jobs.ChunkSize\" = 1\n",
+    );
     seed(&db, CASES);
     let port = free_port();
     let server = Server::start_on(dir.path(), &db, port).await;

@@ -56,7 +56,12 @@ fn follow_events(http: &reqwest::Client, base: &str, job: &str) -> tokio::task::
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_mid_job_exits_zero_and_after_a_restart_every_item_is_applied_once() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("docket.toml"), CONFIG).unwrap();
+    // Short groups of chunks: the job is many transactions, and SIGTERM lands mid-job.
+    std::fs::write(
+        dir.path().join("docket.toml"),
+        format!("{CONFIG}[jobs]\nchunk_group_ms = 200\n"),
+    )
+    .unwrap();
     let db = format!("sqlite://{}", dir.path().join("docket.db").display());
     seed(&db, CASES);
     let http = reqwest::Client::new();

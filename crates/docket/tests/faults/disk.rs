@@ -237,7 +237,7 @@ async fn a_full_disk_answers_503_goes_not_ready_and_recovers_when_space_is_freed
     // Small chunks: the job is many transactions, so the disk fills in the middle of it.
     std::fs::write(
         &config,
-        "[log]\nfilter = \"info\"\n[settings]\n\"Jobs.ChunkSize\" = 5\n",
+        "[log]\nfilter = \"info\"\n[jobs]\nchunk_group_ms = 0\n[settings]\n\"Jobs.ChunkSize\" = 5\n",
     )
     .unwrap();
     let db_path = disk.path().join("docket.db");
