@@ -79,6 +79,12 @@ echo "  stored to started (a worker claims the job):              $((started - c
 echo "  started to completed (the chunks, $(jq -r .succeeded <<<"$st") succeeded):      $((completed - started)) ms"
 echo "  completed to the client seeing it:                        $((done_at - completed)) ms (clocks of client and server are the same machine's)"
 
+# The server is stopped first, so its background checkpoint does not share the machine
+# with the raw run.
+kill "$SERVER_PID"
+wait "$SERVER_PID" 2>/dev/null || true
+SERVER_PID=""
+
 echo "== raw SQL: the same updates and one history row each, one transaction, on a copy"
 at=$(now_ms)
 # Two set-based statements over the ids as one JSON array: the floor, with no
