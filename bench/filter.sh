@@ -67,15 +67,20 @@ SERVER_PID=""
 
 echo "== raw SQL floor on a copy of the store: one transaction, UPDATE + one history row each"
 at=$(now_ms)
+# The raw floor's statements: every case's UPDATE and one history row each.
+floor_sql=$(cat <<SQL
+UPDATE cases SET fields = json_set(fields, '\$.batch', 'f1'), version = version + 1,
+    updated_at = $at, commit_seq = commit_seq + 1;
+INSERT INTO case_history (case_seq, at, actor, field, from_value, to_value, job_id)
+    SELECT seq, $at, 'raw', 'fields.batch', 'null', '"f1"', 'raw' FROM cases;
+SQL
+)
 raw_start=$(now_ms)
 sqlite3 "$TMP/raw.db" <<SQL >/dev/null
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = NORMAL;
 BEGIN IMMEDIATE;
-UPDATE cases SET fields = json_set(fields, '\$.batch', 'f1'), version = version + 1,
-    updated_at = $at, commit_seq = commit_seq + 1;
-INSERT INTO case_history (case_seq, at, actor, field, from_value, to_value, job_id)
-    SELECT seq, $at, 'raw', 'fields.batch', 'null', '"f1"', 'raw' FROM cases;
+$floor_sql
 COMMIT;
 SQL
 raw_ms=$(($(now_ms) - raw_start))
@@ -90,10 +95,7 @@ sqlite3 "$TMP/raw-log.db" <<SQL >/dev/null
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = NORMAL;
 BEGIN IMMEDIATE;
-UPDATE cases SET fields = json_set(fields, '\$.batch', 'f1'), version = version + 1,
-    updated_at = $at, commit_seq = commit_seq + 1;
-INSERT INTO case_history (case_seq, at, actor, field, from_value, to_value, job_id)
-    SELECT seq, $at, 'raw', 'fields.batch', 'null', '"f1"', 'raw' FROM cases;
+$floor_sql
 INSERT INTO changes (position, kind, case_id, at, actor, version, job_id, diffs, title,
     description, status, status_reason, priority, assignee, tags, fields, open_tasks,
     created_at, updated_at, external_id, comment_count)

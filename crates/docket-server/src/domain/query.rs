@@ -61,6 +61,17 @@ pub struct Actor {
     pub at: Timestamp,
 }
 
+impl Actor {
+    /// The context of a change this actor makes directly (not through a job).
+    pub fn context(&self) -> super::ChangeContext<'_> {
+        super::ChangeContext {
+            actor: &self.name,
+            at: self.at,
+            job_id: None,
+        }
+    }
+}
+
 /// A case with its tasks, for bulk imports (`docket seed`).
 #[derive(Debug, Clone)]
 pub struct ImportCase {

@@ -16,8 +16,8 @@ use super::rows::{
 use super::{PgStore, Tx, commit_case_write, counter, next_commit, record_changes};
 use crate::domain::feed::{Change, IMPORT_ACTOR};
 use crate::domain::{
-    Applied, Case, CaseChange, CaseId, ChangeContext, HistoryRecord, ItemError, NewCase, NewTask,
-    Task, TaskChange, TaskId, TaskStatus, apply_change,
+    Applied, Case, CaseChange, CaseId, HistoryRecord, ItemError, NewCase, NewTask, Task,
+    TaskChange, TaskId, TaskStatus, apply_change,
 };
 use crate::store::case_list::{Dialect, Param, TitleSearch, list_sql};
 use crate::store::{
@@ -268,11 +268,7 @@ impl CaseStore for PgStore {
         let Some((seq, case)) = load_case_for_update(&mut tx, id).await? else {
             return Ok(Err(ItemError::CaseNotFound(id.to_string())));
         };
-        let ctx = ChangeContext {
-            actor: &actor.name,
-            at: actor.at,
-            job_id: None,
-        };
+        let ctx = actor.context();
         let applied = match apply_change(&case, &change, &self.workflow, &ctx) {
             Ok(a) => a,
             Err(e) => return Ok(Err(e)),

@@ -127,11 +127,7 @@ impl CommentStore for PgStore {
             comment: Some(new),
             ..CaseChange::default()
         };
-        let ctx = ChangeContext {
-            actor: &actor.name,
-            at: actor.at,
-            job_id: None,
-        };
+        let ctx = actor.context();
         let applied = match apply_change(&c, &change, &self.workflow, &ctx) {
             Ok(a) => a,
             Err(e) => return Ok(Err(e)),

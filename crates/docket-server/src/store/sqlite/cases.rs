@@ -13,8 +13,8 @@ use super::rows::{
 };
 use crate::domain::feed::{Change, IMPORT_ACTOR};
 use crate::domain::{
-    Case, CaseChange, CaseId, ChangeContext, HistoryRecord, ItemError, NewCase, NewTask, Task,
-    TaskChange, TaskStatus, apply_change,
+    Case, CaseChange, CaseId, HistoryRecord, ItemError, NewCase, NewTask, Task, TaskChange,
+    TaskStatus, apply_change,
 };
 use crate::store::case_list::{Dialect, Param, TitleSearch, list_sql, title_probe_sql};
 use crate::store::{
@@ -322,11 +322,7 @@ impl CaseStore for SqliteStore {
             let Some((seq, case)) = load_case(&tx, &id)? else {
                 return Ok(Err(ItemError::CaseNotFound(id.to_string())));
             };
-            let ctx = ChangeContext {
-                actor: &actor.name,
-                at: actor.at,
-                job_id: None,
-            };
+            let ctx = actor.context();
             let applied = match apply_change(&case, &change, wf, &ctx) {
                 Ok(a) => a,
                 Err(e) => return Ok(Err(e)),

@@ -128,11 +128,7 @@ impl CommentStore for SqliteStore {
                 comment: Some(new),
                 ..CaseChange::default()
             };
-            let ctx = ChangeContext {
-                actor: &actor.name,
-                at: actor.at,
-                job_id: None,
-            };
+            let ctx = actor.context();
             let applied = match apply_change(&case, &change, wf, &ctx) {
                 Ok(a) => a,
                 Err(e) => return Ok(Err(e)),
