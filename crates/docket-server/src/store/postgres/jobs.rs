@@ -12,17 +12,17 @@ use async_trait::async_trait;
 use sqlx::AssertSqlSafe;
 use std::collections::HashMap;
 
-use super::cases::write_applied;
+use super::chunk::write_chunk;
 use super::comments::insert_applied_comment;
 use super::create_items::create_case_item;
 use super::nodes::notify;
 use super::rows::{
-    CASE_COLUMNS, JOB_COLUMNS, bind_case_texts, case_from_row, job_from_row, json_text,
+    CASE_COLUMNS, JOB_COLUMNS, case_from_row, job_from_row,
 };
-use super::{PgStore, Tx, counter, next_commit, record_changes};
+use super::{PgStore, Tx, counter, next_commit, record_more};
 use crate::domain::feed::{Change, JOB_ACTOR, Render};
 use crate::domain::{
-    Applied, Case, CaseId, ChangeContext, ItemError, Job, JobKind, JobState, Timestamp,
+    Case, CaseId, ChangeContext, ItemError, Job, JobKind, JobState, Timestamp,
     apply_change, random_hex,
 };
 use crate::store::{
@@ -226,7 +226,7 @@ async fn write_outcomes(tx: &mut Tx, job_seq: i64, outcomes: &[(i64, Outcome)]) 
 async fn ended(
     mut tx: Tx,
     job_id: &str,
-    commit: Option<CommitSeq>,
+    (commit, stored): (Option<CommitSeq>, i64),
     mut changes: Vec<Change>,
     render: &Render,
 ) -> Result<ChunkResult> {
@@ -238,130 +238,9 @@ async fn ended(
         None if changes.is_empty() => CommitSeq(counter(&mut *tx, "commit").await?),
         None => next_commit(&mut tx).await?,
     };
-    record_changes(&mut tx, first, &changes, render).await?;
+    record_more(&mut tx, first, stored, &changes, render).await?;
     tx.commit().await?;
     Ok(ChunkResult::Ended(job))
-}
-
-/// Writes the applied changes of a chunk set-based: cases, tags, history, task cascade.
-async fn write_chunk(tx: &mut Tx, applied: &[(i64, Applied)], commit: CommitSeq) -> Result<()> {
-    if applied.is_empty() {
-        return Ok(());
-    }
-    if applied.len() == 1 {
-        return write_applied(tx, applied[0].0, &applied[0].1, Some(commit)).await;
-    }
-    let seqs: Vec<i64> = applied.iter().map(|(s, _)| *s).collect();
-    let q = sqlx::query(
-        "UPDATE cases c SET title = u.title, description = u.description, status = u.status, \
-         status_reason = u.status_reason, priority = u.priority, assignee = u.assignee, tags = u.tags, \
-         fields = u.fields, open_tasks = u.open_tasks, version = u.version, updated_at = u.updated_at, commit_seq = $13, \
-         comment_count = u.comment_count \
-         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], \
-         $9::text[], $10::int[], $11::bigint[], $12::bigint[], $14::int[]) \
-         AS u(seq, title, description, status, status_reason, priority, assignee, tags, fields, open_tasks, version, updated_at, comment_count) \
-         WHERE c.seq = u.seq",
-    )
-    .bind(&seqs);
-    bind_case_texts(q, applied.iter().map(|(_, a)| &a.case))
-        .bind(
-            applied
-                .iter()
-                .map(|(_, a)| i32::try_from(a.case.open_tasks).unwrap_or(0))
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            applied
-                .iter()
-                .map(|(_, a)| i64::try_from(a.case.version).unwrap_or(0))
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            applied
-                .iter()
-                .map(|(_, a)| a.case.updated_at.0)
-                .collect::<Vec<_>>(),
-        )
-        .bind(commit.0)
-        .bind(
-            applied
-                .iter()
-                .map(|(_, a)| i32::try_from(a.case.comment_count).unwrap_or(i32::MAX))
-                .collect::<Vec<_>>(),
-        )
-        .execute(&mut **tx)
-        .await?;
-    let retagged: Vec<(i64, &Applied)> = applied
-        .iter()
-        .filter(|(_, a)| a.history.iter().any(|h| h.field == "tags"))
-        .map(|(s, a)| (*s, a))
-        .collect();
-    if !retagged.is_empty() {
-        let seqs: Vec<i64> = retagged.iter().map(|(s, _)| *s).collect();
-        sqlx::query("DELETE FROM case_tags WHERE case_seq = ANY($1)")
-            .bind(&seqs)
-            .execute(&mut **tx)
-            .await?;
-        let (mut tag, mut seq) = (Vec::new(), Vec::new());
-        for (s, a) in &retagged {
-            for t in &a.case.tags {
-                tag.push(t.clone());
-                seq.push(*s);
-            }
-        }
-        sqlx::query("INSERT INTO case_tags (tag, case_seq) SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT DO NOTHING")
-            .bind(&tag)
-            .bind(&seq)
-            .execute(&mut **tx)
-            .await?;
-    }
-    let (mut hs, mut at, mut actor, mut field, mut from, mut to, mut job) = (
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-    );
-    for (s, a) in applied {
-        for h in &a.history {
-            hs.push(*s);
-            at.push(h.at.0);
-            actor.push(h.actor.clone());
-            field.push(h.field.clone());
-            from.push(json_text(&h.from));
-            to.push(json_text(&h.to));
-            job.push(h.job_id.clone());
-        }
-    }
-    sqlx::query(
-        "INSERT INTO case_history (case_seq, at, actor, field, from_value, to_value, job_id) \
-         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])",
-    )
-    .bind(&hs)
-    .bind(&at)
-    .bind(&actor)
-    .bind(&field)
-    .bind(&from)
-    .bind(&to)
-    .bind(&job)
-    .execute(&mut **tx)
-    .await?;
-    let closing: Vec<i64> = applied
-        .iter()
-        .filter(|(_, a)| a.close_open_tasks)
-        .map(|(s, _)| *s)
-        .collect();
-    if !closing.is_empty() {
-        let now = applied[0].1.case.updated_at.0;
-        sqlx::query("UPDATE tasks SET status = 'done', updated_at = $2 WHERE case_seq = ANY($1) AND status = 'open'")
-            .bind(&closing)
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(())
 }
 
 /// Deletes the chunk's deleted cases with their history, tasks and tags, set-based
@@ -452,7 +331,7 @@ impl JobStore for PgStore {
                     true => None,
                     false => Some(next_commit(&mut tx).await?),
                 };
-                return match ended(tx, &job.id, commit, Vec::new(), &self.render).await? {
+                return match ended(tx, &job.id, (commit, 0), Vec::new(), &self.render).await? {
                     ChunkResult::Ended(done) => {
                         let at = CommitSeq(done.last_commit);
                         Ok((Submitted::Created(done), commit.unwrap_or(at)))
@@ -553,7 +432,7 @@ impl JobStore for PgStore {
             }
             ChunkStart::Cancel => {
                 end_job(&mut tx, job.seq, JobState::Cancelled, claim.now).await?;
-                return ended(tx, job_id, None, Vec::new(), &self.render).await;
+                return ended(tx, job_id, (None, 0), Vec::new(), &self.render).await;
             }
             ChunkStart::Apply { limit } => limit,
         };
@@ -647,7 +526,7 @@ impl JobStore for PgStore {
                 .execute(&mut *tx)
                 .await?;
                 end_job(&mut tx, job.seq, JobState::Failed, claim.now).await?;
-                return ended(tx, job_id, None, Vec::new(), &self.render).await;
+                return ended(tx, job_id, (None, 0), Vec::new(), &self.render).await;
             }
             ChunkPlan::Commit {
                 outcomes,
@@ -655,7 +534,8 @@ impl JobStore for PgStore {
                 drained,
             } => (outcomes, counters, drained),
         };
-        write_chunk(&mut tx, &applied, commit).await?;
+        // The chunk's `case.updated` changes, when written with its cases.
+        let stored = write_chunk(&mut tx, &applied, commit).await?;
         // Each item's comment: part of its change (the same version), recorded after it.
         let mut comments = Vec::with_capacity(applied.len());
         for (s, a) in &applied {
@@ -736,7 +616,8 @@ impl JobStore for PgStore {
             .zip(comments)
             .flat_map(|((_, a), comment)| {
                 let fields =
-                    (!a.history.is_empty()).then(|| Change::case_updated(&a.case, &a.history));
+                    (stored == 0 && !a.history.is_empty())
+                        .then(|| Change::case_updated(&a.case, &a.history));
                 fields.into_iter().chain(comment)
             })
             .chain(
@@ -747,9 +628,9 @@ impl JobStore for PgStore {
             .chain(created.into_iter().map(|(_, c)| c))
             .collect();
         if finish {
-            return ended(tx, job_id, Some(commit), changes, &self.render).await;
+            return ended(tx, job_id, (Some(commit), stored), changes, &self.render).await;
         }
-        record_changes(&mut tx, commit, &changes, &self.render).await?;
+        record_more(&mut tx, commit, stored, &changes, &self.render).await?;
         tx.commit().await?;
         Ok(ChunkResult::Applied {
             processed: u64::try_from(counters.processed).unwrap_or(0),
@@ -769,7 +650,7 @@ impl JobStore for PgStore {
         .await?;
         let Some(seq) = seq else { return Ok(None) };
         end_job(&mut tx, seq, JobState::Completed, now).await?;
-        match ended(tx, job_id, None, Vec::new(), &self.render).await? {
+        match ended(tx, job_id, (None, 0), Vec::new(), &self.render).await? {
             ChunkResult::Ended(job) => Ok(Some(job)),
             _ => Ok(None),
         }

@@ -6,6 +6,7 @@
 //! outcomes in a handful of statements.
 
 mod cases;
+mod chunk;
 mod comments;
 mod create_items;
 mod fan_out;
@@ -220,9 +221,44 @@ pub(super) async fn record_changes(
     changes: &[Change],
     render: &Render,
 ) -> Result<CommitSeq> {
-    if changes.is_empty() {
+    record_more(tx, first, 0, changes, render).await
+}
+
+/// [`record_changes`] for a transaction that already stored `stored` changes at `first`,
+/// `first + 1`, … (a job chunk's `case.updated` changes, written with its cases):
+/// `changes` go after them, and the counter moves to the last position of all.
+pub(super) async fn record_more(
+    tx: &mut Tx,
+    first: CommitSeq,
+    stored: i64,
+    changes: &[Change],
+    render: &Render,
+) -> Result<CommitSeq> {
+    if stored == 0 && changes.is_empty() {
         return Ok(first);
     }
+    let from = first.0 + stored;
+    if !changes.is_empty() {
+        insert_changes(tx, CommitSeq(from), changes, render).await?;
+    }
+    let last = from + i64::try_from(changes.len()).unwrap_or(i64::MAX) - 1;
+    if last > first.0 {
+        sqlx::query("UPDATE counters SET value = $1 WHERE name = 'commit'")
+            .bind(last)
+            .execute(&mut **tx)
+            .await?;
+    }
+    nodes::notify(tx, &Signal::Changes).await?;
+    Ok(CommitSeq(last))
+}
+
+/// Inserts `changes` at positions `first`, `first + 1`, ….
+async fn insert_changes(
+    tx: &mut Tx,
+    first: CommitSeq,
+    changes: &[Change],
+    render: &Render,
+) -> Result<()> {
     // A change that shows its case copies the case's row as this transaction left it
     // (nothing is rendered while the counter's row lock is held; the feed renders a
     // change when it reads it).
@@ -261,15 +297,7 @@ pub(super) async fn record_changes(
             first.0
         )));
     }
-    let last = first.0 + i64::try_from(changes.len()).unwrap_or(i64::MAX) - 1;
-    if last > first.0 {
-        sqlx::query("UPDATE counters SET value = $1 WHERE name = 'commit'")
-            .bind(last)
-            .execute(&mut **tx)
-            .await?;
-    }
-    nodes::notify(tx, &Signal::Changes).await?;
-    Ok(CommitSeq(last))
+    Ok(())
 }
 
 /// The statement of [`commit_case_write`]: `$1` the case's `seq`, `$2`-`$9` the change.
