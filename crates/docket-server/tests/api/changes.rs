@@ -131,6 +131,64 @@ backend_test! {
 }
 
 backend_test! {
+    async fn a_chunk_of_hundreds_of_items_records_each_change_once_with_its_own_case() {
+        // More items than one statement records at once (SQLite: runs of 64; PostgreSQL:
+        // the cases' UPDATE that writes their changes), with comments between them and
+        // items whose only change is a comment.
+        let app = spawn_app().await;
+        let mut cases = Vec::new();
+        for i in 0..150 {
+            cases.push(app.create(json!({"title": format!("case {i}")})).await);
+        }
+        let (_, before) = read_all(&app, "0", "").await;
+        let items: Vec<Value> = cases
+            .iter()
+            .enumerate()
+            .map(|(i, c)| match i % 3 {
+                0 => json!({"caseId": c.case_id, "priority": "High", "comment": {"body": format!("note {i}")}}),
+                1 => json!({"caseId": c.case_id, "priority": "Low"}),
+                _ => json!({"caseId": c.case_id, "comment": {"body": format!("note {i}")}}),
+            })
+            .collect();
+        let (s, _, job) = app.send_json("PATCH", "/api/v1/cases/bulk-update", &json!(items)).await;
+        assert_eq!(s, 200, "{job}");
+        let job_id = job["jobId"].as_str().unwrap().to_owned();
+        let done = app.wait_job(&job_id).await;
+        assert_eq!(done["succeeded"], 150, "{done}");
+
+        let (feed, _) = read_all(&app, &before, "").await;
+        let positions: Vec<i64> = feed.iter().map(position).collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
+        let (end, changes) = feed.split_last().unwrap();
+        assert_eq!(end["type"], "job.completed");
+        // One transaction's changes: consecutive positions.
+        let span = positions[changes.len() - 1] - positions[0] + 1;
+        assert_eq!(span, i64::try_from(changes.len()).unwrap(), "{positions:?}");
+        for (i, c) in cases.iter().enumerate() {
+            let mine: Vec<&Value> = changes.iter().filter(|x| x["caseId"] == c.case_id.as_str()).collect();
+            let kinds: Vec<&str> = mine.iter().map(|x| x["type"].as_str().unwrap()).collect();
+            let expected: &[&str] = match i % 3 {
+                0 => &["case.updated", "comment.created"],
+                1 => &["case.updated"],
+                _ => &["comment.created"],
+            };
+            assert_eq!(kinds, expected, "{}", c.case_id);
+            for x in mine {
+                // Each change shows its own case, after the item: not a neighbour's row.
+                assert_eq!(x["case"]["caseId"], c.case_id.as_str());
+                assert_eq!(x["case"]["title"], format!("case {i}"));
+                assert_eq!(x["version"].as_u64(), Some(c.version + 1), "{x}");
+                assert_eq!(x["case"]["commentCount"], u64::from(i % 3 != 1));
+                assert_eq!(x["jobId"].as_str(), Some(job_id.as_str()));
+            }
+        }
+        let updated = changes.iter().find(|x| x["caseId"] == cases[1].case_id.as_str()).unwrap();
+        assert_eq!(updated["changes"], json!([{"field": "priority", "from": "Medium", "to": "Low"}]));
+        assert_eq!(updated["case"]["priority"], "Low");
+    }
+}
+
+backend_test! {
     async fn the_feed_filters_by_type_and_case_and_refuses_bad_queries() {
         let app = spawn_app().await;
         for id in ["G-1", "G-2"] {

@@ -98,7 +98,12 @@ pub(super) async fn write_chunk(
                 .collect::<Vec<_>>(),
         )
         .bind(&positions)
-        .bind(changes.iter().map(|c| c.as_ref().map(|c| c.at.0)).collect::<Vec<_>>())
+        .bind(
+            changes
+                .iter()
+                .map(|c| c.as_ref().map(|c| c.at.0))
+                .collect::<Vec<_>>(),
+        )
         .bind(
             changes
                 .iter()
@@ -199,4 +204,3 @@ pub(super) async fn write_chunk(
     }
     Ok(recorded)
 }
-

@@ -16,14 +16,12 @@ use super::chunk::write_chunk;
 use super::comments::insert_applied_comment;
 use super::create_items::create_case_item;
 use super::nodes::notify;
-use super::rows::{
-    CASE_COLUMNS, JOB_COLUMNS, case_from_row, job_from_row,
-};
+use super::rows::{CASE_COLUMNS, JOB_COLUMNS, case_from_row, job_from_row};
 use super::{PgStore, Tx, counter, next_commit, record_more};
 use crate::domain::feed::{Change, JOB_ACTOR, Render};
 use crate::domain::{
-    Case, CaseId, ChangeContext, ItemError, Job, JobKind, JobState, Timestamp,
-    apply_change, random_hex,
+    Case, CaseId, ChangeContext, ItemError, Job, JobKind, JobState, Timestamp, apply_change,
+    random_hex,
 };
 use crate::store::{
     ByFilter, ChunkResult, Claim, CommitSeq, Error, ItemRecord, JobItems, NewJob, Paged, Result,
@@ -615,9 +613,8 @@ impl JobStore for PgStore {
             .iter()
             .zip(comments)
             .flat_map(|((_, a), comment)| {
-                let fields =
-                    (stored == 0 && !a.history.is_empty())
-                        .then(|| Change::case_updated(&a.case, &a.history));
+                let fields = (stored == 0 && !a.history.is_empty())
+                    .then(|| Change::case_updated(&a.case, &a.history));
                 fields.into_iter().chain(comment)
             })
             .chain(
