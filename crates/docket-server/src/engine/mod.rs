@@ -162,6 +162,7 @@ impl Engine {
     /// Starts shutting down: background loops stop after their current step, and
     /// long-polls and event streams answer with what they have.
     pub fn stop(&self) {
+        self.store.winding_down();
         self.stopping.send_replace(true);
     }
 

@@ -180,6 +180,10 @@ pub trait JobStore: Send + Sync + 'static {
     /// Marks a drained job `completed` (and queues its callback). `None` if the job is
     /// not drained or already finished.
     async fn finish_job(&self, job_id: &str, now: Timestamp) -> Result<Option<Job>>;
+
+    /// The server is stopping: from now on a job's step ends with its chunk in progress
+    /// (on SQLite a step otherwise goes on to the job's next chunks while no write waits).
+    fn winding_down(&self) {}
 }
 
 /// Cancelling, retrying, forgetting and purging jobs; leases. A change answers with its

@@ -511,6 +511,29 @@ backend_test! {
 /// chunk in the same transaction; a write that waits for the database stops it at the
 /// end of the chunk in progress.
 #[tokio::test]
+async fn a_sqlite_step_ends_with_its_chunk_once_the_server_is_stopping() {
+    let app = spawn_app_with(|c| {
+        c.jobs.workers = 0;
+        c.jobs.chunk_group_ms = 600_000;
+        c.settings.chunk_size = 20;
+    })
+    .await;
+    app.seed(400).await;
+    let id = submit(&app, &demo_updates(400, "Pending")).await;
+    let engine = app.state.engine.clone();
+    // Stopping: the step applies its chunk and ends there, not at the group's end.
+    engine.stop();
+    assert_eq!(
+        engine.step().await.unwrap(),
+        docket_server::engine::worker::Tick::Worked
+    );
+    // (The server no longer answers HTTP: read the job from the store.)
+    let job = engine.store.get_job(&id).await.unwrap().unwrap();
+    assert_eq!(job.processed, 20, "{job:?}");
+    assert_ne!(job.state, docket_server::domain::JobState::Completed);
+}
+
+#[tokio::test]
 async fn a_sqlite_step_goes_on_past_its_chunk_until_another_write_waits() {
     let app = spawn_app_with(|c| {
         c.jobs.workers = 0;

@@ -166,7 +166,8 @@ impl JobStore for SqliteStore {
         let render = self.render();
         let inner = self.inner.clone();
         self.write(move |conn, wf| {
-            let waiting = || inner.writes_waiting.load(std::sync::atomic::Ordering::Relaxed) > 0;
+            use std::sync::atomic::Ordering::Relaxed;
+            let waiting = || inner.writes_waiting.load(Relaxed) > 0 || inner.winding_down.load(Relaxed);
             let group = Group { started: std::time::Instant::now(), budget: claim.group, waiting: &waiting };
             let tx = immediate(conn)?;
             let claimed: Option<ClaimRow> = tx
@@ -302,5 +303,11 @@ impl JobStore for SqliteStore {
             }
         })
         .await
+    }
+
+    fn winding_down(&self) {
+        self.inner
+            .winding_down
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }

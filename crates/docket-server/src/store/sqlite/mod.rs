@@ -77,6 +77,8 @@ struct Inner {
     /// Writes waiting for the writer connection: while one is, a job's chunk commits
     /// after its `Jobs.ChunkSize` items instead of going on ([`chunk::Group`]).
     writes_waiting: AtomicU64,
+    /// The server is stopping: a job's step ends with its chunk in progress.
+    winding_down: AtomicBool,
     /// Whether writes can run (disk full, read-only), and the free-space reserve.
     health: Arc<WriteHealth>,
 }
@@ -215,6 +217,7 @@ impl SqliteStore {
                 stop,
                 busy_readers: AtomicU64::new(0),
                 writes_waiting: AtomicU64::new(0),
+                winding_down: AtomicBool::new(false),
                 health,
             };
             Ok(Self {
