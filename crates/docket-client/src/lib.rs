@@ -25,6 +25,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use docket_api as api;
+/// A request body: bytes, or a stream of them ([`Client::bulk_create`]).
+pub use reqwest::Body;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -265,11 +267,12 @@ impl Client {
     }
 
     /// Creates (or upserts) cases as one job from a body in `content_type`
-    /// (`application/json`, `application/x-ndjson` or `text/csv`), sent as it is.
+    /// (`application/json`, `application/x-ndjson` or `text/csv`), sent as it is: bytes,
+    /// or a stream of them (a file read as it is sent).
     pub async fn bulk_create(
         &self,
         content_type: &str,
-        body: Vec<u8>,
+        body: impl Into<reqwest::Body>,
         options: &docket_api::BulkCreateQuery,
         idempotency_key: Option<&str>,
     ) -> Result<Reply<BulkAccepted>> {

@@ -1,5 +1,6 @@
 //! `docket cases import FILE`: creates cases (or upserts them by `externalId`) as one
-//! job from a JSON, NDJSON or CSV file, which the server reads and checks whole.
+//! job from a JSON, NDJSON or CSV file, which the server reads and checks whole (the
+//! client sends it as it reads it).
 
 use anyhow::Context as _;
 use docket_api::BulkCreateQuery;
@@ -69,15 +70,16 @@ fn content_type(path: &str, body: &[u8]) -> &'static str {
 }
 
 pub async fn run(args: Args, global: &Global) -> anyhow::Result<Exit> {
-    let body = if args.file == "-" {
-        let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
-            .map_err(|e| input_error(format!("cannot read standard input: {e}")))?;
-        buf
+    let source: Box<dyn std::io::Read + Send> = if args.file == "-" {
+        Box::new(std::io::stdin())
     } else {
-        std::fs::read(&args.file)
-            .map_err(|e| input_error(format!("cannot read {}: {e}", args.file)))?
+        Box::new(
+            std::fs::File::open(&args.file)
+                .map_err(|e| input_error(format!("cannot read {}: {e}", args.file)))?,
+        )
     };
+    let (head, body) =
+        stream(source).map_err(|e| input_error(format!("cannot read {}: {e}", args.file)))?;
     let query = BulkCreateQuery {
         upsert_by: args.upsert_by.clone(),
         dry_run: args.dry_run.then_some(true),
@@ -85,10 +87,54 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<Exit> {
         ..BulkCreateQuery::default()
     };
     let client = super::client(global)?;
-    let ct = content_type(&args.file, &body);
+    let ct = content_type(&args.file, &head);
     let reply = client
         .bulk_create(ct, body, &query, args.idempotency_key.as_deref())
         .await
         .with_context(|| format!("importing {}", args.file))?;
     super::bulk::follow(&client, global, reply.body, args.wait, args.wait_args).await
+}
+
+/// The file's first bytes (to tell its format by), and the whole file as a body that
+/// reads it while it is sent, 64 KiB at a time (a thread reads, a few reads ahead), so
+/// a file of any size costs the client a few buffers, not its size.
+fn stream(
+    mut source: Box<dyn std::io::Read + Send>,
+) -> std::io::Result<(Vec<u8>, docket_client::Body)> {
+    use futures_util::StreamExt as _;
+    let mut head = vec![0; 4096];
+    let mut n = 0;
+    while n < head.len() {
+        match source.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    head.truncate(n);
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(4);
+    std::thread::spawn(move || {
+        loop {
+            let mut buf = vec![0; 64 * 1024];
+            let read = match source.read(&mut buf) {
+                Ok(0) => return,
+                Ok(k) => {
+                    buf.truncate(k);
+                    Ok(buf)
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => Err(e),
+            };
+            let failed = read.is_err();
+            if tx.blocking_send(read).is_err() || failed {
+                return;
+            }
+        }
+    });
+    let rest = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    let first = futures_util::stream::iter([Ok(head.clone())]);
+    Ok((head, docket_client::Body::wrap_stream(first.chain(rest))))
 }

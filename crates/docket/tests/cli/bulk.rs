@@ -407,6 +407,20 @@ async fn cases_import_creates_from_csv_then_upserts_from_ndjson() {
         .expect(0)
         .json();
     assert_eq!(renamed["title"], "First, renamed");
+    // Larger than the reads the client sends it in (64 KiB), from standard input: every
+    // line arrives, in order.
+    let big: String = (0..3000)
+        .map(|i| format!("{{\"title\":\"Imported {i:04}\",\"externalId\":\"BIG-{i}\",\"description\":\"{}\"}}\n", "x".repeat(60)))
+        .collect();
+    assert!(big.len() > 4 * 64 * 1024);
+    let out = cli_stdin(b, &["cases", "import", "-", "--wait", "-o", "json"], &big).expect(0);
+    assert_eq!(out.json()["jobs"][0]["succeeded"], 3000, "{out}");
+    for (ext, title) in [("BIG-0", "Imported 0000"), ("BIG-2999", "Imported 2999")] {
+        let found = cli(b, &["cases", "list", "--external-id", ext, "-o", "json"])
+            .expect(0)
+            .json();
+        assert_eq!(found["items"][0]["title"], title, "{found}");
+    }
     let bad = file(dir.path(), "bad.csv", "title,colour\nx,red\n");
     let out = cli(b, &["cases", "import", &bad]).expect(2);
     assert!(
