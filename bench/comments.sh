@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# What a comment per item costs a bulk job, on SQLite: on a store of CASES cases, a job
-# of ITEMS items that each set `priority`, against the same job whose items each also
-# carry a comment (written in the item's transaction); REPS of each, alternating, from
-# the start of the submit to the `completed` the client observes.
+# What a comment per item costs a bulk job: on a store of CASES cases, a job of ITEMS
+# items that each set `priority`, against the same job whose items each also carry a
+# comment (written in the item's transaction); REPS of each, alternating, from the start
+# of the submit to the `completed` the client observes.
 #
 #   bash bench/comments.sh                        # 10,000 items on 20,000 cases, 5 reps
 #   ITEMS=2000 REPS=3 bash bench/comments.sh
+#   STORE=postgres bash bench/comments.sh         # on PostgreSQL (see bench_store)
+#   DOCKET=/elsewhere/docket bash bench/comments.sh   # another build, not built here
 #
-# Honours CARGO_TARGET_DIR. Works in a temp dir removed on exit, binds 127.0.0.1 on a
-# port the OS picks, and stops its server on exit, whatever happens. Needs curl, jq,
-# python3.
+# Honours CARGO_TARGET_DIR. Works in a temp dir (and, on PostgreSQL, a schema) removed on
+# exit, binds 127.0.0.1 on a port the OS picks, and stops its server on exit, whatever
+# happens. Needs curl, jq, python3 (and psql for PostgreSQL).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -19,9 +21,9 @@ CASES="${CASES:-$((ITEMS * 2))}"
 REPS="${REPS:-5}"
 
 bench_machine
-bench_build
+if [[ -z "${DOCKET:-}" ]]; then bench_build; fi
 bench_workdir
-DB_FILE="$TMP/bench.db"
+bench_store commentsbench
 cat >"$TMP/docket.toml" <<EOF
 [server]
 max_body_bytes = 67108864
@@ -32,8 +34,8 @@ filter = "warn,docket=info"
 EOF
 
 echo "== seed $CASES cases"
-"$DOCKET" seed --database-url "sqlite://$DB_FILE" --cases "$CASES" >/dev/null
-"$DOCKET" serve --bind 127.0.0.1:0 --database-url "sqlite://$DB_FILE" --config "$TMP/docket.toml" \
+"$DOCKET" seed --database-url "$DB" --cases "$CASES" >/dev/null
+"$DOCKET" serve --bind 127.0.0.1:0 --database-url "$DB" --config "$TMP/docket.toml" \
     --log-format json 2>"$TMP/server.log" &
 SERVER_PID=$!
 wait_ready "$SERVER_PID" "$TMP/server.log"
@@ -76,6 +78,6 @@ for r in $(seq 0 $((REPS - 1))); do
 done
 p50() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 pm=$(p50 "${plain[@]}"); cm=$(p50 "${noted[@]}")
-echo "RESULT items=$ITEMS cases=$CASES reps=$REPS without_p50_ms=$pm with_comment_p50_ms=$cm ratio=$(python3 -c "print(round($cm / $pm, 2))")"
+echo "RESULT store=$STORE binary=$DOCKET items=$ITEMS cases=$CASES reps=$REPS without_p50_ms=$pm with_comment_p50_ms=$cm ratio=$(python3 -c "print(round($cm / $pm, 2))")"
 count=$(curl -fsS "http://$ADDR/api/v1/cases/CASE-000001" | jq -r .commentCount)
 echo "CASE-000001 has $count comments (expected $REPS)"

@@ -16,7 +16,7 @@ const LONG_FILES: &[(&str, &str)] = &[
     ),
     (
         "crates/docket-server/src/store/postgres/jobs.rs",
-        "the backend's job statements: submit, results, and a chunk's set-based writes (what a chunk does is decided in domain/chunk.rs)",
+        "the backend's job statements: submit, results, a chunk's claim and outcomes (its set-based writes are in chunk.rs; what a chunk does is decided in domain/chunk.rs)",
     ),
     (
         "crates/docket-server/src/store/sqlite/cases.rs",

@@ -42,6 +42,63 @@ pub(super) async fn insert_applied_comment(
     Ok(Some((c, change)))
 }
 
+/// [`insert_applied_comment`] for a job's chunk: the comments its items add, numbered
+/// in one counter update and inserted in one statement; for each of `applied`, the
+/// change of its comment (if it has one).
+pub(super) async fn insert_applied_comments(
+    tx: &mut Tx,
+    applied: &[(i64, Applied)],
+    ctx: &ChangeContext<'_>,
+) -> Result<Vec<Option<Change>>> {
+    let count = applied.iter().filter(|(_, a)| a.comment.is_some()).count();
+    if count <= 1 {
+        let mut out = Vec::with_capacity(applied.len());
+        for (seq, a) in applied {
+            let made = insert_applied_comment(tx, *seq, a, ctx).await?;
+            out.push(made.map(|(_, change)| change));
+        }
+        return Ok(out);
+    }
+    let last: i64 = sqlx::query_scalar(
+        "UPDATE counters SET value = value + $1 WHERE name = 'comment_number' RETURNING value",
+    )
+    .bind(i64::try_from(count).unwrap_or(i64::MAX))
+    .fetch_one(&mut **tx)
+    .await?;
+    let mut number = last - i64::try_from(count).unwrap_or(i64::MAX);
+    let mut rows: Vec<(i64, Comment)> = Vec::with_capacity(count);
+    let mut out = Vec::with_capacity(applied.len());
+    for (seq, a) in applied {
+        let Some(new) = &a.comment else {
+            out.push(None);
+            continue;
+        };
+        number += 1;
+        let id = comment_id(u64::try_from(number).unwrap_or(0));
+        let c = new.written(id, &a.case.id, ctx.actor, ctx.at, ctx.job_id);
+        out.push(Some(Change::comment(
+            None, &c, false, &a.case, ctx.actor, ctx.at,
+        )));
+        rows.push((*seq, c));
+    }
+    sqlx::query(
+        "INSERT INTO comments (comment_id, case_seq, body, visibility, author, created_at, \
+         updated_at, version, job_id) \
+         SELECT u.id, u.seq, u.body, u.visibility, $5, $6, $6, 1, $7 \
+         FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[]) AS u(id, seq, body, visibility)",
+    )
+    .bind(rows.iter().map(|(_, c)| c.id.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|(s, _)| *s).collect::<Vec<_>>())
+    .bind(rows.iter().map(|(_, c)| c.body.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|(_, c)| c.visibility.as_str()).collect::<Vec<_>>())
+    .bind(ctx.actor)
+    .bind(ctx.at.0)
+    .bind(ctx.job_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(out)
+}
+
 /// The comment's row, under a new id.
 async fn insert_row(
     tx: &mut Tx,

@@ -13,7 +13,7 @@ use sqlx::AssertSqlSafe;
 use std::collections::HashMap;
 
 use super::chunk::write_chunk;
-use super::comments::insert_applied_comment;
+use super::comments::insert_applied_comments;
 use super::create_items::create_case_item;
 use super::nodes::notify;
 use super::rows::{CASE_COLUMNS, JOB_COLUMNS, case_from_row, job_from_row};
@@ -535,11 +535,7 @@ impl JobStore for PgStore {
         // The chunk's `case.updated` changes, when written with its cases.
         let stored = write_chunk(&mut tx, &applied, commit).await?;
         // Each item's comment: part of its change (the same version), recorded after it.
-        let mut comments = Vec::with_capacity(applied.len());
-        for (s, a) in &applied {
-            let comment = insert_applied_comment(&mut tx, *s, a, &ctx).await?;
-            comments.push(comment.map(|(_, c)| c));
-        }
+        let comments = insert_applied_comments(&mut tx, &applied, &ctx).await?;
         delete_cases(&mut tx, &deleted).await?;
         write_outcomes(&mut tx, job.seq, &outcomes).await?;
         if !made.is_empty() {
