@@ -50,6 +50,15 @@ impl Engine {
             .await
     }
 
+    /// One comment: `None` if the case does not exist, `Some(None)` if it has no such
+    /// comment.
+    pub async fn get_comment(
+        &self,
+        key: &crate::domain::CommentKey,
+    ) -> Result<Option<Option<crate::domain::Comment>>> {
+        self.store.get_comment(key).await
+    }
+
     pub async fn get_job(&self, id: &str) -> Result<Option<Job>> {
         self.store.get_job(id).await
     }

@@ -69,6 +69,11 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/api/v1/cases/{caseId}/comments", CASES_READ),
     ("POST", "/api/v1/cases/{caseId}/comments", CASES_WRITE),
     (
+        "GET",
+        "/api/v1/cases/{caseId}/comments/{commentId}",
+        CASES_READ,
+    ),
+    (
         "PATCH",
         "/api/v1/cases/{caseId}/comments/{commentId}",
         CASES_WRITE,

@@ -21,7 +21,7 @@ use crate::wire as dto;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
-        .routes(routes!(update, delete))
+        .routes(routes!(get, update, delete))
 }
 
 /// A comment answer: the comment, its `ETag` (its version) and the write's token.
@@ -30,12 +30,19 @@ fn answer(
     c: crate::domain::Comment,
     commit: crate::domain::CommitSeq,
 ) -> Response {
-    let etag = format!("\"{}\"", c.version);
-    let mut res = (status, Json(dto::comment(c))).into_response();
-    if let Ok(v) = HeaderValue::from_str(&etag) {
+    let version = c.version;
+    with_token(
+        with_etag((status, Json(dto::comment(c))).into_response(), version),
+        commit,
+    )
+}
+
+/// The comment's version as the answer's `ETag`.
+fn with_etag(mut res: Response, version: u64) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{version}\"")) {
         res.headers_mut().insert(header::ETAG, v);
     }
-    with_token(res, commit)
+    res
 }
 
 fn not_found(case: &str, comment: &str) -> ApiError {
@@ -154,6 +161,41 @@ async fn list(
         items: page.items.into_iter().map(dto::comment).collect(),
         next_cursor: encode_cursor(page.next),
     }))
+}
+
+/// One comment or internal note of a case (the address `Location` gave when it was
+/// written). Its `ETag` is its version, for `If-Match` on an edit or a delete.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases/{caseId}/comments/{commentId}",
+    operation_id = "getComment",
+    tag = "cases",
+    params(
+        ("caseId" = String, Path, description = "The case's id.", example = "CASE-000001"),
+        ("commentId" = String, Path, description = "The comment's id.", example = "CMT-000001")
+    ),
+    responses(
+        (status = 200, description = "The comment.", body = docket_api::Comment,
+            headers(("ETag" = String))),
+        (status = 404, description = "No such case (`case_not_found`) or comment (`comment_not_found`).", body = Problem, content_type = "application/problem+json")
+    )
+)]
+async fn get(
+    State(s): State<AppState>,
+    PathParam((raw, raw_comment)): PathParam<(String, String)>,
+) -> Result<Response, ApiError> {
+    let key = comment_key(&raw, &raw_comment)?;
+    let comment = s
+        .engine
+        .get_comment(&key)
+        .await?
+        .ok_or_else(|| ApiError::case_not_found(&raw))?
+        .ok_or_else(|| not_found(&raw, &raw_comment))?;
+    let version = comment.version;
+    Ok(with_etag(
+        Json(dto::comment(comment)).into_response(),
+        version,
+    ))
 }
 
 /// Edit a comment: its `body`, its `visibility`.

@@ -35,6 +35,10 @@ pub trait CommentStore: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Option<Paged<Comment>>>;
 
+    /// One comment of a case: `None` if the case does not exist, `Some(None)` if it has
+    /// no such comment.
+    async fn get_comment(&self, key: &CommentKey) -> Result<Option<Option<Comment>>>;
+
     /// Changes a comment (`expected`: the `If-Match` version). `NotFound` if the case
     /// has no such comment.
     async fn update_comment(

@@ -33,6 +33,11 @@ pub const EXPECTED: &[(&str, &str, Option<&str>)] = &[
         Some("cases:write"),
     ),
     (
+        "GET",
+        "/api/v1/cases/{caseId}/comments/{commentId}",
+        Some("cases:read"),
+    ),
+    (
         "PATCH",
         "/api/v1/cases/{caseId}/comments/{commentId}",
         Some("cases:write"),

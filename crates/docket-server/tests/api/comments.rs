@@ -72,6 +72,11 @@ backend_test! {
         assert_eq!(s, 200, "{edited}");
         assert_eq!((edited["version"].as_u64(), edited["body"].as_str()), (Some(2), Some("edited")));
         assert_eq!(h["etag"], "\"2\"");
+        // The comment at its address (the `Location` it was written with), its version as ETag.
+        let (s, h, got) = app.raw("GET", &one, None).await;
+        assert_eq!(s, 200, "{got}");
+        assert_eq!(got, edited);
+        assert_eq!(h["etag"], "\"2\"");
         let (s, h, stale) = with_if_match(&app, "PATCH", &one, 1, Some(&json!({"body": "lost"}))).await;
         assert_problem(s, &h, &stale, 412, "version_conflict");
         let (s, h, stale) = with_if_match(&app, "DELETE", &one, 1, None).await;
@@ -86,6 +91,8 @@ backend_test! {
         assert_problem(s, &h, &gone, 404, "comment_not_found");
         let (s, h, gone) = app.raw("DELETE", &one, None).await;
         assert_problem(s, &h, &gone, 404, "comment_not_found");
+        let (s, h, gone) = app.raw("GET", &one, None).await;
+        assert_problem(s, &h, &gone, 404, "comment_not_found");
         let now = app.snapshot(&case.case_id).await.0;
         assert_eq!((now.comment_count, now.version), (4, count_before.version + 1));
         // A comment under another case does not exist there.
@@ -94,6 +101,10 @@ backend_test! {
         let second = listed["items"][0]["commentId"].as_str().unwrap();
         let (s, h, b) = app.raw("DELETE", &format!("/api/v1/cases/{}/comments/{second}", other.case_id), None).await;
         assert_problem(s, &h, &b, 404, "comment_not_found");
+        let (s, h, b) = app.raw("GET", &format!("/api/v1/cases/{}/comments/{second}", other.case_id), None).await;
+        assert_problem(s, &h, &b, 404, "comment_not_found");
+        let (s, h, b) = app.raw("GET", &format!("/api/v1/cases/NOPE-1/comments/{second}"), None).await;
+        assert_problem(s, &h, &b, 404, "case_not_found");
         let (s, h, b) = app.raw("GET", "/api/v1/cases/NOPE-1/comments", None).await;
         assert_problem(s, &h, &b, 404, "case_not_found");
         let (s, h, b) = app.send_json("POST", "/api/v1/cases/NOPE-1/comments", &json!({"body": "x"})).await;

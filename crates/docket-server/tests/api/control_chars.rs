@@ -65,9 +65,11 @@ backend_test! {
         // A comment id (the case exists, the comment id cannot).
         for bad in BAD {
             let path = format!("/api/v1/cases/CASE-000001/comments/{bad}");
-            let (s, _, b) = app.raw("DELETE", &path, None).await;
-            if s != 404 {
-                wrong.push(format!("DELETE {path}: {s} {b}"));
+            for method in ["GET", "DELETE"] {
+                let (s, _, b) = app.raw(method, &path, None).await;
+                if s != 404 {
+                    wrong.push(format!("{method} {path}: {s} {b}"));
+                }
             }
         }
 

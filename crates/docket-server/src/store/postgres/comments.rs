@@ -229,6 +229,26 @@ impl CommentStore for PgStore {
         )))
     }
 
+    async fn get_comment(&self, key: &CommentKey) -> Result<Option<Option<Comment>>> {
+        let Some(seq) = case_seq(&self.pool, &key.case).await? else {
+            return Ok(None);
+        };
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COMMENT_COLUMNS} FROM comments m JOIN cases c ON c.seq = m.case_seq \
+             WHERE m.comment_id = $1 AND m.case_seq = $2"
+        )))
+        .bind(key.comment.as_str())
+        .bind(seq)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(Some(
+            row.as_ref()
+                .map(comment_from_row)
+                .transpose()?
+                .map(|(_, c)| c),
+        ))
+    }
+
     async fn update_comment(
         &self,
         key: &CommentKey,

@@ -179,6 +179,24 @@ impl CommentStore for SqliteStore {
         .await
     }
 
+    async fn get_comment(&self, key: &CommentKey) -> Result<Option<Option<Comment>>> {
+        let key = key.clone();
+        self.read(move |conn, _| {
+            let Some(seq) = case_seq(conn, &key.case)? else {
+                return Ok(None);
+            };
+            let found = conn
+                .prepare_cached(&format!(
+                    "SELECT {COMMENT_COLUMNS} FROM comments m JOIN cases c ON c.seq = m.case_seq \
+                     WHERE m.comment_id = ?1 AND m.case_seq = ?2"
+                ))?
+                .query_row(rusqlite::params![key.comment, seq], comment_from_row)
+                .optional()?;
+            Ok(Some(found.map(|(_, c)| c)))
+        })
+        .await
+    }
+
     async fn update_comment(
         &self,
         key: &CommentKey,
