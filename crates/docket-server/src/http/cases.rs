@@ -34,7 +34,7 @@ pub fn path_case_id(raw: &str) -> Result<CaseId, ApiError> {
     CaseId::parse(raw).map_err(|_| ApiError::case_not_found(raw))
 }
 
-fn etag(version: u64) -> HeaderValue {
+pub(super) fn etag(version: u64) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
 }
 

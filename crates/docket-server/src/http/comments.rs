@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::Caller;
-use super::cases::{if_match, path_case_id};
+use super::cases::{etag, if_match, path_case_id};
 use super::cursor::{decode_cursor, encode_cursor};
 use super::error::ApiError;
 use super::extract::{JsonBody, PathParam, QueryParams};
@@ -39,9 +39,7 @@ fn answer(
 
 /// The comment's version as the answer's `ETag`.
 fn with_etag(mut res: Response, version: u64) -> Response {
-    if let Ok(v) = HeaderValue::from_str(&format!("\"{version}\"")) {
-        res.headers_mut().insert(header::ETAG, v);
-    }
+    res.headers_mut().insert(header::ETAG, etag(version));
     res
 }
 

@@ -51,13 +51,8 @@ pub(super) async fn insert_applied_comments(
     ctx: &ChangeContext<'_>,
 ) -> Result<Vec<Option<Change>>> {
     let count = applied.iter().filter(|(_, a)| a.comment.is_some()).count();
-    if count <= 1 {
-        let mut out = Vec::with_capacity(applied.len());
-        for (seq, a) in applied {
-            let made = insert_applied_comment(tx, *seq, a, ctx).await?;
-            out.push(made.map(|(_, change)| change));
-        }
-        return Ok(out);
+    if count == 0 {
+        return Ok(vec![None; applied.len()]);
     }
     let last: i64 = sqlx::query_scalar(
         "UPDATE counters SET value = value + $1 WHERE name = 'comment_number' RETURNING value",
@@ -135,6 +130,23 @@ async fn insert_row(
     Ok(c)
 }
 
+/// The comment `id` of the case row `seq`, with its own row's `seq`.
+async fn find_comment<'e, E: sqlx::PgExecutor<'e>>(
+    ex: E,
+    seq: i64,
+    id: &str,
+) -> Result<Option<(i64, Comment)>> {
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {COMMENT_COLUMNS} FROM comments m JOIN cases c ON c.seq = m.case_seq \
+         WHERE m.comment_id = $1 AND m.case_seq = $2"
+    )))
+    .bind(id)
+    .bind(seq)
+    .fetch_optional(ex)
+    .await?;
+    row.as_ref().map(comment_from_row).transpose()
+}
+
 /// The case (locked) and the comment `key` names, checked against `expected`:
 /// `NotFound` when the case has no such comment.
 #[allow(clippy::type_complexity)]
@@ -146,15 +158,7 @@ async fn load_pair(
     let Some((seq, case)) = load_case_for_update(tx, &key.case).await? else {
         return Ok(Err(ItemError::CaseNotFound(key.case.to_string())));
     };
-    let row = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {COMMENT_COLUMNS} FROM comments m JOIN cases c ON c.seq = m.case_seq \
-         WHERE m.comment_id = $1 AND m.case_seq = $2"
-    )))
-    .bind(key.comment.as_str())
-    .bind(seq)
-    .fetch_optional(&mut **tx)
-    .await?;
-    let Some((cseq, comment)) = row.as_ref().map(comment_from_row).transpose()? else {
+    let Some((cseq, comment)) = find_comment(&mut **tx, seq, &key.comment).await? else {
         return Err(Error::NotFound);
     };
     if let Some(v) = expected.filter(|v| *v != comment.version) {
@@ -233,20 +237,8 @@ impl CommentStore for PgStore {
         let Some(seq) = case_seq(&self.pool, &key.case).await? else {
             return Ok(None);
         };
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {COMMENT_COLUMNS} FROM comments m JOIN cases c ON c.seq = m.case_seq \
-             WHERE m.comment_id = $1 AND m.case_seq = $2"
-        )))
-        .bind(key.comment.as_str())
-        .bind(seq)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(Some(
-            row.as_ref()
-                .map(comment_from_row)
-                .transpose()?
-                .map(|(_, c)| c),
-        ))
+        let found = find_comment(&self.pool, seq, &key.comment).await?;
+        Ok(Some(found.map(|(_, c)| c)))
     }
 
     async fn update_comment(

@@ -77,6 +77,17 @@ fn insert_row(
     Ok(c)
 }
 
+/// The comment `id` of the case row `seq`, with its own row's `seq`.
+fn find_comment(conn: &rusqlite::Connection, seq: i64, id: &str) -> Result<Option<(i64, Comment)>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {COMMENT_COLUMNS} FROM comments m JOIN cases c ON c.seq = m.case_seq \
+             WHERE m.comment_id = ?1 AND m.case_seq = ?2"
+        ))?
+        .query_row((id, seq), comment_from_row)
+        .optional()?)
+}
+
 /// The case and the comment `key` names, inside `tx`, checked against `expected`:
 /// `NotFound` when the case has no such comment.
 #[allow(clippy::type_complexity)]
@@ -88,14 +99,7 @@ fn load_pair(
     let Some((seq, case)) = load_case(tx, &key.case)? else {
         return Ok(Err(ItemError::CaseNotFound(key.case.to_string())));
     };
-    let Some((cseq, comment)) = tx
-        .prepare_cached(&format!(
-            "SELECT {COMMENT_COLUMNS} FROM comments m JOIN cases c ON c.seq = m.case_seq \
-             WHERE m.comment_id = ?1 AND m.case_seq = ?2"
-        ))?
-        .query_row((key.comment.as_str(), seq), comment_from_row)
-        .optional()?
-    else {
+    let Some((cseq, comment)) = find_comment(tx, seq, &key.comment)? else {
         return Err(Error::NotFound);
     };
     if let Some(v) = expected.filter(|v| *v != comment.version) {
@@ -185,14 +189,7 @@ impl CommentStore for SqliteStore {
             let Some(seq) = case_seq(conn, &key.case)? else {
                 return Ok(None);
             };
-            let found = conn
-                .prepare_cached(&format!(
-                    "SELECT {COMMENT_COLUMNS} FROM comments m JOIN cases c ON c.seq = m.case_seq \
-                     WHERE m.comment_id = ?1 AND m.case_seq = ?2"
-                ))?
-                .query_row(rusqlite::params![key.comment, seq], comment_from_row)
-                .optional()?;
-            Ok(Some(found.map(|(_, c)| c)))
+            Ok(Some(find_comment(conn, seq, &key.comment)?.map(|(_, c)| c)))
         })
         .await
     }
