@@ -90,9 +90,26 @@ pub struct FeedChange {
 /// A change row selected with [`CHANGE_COLUMNS`], rendered with `render` unless it was
 /// stored rendered (a job event's, or a change kept before the columns were).
 pub fn change<R: Columns>(r: &R, render: &Render) -> Result<FeedChange, R::Error> {
+    let (head, stored) = stored_change(r)?;
+    Ok(head.with_body(match stored {
+        Stored::Rendered(body) => body,
+        Stored::Parts(c) => render(&(*c).read_back()),
+    }))
+}
+
+/// A change as its row keeps it: rendered already, or in parts (its case, when the row
+/// holds a copy of it) to render.
+pub enum Stored {
+    Rendered(String),
+    Parts(Box<Change>),
+}
+
+/// A change row selected with [`CHANGE_COLUMNS`]: its [`FeedChange`] without the body,
+/// and what the row keeps of it.
+pub fn stored_change<R: Columns>(r: &R) -> Result<(FeedChange, Stored), R::Error> {
     let (position, kind, case_id, at) = (r.int(0)?, r.text(16)?, r.opt_text(1)?, r.int(17)?);
-    let body = match r.opt_text(18)? {
-        Some(body) => body,
+    let stored = match r.opt_text(18)? {
+        Some(body) => Stored::Rendered(body),
         None => {
             let k = ChangeKind::parse(&kind)
                 .ok_or_else(|| r.unreadable(16, "change type", kind.clone()))?;
@@ -107,7 +124,7 @@ pub fn change<R: Columns>(r: &R, render: &Render) -> Result<FeedChange, R::Error
                 None => None,
             };
             let task_id = r.opt_text(21)?;
-            let c = Change {
+            Stored::Parts(Box::new(Change {
                 kind: k,
                 at: Timestamp(at),
                 actor: r.opt_text(19)?.unwrap_or_default(),
@@ -127,17 +144,24 @@ pub fn change<R: Columns>(r: &R, render: &Render) -> Result<FeedChange, R::Error
                 changes,
                 case,
                 job: None,
-            };
-            render(&c.read_back())
+            }))
         }
     };
-    Ok(FeedChange {
+    let head = FeedChange {
         position,
         kind,
         case_id,
         at,
-        body,
-    })
+        body: String::new(),
+    };
+    Ok((head, stored))
+}
+
+impl FeedChange {
+    /// This change with `body`.
+    pub fn with_body(self, body: String) -> Self {
+        Self { body, ..self }
+    }
 }
 
 /// A task row selected with [`TASK_COLUMNS`], and its `seq`.

@@ -189,6 +189,77 @@ backend_test! {
 }
 
 backend_test! {
+    async fn a_bulk_change_shows_its_case_as_the_job_left_it_after_later_writes_a_delete_and_a_new_case_of_that_id() {
+        // SQLite keeps a bulk job's change without a copy of its case and rebuilds the
+        // case when the feed reads it: from the case as it is, undoing later history.
+        let app = spawn_app().await;
+        let created = json!({"caseId": "T-1", "title": "first", "tags": ["a"], "fields": {"region": "eu"}});
+        app.create(created.clone()).await;
+        let item = json!([{"caseId": "T-1", "priority": "High", "assignee": "ann",
+                           "tagsAdd": ["b"], "fields": {"region": "us", "extra": 1}}]);
+        let (s, _, job) = app.send_json("PATCH", "/api/v1/cases/bulk-update", &item).await;
+        assert_eq!(s, 200, "{job}");
+        app.wait_job(job["jobId"].as_str().unwrap()).await;
+        let later = json!({"title": "second", "assignee": null, "priority": "Low",
+                           "fields": {"region": "apac", "extra": null}, "tags": []});
+        let (s, _, _) = app.send_json("PATCH", "/api/v1/cases/T-1", &later).await;
+        assert_eq!(s, 200);
+        let check = |feed: &[Value]| {
+            let job_change = feed
+                .iter()
+                .find(|c| c["type"] == "case.updated" && c["jobId"].is_string())
+                .unwrap_or_else(|| panic!("{feed:?}"));
+            let case = &job_change["case"];
+            assert_eq!(job_change["version"], 2, "{job_change}");
+            assert_eq!(case["version"], 2, "{job_change}");
+            assert_eq!(case["title"], "first", "{job_change}");
+            assert_eq!(case["priority"], "High", "{job_change}");
+            assert_eq!(case["assignee"], "ann", "{job_change}");
+            assert_eq!(case["tags"], json!(["a", "b"]), "{job_change}");
+            assert_eq!(case["fields"], json!({"region": "us", "extra": 1}), "{job_change}");
+            let fields: Vec<&str> = job_change["changes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["field"].as_str().unwrap())
+                .collect();
+            assert_eq!(fields.len(), 5, "{job_change}");
+            for f in ["priority", "assignee", "tags", "fields.region", "fields.extra"] {
+                assert!(fields.contains(&f), "{f}: {job_change}");
+            }
+            let region = job_change["changes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|d| d["field"] == "fields.region")
+                .unwrap();
+            assert_eq!(region["from"], "eu");
+            assert_eq!(region["to"], "us");
+            let patch = feed
+                .iter()
+                .find(|c| c["type"] == "case.updated" && c["version"] == 3)
+                .unwrap();
+            assert_eq!(patch["case"]["title"], "second");
+            assert_eq!(patch["case"]["fields"], json!({"region": "apac"}));
+        };
+        let (feed, _) = read_all(&app, "0", "&caseId=T-1").await;
+        check(&feed);
+        // Deleted, then a new case of the same id: the job's change is still about the
+        // case it changed.
+        let (s, _, _) = app.raw("DELETE", "/api/v1/cases/T-1", None).await;
+        assert_eq!(s, 204);
+        app.create(json!({"caseId": "T-1", "title": "third"})).await;
+        let (feed, _) = read_all(&app, "0", "&caseId=T-1").await;
+        check(&feed);
+        assert_eq!(
+            types(&feed),
+            ["case.created", "case.updated", "case.updated", "case.deleted", "case.created"]
+        );
+        assert_eq!(feed[4]["case"]["title"], "third");
+    }
+}
+
+backend_test! {
     async fn the_feed_filters_by_type_and_case_and_refuses_bad_queries() {
         let app = spawn_app().await;
         for id in ["G-1", "G-2"] {

@@ -8,8 +8,9 @@ use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, types::Value
 
 use super::SqliteStore;
 use super::rows::{
-    CASE_COLUMNS, TASK_COLUMNS, case_from_row, counter, history_from_row, insert_case, insert_task,
-    json_text, next_commit, next_task_id, raise_counter, record_changes, task_from_row, write_tags,
+    CASE_COLUMNS, Shows, TASK_COLUMNS, case_from_row, counter, history_from_row, insert_case,
+    insert_task, json_text, next_commit, next_task_id, raise_counter, record_changes,
+    task_from_row, write_tags,
 };
 use crate::domain::feed::{Change, IMPORT_ACTOR};
 use crate::domain::{
@@ -51,12 +52,15 @@ pub(super) fn external_id_holder(tx: &Transaction<'_>, e: &str) -> Result<Option
 }
 
 /// Writes an applied change: the case row, its tags, its history, the task cascade.
+/// Returns the first and last id of the history rows it wrote (none when no field
+/// changed). `thin`: the change will be recorded without a copy of the case (see
+/// [`super::thin`]), which the case row notes.
 pub(super) fn write_applied(
     tx: &Transaction<'_>,
     seq: i64,
     applied: &crate::domain::Applied,
-    commit: CommitSeq,
-) -> Result<()> {
+    (commit, thin): (CommitSeq, bool),
+) -> Result<Option<(i64, i64)>> {
     let c = &applied.case;
     // Only the columns that changed: SQLite rewrites the entry of every index whose
     // column is named in SET, changed or not, so a field edit must not name `status`.
@@ -110,6 +114,9 @@ pub(super) fn write_applied(
     if applied.comment.is_some() {
         set("comment_count", Sql::Integer(i64::from(c.comment_count)));
     }
+    if thin {
+        set("thin_changes", Sql::Integer(1));
+    }
     sql.push_str(" WHERE seq = ?1");
     tx.prepare_cached(&sql)?
         .execute(rusqlite::params_from_iter(params))?;
@@ -120,6 +127,7 @@ pub(super) fn write_applied(
         "INSERT INTO case_history (case_seq, at, actor, field, from_value, to_value, job_id) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?;
+    let mut ids = None;
     for h in &applied.history {
         ins.execute(rusqlite::params![
             seq,
@@ -130,6 +138,8 @@ pub(super) fn write_applied(
             json_text(&h.to),
             h.job_id
         ])?;
+        let id = tx.last_insert_rowid();
+        ids = Some(ids.map_or((id, id), |(first, _)| (first, id)));
     }
     if applied.close_open_tasks {
         tx.prepare_cached(
@@ -137,7 +147,7 @@ pub(super) fn write_applied(
         )?
         .execute((seq, c.updated_at.0))?;
     }
-    Ok(())
+    Ok(ids)
 }
 
 #[async_trait]
@@ -186,7 +196,7 @@ impl CaseStore for SqliteStore {
             record_changes(
                 &tx,
                 commit,
-                &[(Change::case_created(&case, &actor.name), Some(seq))],
+                &[(Change::case_created(&case, &actor.name), Shows::Row(seq))],
                 &render,
             )?;
             tx.commit()?;
@@ -335,9 +345,9 @@ impl CaseStore for SqliteStore {
             }
             let commit = if applied.changed() {
                 let commit = next_commit(&tx)?;
-                write_applied(&tx, seq, &applied, commit)?;
+                write_applied(&tx, seq, &applied, (commit, false))?;
                 let change = Change::case_updated(&applied.case, &applied.history);
-                record_changes(&tx, commit, &[(change, Some(seq))], &render)?
+                record_changes(&tx, commit, &[(change, Shows::Row(seq))], &render)?
             } else {
                 CommitSeq(counter(&tx, "commit")?)
             };
@@ -401,7 +411,10 @@ impl CaseStore for SqliteStore {
             record_changes(
                 &tx,
                 commit,
-                &[(Change::task_created(&t, &case, &actor.name), Some(seq))],
+                &[(
+                    Change::task_created(&t, &case, &actor.name),
+                    Shows::Row(seq),
+                )],
                 &render,
             )?;
             tx.commit()?;
@@ -483,7 +496,7 @@ impl CaseStore for SqliteStore {
             .execute((seq, delta, commit.0, t.updated_at.0))?;
             case.open_tasks_moved(delta, t.updated_at);
             let change = Change::task_updated(&before, &t, &case, &actor.name);
-            record_changes(&tx, commit, &[(change, Some(seq))], &render)?;
+            record_changes(&tx, commit, &[(change, Shows::Row(seq))], &render)?;
             tx.commit()?;
             Ok(Ok((t, commit)))
         })
@@ -510,7 +523,7 @@ impl CaseStore for SqliteStore {
                     insert_task(&tx, seq, &t)?;
                 }
                 max_n = max_n.max(case.id.generated_number().unwrap_or(0));
-                changes.push((Change::case_created(&case, IMPORT_ACTOR), Some(seq)));
+                changes.push((Change::case_created(&case, IMPORT_ACTOR), Shows::Row(seq)));
             }
             raise_counter(&tx, "case_number", i64::try_from(max_n).unwrap_or(i64::MAX))?;
             let last = record_changes(&tx, commit, &changes, &render)?;
@@ -544,7 +557,7 @@ impl CaseStore for SqliteStore {
             delete_case_rows(&tx, seq)?;
             let commit = next_commit(&tx)?;
             let change = Change::case_deleted(&case, &actor.name, actor.at);
-            record_changes(&tx, commit, &[(change, None)], &render)?;
+            record_changes(&tx, commit, &[(change, Shows::Nothing)], &render)?;
             tx.commit()?;
             Ok(Ok((case, commit)))
         })
@@ -563,8 +576,9 @@ impl CaseStore for SqliteStore {
 pub(super) use crate::store::page_of as page;
 
 /// Deletes case `seq` with its history, tasks and tags (its title index follows by
-/// trigger).
+/// trigger); what its thin changes need of it is kept (see [`super::thin`]).
 pub(super) fn delete_case_rows(tx: &Transaction<'_>, seq: i64) -> Result<()> {
+    super::thin::keep_deleted(tx, seq)?;
     for sql in [
         "DELETE FROM case_history WHERE case_seq = ?1",
         "DELETE FROM tasks WHERE case_seq = ?1",

@@ -9,7 +9,8 @@ use rusqlite::Transaction;
 use super::cases::{delete_case_rows, load_case, write_applied};
 use super::comments::insert_applied_comment;
 use super::create_items::create_case_item;
-use super::rows::Logged;
+use super::rows::{Logged, Shows};
+use super::thin::Thin;
 use crate::domain::chunk::{ClaimedJob, Outcome};
 use crate::domain::feed::Change;
 use crate::domain::{CaseId, ChangeContext, ItemError, JobKind, Workflow, apply_change};
@@ -117,15 +118,16 @@ fn apply_item(
             if !applied.changed() || !write {
                 return Ok(Ok((applied.case.version, Vec::new())));
             }
-            write_applied(tx, seq, &applied, commit)?;
+            // Its change keeps no copy of the case, but the history rows it wrote.
+            let history = write_applied(tx, seq, &applied, (commit, true))?;
             let mut logged = Vec::new();
-            if !applied.history.is_empty() {
+            if let Some(ids) = history {
                 let change = Change::case_updated(&applied.case, &applied.history);
-                logged.push((change, Some(seq)));
+                logged.push((change, Shows::Thin(Thin::of(&applied.case, ids))));
             }
             // The item's comment: part of its change (the same version), after it.
             if let Some((_, c)) = insert_applied_comment(tx, seq, &applied, ctx)? {
-                logged.push((c, Some(seq)));
+                logged.push((c, Shows::Row(seq)));
             }
             Ok(Ok((applied.case.version, logged)))
         }
@@ -153,7 +155,7 @@ fn delete_item(
     }
     delete_case_rows(tx, seq)?;
     let change = Change::case_deleted_by_job(&case, ctx);
-    Ok(Ok((case.version + 1, vec![(change, None)])))
+    Ok(Ok((case.version + 1, vec![(change, Shows::Nothing)])))
 }
 
 /// Records each item's outcome in its `job_items` row.

@@ -5,7 +5,7 @@ use rusqlite::{OptionalExtension, Transaction};
 
 use super::SqliteStore;
 use super::cases::{case_seq, immediate, load_case, write_applied};
-use super::rows::{counter, next_commit, record_changes};
+use super::rows::{Shows, counter, next_commit, record_changes};
 use crate::domain::feed::Change;
 use crate::domain::{
     Applied, Case, CaseChange, CaseId, ChangeContext, Comment, CommentChange, CommentKey,
@@ -138,13 +138,13 @@ impl CommentStore for SqliteStore {
                 Err(e) => return Ok(Err(e)),
             };
             let commit = next_commit(&tx)?;
-            write_applied(&tx, seq, &applied, commit)?;
+            write_applied(&tx, seq, &applied, (commit, false))?;
             let Some((c, change)) = insert_applied_comment(&tx, seq, &applied, &ctx)? else {
                 return Err(Error::Other(anyhow::anyhow!(
                     "a comment's change carried no comment"
                 )));
             };
-            record_changes(&tx, commit, &[(change, Some(seq))], &render)?;
+            record_changes(&tx, commit, &[(change, Shows::Row(seq))], &render)?;
             tx.commit()?;
             Ok(Ok((c, commit)))
         })
@@ -230,7 +230,7 @@ impl CommentStore for SqliteStore {
                 .execute((seq, commit.0))?;
             let logged =
                 Change::comment(Some(&before), &comment, false, &case, &actor.name, actor.at);
-            record_changes(&tx, commit, &[(logged, Some(seq))], &render)?;
+            record_changes(&tx, commit, &[(logged, Shows::Row(seq))], &render)?;
             tx.commit()?;
             Ok(Ok((comment, commit)))
         })
@@ -262,7 +262,7 @@ impl CommentStore for SqliteStore {
             .execute((seq, actor.at.0, commit.0))?;
             case.comments_moved(-1, actor.at);
             let logged = Change::comment(None, &comment, true, &case, &actor.name, actor.at);
-            record_changes(&tx, commit, &[(logged, Some(seq))], &render)?;
+            record_changes(&tx, commit, &[(logged, Shows::Row(seq))], &render)?;
             tx.commit()?;
             Ok(Ok((comment, commit)))
         })

@@ -5,7 +5,8 @@
 use rusqlite::Transaction;
 
 use super::cases::{case_seq, external_id_holder, load_case, write_applied};
-use super::rows::{Logged, counter, insert_case, raise_counter};
+use super::rows::{Logged, Shows, counter, insert_case, raise_counter};
+use super::thin::Thin;
 use crate::domain::chunk::ClaimedJob;
 use crate::domain::create::{CreateAction, CreatePlan, create_item, plan_create};
 use crate::domain::feed::Change;
@@ -68,11 +69,12 @@ pub(super) fn create_case_item(
                 Err(e) => return Ok(Err(e)),
             };
             let logged = if applied.changed() && write {
-                write_applied(tx, seq, &applied, commit)?;
-                Some((
-                    Change::case_updated(&applied.case, &applied.history),
-                    Some(seq),
-                ))
+                // Like an update job's item: no copy of the case (see `super::thin`).
+                let shows = match write_applied(tx, seq, &applied, (commit, true))? {
+                    Some(ids) => Shows::Thin(Thin::of(&applied.case, ids)),
+                    None => Shows::Row(seq),
+                };
+                Some((Change::case_updated(&applied.case, &applied.history), shows))
             } else {
                 None
             };
@@ -97,7 +99,7 @@ pub(super) fn create_case_item(
                     raise_counter(tx, "case_number", i64::try_from(n).unwrap_or(i64::MAX))?;
                 }
                 let seq = insert_case(tx, &case, commit)?;
-                Some((Change::case_created_by_job(&case, ctx), Some(seq)))
+                Some((Change::case_created_by_job(&case, ctx), Shows::Row(seq)))
             } else {
                 None
             };

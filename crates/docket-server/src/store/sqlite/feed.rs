@@ -7,8 +7,9 @@ use rusqlite::types::Value as Sql;
 use super::SqliteStore;
 use super::cases::immediate;
 use super::rows::counter;
+use super::thin::{THIN_COLUMNS, purge_deleted, read_changes};
 use crate::domain::Timestamp;
-use crate::store::decode::{self, CHANGE_COLUMNS};
+use crate::store::decode::CHANGE_COLUMNS;
 use crate::store::{FeedQuery, FeedRead, FeedStore, Result};
 
 #[async_trait]
@@ -16,7 +17,8 @@ impl FeedStore for SqliteStore {
     async fn read_changes(&self, q: FeedQuery) -> Result<FeedRead> {
         let render = self.render();
         self.read(move |conn, _| {
-            let mut sql = format!("SELECT {CHANGE_COLUMNS} FROM changes WHERE position > ?1");
+            let mut sql =
+                format!("SELECT {CHANGE_COLUMNS}, {THIN_COLUMNS} FROM changes WHERE position > ?1");
             let mut params = vec![Sql::Integer(q.after)];
             if let Some(case) = &q.case_id {
                 params.push(Sql::Text(case.clone()));
@@ -32,12 +34,10 @@ impl FeedStore for SqliteStore {
             }
             params.push(Sql::Integer(i64::from(q.limit)));
             sql.push_str(&format!(" ORDER BY position LIMIT ?{}", params.len()));
-            let items = conn
-                .prepare_cached(&sql)?
-                .query_map(rusqlite::params_from_iter(params), |r| {
-                    decode::change(r, &render).map(|c| (c.position, c.body))
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let items = read_changes(conn, &sql, rusqlite::params_from_iter(params), &render)?
+                .into_iter()
+                .map(|c| (c.position, c.body))
+                .collect();
             // After the items: a purge that raced them shows here.
             let purged_through = counter(conn, "changes_purged")?;
             Ok(FeedRead {
@@ -74,6 +74,7 @@ impl FeedStore for SqliteStore {
                 "UPDATE counters SET value = max(value, ?1) WHERE name = 'changes_purged'",
             )?
             .execute([upto])?;
+            purge_deleted(&tx, upto)?;
             tx.commit()?;
             Ok(n as u64 + ended)
         })

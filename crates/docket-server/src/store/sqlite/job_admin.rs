@@ -9,7 +9,7 @@ use rusqlite::OptionalExtension;
 use super::SqliteStore;
 use super::cases::immediate;
 use super::job_rows::{end_job, insert_items, insert_job, load_job};
-use super::rows::{Logged, counter, next_commit, record_changes};
+use super::rows::{Logged, Shows, counter, next_commit, record_changes};
 use crate::domain::feed::{Change, JOB_ACTOR};
 use crate::domain::job_records::DeliveryRow;
 use crate::domain::revert::{
@@ -45,7 +45,7 @@ impl SqliteStore {
                 return Ok((change, CommitSeq(counter(&tx, "commit")?)));
             }
             let commit = next_commit(&tx)?;
-            let changes: Vec<Logged> = changes.into_iter().map(|c| (c, None)).collect();
+            let changes: Vec<Logged> = changes.into_iter().map(|c| (c, Shows::Nothing)).collect();
             let commit = record_changes(&tx, commit, &changes, &render)?;
             tx.commit()?;
             Ok((change, commit))

@@ -3,7 +3,7 @@
 
 use rusqlite::{OptionalExtension, Row, Transaction};
 
-use super::rows::{Logged, next_commit, record_changes};
+use super::rows::{Logged, Shows, next_commit, record_changes};
 use crate::domain::feed::{Change, JOB_ACTOR, Render};
 use crate::domain::{Job, JobState, Timestamp, random_hex};
 use crate::store::case_list::{Dialect, Param, matches_sql};
@@ -142,7 +142,7 @@ pub(super) fn ended(
     render: &Render,
 ) -> Result<ChunkResult> {
     let (_, job) = load_job(&tx, job_id)?.ok_or(crate::store::Error::NotFound)?;
-    changes.extend(Change::job_ended(&job, JOB_ACTOR).map(|c| (c, None)));
+    changes.extend(Change::job_ended(&job, JOB_ACTOR).map(|c| (c, Shows::Nothing)));
     let first = match commit {
         Some(c) => c,
         // Nothing to record (a dry run's end): no position in the commit order.

@@ -24,6 +24,7 @@ mod list_plan;
 mod rows;
 mod sessions;
 mod stats;
+mod thin;
 mod webhooks;
 
 use std::path::{Path, PathBuf};
@@ -53,6 +54,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("bulk_v2.sql"),
     include_str!("tag_lookup.sql"),
     include_str!("comments.sql"),
+    include_str!("thin_changes.sql"),
 ];
 
 /// Reader connections kept open for reuse.
@@ -408,11 +410,16 @@ mod tests {
     use super::*;
 
     /// Takes a migrated database back to before version 11 (the bulk columns and
-    /// `externalId`, and the comments of version 13), so a test can play an older version's database: what a later
-    /// migration adds must go too, or applying it again fails.
+    /// `externalId`, the comments of version 13 and the thin changes of version 14), so
+    /// a test can play an older version's database: what a later migration adds must go
+    /// too, or applying it again fails.
     fn undo_bulk_v2(conn: &Connection) {
         conn.execute_batch(
-            "ALTER TABLE jobs DROP COLUMN dry_run;
+            "DROP TABLE deleted_cases;
+             ALTER TABLE changes DROP COLUMN history_from;
+             ALTER TABLE changes DROP COLUMN history_to;
+             ALTER TABLE cases DROP COLUMN thin_changes;
+             ALTER TABLE jobs DROP COLUMN dry_run;
              ALTER TABLE jobs DROP COLUMN revert_of;
              ALTER TABLE jobs DROP COLUMN template;
              ALTER TABLE jobs DROP COLUMN upsert_by;

@@ -70,14 +70,25 @@ static RECORD_WITH_CASE: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// A change to record, and the `seq` of its case's row when it shows its case.
-pub type Logged = (Change, Option<i64>);
+/// A change to record, and how it keeps the case it shows.
+pub type Logged = (Change, Shows);
+
+/// How a recorded change keeps the case after it (when it shows one).
+#[derive(Debug, Clone, Copy)]
+pub enum Shows {
+    /// It keeps none (a deletion, a job's event).
+    Nothing,
+    /// A copy of the case's row (by its `seq`) as the transaction leaves it.
+    Row(i64),
+    /// No copy: the history rows it wrote (a bulk job's update; see [`super::thin`]).
+    Thin(super::thin::Thin),
+}
 
 /// Stores `changes` at positions `first`, `first + 1`, … (`first` is this transaction's
 /// own, from [`next_commit`], the only one it took) and moves the commit counter to
 /// the last of them, which it returns (`first` when there is none). A change that shows
-/// its case copies the case's row (by its `seq`) as this transaction left it: the one
-/// writer renders nothing (the feed renders a change when it reads it).
+/// its case copies the case's row (by its `seq`) as this transaction left it, or is
+/// thin: the one writer renders nothing (the feed renders a change when it reads it).
 pub fn record_changes(
     tx: &Transaction<'_>,
     first: CommitSeq,
@@ -106,10 +117,11 @@ pub fn record_changes(
             &c.comment_id,
         ];
         let n = match (c.shows_case(), seq) {
-            (true, Some(seq)) => with_case.execute(rusqlite::params_from_iter(
+            (true, Shows::Row(seq)) => with_case.execute(rusqlite::params_from_iter(
                 head.into_iter().chain([seq as &dyn rusqlite::ToSql]),
             ))?,
-            (true, None) => 0,
+            (true, Shows::Thin(t)) => super::thin::record(tx, last, c, t)?,
+            (true, Shows::Nothing) => 0,
             (false, _) => plain.execute(head.as_slice())?,
         };
         if n != 1 {

@@ -7,12 +7,13 @@ use rusqlite::{OptionalExtension, Row};
 use super::SqliteStore;
 use super::cases::immediate;
 use super::rows::next_commit;
+use super::thin::read_after;
 use crate::domain::Timestamp;
 use crate::domain::webhook::{
     Delivery, DeliveryAttempt, DeliveryState, DeliveryStats, DueDelivery, NewDelivery, Webhook,
     disabled_reason, should_disable,
 };
-use crate::store::decode::{self, CHANGE_COLUMNS, FeedChange};
+use crate::store::decode::FeedChange;
 use crate::store::webhook_rows::{
     self, ClaimedRow, DELIVERY_COLUMNS, WEBHOOK_COLUMNS, events_text, filter_text,
 };
@@ -154,13 +155,7 @@ impl WebhookStore for SqliteStore {
                 let Some(from) = hooks.iter().map(|h| h.2).min() else {
                     return Ok(None);
                 };
-                let changes: Vec<FeedChange> = conn
-                    .prepare_cached(&format!(
-                        "SELECT {CHANGE_COLUMNS} FROM changes WHERE position > ?1 \
-                         ORDER BY position LIMIT ?2"
-                    ))?
-                    .query_map((from, i64::from(limit)), |r| decode::change(r, &render))?
-                    .collect::<rusqlite::Result<_>>()?;
+                let changes: Vec<FeedChange> = read_after(conn, from, limit, &render)?;
                 let Some(last) = changes.last().map(|c| c.position) else {
                     return Ok(None);
                 };
