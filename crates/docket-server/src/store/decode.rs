@@ -6,7 +6,7 @@
 use serde_json::{Map, Value};
 
 use super::sql::JobRow;
-use crate::domain::feed::{Change, ChangeKind, FieldDiff, Render};
+use crate::domain::feed::{Change, ChangeKind, FieldDiff};
 use crate::domain::{
     Case, CaseId, Comment, HistoryRecord, Job, Priority, Status, Task, TaskId, TaskStatus,
     Timestamp, Visibility,
@@ -87,18 +87,9 @@ pub struct FeedChange {
     pub body: String,
 }
 
-/// A change row selected with [`CHANGE_COLUMNS`], rendered with `render` unless it was
-/// stored rendered (a job event's, or a change kept before the columns were).
-pub fn change<R: Columns>(r: &R, render: &Render) -> Result<FeedChange, R::Error> {
-    let (head, stored) = stored_change(r)?;
-    Ok(head.with_body(match stored {
-        Stored::Rendered(body) => body,
-        Stored::Parts(c) => render(&(*c).read_back()),
-    }))
-}
-
-/// A change as its row keeps it: rendered already, or in parts (its case, when the row
-/// holds a copy of it) to render.
+/// A change as its row keeps it: rendered already (a job event's, or a change kept
+/// before the columns were), or in parts (its case, when the row holds a copy of it) to
+/// render.
 pub enum Stored {
     Rendered(String),
     Parts(Box<Change>),

@@ -10,6 +10,7 @@ pub mod keys;
 mod postgres;
 mod signal;
 pub(crate) mod sql;
+pub(crate) mod thin;
 mod webhook_rows;
 mod webhook_store;
 pub use webhook_store::{FeedStore, WebhookStore};

@@ -195,8 +195,11 @@ backend_test! {
         let app = spawn_app().await;
         let created = json!({"caseId": "T-1", "title": "first", "tags": ["a"], "fields": {"region": "eu"}});
         app.create(created.clone()).await;
+        // Two items: PostgreSQL writes a chunk of one case as a single update does.
+        app.create(json!({"caseId": "T-2", "title": "other"})).await;
         let item = json!([{"caseId": "T-1", "priority": "High", "assignee": "ann",
-                           "tagsAdd": ["b"], "fields": {"region": "us", "extra": 1}}]);
+                           "tagsAdd": ["b"], "fields": {"region": "us", "extra": 1}},
+                          {"caseId": "T-2", "priority": "High"}]);
         let (s, _, job) = app.send_json("PATCH", "/api/v1/cases/bulk-update", &item).await;
         assert_eq!(s, 200, "{job}");
         app.wait_job(job["jobId"].as_str().unwrap()).await;
@@ -256,6 +259,39 @@ backend_test! {
             ["case.created", "case.updated", "case.updated", "case.deleted", "case.created"]
         );
         assert_eq!(feed[4]["case"]["title"], "third");
+    }
+}
+
+backend_test! {
+    async fn a_deleted_case_kept_for_its_bulk_changes_is_forgotten_with_them() {
+        let app = spawn_app().await;
+        for id in ["K-1", "K-2"] {
+            app.create(json!({"caseId": id, "title": id})).await;
+        }
+        let items = json!([{"caseId": "K-1", "priority": "High"}, {"caseId": "K-2", "priority": "High"}]);
+        let (s, _, job) = app.send_json("PATCH", "/api/v1/cases/bulk-update", &items).await;
+        assert_eq!(s, 200, "{job}");
+        app.wait_job(job["jobId"].as_str().unwrap()).await;
+        let (s, _, _) = app.raw("DELETE", "/api/v1/cases/K-1", None).await;
+        assert_eq!(s, 204);
+        // The job's change of K-1 still shows the case; the store keeps it for that.
+        assert_eq!(app.count_in_store("SELECT count(*) FROM deleted_cases").await, 1);
+        let (feed, _) = read_all(&app, "0", "&caseId=K-1&types=case.updated").await;
+        assert_eq!(feed[0]["case"]["title"], "K-1");
+        assert_eq!(feed[0]["case"]["priority"], "High");
+        // Once retention has forgotten the changes up to the deletion, the kept case and
+        // its history go too.
+        let (s, _, _) = app.send_json("PATCH", "/api/v1/settings", &json!({"Changes.Retention": 60})).await;
+        assert_eq!(s, 200);
+        app.clock.advance(Duration::from_secs(120));
+        app.create(json!({"caseId": "K-3", "title": "t"})).await;
+        assert!(app.state.engine.purge_expired_changes().await.unwrap() >= 6);
+        assert_eq!(app.count_in_store("SELECT count(*) FROM deleted_cases").await, 0);
+        assert_eq!(app.count_in_store("SELECT count(*) FROM case_history WHERE case_seq < 0").await, 0);
+        // K-2's history is its own, and stays.
+        let (s, _, history) = app.raw("GET", "/api/v1/cases/K-2/history", None).await;
+        assert_eq!(s, 200, "{history}");
+        assert_eq!(history["items"].as_array().map(Vec::len), Some(1), "{history}");
     }
 }
 

@@ -13,6 +13,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// The server's clock: a test moves it forward instead of sleeping.
     pub clock: std::sync::Arc<docket_server::clock::ShiftedClock>,
+    /// The store's URL (a SQLite file, or a PostgreSQL schema in `schema=`).
+    pub database_url: String,
     _dir: TempDir,
 }
 
@@ -67,6 +69,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     config.server.bind = "127.0.0.1:0".into();
     config.database.url = fresh_database_url(dir.path());
     tweak(&mut config);
+    let database_url = config.database.url.clone();
     let clock = std::sync::Arc::new(docket_server::clock::ShiftedClock::default());
     let server = Server::build_with_clock(config, clock.clone())
         .await
@@ -81,11 +84,33 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         http: reqwest::Client::new(),
         clock,
         base,
+        database_url,
         _dir: dir,
     }
 }
 
 impl TestApp {
+    /// The number `sql` (a `SELECT count(*) ...`) counts in the store, read straight from
+    /// the database: for what the API does not show.
+    pub async fn count_in_store(&self, sql: &str) -> i64 {
+        if let Some(path) = self.database_url.strip_prefix("sqlite://") {
+            let conn = rusqlite::Connection::open(path).unwrap();
+            return conn.query_row(sql, [], |r| r.get(0)).unwrap();
+        }
+        let (url, schema) = self.database_url.split_once("schema=").unwrap();
+        let url = url.trim_end_matches(['?', '&']);
+        use sqlx::Connection as _;
+        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("SET search_path TO {schema}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+    }
+
     /// Writes `n` demo cases straight into the store (`CASE-000001`...).
     pub async fn seed(&self, n: u64) {
         docket_server::demo::seed(

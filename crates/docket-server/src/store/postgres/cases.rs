@@ -13,6 +13,7 @@ use super::rows::{
     CASE_COLUMNS, TASK_COLUMNS, bind_case, bind_case_texts, case_from_row, history_from_row,
     insert_case, insert_task, json_text, next_task_id, raise_counter, task_from_row, write_tags,
 };
+use super::thin::keep_deleted;
 use super::{PgStore, Tx, commit_case_write, counter, next_commit, record_changes};
 use crate::domain::feed::{Change, IMPORT_ACTOR};
 use crate::domain::{
@@ -572,6 +573,7 @@ impl CaseStore for PgStore {
         if let Err(e) = rules::expect_version(&case, expected_version) {
             return Ok(Err(e));
         }
+        keep_deleted(&mut tx, &[seq]).await?;
         for sql in [
             "DELETE FROM case_history WHERE case_seq = $1",
             "DELETE FROM tasks WHERE case_seq = $1",

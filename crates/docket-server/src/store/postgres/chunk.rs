@@ -1,41 +1,35 @@
-//! PostgreSQL: a job chunk's writes, set-based. The cases' `UPDATE` returns the rows the
-//! change log copies, so a chunk's `case.updated` changes are written by the same
-//! statement as its cases: no second pass over the cases to find them again, and no
-//! second copy of their columns sent to the database.
-
-use sqlx::AssertSqlSafe;
-use std::sync::LazyLock;
+//! PostgreSQL: a job chunk's writes, set-based. The chunk's `case.updated` changes are
+//! thin (see [`crate::store::thin`]): no copy of the case, but the history rows each
+//! wrote, whose ids are taken first; the cases' `UPDATE` returns what the changes keep,
+//! so one statement writes both.
 
 use super::Tx;
 use super::cases::write_applied;
 use super::rows::{bind_case_texts, json_text};
 use crate::domain::Applied;
 use crate::domain::feed::{Change, ChangeKind};
-use crate::store::decode::CHANGE_CASE_COLUMNS;
 use crate::store::{CommitSeq, Error, Result};
 
 /// The statement of [`write_chunk`]'s cases: `$1`-`$12` and `$14` the cases after the
-/// chunk, `$13` the commit; `$15`-`$19` each case's `case.updated` change (its position,
-/// or NULL when the item changed no field, only added a comment), `$20` the change type.
-/// The change copies the case's row as the `UPDATE` left it.
-static UPDATE_CASES: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "WITH w AS (UPDATE cases c SET title = u.title, description = u.description, status = u.status, \
-         status_reason = u.status_reason, priority = u.priority, assignee = u.assignee, tags = u.tags, \
-         fields = u.fields, open_tasks = u.open_tasks, version = u.version, updated_at = u.updated_at, \
-         commit_seq = $13, comment_count = u.comment_count \
-         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
-         $8::text[], $9::text[], $10::int[], $11::bigint[], $12::bigint[], $14::int[], $15::bigint[], \
-         $16::bigint[], $17::text[], $18::text[], $19::text[]) \
-         AS u(seq, title, description, status, status_reason, priority, assignee, tags, fields, open_tasks, \
-         version, updated_at, comment_count, ch_position, ch_at, ch_actor, ch_job, ch_diffs) \
-         WHERE c.seq = u.seq \
-         RETURNING u.ch_position, u.ch_at, u.ch_actor, u.ch_job, u.ch_diffs, c.*) \
-         INSERT INTO changes (position, kind, case_id, at, actor, version, job_id, diffs, {CHANGE_CASE_COLUMNS}) \
-         SELECT ch_position, $20, case_id, ch_at, ch_actor, version, ch_job, ch_diffs, {CHANGE_CASE_COLUMNS} \
-         FROM w WHERE ch_position IS NOT NULL"
-    )
-});
+/// chunk, `$13` the commit; `$15`-`$18` each case's `case.updated` change (its position,
+/// or NULL when the item changed no field, only added a comment), `$19` and `$21` the
+/// first and last id of its history rows, `$20` the change type.
+const UPDATE_CASES: &str = "WITH w AS (UPDATE cases c SET title = u.title, description = u.description, \
+     status = u.status, status_reason = u.status_reason, priority = u.priority, assignee = u.assignee, \
+     tags = u.tags, fields = u.fields, open_tasks = u.open_tasks, version = u.version, \
+     updated_at = u.updated_at, commit_seq = $13, comment_count = u.comment_count, thin_changes = true \
+     FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
+     $8::text[], $9::text[], $10::int[], $11::bigint[], $12::bigint[], $14::int[], $15::bigint[], \
+     $16::bigint[], $17::text[], $18::text[], $19::bigint[], $21::bigint[]) \
+     AS u(seq, title, description, status, status_reason, priority, assignee, tags, fields, open_tasks, \
+     version, updated_at, comment_count, ch_position, ch_at, ch_actor, ch_job, h_from, h_to) \
+     WHERE c.seq = u.seq \
+     RETURNING u.ch_position, u.ch_at, u.ch_actor, u.ch_job, u.h_from, u.h_to, c.case_id, c.version, \
+     c.open_tasks, c.updated_at, c.comment_count) \
+     INSERT INTO changes (position, kind, case_id, at, actor, version, job_id, open_tasks, updated_at, \
+     comment_count, history_from, history_to) \
+     SELECT ch_position, $20, case_id, ch_at, ch_actor, version, ch_job, open_tasks, updated_at, \
+     comment_count, h_from, h_to FROM w WHERE ch_position IS NOT NULL";
 
 /// Writes the applied changes of a chunk set-based: cases, tags, history, task cascade;
 /// with more than one case, also their `case.updated` changes, at `commit`, `commit + 1`,
@@ -70,7 +64,54 @@ pub(super) async fn write_chunk(
         })
         .collect();
     let recorded = next - commit.0;
-    let q = sqlx::query(AssertSqlSafe(UPDATE_CASES.as_str())).bind(&seqs);
+    // The history first, with ids taken now (the cases are locked, so a case's later
+    // history takes larger ids): each thin change names its rows.
+    let rows: usize = applied.iter().map(|(_, a)| a.history.len()).sum();
+    let mut ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT nextval(pg_get_serial_sequence('case_history', 'id')) FROM generate_series(1, $1)",
+    )
+    .bind(i64::try_from(rows).unwrap_or(i64::MAX))
+    .fetch_all(&mut **tx)
+    .await?;
+    ids.sort_unstable();
+    let (mut hs, mut at, mut actor, mut field, mut from, mut to, mut job) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
+    let mut spans = Vec::with_capacity(applied.len());
+    for (s, a) in applied {
+        let first = hs.len();
+        for h in &a.history {
+            hs.push(*s);
+            at.push(h.at.0);
+            actor.push(h.actor.clone());
+            field.push(h.field.clone());
+            from.push(json_text(&h.from));
+            to.push(json_text(&h.to));
+            job.push(h.job_id.clone());
+        }
+        spans.push((!a.history.is_empty()).then(|| (ids[first], ids[hs.len() - 1])));
+    }
+    sqlx::query(
+        "INSERT INTO case_history (id, case_seq, at, actor, field, from_value, to_value, job_id) \
+         SELECT * FROM unnest($8::bigint[], $1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])",
+    )
+    .bind(&hs)
+    .bind(&at)
+    .bind(&actor)
+    .bind(&field)
+    .bind(&from)
+    .bind(&to)
+    .bind(&job)
+    .bind(&ids)
+    .execute(&mut **tx)
+    .await?;
+    let q = sqlx::query(UPDATE_CASES).bind(&seqs);
     let inserted = bind_case_texts(q, applied.iter().map(|(_, a)| &a.case))
         .bind(
             applied
@@ -116,13 +157,9 @@ pub(super) async fn write_chunk(
                 .map(|c| c.as_ref().and_then(|c| c.job_id.clone()))
                 .collect::<Vec<_>>(),
         )
-        .bind(
-            changes
-                .iter()
-                .map(|c| c.as_ref().and_then(Change::diffs_json))
-                .collect::<Vec<_>>(),
-        )
+        .bind(spans.iter().map(|s| s.map(|s| s.0)).collect::<Vec<_>>())
         .bind(ChangeKind::CaseUpdated.as_str())
+        .bind(spans.iter().map(|s| s.map(|s| s.1)).collect::<Vec<_>>())
         .execute(&mut **tx)
         .await?
         .rows_affected();
@@ -156,39 +193,6 @@ pub(super) async fn write_chunk(
             .execute(&mut **tx)
             .await?;
     }
-    let (mut hs, mut at, mut actor, mut field, mut from, mut to, mut job) = (
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-    );
-    for (s, a) in applied {
-        for h in &a.history {
-            hs.push(*s);
-            at.push(h.at.0);
-            actor.push(h.actor.clone());
-            field.push(h.field.clone());
-            from.push(json_text(&h.from));
-            to.push(json_text(&h.to));
-            job.push(h.job_id.clone());
-        }
-    }
-    sqlx::query(
-        "INSERT INTO case_history (case_seq, at, actor, field, from_value, to_value, job_id) \
-         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])",
-    )
-    .bind(&hs)
-    .bind(&at)
-    .bind(&actor)
-    .bind(&field)
-    .bind(&from)
-    .bind(&to)
-    .bind(&job)
-    .execute(&mut **tx)
-    .await?;
     let closing: Vec<i64> = applied
         .iter()
         .filter(|(_, a)| a.close_open_tasks)

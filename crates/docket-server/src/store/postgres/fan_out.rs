@@ -6,8 +6,9 @@ use sqlx::AssertSqlSafe;
 
 use super::Tx;
 use super::rows::webhook_row;
+use super::thin::{THIN_COLUMNS, render_rows};
 use crate::domain::Timestamp;
-use crate::store::decode::{self, CHANGE_COLUMNS, FeedChange};
+use crate::store::decode::{CHANGE_COLUMNS, FeedChange};
 use crate::store::webhook_rows::{self, WEBHOOK_COLUMNS};
 use crate::store::{Render, Result};
 
@@ -41,16 +42,15 @@ pub(super) async fn fan_out(
         tx.rollback().await?;
         return Ok(0);
     };
-    let changes: Vec<FeedChange> = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {CHANGE_COLUMNS} FROM changes WHERE position > $1 ORDER BY position LIMIT $2"
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {CHANGE_COLUMNS}, {THIN_COLUMNS} FROM changes WHERE position > $1 \
+         ORDER BY position LIMIT $2"
     )))
     .bind(from)
     .bind(i64::from(limit))
     .fetch_all(&mut *tx)
-    .await?
-    .iter()
-    .map(|r| decode::change(r, render))
-    .collect::<Result<_>>()?;
+    .await?;
+    let changes: Vec<FeedChange> = render_rows(&mut tx, &rows, render).await?;
     let Some(last) = changes.last().map(|c| c.position) else {
         tx.rollback().await?;
         return Ok(0);

@@ -5,15 +5,17 @@
 use async_trait::async_trait;
 use sqlx::AssertSqlSafe;
 
+use super::thin::{THIN_COLUMNS, purge_deleted, render_rows};
 use super::{PgStore, counter};
 use crate::domain::Timestamp;
-use crate::store::decode::{self, CHANGE_COLUMNS};
+use crate::store::decode::CHANGE_COLUMNS;
 use crate::store::{FeedQuery, FeedRead, FeedStore, Result};
 
 #[async_trait]
 impl FeedStore for PgStore {
     async fn read_changes(&self, q: FeedQuery) -> Result<FeedRead> {
-        let mut sql = format!("SELECT {CHANGE_COLUMNS} FROM changes WHERE position > $1");
+        let mut sql =
+            format!("SELECT {CHANGE_COLUMNS}, {THIN_COLUMNS} FROM changes WHERE position > $1");
         if q.case_id.is_some() {
             sql.push_str(" AND case_id = $2");
         } else {
@@ -25,16 +27,20 @@ impl FeedStore for PgStore {
             sql.push_str(" AND kind = ANY($3)");
         }
         sql.push_str(" ORDER BY position LIMIT $4");
-        let items = sqlx::query(AssertSqlSafe(sql))
+        let mut conn = self.pool.acquire().await?;
+        let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(q.after)
             .bind(q.case_id.clone())
             .bind(q.kinds.clone())
             .bind(i64::from(q.limit))
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *conn)
+            .await?;
+        let items = render_rows(&mut conn, &rows, &self.render)
             .await?
-            .iter()
-            .map(|r| decode::change(r, &self.render).map(|c| (c.position, c.body)))
-            .collect::<Result<_>>()?;
+            .into_iter()
+            .map(|c| (c.position, c.body))
+            .collect();
+        drop(conn);
         // After the items: a purge that raced them shows here.
         let purged_through = counter(&self.pool, "changes_purged").await?;
         Ok(FeedRead {
@@ -84,6 +90,7 @@ impl FeedStore for PgStore {
         .bind(upto)
         .execute(&mut *tx)
         .await?;
+        purge_deleted(&mut tx, upto).await?;
         tx.commit().await?;
         Ok(n + ended)
     }

@@ -17,6 +17,7 @@ use super::comments::insert_applied_comments;
 use super::create_items::create_case_item;
 use super::nodes::notify;
 use super::rows::{CASE_COLUMNS, JOB_COLUMNS, case_from_row, job_from_row};
+use super::thin::keep_deleted;
 use super::{PgStore, Tx, counter, next_commit, record_more};
 use crate::domain::feed::{Change, JOB_ACTOR, Render};
 use crate::domain::{
@@ -242,12 +243,13 @@ async fn ended(
 }
 
 /// Deletes the chunk's deleted cases with their history, tasks and tags, set-based
-/// (their title rows go by trigger).
+/// (their title rows go by trigger), keeping what their thin changes need.
 async fn delete_cases(tx: &mut Tx, deleted: &[(i64, &Case)]) -> Result<()> {
     if deleted.is_empty() {
         return Ok(());
     }
     let seqs: Vec<i64> = deleted.iter().map(|(s, _)| *s).collect();
+    keep_deleted(tx, &seqs).await?;
     for sql in [
         "DELETE FROM case_history WHERE case_seq = ANY($1)",
         "DELETE FROM tasks WHERE case_seq = ANY($1)",

@@ -19,6 +19,7 @@ mod record;
 mod rows;
 mod sessions;
 mod stats;
+mod thin;
 mod webhooks;
 
 use sqlx::AssertSqlSafe;
@@ -48,6 +49,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("bulk_v2.sql"),
     include_str!("tag_lookup.sql"),
     include_str!("comments.sql"),
+    include_str!("thin_changes.sql"),
 ];
 
 /// Key of the advisory lock that serialises migrations across nodes.

@@ -10,10 +10,10 @@ use super::cases::{delete_case_rows, load_case, write_applied};
 use super::comments::insert_applied_comment;
 use super::create_items::create_case_item;
 use super::rows::{Logged, Shows};
-use super::thin::Thin;
 use crate::domain::chunk::{ClaimedJob, Outcome};
 use crate::domain::feed::Change;
 use crate::domain::{CaseId, ChangeContext, ItemError, JobKind, Workflow, apply_change};
+use crate::store::thin::Thin;
 use crate::store::{CommitSeq, Result};
 
 /// What a transaction's chunks did so far: each item's result, the cases changed, the

@@ -6,11 +6,11 @@ use rusqlite::Transaction;
 
 use super::cases::{case_seq, external_id_holder, load_case, write_applied};
 use super::rows::{Logged, Shows, counter, insert_case, raise_counter};
-use super::thin::Thin;
 use crate::domain::chunk::ClaimedJob;
 use crate::domain::create::{CreateAction, CreatePlan, create_item, plan_create};
 use crate::domain::feed::Change;
 use crate::domain::{CaseId, ChangeContext, ItemError, Workflow, apply_change};
+use crate::store::thin::Thin;
 use crate::store::{CommitSeq, Result};
 
 /// What a create item did: its case, the version it left, the change to record (none

@@ -81,7 +81,7 @@ pub enum Shows {
     /// A copy of the case's row (by its `seq`) as the transaction leaves it.
     Row(i64),
     /// No copy: the history rows it wrote (a bulk job's update; see [`super::thin`]).
-    Thin(super::thin::Thin),
+    Thin(crate::store::thin::Thin),
 }
 
 /// Stores `changes` at positions `first`, `first + 1`, … (`first` is this transaction's

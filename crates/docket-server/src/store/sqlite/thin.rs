@@ -1,54 +1,23 @@
-//! SQLite: a bulk job's `case.updated` change without a copy of its case.
+//! SQLite: a bulk job's `case.updated` change without a copy of its case (see
+//! [`crate::store::thin`]): recording it, reading it back, and keeping a deleted case
+//! its thin changes still need.
 //!
-//! A change shows the case as the change left it. Most writes keep that as a copy of
-//! the case's row in the change's row (see [`super::rows::record_changes`]); on the one
-//! writer of a SQLite file a 100,000-item job paid ~20% of its time for those copies
-//! (their bytes, written twice through the WAL). An update item of a bulk job writes a
-//! *thin* change instead: no copy, no changed fields, but the ids of the history rows it
-//! wrote (`history_from..=history_to`, which are its changed fields) and the case's
-//! counters after it. Reading it back ([`read_changes`]) takes, in one snapshot, the case
-//! as it is now, undoes each field the case's later history changed (newest first, each
-//! to its `from` value) and sets the change's version and counters: the case as the
-//! change left it. Every write of a case's fields writes a history row (`apply_change`
-//! records each field it changes, and no other write changes them), so nothing is missed.
-//!
-//! A deleted case takes its history with it, so deleting a case that has thin changes
-//! (`cases.thin_changes`) keeps its last state in `deleted_cases` and its history under
-//! `case_seq = -id` of that row, until retention has purged every change up to the
-//! commit position of its deletion (`floor`): then none of its thin changes is left.
-//! Which case row or deleted case a change names is found from its first history row
-//! (history ids are never reused while the row exists), so a case id imported again
-//! after a deletion cannot be mistaken for the case the change was about.
+//! On the one writer of a SQLite file a 100,000-item job paid ~20% of its time for the
+//! copies (their bytes, written twice through the WAL). A deleted case takes its
+//! history with it, so deleting a case that has thin changes (`cases.thin_changes`)
+//! keeps its last state in `deleted_cases` and its history under `case_seq = -id` of
+//! that row, until retention has purged every change up to the commit position of its
+//! deletion (`floor`): then none of its thin changes is left. Which case row or deleted
+//! case a change names is found from its first history row (history ids are never
+//! reused while the row exists), so a case id created again after a deletion cannot be
+//! mistaken for the case the change was about.
 
-use rusqlite::{Connection, OptionalExtension, Params, Transaction};
-use serde_json::Value;
-
-use crate::domain::feed::{Change, FieldDiff, Render};
-use crate::domain::{Case, Priority, Status, Timestamp};
+use crate::domain::Timestamp;
+use crate::domain::feed::{Change, Render};
+use crate::store::Result;
 use crate::store::decode::{self, CASE_COLUMNS, CHANGE_COLUMNS, FeedChange, Stored};
-use crate::store::{Error, Result};
-
-/// What a thin change keeps besides its head: its history rows and the case's counters.
-#[derive(Debug, Clone, Copy)]
-pub struct Thin {
-    /// The first and last `case_history` id the change wrote.
-    pub history: (i64, i64),
-    pub open_tasks: u32,
-    pub updated_at: Timestamp,
-    pub comment_count: u32,
-}
-
-impl Thin {
-    /// The thin change of `case` (as a change left it), which wrote `history`.
-    pub fn of(case: &Case, history: (i64, i64)) -> Self {
-        Self {
-            history,
-            open_tasks: case.open_tasks,
-            updated_at: case.updated_at,
-            comment_count: case.comment_count,
-        }
-    }
-}
+use crate::store::thin::{HistoryRow, Thin, broken, fill};
+use rusqlite::{Connection, OptionalExtension, Params, Transaction};
 
 /// The columns a change row is read with: [`decode::CHANGE_COLUMNS`], then these.
 pub const THIN_COLUMNS: &str = "history_from, history_to";
@@ -179,14 +148,8 @@ const DELETED_COLUMNS: &str = "id, case_id, title, description, status, status_r
 
 /// Fills thin change `c` in: its case as it left it, and its changed fields.
 fn rebuild(conn: &Connection, c: &mut Change, t: &Thin) -> Result<()> {
-    let (from, to) = t.history;
-    let broken = |why: &str| {
-        Error::Other(anyhow::anyhow!(
-            "the change of case {} at version {:?} cannot be read back: {why}",
-            c.case_id.as_ref().map_or("?", |id| id.as_str()),
-            c.version
-        ))
-    };
+    let from = t.history.0;
+    let broken = broken(c);
     let key: i64 = conn
         .prepare_cached("SELECT case_seq FROM case_history WHERE id = ?1")?
         .query_row([from], |r| r.get(0))
@@ -203,10 +166,7 @@ fn rebuild(conn: &Connection, c: &mut Change, t: &Thin) -> Result<()> {
         .query_row([-key], |r| decode::case(r))
         .optional()?
     };
-    let Some((_, mut case)) = base else {
-        return Err(broken("its case is gone"));
-    };
-    let history: Vec<(i64, String, String, String)> = conn
+    let history: Vec<HistoryRow> = conn
         .prepare_cached(
             "SELECT id, field, from_value, to_value FROM case_history \
              WHERE case_seq = ?1 AND id >= ?2 ORDER BY id",
@@ -215,58 +175,8 @@ fn rebuild(conn: &Connection, c: &mut Change, t: &Thin) -> Result<()> {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })?
         .collect::<rusqlite::Result<_>>()?;
-    let json = |s: &str| serde_json::from_str::<Value>(s).unwrap_or(Value::Null);
-    let split = history.partition_point(|h| h.0 <= to);
-    for (_, field, before, _) in history[split..].iter().rev() {
-        undo(&mut case, field, json(before)).map_err(|e| broken(&e))?;
-    }
-    c.changes = history[..split]
-        .iter()
-        .map(|(_, field, from, to)| FieldDiff {
-            field: field.clone(),
-            from: json(from),
-            to: json(to),
-        })
-        .collect();
-    case.version = c.version.unwrap_or(case.version);
-    case.open_tasks = t.open_tasks;
-    case.updated_at = t.updated_at;
-    case.comment_count = t.comment_count;
-    c.case = Some(case);
-    Ok(())
-}
-
-/// Sets `field` of `case` back to `before` (a history row's `from`).
-fn undo(case: &mut Case, field: &str, before: Value) -> std::result::Result<(), String> {
-    let text = |v: Value| match v {
-        Value::String(s) => Ok(s),
-        v => Err(format!("{field} was {v}, not a string")),
-    };
-    let opt_text = |v: Value| match v {
-        Value::Null => Ok(None),
-        v => text(v).map(Some),
-    };
-    match field {
-        "title" => case.title = text(before)?,
-        "description" => case.description = text(before)?,
-        "status" => case.status = Status::from_stored(text(before)?),
-        "statusReason" => case.status_reason = opt_text(before)?,
-        "priority" => case.priority = Priority::parse(&text(before)?)?,
-        "assignee" => case.assignee = opt_text(before)?,
-        "externalId" => case.external_id = opt_text(before)?,
-        "tags" => case.tags = serde_json::from_value(before).map_err(|e| e.to_string())?,
-        _ => {
-            let Some(name) = field.strip_prefix("fields.") else {
-                return Err(format!("a history row of an unknown field, {field}"));
-            };
-            if before.is_null() {
-                case.fields.remove(name);
-            } else {
-                case.fields.insert(name.to_owned(), before);
-            }
-        }
-    }
-    Ok(())
+    let (_, case) = base.ok_or_else(|| broken("its case is gone"))?;
+    fill(c, case, t, &history).map_err(|e| broken(&e))
 }
 
 #[cfg(test)]
