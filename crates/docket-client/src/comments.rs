@@ -27,6 +27,14 @@ impl Client {
             .body)
     }
 
+    /// One comment of a case.
+    pub async fn get_comment(&self, case: &str, comment: &str) -> Result<Comment> {
+        Ok(self
+            .send(self.request(Method::GET, &comment_path(case, comment)))
+            .await?
+            .body)
+    }
+
     /// Edits a comment (only at version `if_match` when given).
     pub async fn update_comment(
         &self,

@@ -19,6 +19,12 @@ pub enum Command {
     Comment(super::comments::CommentArgs),
     /// A case's comments and internal notes, oldest first.
     Comments(super::comments::CommentsArgs),
+    /// Show one comment of a case.
+    CommentGet(super::comments::CommentIdArgs),
+    /// Edit a comment: its text, or whether it is public.
+    CommentEdit(super::comments::CommentEditArgs),
+    /// Delete a comment.
+    CommentDelete(super::comments::CommentDeleteArgs),
     /// Show one case.
     Get {
         case: String,
@@ -263,6 +269,9 @@ pub async fn run(cmd: Command, global: &Global) -> anyhow::Result<Exit> {
         Command::BulkDelete(args) => return super::bulk_delete::run(args, global).await,
         Command::Comment(args) => return super::comments::comment(args, global).await,
         Command::Comments(args) => return super::comments::comments(args, global).await,
+        Command::CommentGet(args) => return super::comments::get(args, global).await,
+        Command::CommentEdit(args) => return super::comments::edit(args, global).await,
+        Command::CommentDelete(args) => return super::comments::delete(args, global).await,
         Command::Import(args) => return super::import::run(args, global).await,
         Command::History { case, page } => {
             let mut q = PageQuery {

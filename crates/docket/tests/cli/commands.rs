@@ -462,4 +462,67 @@ async fn cases_comment_writes_notes_and_comments_lists_them() {
     // No such case: the API's problem, and a failing exit.
     let missing = cli(b, &["cases", "comment", "NOPE-1", "x"]);
     assert_ne!(missing.code, 0, "{missing}");
+
+    // One comment, edited (text from standard input, then public), guarded by its
+    // version, and deleted.
+    let id = public["commentId"].as_str().unwrap().to_owned();
+    let got = cli(b, &["cases", "comment-get", "CASE-000001", &id]).expect(0);
+    assert!(got.stdout.contains("<b>we are on it</b>"), "{got}");
+    let edited = cli_stdin(
+        b,
+        &[
+            "cases",
+            "comment-edit",
+            "CASE-000001",
+            &id,
+            "-",
+            "--internal",
+            "--if-match",
+            "1",
+            "-o",
+            "json",
+        ],
+        "fixed\n",
+    )
+    .expect(0)
+    .json();
+    assert_eq!(
+        (edited["body"].as_str(), edited["visibility"].as_str()),
+        (Some("fixed\n"), Some("internal"))
+    );
+    assert_eq!(edited["version"], 2);
+    let stale = cli(
+        b,
+        &[
+            "cases",
+            "comment-edit",
+            "CASE-000001",
+            &id,
+            "--public",
+            "--if-match",
+            "1",
+        ],
+    );
+    assert_ne!(stale.code, 0, "{stale}");
+    let nothing = cli(b, &["cases", "comment-edit", "CASE-000001", &id]);
+    assert_ne!(nothing.code, 0, "{nothing}");
+    assert!(nothing.stderr.contains("nothing to change"), "{nothing}");
+    cli(
+        b,
+        &[
+            "cases",
+            "comment-delete",
+            "CASE-000001",
+            &id,
+            "--if-match",
+            "2",
+        ],
+    )
+    .expect(0);
+    let gone = cli(
+        b,
+        &["cases", "comment-get", "CASE-000001", &id, "-o", "json"],
+    );
+    assert_ne!(gone.code, 0, "{gone}");
+    assert!(gone.stderr.contains("comment_not_found"), "{gone}");
 }
