@@ -13,8 +13,17 @@
 
 use serde_json::Value;
 
-use crate::domain::feed::{Change, FieldDiff};
+use crate::domain::feed::{Change, FieldDiff, Render};
 use crate::domain::{Case, Priority, Status, Timestamp};
+use crate::store::decode::{self, CASE_COLUMNS, Columns, FeedChange, Stored};
+
+/// The columns a change row is read with: [`decode::CHANGE_COLUMNS`], then these.
+pub const THIN_COLUMNS: &str = "history_from, history_to";
+
+/// [`CASE_COLUMNS`] without `seq`: what `deleted_cases` keeps of a case, in that order.
+pub fn case_parts() -> &'static str {
+    CASE_COLUMNS.strip_prefix("seq, ").unwrap_or(CASE_COLUMNS)
+}
 
 /// What a thin change keeps besides its head: its history rows and the case's counters.
 #[derive(Debug, Clone, Copy)]
@@ -36,6 +45,40 @@ impl Thin {
             comment_count: case.comment_count,
         }
     }
+}
+
+/// A change row selected with [`decode::CHANGE_COLUMNS`] and [`THIN_COLUMNS`]: its head,
+/// what the row keeps, and its [`Thin`] parts when it is thin.
+pub fn read_row<R: Columns>(r: &R) -> Result<(FeedChange, Stored, Option<Thin>), R::Error> {
+    let (head, stored) = decode::stored_change(r)?;
+    let thin = match r.opt_int(24)? {
+        Some(from) => Some(Thin {
+            history: (from, r.int(25)?),
+            open_tasks: u32::try_from(r.int(10)?).unwrap_or(0),
+            updated_at: Timestamp(r.int(13)?),
+            comment_count: u32::try_from(r.int(15)?).unwrap_or(0),
+        }),
+        None => None,
+    };
+    Ok((head, stored, thin))
+}
+
+/// Renders a change [`read_row`] read, filling a thin one in with `rebuild` first.
+pub fn render_row<E>(
+    (head, stored, thin): (FeedChange, Stored, Option<Thin>),
+    render: &Render,
+    mut rebuild: impl FnMut(&mut Change, &Thin) -> Result<(), E>,
+) -> Result<FeedChange, E> {
+    let body = match stored {
+        Stored::Rendered(body) => body,
+        Stored::Parts(mut c) => {
+            if let Some(t) = thin {
+                rebuild(&mut c, &t)?;
+            }
+            render(&(*c).read_back())
+        }
+    };
+    Ok(head.with_body(body))
 }
 
 /// The error of thin change `c` that cannot be read back, and why.

@@ -6,9 +6,10 @@ use sqlx::AssertSqlSafe;
 
 use super::Tx;
 use super::rows::webhook_row;
-use super::thin::{THIN_COLUMNS, render_rows};
+use super::thin::render_rows;
 use crate::domain::Timestamp;
 use crate::store::decode::{CHANGE_COLUMNS, FeedChange};
+use crate::store::thin::THIN_COLUMNS;
 use crate::store::webhook_rows::{self, WEBHOOK_COLUMNS};
 use crate::store::{Render, Result};
 

@@ -5,10 +5,11 @@
 use async_trait::async_trait;
 use sqlx::AssertSqlSafe;
 
-use super::thin::{THIN_COLUMNS, purge_deleted, render_rows};
+use super::thin::{purge_deleted, render_rows};
 use super::{PgStore, counter};
 use crate::domain::Timestamp;
 use crate::store::decode::CHANGE_COLUMNS;
+use crate::store::thin::THIN_COLUMNS;
 use crate::store::{FeedQuery, FeedRead, FeedStore, Result};
 
 #[async_trait]

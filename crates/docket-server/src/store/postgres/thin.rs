@@ -11,41 +11,18 @@ use sqlx::{AssertSqlSafe, Row};
 use std::sync::LazyLock;
 
 use super::Tx;
-use crate::domain::Timestamp;
 use crate::domain::feed::Render;
 use crate::store::Result;
-use crate::store::decode::{self, Columns, FeedChange, Stored};
-use crate::store::thin::{HistoryRow, Thin, broken, fill};
-
-/// The columns a change row is read with: [`decode::CHANGE_COLUMNS`], then these.
-pub const THIN_COLUMNS: &str = "history_from, history_to";
-
-/// The case columns of [`decode::CASE_COLUMNS`] after `seq`, as `deleted_cases` also has them.
-const CASE_PARTS: [&str; 15] = [
-    "case_id",
-    "title",
-    "description",
-    "status",
-    "status_reason",
-    "priority",
-    "assignee",
-    "tags",
-    "fields",
-    "open_tasks",
-    "version",
-    "created_at",
-    "updated_at",
-    "external_id",
-    "comment_count",
-];
+use crate::store::decode::{self, FeedChange};
+use crate::store::thin::{HistoryRow, broken, case_parts, fill, read_row, render_row};
 
 /// For each first history id in `$1`: the case (as [`decode::case`] reads it, the key in
 /// `seq`'s place: the case's `seq`, or minus the deleted case's id), then the id, then
 /// the case's history from that id on (a JSON array of `[id, field, from, to]`), then
 /// whether the case was found.
 static REBUILD: LazyLock<String> = LazyLock::new(|| {
-    let parts: Vec<String> = CASE_PARTS
-        .iter()
+    let parts: Vec<String> = case_parts()
+        .split(", ")
         .map(|c| format!("CASE WHEN k.case_seq > 0 THEN c.{c} ELSE d.{c} END"))
         .collect();
     format!(
@@ -62,31 +39,19 @@ static REBUILD: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// Renders change rows selected with [`decode::CHANGE_COLUMNS`] and [`THIN_COLUMNS`],
+/// Renders change rows selected with [`decode::CHANGE_COLUMNS`] and
+/// [`crate::store::thin::THIN_COLUMNS`],
 /// rebuilding the thin ones' cases with one more statement on `conn`.
 pub(super) async fn render_rows(
     conn: &mut sqlx::PgConnection,
     rows: &[PgRow],
     render: &Render,
 ) -> Result<Vec<FeedChange>> {
-    let mut read = Vec::with_capacity(rows.len());
-    let mut firsts = Vec::new();
-    for r in rows {
-        let (head, stored) = decode::stored_change(r)?;
-        let thin = match r.try_get::<Option<i64>, _>(24)? {
-            Some(from) => {
-                firsts.push(from);
-                Some(Thin {
-                    history: (from, r.try_get(25)?),
-                    open_tasks: u32::try_from(r.int(10)?).unwrap_or(0),
-                    updated_at: Timestamp(r.int(13)?),
-                    comment_count: u32::try_from(r.int(15)?).unwrap_or(0),
-                })
-            }
-            None => None,
-        };
-        read.push((head, stored, thin));
-    }
+    let read = rows.iter().map(read_row).collect::<Result<Vec<_>>>()?;
+    let firsts: Vec<i64> = read
+        .iter()
+        .filter_map(|(_, _, t)| t.map(|t| t.history.0))
+        .collect();
     let mut bases = std::collections::HashMap::new();
     if !firsts.is_empty() {
         for r in sqlx::query(AssertSqlSafe(REBUILD.as_str()))
@@ -105,34 +70,27 @@ pub(super) async fn render_rows(
             bases.insert(from, (case, history));
         }
     }
-    let mut out = Vec::with_capacity(read.len());
-    for (head, stored, thin) in read {
-        let body = match stored {
-            Stored::Rendered(body) => body,
-            Stored::Parts(mut c) => {
-                if let Some(t) = thin {
-                    let broken = broken(&c);
-                    let (case, history) = bases
-                        .remove(&t.history.0)
-                        .ok_or_else(|| broken("its history is gone"))?;
-                    let case = case.ok_or_else(|| broken("its case is gone"))?;
-                    let history: Vec<HistoryRow> = serde_json::from_str(&history)
-                        .map_err(|e| broken(&format!("its history: {e}")))?;
-                    fill(&mut c, case, &t, &history).map_err(|e| broken(&e))?;
-                }
-                render(&(*c).read_back())
-            }
-        };
-        out.push(head.with_body(body));
-    }
-    Ok(out)
+    read.into_iter()
+        .map(|row| {
+            render_row(row, render, |c, t| {
+                let broken = broken(c);
+                let (case, history) = bases
+                    .remove(&t.history.0)
+                    .ok_or_else(|| broken("its history is gone"))?;
+                let case = case.ok_or_else(|| broken("its case is gone"))?;
+                let history: Vec<HistoryRow> = serde_json::from_str(&history)
+                    .map_err(|e| broken(&format!("its history: {e}")))?;
+                fill(c, case, t, &history).map_err(|e| broken(&e))
+            })
+        })
+        .collect()
 }
 
 /// Keeps what the thin changes of the cases `seqs` need before their rows are deleted
 /// (those that have any): their last state, and their history moved under the deleted
 /// case's key. Call it with the cases locked.
 pub(super) async fn keep_deleted(tx: &mut Tx, seqs: &[i64]) -> Result<()> {
-    let parts = CASE_PARTS.join(", ");
+    let parts = case_parts();
     sqlx::query(AssertSqlSafe(format!(
         "WITH d AS (INSERT INTO deleted_cases (floor, case_seq, {parts}) \
          SELECT (SELECT value FROM counters WHERE name = 'commit'), seq, {parts} FROM cases \

@@ -7,9 +7,10 @@ use rusqlite::types::Value as Sql;
 use super::SqliteStore;
 use super::cases::immediate;
 use super::rows::counter;
-use super::thin::{THIN_COLUMNS, purge_deleted, read_changes};
+use super::thin::{purge_deleted, read_changes};
 use crate::domain::Timestamp;
 use crate::store::decode::CHANGE_COLUMNS;
+use crate::store::thin::THIN_COLUMNS;
 use crate::store::{FeedQuery, FeedRead, FeedStore, Result};
 
 #[async_trait]

@@ -12,15 +12,15 @@
 //! reused while the row exists), so a case id created again after a deletion cannot be
 //! mistaken for the case the change was about.
 
-use crate::domain::Timestamp;
+use std::sync::LazyLock;
+
 use crate::domain::feed::{Change, Render};
 use crate::store::Result;
-use crate::store::decode::{self, CASE_COLUMNS, CHANGE_COLUMNS, FeedChange, Stored};
-use crate::store::thin::{HistoryRow, Thin, broken, fill};
+use crate::store::decode::{self, CASE_COLUMNS, CHANGE_COLUMNS, FeedChange};
+use crate::store::thin::{
+    HistoryRow, THIN_COLUMNS, Thin, broken, case_parts, fill, read_row, render_row,
+};
 use rusqlite::{Connection, OptionalExtension, Params, Transaction};
-
-/// The columns a change row is read with: [`decode::CHANGE_COLUMNS`], then these.
-pub const THIN_COLUMNS: &str = "history_from, history_to";
 
 /// Stores thin change `c` at `position`; the rows it inserted (1).
 pub(super) fn record(tx: &Transaction<'_>, position: i64, c: &Change, t: &Thin) -> Result<usize> {
@@ -56,17 +56,15 @@ pub(super) fn keep_deleted(tx: &Transaction<'_>, seq: i64) -> Result<()> {
     if thin.unwrap_or(0) == 0 {
         return Ok(());
     }
-    let id: i64 = tx
-        .prepare_cached(
-            "INSERT INTO deleted_cases (floor, case_id, title, description, status, status_reason, \
-             priority, assignee, tags, fields, open_tasks, version, created_at, updated_at, \
-             external_id, comment_count) \
-             SELECT (SELECT value FROM counters WHERE name = 'commit'), case_id, title, description, \
-             status, status_reason, priority, assignee, tags, fields, open_tasks, version, \
-             created_at, updated_at, external_id, comment_count FROM cases WHERE seq = ?1 \
-             RETURNING id",
-        )?
-        .query_row([seq], |r| r.get(0))?;
+    static KEEP: LazyLock<String> = LazyLock::new(|| {
+        let parts = case_parts();
+        format!(
+            "INSERT INTO deleted_cases (floor, {parts}) \
+             SELECT (SELECT value FROM counters WHERE name = 'commit'), {parts} FROM cases \
+             WHERE seq = ?1 RETURNING id"
+        )
+    });
+    let id: i64 = tx.prepare_cached(&KEEP)?.query_row([seq], |r| r.get(0))?;
     tx.prepare_cached("UPDATE case_history SET case_seq = -?2 WHERE case_seq = ?1")?
         .execute((seq, id))?;
     Ok(())
@@ -97,34 +95,11 @@ pub(super) fn read_changes<P: Params>(
     let tx = conn.unchecked_transaction()?;
     let rows = tx
         .prepare_cached(sql)?
-        .query_map(params, |r| {
-            let (head, stored) = decode::stored_change(r)?;
-            let thin = match r.get::<_, Option<i64>>(24)? {
-                Some(from) => Some(Thin {
-                    history: (from, r.get(25)?),
-                    open_tasks: u32::try_from(r.get::<_, i64>(10)?).unwrap_or(0),
-                    updated_at: Timestamp(r.get(13)?),
-                    comment_count: u32::try_from(r.get::<_, i64>(15)?).unwrap_or(0),
-                }),
-                None => None,
-            };
-            Ok((head, stored, thin))
-        })?
+        .query_map(params, |r| read_row(r))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    let mut out = Vec::with_capacity(rows.len());
-    for (head, stored, thin) in rows {
-        let body = match stored {
-            Stored::Rendered(body) => body,
-            Stored::Parts(mut c) => {
-                if let Some(t) = thin {
-                    rebuild(&tx, &mut c, &t)?;
-                }
-                render(&(*c).read_back())
-            }
-        };
-        out.push(head.with_body(body));
-    }
-    Ok(out)
+    rows.into_iter()
+        .map(|row| render_row(row, render, |c, t| rebuild(&tx, c, t)))
+        .collect()
 }
 
 /// The changes after `from`, at most `limit`, rendered (as [`read_changes`]).
@@ -141,10 +116,13 @@ pub(super) fn read_after(
     read_changes(conn, &sql, (from, i64::from(limit)), render)
 }
 
-/// The columns of a `deleted_cases` row, in [`CASE_COLUMNS`]'s order.
-const DELETED_COLUMNS: &str = "id, case_id, title, description, status, status_reason, priority, \
-     assignee, tags, fields, open_tasks, version, created_at, updated_at, external_id, \
-     comment_count";
+/// A `deleted_cases` row, in [`CASE_COLUMNS`]'s order (`id` in `seq`'s place).
+static DELETED_CASE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT id, {} FROM deleted_cases WHERE id = ?1",
+        case_parts()
+    )
+});
 
 /// Fills thin change `c` in: its case as it left it, and its changed fields.
 fn rebuild(conn: &Connection, c: &mut Change, t: &Thin) -> Result<()> {
@@ -160,11 +138,9 @@ fn rebuild(conn: &Connection, c: &mut Change, t: &Thin) -> Result<()> {
             .query_row([key], |r| decode::case(r))
             .optional()?
     } else {
-        conn.prepare_cached(&format!(
-            "SELECT {DELETED_COLUMNS} FROM deleted_cases WHERE id = ?1"
-        ))?
-        .query_row([-key], |r| decode::case(r))
-        .optional()?
+        conn.prepare_cached(&DELETED_CASE)?
+            .query_row([-key], |r| decode::case(r))
+            .optional()?
     };
     let history: Vec<HistoryRow> = conn
         .prepare_cached(
