@@ -87,6 +87,7 @@ fn refine(v: &mut Value, workflow: &Workflow, config: &Config) {
         settings(schemas);
         text_rules(schemas);
         limits(schemas);
+        bulk_create_item(schemas);
         bulk_union(schemas);
         for schema in schemas.values_mut() {
             timestamps(schema);
@@ -385,6 +386,63 @@ fn limits(schemas: &mut Map<String, Value>) {
                 form["minItems"] = 1.into();
             }
         }
+    }
+}
+
+/// A bulk create's item, like a bulk update's, is checked when it is applied: one that
+/// cannot apply (no title, a malformed `caseId`, a value out of bounds, a status the
+/// workflow does not start in) fails that item alone in the job's results, so the request
+/// takes any value of each field's type. `BulkCreateItem` is `NewCase` with its bounds,
+/// patterns and enums taken off and every field optional.
+fn bulk_create_item(schemas: &mut Map<String, Value>) {
+    fn loosen(v: &mut Value) {
+        match v {
+            Value::Object(o) => {
+                for k in [
+                    "maxLength",
+                    "minLength",
+                    "maxItems",
+                    "minItems",
+                    "pattern",
+                    "maxProperties",
+                    "propertyNames",
+                    "required",
+                ] {
+                    o.remove(k);
+                }
+                o.values_mut().for_each(loosen);
+            }
+            Value::Array(a) => a.iter_mut().for_each(loosen),
+            _ => {}
+        }
+    }
+    let Some(mut item) = schemas.get("NewCase").cloned() else {
+        return;
+    };
+    loosen(&mut item);
+    if let Some(props) = item.get_mut("properties").and_then(Value::as_object_mut) {
+        for (field, named) in [("status", "Status"), ("priority", "Priority")] {
+            props.insert(
+                field.into(),
+                json!({"type": ["string", "null"], "description": format!(
+                    "A `{named}` (see that schema); one the server does not take fails the item."
+                )}),
+            );
+        }
+        if let Some(title) = props.get_mut("title").and_then(Value::as_object_mut) {
+            title.insert("type".into(), json!(["string", "null"]));
+            title.insert(
+                "description".into(),
+                "The case's title; an item without one fails alone (`validation_failed`).".into(),
+            );
+        }
+    }
+    item["description"] = "One case of a bulk create, as `NewCase` takes it. It is checked when it is applied: an item that `NewCase` would refuse fails alone in the job's results (`validation_failed`), and the other items apply.".into();
+    schemas.insert("BulkCreateItem".into(), item);
+    if let Some(items) =
+        property(schemas, "BulkCreateRequest", "cases").and_then(|p| p.get_mut("items"))
+    {
+        *items = json!({"$ref": "#/components/schemas/BulkCreateItem"});
     }
 }
 

@@ -50,6 +50,7 @@ backend_test! {
             {"title": "new title", "externalId": "E-1", "status": "In Progress"},
             {"title": "dup", "caseId": "TAKEN-1"},
             {"description": "no title"},
+            {"title": "an id the schema refuses", "caseId": "qL_e*"},
         ]);
         // Without upsert, the external id is taken.
         let (s, _, plain) = post(&app, &format!("{CREATE}?waitForCompletion=true"), "application/json", &body.to_string()).await;
@@ -57,7 +58,7 @@ backend_test! {
         assert_eq!(plain["type"], "bulk-create");
         let r = results(&app, &plain).await;
         let codes: Vec<Value> = r.iter().map(|x| x["error"]["code"].clone()).collect();
-        assert_eq!(codes, [Value::Null, Value::Null, json!("external_id_taken"), json!("case_exists"), json!("validation_failed")]);
+        assert_eq!(codes, [Value::Null, Value::Null, json!("external_id_taken"), json!("case_exists"), json!("validation_failed"), json!("validation_failed")]);
         assert_eq!((r[0]["caseId"].as_str(), r[0]["action"].as_str()), (Some("IMP-1"), Some("created")));
         let generated = r[1]["caseId"].as_str().unwrap().to_owned();
         assert!(generated.starts_with("CASE-"), "{generated}");
