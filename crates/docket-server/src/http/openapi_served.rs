@@ -87,7 +87,7 @@ fn refine(v: &mut Value, workflow: &Workflow, config: &Config) {
         settings(schemas);
         text_rules(schemas);
         limits(schemas);
-        bulk_create_item(schemas);
+        checked_when_applied(schemas);
         bulk_union(schemas);
         for schema in schemas.values_mut() {
             timestamps(schema);
@@ -389,12 +389,9 @@ fn limits(schemas: &mut Map<String, Value>) {
     }
 }
 
-/// A bulk create's item, like a bulk update's, is checked when it is applied: one that
-/// cannot apply (no title, a malformed `caseId`, a value out of bounds, a status the
-/// workflow does not start in) fails that item alone in the job's results, so the request
-/// takes any value of each field's type. `BulkCreateItem` is `NewCase` with its bounds,
-/// patterns and enums taken off and every field optional.
-fn bulk_create_item(schemas: &mut Map<String, Value>) {
+/// `schema` with every bound, pattern and required member taken off: what a request
+/// takes for a part the server checks only when it applies the item.
+fn loosened(schema: &Value) -> Value {
     fn loosen(v: &mut Value) {
         match v {
             Value::Object(o) => {
@@ -416,10 +413,27 @@ fn bulk_create_item(schemas: &mut Map<String, Value>) {
             _ => {}
         }
     }
-    let Some(mut item) = schemas.get("NewCase").cloned() else {
+    let mut out = schema.clone();
+    loosen(&mut out);
+    out
+}
+
+/// A bulk item is checked when it is applied, not when the request is read: one that
+/// cannot apply fails that item alone in the job's results (`validation_failed`) and the
+/// other items apply, so the request takes any value of each field's type.
+/// - A bulk create's item is `BulkCreateItem`: `NewCase` loosened (no title, a malformed
+///   `caseId`, a value out of bounds, a status the workflow does not start in: the item
+///   fails).
+/// - A bulk update item's `comment` is `BulkItemComment`: `NewComment` loosened (a blank
+///   body, an unknown visibility: the item fails). A filter job's `set` is checked before
+///   the job exists, so its `comment` stays `NewComment`.
+fn checked_when_applied(schemas: &mut Map<String, Value>) {
+    let (Some(mut item), Some(mut comment)) = (
+        schemas.get("NewCase").map(loosened),
+        schemas.get("NewComment").map(loosened),
+    ) else {
         return;
     };
-    loosen(&mut item);
     if let Some(props) = item.get_mut("properties").and_then(Value::as_object_mut) {
         for (field, named) in [("status", "Status"), ("priority", "Priority")] {
             props.insert(
@@ -443,6 +457,20 @@ fn bulk_create_item(schemas: &mut Map<String, Value>) {
         property(schemas, "BulkCreateRequest", "cases").and_then(|p| p.get_mut("items"))
     {
         *items = json!({"$ref": "#/components/schemas/BulkCreateItem"});
+    }
+    if let Some(body) = comment.pointer_mut("/properties/body") {
+        body["type"] = json!(["string", "null"]);
+    }
+    comment["description"] = "A bulk item's comment, as `NewComment` takes it. It is checked when the item is applied: a comment that `NewComment` would refuse (a blank body, an unknown visibility) fails the item alone (`validation_failed`).".into();
+    schemas.insert("BulkItemComment".into(), comment);
+    if let Some(Value::Array(forms)) =
+        property(schemas, "BulkItem", "comment").and_then(|p| p.get_mut("oneOf"))
+    {
+        for form in forms {
+            if form.get("$ref").is_some() {
+                form["$ref"] = "#/components/schemas/BulkItemComment".into();
+            }
+        }
     }
 }
 

@@ -230,5 +230,9 @@ backend_test! {
         assert_eq!(schemas["BulkCreateRequest"]["properties"]["cases"]["items"]["$ref"], "#/components/schemas/BulkCreateItem");
         let item = &schemas["BulkCreateItem"];
         assert!(item["properties"]["caseId"].get("pattern").is_none() && item.get("required").is_none(), "{item}");
+        let comment = schemas["BulkItem"]["properties"]["comment"].to_string();
+        assert!(comment.contains("#/components/schemas/BulkItemComment"), "{comment}");
+        assert!(schemas["BulkItemComment"]["properties"]["body"].get("pattern").is_none());
+        assert!(schemas["BulkSet"]["properties"]["comment"].to_string().contains("#/components/schemas/NewComment"));
     }
 }
