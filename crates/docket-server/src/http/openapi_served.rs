@@ -5,8 +5,11 @@
 //!
 //! - the configured workflow's statuses, the priorities, scopes, task statuses, job states
 //!   and outcomes are each one named enum schema, referenced wherever a field, a filter or
-//!   a response carries one (a bulk item's `status` stays a string: an unknown status
-//!   fails the item, not the request);
+//!   a response carries one;
+//! - what a bulk job checks only when it applies an item (its bounds, patterns, enums,
+//!   an item's comment) the request does not: such an item fails alone in the job's
+//!   results, so `BulkItem`, `BulkCreateItem` and `BulkItemComment` take any value of
+//!   each field's type;
 //! - request schemas carry no `default` (a generated client would send every defaulted
 //!   field on a partial change): the default is said in the description instead;
 //!   `Settings` (every setting, as read) and `SettingsPatch` (any of them, as changed)
@@ -178,48 +181,6 @@ fn enums(schemas: &mut Map<String, Value>, workflow: &Workflow) {
     for schema in ["NewApiKey", "ApiKey", "Identity"] {
         if let Some(items) = property(schemas, schema, "scopes").and_then(|p| p.get_mut("items")) {
             *items = json!({"$ref": "#/components/schemas/Scope"});
-        }
-    }
-    // A bulk item is checked when it is applied: one that cannot apply (no such case, a
-    // bad value) fails that item in the job's results, so the request takes any string.
-    if let Some(props) = schemas
-        .get_mut("BulkItem")
-        .and_then(|b| b.get_mut("properties"))
-        .and_then(Value::as_object_mut)
-    {
-        for p in props.values_mut() {
-            {
-                if let Some(o) = p.as_object_mut() {
-                    // (`format: int64` would bound `expectedVersion` below what it takes.)
-                    for k in [
-                        "maxLength",
-                        "minLength",
-                        "maxItems",
-                        "pattern",
-                        "maxProperties",
-                        "format",
-                    ] {
-                        o.remove(k);
-                    }
-                }
-            }
-        }
-    }
-    for field in ["status", "priority"] {
-        if let Some(p) = property(schemas, "BulkItem", field).and_then(Value::as_object_mut) {
-            p.remove("enum");
-            p.insert(
-                "description".into(),
-                format!(
-                    "A `{}` (see that schema); one the server does not know fails the item.",
-                    if field == "status" {
-                        "Status"
-                    } else {
-                        "Priority"
-                    }
-                )
-                .into(),
-            );
         }
     }
 }
@@ -419,8 +380,10 @@ fn loosened(schema: &Value) -> Value {
 }
 
 /// A bulk item is checked when it is applied, not when the request is read: one that
-/// cannot apply fails that item alone in the job's results (`validation_failed`) and the
-/// other items apply, so the request takes any value of each field's type.
+/// cannot apply fails that item alone in the job's results (`validation_failed`, or
+/// `not_found` for no such case) and the other items apply, so the request takes any
+/// value of each field's type.
+/// - A bulk update's `BulkItem` keeps its required `caseId`; its fields are loosened.
 /// - A bulk create's item is `BulkCreateItem`: `NewCase` loosened (no title, a malformed
 ///   `caseId`, a value out of bounds, a status the workflow does not start in: the item
 ///   fails).
@@ -428,6 +391,35 @@ fn loosened(schema: &Value) -> Value {
 ///   body, an unknown visibility: the item fails). A filter job's `set` is checked before
 ///   the job exists, so its `comment` stays `NewComment`.
 fn checked_when_applied(schemas: &mut Map<String, Value>) {
+    /// `status` and `priority` as any string (their enums are said in the description).
+    fn any_status_or_priority(props: &mut Map<String, Value>) {
+        for (field, named) in [("status", "Status"), ("priority", "Priority")] {
+            let Some(old) = props.get(field) else {
+                continue;
+            };
+            let mut p = json!({"type": ["string", "null"], "description": format!(
+                "A `{named}` (see that schema); one the server does not take fails the item."
+            )});
+            if let Some(example) = old.get("example") {
+                p["example"] = example.clone();
+            }
+            props.insert(field.into(), p);
+        }
+    }
+    if let Some(props) = schemas
+        .get_mut("BulkItem")
+        .and_then(|b| b.get_mut("properties"))
+        .and_then(Value::as_object_mut)
+    {
+        for p in props.values_mut() {
+            *p = loosened(p);
+            // (`format: int64` would bound `expectedVersion` below what it takes.)
+            if let Some(o) = p.as_object_mut() {
+                o.remove("format");
+            }
+        }
+        any_status_or_priority(props);
+    }
     let (Some(mut item), Some(mut comment)) = (
         schemas.get("NewCase").map(loosened),
         schemas.get("NewComment").map(loosened),
@@ -435,14 +427,7 @@ fn checked_when_applied(schemas: &mut Map<String, Value>) {
         return;
     };
     if let Some(props) = item.get_mut("properties").and_then(Value::as_object_mut) {
-        for (field, named) in [("status", "Status"), ("priority", "Priority")] {
-            props.insert(
-                field.into(),
-                json!({"type": ["string", "null"], "description": format!(
-                    "A `{named}` (see that schema); one the server does not take fails the item."
-                )}),
-            );
-        }
+        any_status_or_priority(props);
         if let Some(title) = props.get_mut("title").and_then(Value::as_object_mut) {
             title.insert("type".into(), json!(["string", "null"]));
             title.insert(
