@@ -32,6 +32,11 @@ pub enum FeedError {
     Expired {
         purged_through: i64,
     },
+    /// The cursor is past the newest commit: no change has that position, so a reader
+    /// holding it would pass over the changes that get it.
+    Ahead {
+        head: i64,
+    },
     Store(store::Error),
 }
 
@@ -107,6 +112,14 @@ impl Engine {
                 return Err(FeedError::Expired {
                     purged_through: read.purged_through,
                 });
+            }
+            // Nothing after the cursor: it must be a position given out (every token and
+            // position handed out is at most the commit counter, which only grows).
+            if read.items.is_empty() && !waited {
+                let head = self.store.current_commit().await?.0;
+                if after > head {
+                    return Err(FeedError::Ahead { head });
+                }
             }
             if !read.items.is_empty()
                 || tokio::time::Instant::now() >= deadline

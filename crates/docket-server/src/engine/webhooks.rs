@@ -114,7 +114,7 @@ impl Engine {
 
     /// Queues a `webhook.test` event for the webhook, sent at once. `NotFound`.
     #[tracing::instrument(level = "debug", skip(self))]
-    pub async fn test_webhook(&self, id: &str) -> Result<Delivery> {
+    pub async fn test_webhook(&self, id: &str) -> Result<Committed<Delivery>> {
         let now = self.now();
         let data = serde_json::json!({
             "webhookId": id,
@@ -129,7 +129,7 @@ impl Engine {
         };
         let d = self.store.add_delivery(id, d).await?;
         self.wake_webhooks.notify_waiters();
-        Ok(d)
+        self.with_head(d).await
     }
 
     pub async fn webhook_deliveries(
@@ -145,7 +145,11 @@ impl Engine {
     /// Sends a delivery again now (and retries it as a new one). `Ok(None)` without the
     /// delivery; `NotFound` without the webhook.
     #[tracing::instrument(level = "debug", skip(self))]
-    pub async fn redeliver_webhook(&self, id: &str, delivery: &str) -> Result<Option<Delivery>> {
+    pub async fn redeliver_webhook(
+        &self,
+        id: &str,
+        delivery: &str,
+    ) -> Result<Option<Committed<Delivery>>> {
         let now = self.now();
         let until = Timestamp(now.0.saturating_add(self.retry_window_ms()));
         let d = self
@@ -153,6 +157,9 @@ impl Engine {
             .redeliver_webhook(id, delivery, now, until)
             .await?;
         self.wake_webhooks.notify_waiters();
-        Ok(d)
+        match d {
+            Some(d) => Ok(Some(self.with_head(d).await?)),
+            None => Ok(None),
+        }
     }
 }

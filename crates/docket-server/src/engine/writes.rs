@@ -182,6 +182,14 @@ impl Engine {
         }
     }
 
+    /// A write that takes no commit position of its own (a delivery queued or sent
+    /// again), with the newest commit as its token: it is at or after the write, so a
+    /// read that sends it sees everything the write saw.
+    pub(super) async fn with_head<T>(&self, value: T) -> Result<Committed<T>> {
+        let commit = self.store.current_commit().await?;
+        Ok(self.committed_plain(value, commit))
+    }
+
     /// The local steps after a commit that changed `changed`.
     fn committed<T>(&self, value: T, commit: CommitSeq, changed: Vec<CaseId>) -> Committed<T> {
         if !changed.is_empty() {
@@ -264,10 +272,10 @@ impl Engine {
 
     /// Sends a job's callback again now. `NotFound` when the job has none.
     #[tracing::instrument(level = "debug", skip(self))]
-    pub async fn redeliver(&self, job_id: &str) -> Result<DeliveryView> {
+    pub async fn redeliver(&self, job_id: &str) -> Result<Committed<DeliveryView>> {
         let view = self.store.redeliver(job_id, self.now()).await?;
         self.wake_callbacks();
-        Ok(view)
+        self.with_head(view).await
     }
 
     /// Checks a key request, issues its token and stores the key (every node reads keys

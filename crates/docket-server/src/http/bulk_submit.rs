@@ -359,7 +359,10 @@ pub(super) async fn submit(
             return Ok(with_token(res, CommitSeq(job.last_commit)));
         }
         let res = (StatusCode::ACCEPTED, Json(crate::wire::job_status(&job))).into_response();
-        return Ok(with_location(res, &job, options.return_job_id));
+        return Ok(with_token(
+            with_location(res, &job, options.return_job_id),
+            commit,
+        ));
     }
     let accepted = BulkAccepted {
         job_id: options.return_job_id.then(|| job.id.clone()),

@@ -24,8 +24,6 @@ use crate::engine::feed::{ChangesRequest, FeedError, FeedPage};
 /// Items per page when the request names no `limit`, and the most it may name.
 const DEFAULT_LIMIT: u32 = 100;
 pub(crate) const MAX_LIMIT: u32 = 1_000;
-/// The longest `waitSeconds` asked for (it is capped at the long-poll limit).
-pub(crate) const MAX_WAIT: u32 = 3_600;
 /// Items per read of an event stream.
 const STREAM_BATCH: u32 = 500;
 
@@ -93,14 +91,21 @@ fn parse_types(raw: Option<&str>) -> Result<Vec<&'static str>, ApiError> {
     Ok(out)
 }
 
-fn feed_error(e: FeedError) -> ApiError {
-    match e {
+fn feed_error(field: &'static str) -> impl Fn(FeedError) -> ApiError {
+    move |e| match e {
         FeedError::Expired { purged_through } => ApiError::new(
             StatusCode::GONE,
             codes::CURSOR_EXPIRED,
             format!(
                 "changes up to position {purged_through} are no longer kept (Changes.Retention); \
                  start again without `after`, from the oldest change kept"
+            ),
+        ),
+        FeedError::Ahead { head } => ApiError::query(
+            field,
+            format!(
+                "is past the newest change (position {head}): no change has that position; \
+                 give a position from the feed (`nextAfter`, an item's `position`) or `now`"
             ),
         ),
         FeedError::Store(e) => e.into(),
@@ -162,16 +167,12 @@ async fn changes(
         .jobs
         .max_wait_seconds
         .min(s.config.server.request_timeout_seconds.saturating_sub(1));
-    if q.wait_seconds.is_some_and(|w| w > MAX_WAIT) {
-        return Err(ApiError::query(
-            "waitSeconds",
-            format!(
-                "must be between 0 and {MAX_WAIT} (longer waits are capped at the server's long-poll limit)"
-            ),
-        ));
-    }
     let wait = Duration::from_secs(u64::from(q.wait_seconds.unwrap_or(0)).min(cap));
-    let page = s.engine.changes(request, wait).await.map_err(feed_error)?;
+    let page = s
+        .engine
+        .changes(request, wait)
+        .await
+        .map_err(feed_error("after"))?;
     let mut res = page_json(&page).into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -232,7 +233,11 @@ async fn stream(
     let first = engine
         .changes(request(start), Duration::ZERO)
         .await
-        .map_err(feed_error)?;
+        .map_err(feed_error(if last_id.is_some() {
+            "Last-Event-ID"
+        } else {
+            "after"
+        }))?;
     let wait = Duration::from_secs(engine.jobs.max_wait_seconds.max(1));
     let items: VecDeque<(i64, String)> = first.items.into();
     let state = (engine, items, first.next_after, request);

@@ -254,7 +254,7 @@ async fn callbacks(
     tag = "jobs",
     params(("jobId" = String, Path, description = "The job's id.")),
     responses(
-        (status = 202, description = "Scheduled now.", body = docket_api::CallbackDelivery),
+        (status = 202, description = "Scheduled now.", body = docket_api::CallbackDelivery, headers(("X-Consistency-Token" = String))),
         (status = 404, description = "No such job (`job_not_found`), or it has no callback (`callback_not_found`).", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The job has not ended (`job_not_finished`).", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Redelivered less than a second ago (`rate_limited`); see `Retry-After`.", body = Problem, content_type = "application/problem+json",
@@ -293,5 +293,6 @@ async fn redeliver(
         ),
         e => e.into(),
     })?;
-    Ok((StatusCode::ACCEPTED, Json(wire::delivery(view))).into_response())
+    let res = (StatusCode::ACCEPTED, Json(wire::delivery(view.value))).into_response();
+    Ok(super::with_token(res, view.commit))
 }

@@ -545,10 +545,9 @@ fn operation(path: &str, method: &str, op: &mut Value, config: &Config) {
                 }
                 "limit" => schema["maximum"] = config.limits.max_page_size.into(),
                 "visibility" => schema["pattern"] = visibility_pattern(true).into(),
-                // The feed caps a longer wait at the long-poll limit (it does not refuse it).
+                // The feed caps any longer wait at the long-poll limit (it does not refuse it).
                 "waitSeconds" if path.starts_with("/api/v1/changes") => {
-                    schema["minimum"] = 0.into();
-                    schema["maximum"] = crate::http::changes::MAX_WAIT.into();
+                    *schema = json!({"type": "integer", "minimum": 0, "maximum": u32::MAX});
                 }
                 "types" if path.starts_with("/api/v1/changes") => {
                     let one = docket_api::CHANGE_TYPES

@@ -307,7 +307,7 @@ async fn rotate_secret(
     tag = "webhooks",
     params(("webhookId" = String, Path, description = "The webhook's id.")),
     responses(
-        (status = 202, description = "The test delivery, queued.", body = WebhookDelivery),
+        (status = 202, description = "The test delivery, queued.", body = WebhookDelivery, headers(("X-Consistency-Token" = String))),
         (status = 404, description = "No such webhook (`webhook_not_found`).", body = Problem, content_type = "application/problem+json")
     )
 )]
@@ -316,7 +316,8 @@ async fn test(
     PathParam(id): PathParam<String>,
 ) -> Result<Response, ApiError> {
     let d = s.engine.test_webhook(&id).await.map_err(found(&id))?;
-    Ok((StatusCode::ACCEPTED, Json(wire::webhook_delivery(&d))).into_response())
+    let res = (StatusCode::ACCEPTED, Json(wire::webhook_delivery(&d.value))).into_response();
+    Ok(with_token(res, d.commit))
 }
 
 /// A webhook's deliveries, newest first, optionally of one status.
@@ -372,7 +373,7 @@ async fn deliveries(
         ("deliveryId" = String, Path, description = "The delivery's id.")
     ),
     responses(
-        (status = 202, description = "The delivery, pending again.", body = WebhookDelivery),
+        (status = 202, description = "The delivery, pending again.", body = WebhookDelivery, headers(("X-Consistency-Token" = String))),
         (status = 404, description = "No such webhook (`webhook_not_found`) or delivery (`delivery_not_found`).", body = Problem, content_type = "application/problem+json")
     )
 )]
@@ -392,5 +393,6 @@ async fn redeliver(
                 format!("webhook {id} has no delivery {delivery}"),
             )
         })?;
-    Ok((StatusCode::ACCEPTED, Json(wire::webhook_delivery(&d))).into_response())
+    let res = (StatusCode::ACCEPTED, Json(wire::webhook_delivery(&d.value))).into_response();
+    Ok(with_token(res, d.commit))
 }

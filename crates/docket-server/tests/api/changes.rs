@@ -313,11 +313,25 @@ backend_test! {
         let (s, _, page) = app.raw("GET", "/api/v1/changes?after=&types=&caseId=", None).await;
         assert_eq!(s, 200, "{page}");
         assert_eq!(page["items"].as_array().unwrap().len(), 4);
-        for bad in ["after=x", "after=-1", "limit=0", "limit=1001", "types=case.exploded", "nope=1"] {
+        // A cursor past the newest change is no position the feed gave: a reader holding
+        // it would pass over the changes that get those positions.
+        let head = page["nextAfter"].as_str().unwrap().parse::<i64>().unwrap();
+        let ahead = format!("after={}", head + 1000);
+        for bad in ["after=x", "after=-1", "limit=0", "limit=1001", "types=case.exploded", "nope=1", &ahead] {
             let (s, _, p) = app.raw("GET", &format!("/api/v1/changes?{bad}"), None).await;
             assert_eq!(s, 400, "{bad}: {p}");
             assert_eq!(p["code"], "invalid_query", "{bad}");
         }
+        let res = app.http.get(format!("{}/api/v1/changes/stream", app.base)).header("Last-Event-ID", (head + 1000).to_string()).send().await.unwrap();
+        assert_eq!(res.status(), 400);
+        let p: Value = res.json().await.unwrap();
+        assert_eq!((p["code"].as_str(), p["errors"][0]["field"].as_str()), (Some("invalid_query"), Some("Last-Event-ID")), "{p}");
+        // The newest position itself is a cursor; a longer wait than the server's
+        // long-poll limit is capped, not refused (here it has changes to answer with).
+        let (s, _, p) = app.raw("GET", &format!("/api/v1/changes?after={head}"), None).await;
+        assert_eq!((s, p["items"].as_array().map(Vec::len)), (200, Some(0)), "{p}");
+        let (s, _, p) = app.raw("GET", "/api/v1/changes?after=0&waitSeconds=100000", None).await;
+        assert_eq!((s, p["items"].as_array().map(Vec::len)), (200, Some(4)), "{p}");
     }
 }
 

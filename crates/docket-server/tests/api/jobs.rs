@@ -337,7 +337,7 @@ mod callbacks {
             assert_eq!(seen[2].2["job"]["jobId"], job.as_str());
             assert_eq!(seen[2].2["job"]["status"], "completed");
             // Redeliver sends it once more.
-            let (s, _, _) = app
+            let (s, h, _) = app
                 .raw(
                     "POST",
                     &format!("/api/v1/jobs/{job}/callbacks/redeliver"),
@@ -345,6 +345,7 @@ mod callbacks {
                 )
                 .await;
             assert_eq!(s, 202);
+            assert!(h.contains_key("x-consistency-token"), "{h:?}");
             for _ in 0..200 {
                 view = app
                     .raw("GET", &format!("/api/v1/jobs/{job}/callbacks"), None)

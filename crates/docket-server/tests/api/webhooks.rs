@@ -202,15 +202,17 @@ backend_test! {
         let v: Value = serde_json::from_str(&got[0].body).unwrap();
         assert_eq!(v["data"]["changes"][0]["to"], "Under Review");
         // A test event.
-        let (s, _, d) = app.raw("POST", &format!("/api/v1/webhooks/{id}/test"), None).await;
+        let (s, h, d) = app.raw("POST", &format!("/api/v1/webhooks/{id}/test"), None).await;
         assert_eq!((s, d["type"].as_str()), (202, Some("webhook.test")));
+        assert!(h.contains_key("x-consistency-token"), "a write answers with its token: {h:?}");
         until(&app, "the test event", || accepted(&seen).len() == 2).await;
         let test: Value = serde_json::from_str(&accepted(&seen)[1].body).unwrap();
         assert_eq!(test["type"], "webhook.test");
         // Redeliver the first: the same webhook-id again.
         let first = got[0].id.clone();
-        let (s, _, d) = app.raw("POST", &format!("/api/v1/webhooks/{id}/deliveries/{first}/redeliver"), None).await;
+        let (s, h, d) = app.raw("POST", &format!("/api/v1/webhooks/{id}/deliveries/{first}/redeliver"), None).await;
         assert_eq!((s, d["status"].as_str()), (202, Some("pending")), "{d}");
+        assert!(h.contains_key("x-consistency-token"), "{h:?}");
         until(&app, "the redelivery", || accepted(&seen).len() == 3).await;
         assert_eq!(accepted(&seen)[2].id, first);
         let (s, _, p) = app.raw("POST", &format!("/api/v1/webhooks/{id}/deliveries/msg_nope/redeliver"), None).await;

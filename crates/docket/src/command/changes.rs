@@ -21,7 +21,8 @@ pub struct Args {
     #[arg(long)]
     follow: bool,
     /// Only this type (repeat, or separate with commas): case.created, case.updated,
-    /// case.deleted, task.created, task.updated, job.completed, job.failed, job.cancelled.
+    /// case.deleted, task.created, task.updated, comment.created, comment.updated,
+    /// comment.deleted, job.completed, job.failed, job.cancelled.
     #[arg(long = "type", value_name = "TYPE", value_delimiter = ',')]
     types: Vec<String>,
     /// Only this case's changes.
