@@ -152,7 +152,7 @@ backend_test! {
                 .await;
             updates.push(json!({"caseId": c.case_id, "status": "Pending"}));
         }
-        let (s, _, st) = app
+        let (s, h, st) = app
             .send_json(
                 "PATCH",
                 "/api/v1/cases/bulk-update",
@@ -161,6 +161,8 @@ backend_test! {
             .await;
         assert_eq!(s, 202, "{st}");
         assert!(st["jobId"].is_string());
+        // The job is stored: the answer carries the submission's token and where to look.
+        assert!(h.contains_key("x-consistency-token") && h.contains_key("location"), "{h:?}");
         assert_eq!(
             app.wait_job(st["jobId"].as_str().unwrap()).await["status"],
             "completed"
