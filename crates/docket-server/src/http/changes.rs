@@ -104,7 +104,7 @@ fn feed_error(field: &'static str) -> impl Fn(FeedError) -> ApiError {
         FeedError::Ahead { head } => ApiError::query(
             field,
             format!(
-                "is past the newest change (position {head}): no change has that position; \
+                "is past the newest commit (position {head}): no change has that position; \
                  give a position from the feed (`nextAfter`, an item's `position`) or `now`"
             ),
         ),
