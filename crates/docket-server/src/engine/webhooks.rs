@@ -156,10 +156,10 @@ impl Engine {
             .store
             .redeliver_webhook(id, delivery, now, until)
             .await?;
+        let Some(d) = d else {
+            return Ok(None);
+        };
         self.wake_webhooks.notify_waiters();
-        match d {
-            Some(d) => Ok(Some(self.with_head(d).await?)),
-            None => Ok(None),
-        }
+        self.with_head(d).await.map(Some)
     }
 }

@@ -381,7 +381,7 @@ fn loosened(schema: &Value) -> Value {
 
 /// A bulk item is checked when it is applied, not when the request is read: one that
 /// cannot apply fails that item alone in the job's results (`validation_failed`, or
-/// `not_found` for no such case) and the other items apply, so the request takes any
+/// `case_not_found` for no such case) and the other items apply, so the request takes any
 /// value of each field's type.
 /// - A bulk update's `BulkItem` keeps its required `caseId`; its fields are loosened.
 /// - A bulk create's item is `BulkCreateItem`: `NewCase` loosened (no title, a malformed
